@@ -1,0 +1,650 @@
+"""
+The Brine lab inventory: validation and normalisation.
+
+One inventory (pillar key ``brine``) describes the whole lab: networks, VIPs, hosts with their
+roles, NICs (by MAC), dual-bond pairs, addresses and disks, and references to secrets. This
+module checks it before any state runs and hands every other module a normalised copy (MACs in
+one canonical spelling, defaults filled in).
+
+The pure core (:func:`check`, :func:`normalise`) takes a plain dict and never touches the
+system; unit tests cover it directly. The Salt functions below read the inventory from pillar.
+
+Error paths use Salt's colon-delimited pillar notation (``brine:hosts:ubuntu1:nics:eth2:mac``),
+so an operator can paste them into ``pillar.get``.
+"""
+
+import ipaddress
+import re
+
+try:
+    import netaddr
+
+    HAS_NETADDR = True
+except ImportError:  # pragma: no cover - exercised only on a minion without netaddr
+    HAS_NETADDR = False
+
+try:
+    from salt.exceptions import CommandExecutionError
+except ImportError:  # pragma: no cover - the pure core is importable without Salt
+    CommandExecutionError = ValueError
+
+__virtualname__ = "brine_inventory"
+
+PILLAR_KEY = "brine"
+
+KNOWN_ROLES = (
+    "bootstrap",
+    "registry",
+    "controller",
+    "compute",
+    "storage",
+    "deployer",
+    "network",
+)
+
+# Every host gets the network role: its NICs, bonds, VLANs and MTUs come from the inventory.
+IMPLICIT_ROLES = ("network",)
+
+DUALBOND_BACKENDS = ("linux", "ovs")
+NETWORK_CONFIG_STYLES = ("networkd", "ifupdown")
+DISK_ID_KEYS = ("by_id", "serial", "wwn")
+
+# The kernel's limit (IFNAMSIZ - 1) and its rules in dev_valid_name().
+IFNAME_MAX = 15
+_IFNAME_FORBIDDEN = re.compile(r"[/:\s]")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+_SECRET_REF = re.compile(r"^sdb://[A-Za-z0-9_.-]+/\S+$")
+_WWN = re.compile(r"^(0x)?[0-9a-f]{16}([0-9a-f]{16})?$", re.IGNORECASE)
+_SERIAL = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+TOP_LEVEL_KEYS = ("domain", "networks", "vips", "hosts", "secrets", "openstack", "lab")
+
+
+def __virtual__():
+    if not HAS_NETADDR:
+        return (False, "brine_inventory needs the netaddr Python library")
+    return __virtualname__
+
+
+class InventoryError:
+    """One problem in the inventory: where (a pillar path) and what."""
+
+    __slots__ = ("path", "message")
+
+    def __init__(self, path, message):
+        self.path = path
+        self.message = message
+
+    def __str__(self):
+        return f"{self.path}: {self.message}"
+
+    def __repr__(self):
+        return f"InventoryError({self.path!r}, {self.message!r})"
+
+    def __eq__(self, other):
+        return (self.path, self.message) == (other.path, other.message)
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def canonical_mac(value):
+    """
+    Return ``value`` as a canonical MAC (``52:54:00:0a:01:02``) or raise ValueError.
+
+    Accepts the usual spellings (colons, dashes, Cisco dots, bare hex), refuses anything that
+    is not a 48-bit unicast address: a NIC cannot own a multicast or all-zero MAC.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"MAC must be a string, got {type(value).__name__} {value!r}")
+    try:
+        eui = netaddr.EUI(value.strip())
+    except (netaddr.AddrFormatError, TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a MAC address") from None
+    if eui.version != 48:
+        raise ValueError(f"{value!r} is a {eui.version}-bit EUI, not a 48-bit MAC address")
+    if int(eui) == 0:
+        raise ValueError(f"{value!r} is the all-zero MAC address")
+    if eui.words[0] & 0x01:
+        raise ValueError(f"{value!r} is a multicast MAC address, not a NIC's")
+    eui.dialect = netaddr.mac_unix_expanded
+    return str(eui).lower()
+
+
+def interface_name_problem(name):
+    """Why ``name`` cannot be a Linux interface name, or None when it can."""
+    if not isinstance(name, str) or not name:
+        return "interface name must be a non-empty string"
+    if len(name) > IFNAME_MAX:
+        return f"interface name {name!r} is longer than the kernel's {IFNAME_MAX} characters"
+    if name in (".", ".."):
+        return f"interface name {name!r} is reserved"
+    if _IFNAME_FORBIDDEN.search(name):
+        return f"interface name {name!r} contains '/', ':' or white space"
+    if not name.isascii() or not name.isprintable():
+        return f"interface name {name!r} contains non-printable or non-ASCII characters"
+    return None
+
+
+def hostname_problem(name):
+    """Why ``name`` cannot be a host name (RFC 1123 label), or None when it can."""
+    if not isinstance(name, str) or not _HOST_LABEL.match(name):
+        return f"{name!r} is not a valid host name (letters, digits and '-', 1-63 characters)"
+    return None
+
+
+def _ip(value):
+    return ipaddress.ip_address(str(value).strip())
+
+
+def _net(value):
+    return ipaddress.ip_network(str(value).strip(), strict=True)
+
+
+def _in_net(address, network):
+    return address.version == network.version and address in network
+
+
+# --------------------------------------------------------------------------- the checker
+
+
+class _Checker:
+    def __init__(self, inventory):
+        self.inv = inventory
+        self.errors = []
+        self.networks = {}  # name -> ip_network (only valid ones)
+        self.ranges = {}  # name -> (start, end)
+        self.used_ips = {}  # ip -> path of first use
+        self.used_macs = {}  # canonical mac -> path of first use
+        self.used_hostnames = {}  # lower-case name -> path
+
+    def err(self, path, message):
+        self.errors.append(InventoryError(path, message))
+
+    def is_mapping(self, value, path, what="a mapping"):
+        if not isinstance(value, dict):
+            self.err(path, f"must be {what}, got {type(value).__name__}")
+            return False
+        return True
+
+    def run(self):
+        root = PILLAR_KEY
+        if not self.is_mapping(self.inv, root, "a mapping (the lab inventory)"):
+            return self.errors
+        for key in self.inv:
+            if key not in TOP_LEVEL_KEYS:
+                self.err(f"{root}:{key}", f"unknown key; expected one of {', '.join(TOP_LEVEL_KEYS)}")
+        domain = self.inv.get("domain")
+        if domain is not None:
+            labels = str(domain).split(".")
+            if not all(_HOST_LABEL.match(label) for label in labels):
+                self.err(f"{root}:domain", f"{domain!r} is not a valid DNS domain")
+        self.check_networks(self.inv.get("networks"), f"{root}:networks")
+        self.check_hosts(self.inv.get("hosts"), f"{root}:hosts")
+        self.check_vips(self.inv.get("vips", {}), f"{root}:vips")
+        self.check_secrets(self.inv.get("secrets", {}), f"{root}:secrets")
+        self.check_openstack(self.inv.get("openstack", {}), f"{root}:openstack")
+        return self.errors
+
+    # ---- networks
+
+    def check_networks(self, networks, path):
+        if networks is None:
+            self.err(path, "missing: the inventory needs at least one network")
+            return
+        if not self.is_mapping(networks, path) or not networks:
+            if isinstance(networks, dict):
+                self.err(path, "must define at least one network")
+            return
+        for name, net in networks.items():
+            npath = f"{path}:{name}"
+            if not self.is_mapping(net, npath):
+                continue
+            allowed = ("cidr", "vlan", "mtu", "gateway", "dhcp_range", "domain", "dns")
+            for key in net:
+                if key not in allowed:
+                    self.err(f"{npath}:{key}", f"unknown key; expected one of {', '.join(allowed)}")
+            try:
+                cidr = _net(net.get("cidr"))
+            except ValueError as exc:
+                self.err(f"{npath}:cidr", f"{net.get('cidr')!r} is not a network in CIDR form ({exc})")
+                continue
+            self.networks[name] = cidr
+            vlan = net.get("vlan")
+            if vlan is not None and (
+                isinstance(vlan, bool) or not isinstance(vlan, int) or not 1 <= vlan <= 4094
+            ):
+                self.err(f"{npath}:vlan", f"VLAN id {vlan!r} is out of range 1-4094")
+            mtu = net.get("mtu", 1500)
+            if isinstance(mtu, bool) or not isinstance(mtu, int) or not 68 <= mtu <= 9216:
+                self.err(f"{npath}:mtu", f"MTU {mtu!r} is out of range 68-9216")
+            if "gateway" in net:
+                self.check_address_in(net["gateway"], cidr, f"{npath}:gateway", register=True)
+            if "dhcp_range" in net:
+                self.check_dhcp_range(name, net["dhcp_range"], cidr, f"{npath}:dhcp_range")
+        vlans = {}
+        for name, net in networks.items():
+            if isinstance(net, dict) and isinstance(net.get("vlan"), int):
+                if net["vlan"] in vlans:
+                    self.err(
+                        f"{path}:{name}:vlan",
+                        f"VLAN id {net['vlan']} is already used by network {vlans[net['vlan']]!r}",
+                    )
+                else:
+                    vlans[net["vlan"]] = name
+        names = list(self.networks.items())
+        for i, (name_a, net_a) in enumerate(names):
+            for name_b, net_b in names[i + 1 :]:
+                if net_a.overlaps(net_b):
+                    self.err(f"{path}:{name_b}:cidr", f"{net_b} overlaps network {name_a!r} ({net_a})")
+
+    def check_dhcp_range(self, name, value, cidr, path):
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            self.err(path, "must be a list of two addresses [first, last]")
+            return
+        ends = []
+        for idx, item in enumerate(value):
+            addr = self.check_address_in(item, cidr, f"{path}:{idx}")
+            if addr is None:
+                return
+            ends.append(addr)
+        if ends[0] > ends[1]:
+            self.err(path, f"first address {ends[0]} is after last address {ends[1]}")
+            return
+        self.ranges[name] = tuple(ends)
+
+    def check_address_in(self, value, cidr, path, register=False):
+        try:
+            addr = _ip(value)
+        except ValueError:
+            self.err(path, f"{value!r} is not an IP address")
+            return None
+        if not _in_net(addr, cidr):
+            self.err(path, f"{addr} is outside its network {cidr}")
+            return None
+        if cidr.num_addresses > 2 and addr in (cidr.network_address, cidr.broadcast_address):
+            self.err(path, f"{addr} is the network or broadcast address of {cidr}")
+            return None
+        if register:
+            self.claim_ip(addr, path)
+        return addr
+
+    def claim_ip(self, addr, path):
+        if addr in self.used_ips:
+            self.err(path, f"duplicate IP address {addr}, already used at {self.used_ips[addr]}")
+        else:
+            self.used_ips[addr] = path
+
+    # ---- hosts
+
+    def check_hosts(self, hosts, path):
+        if hosts is None:
+            self.err(path, "missing: the inventory needs at least one host")
+            return
+        if not self.is_mapping(hosts, path) or not hosts:
+            if isinstance(hosts, dict):
+                self.err(path, "must define at least one host")
+            return
+        for minion_id, host in hosts.items():
+            self.check_host(str(minion_id), host, f"{path}:{minion_id}")
+
+    def check_host(self, minion_id, host, path):
+        if not self.is_mapping(host, path):
+            return
+        allowed = ("hostname", "roles", "nics", "dualbond", "networks", "disks", "network_config", "lab")
+        for key in host:
+            if key not in allowed:
+                self.err(f"{path}:{key}", f"unknown key; expected one of {', '.join(allowed)}")
+        hostname = host.get("hostname", minion_id.split(".")[0])
+        problem = hostname_problem(hostname)
+        hpath = f"{path}:hostname" if "hostname" in host else path
+        if problem:
+            self.err(hpath, problem)
+        else:
+            key = hostname.lower()
+            if key in self.used_hostnames:
+                self.err(hpath, f"duplicate host name {hostname!r}, already used at {self.used_hostnames[key]}")
+            else:
+                self.used_hostnames[key] = hpath
+
+        roles = host.get("roles", [])
+        if not isinstance(roles, list):
+            self.err(f"{path}:roles", "must be a list of roles")
+        else:
+            for idx, role in enumerate(roles):
+                if role not in KNOWN_ROLES:
+                    self.err(
+                        f"{path}:roles:{idx}",
+                        f"unknown role {role!r}; known roles: {', '.join(KNOWN_ROLES)}",
+                    )
+            dupes = sorted({r for r in roles if isinstance(r, str) and roles.count(r) > 1})
+            if dupes:
+                self.err(f"{path}:roles", f"role(s) listed twice: {', '.join(dupes)}")
+
+        nics = host.get("nics", {})
+        nic_names = set()
+        if self.is_mapping(nics, f"{path}:nics"):
+            for nic, spec in nics.items():
+                npath = f"{path}:nics:{nic}"
+                problem = interface_name_problem(nic)
+                if problem:
+                    self.err(npath, problem)
+                nic_names.add(nic)
+                if not self.is_mapping(spec, npath):
+                    continue
+                for key in spec:
+                    if key not in ("mac", "speed", "lab"):
+                        self.err(f"{npath}:{key}", "unknown key; expected mac, speed or lab")
+                if "mac" not in spec:
+                    self.err(f"{npath}:mac", "missing: every NIC is identified by its MAC")
+                    continue
+                try:
+                    mac = canonical_mac(spec["mac"])
+                except ValueError as exc:
+                    self.err(f"{npath}:mac", str(exc))
+                    continue
+                if mac in self.used_macs:
+                    self.err(f"{npath}:mac", f"duplicate MAC {mac}, already used at {self.used_macs[mac]}")
+                else:
+                    self.used_macs[mac] = f"{npath}:mac"
+                speed = spec.get("speed")
+                if speed is not None and (isinstance(speed, bool) or not isinstance(speed, int) or speed <= 0):
+                    self.err(f"{npath}:speed", f"speed {speed!r} must be a positive number of Mbit/s")
+
+        if "dualbond" in host:
+            self.check_dualbond(host["dualbond"], nic_names, f"{path}:dualbond")
+
+        style = host.get("network_config", "networkd")
+        if style not in NETWORK_CONFIG_STYLES:
+            self.err(
+                f"{path}:network_config",
+                f"unknown style {style!r}; expected one of {', '.join(NETWORK_CONFIG_STYLES)}",
+            )
+
+        self.check_host_networks(host.get("networks", {}), nic_names, f"{path}:networks")
+        self.check_disks(host.get("disks", {}), f"{path}:disks")
+
+    def check_dualbond(self, spec, nic_names, path):
+        if not self.is_mapping(spec, path):
+            return
+        for key in spec:
+            if key not in ("nics", "backend", "miimon", "bridges"):
+                self.err(f"{path}:{key}", "unknown key; expected nics, backend, miimon or bridges")
+        members = spec.get("nics")
+        if not isinstance(members, list) or len(members) != 2:
+            self.err(f"{path}:nics", "must list exactly two NICs (each the primary of one bond)")
+        else:
+            for idx, nic in enumerate(members):
+                if nic not in nic_names:
+                    self.err(
+                        f"{path}:nics:{idx}",
+                        f"bond member {nic!r} is not one of this host's NICs ({', '.join(sorted(nic_names)) or 'none'})",
+                    )
+            if members[0] == members[1]:
+                self.err(f"{path}:nics", f"both bond members are {members[0]!r}")
+        backend = spec.get("backend", "linux")
+        if backend not in DUALBOND_BACKENDS:
+            self.err(f"{path}:backend", f"unknown backend {backend!r}; expected linux or ovs")
+        miimon = spec.get("miimon", 100)
+        if isinstance(miimon, bool) or not isinstance(miimon, int) or not 10 <= miimon <= 10000:
+            self.err(f"{path}:miimon", f"miimon {miimon!r} must be 10-10000 ms")
+        bridges = spec.get("bridges")
+        if bridges is not None:
+            if not isinstance(bridges, list) or len(bridges) != 2:
+                self.err(f"{path}:bridges", "must list exactly two bridge names")
+            else:
+                for idx, name in enumerate(bridges):
+                    problem = interface_name_problem(name)
+                    if problem:
+                        self.err(f"{path}:bridges:{idx}", problem)
+
+    def check_host_networks(self, attachments, nic_names, path):
+        if not self.is_mapping(attachments, path):
+            return
+        for net_name, att in attachments.items():
+            apath = f"{path}:{net_name}"
+            if net_name not in (self.inv.get("networks") or {}):
+                self.err(apath, f"unknown network {net_name!r}")
+                continue
+            if not self.is_mapping(att, apath):
+                continue
+            for key in att:
+                if key not in ("address", "nic"):
+                    self.err(f"{apath}:{key}", "unknown key; expected address or nic")
+            nic = att.get("nic")
+            if nic is None:
+                self.err(f"{apath}:nic", "missing: which NIC (or dual-bond NIC) carries this network")
+            elif nic not in nic_names:
+                self.err(
+                    f"{apath}:nic",
+                    f"{nic!r} is not one of this host's NICs ({', '.join(sorted(nic_names)) or 'none'})",
+                )
+            cidr = self.networks.get(net_name)
+            if cidr is None or "address" not in att:
+                continue
+            addr = self.check_address_in(att["address"], cidr, f"{apath}:address", register=True)
+            dyn = self.ranges.get(net_name)
+            if addr is not None and dyn and dyn[0] <= addr <= dyn[1]:
+                self.err(
+                    f"{apath}:address",
+                    f"{addr} is inside the DHCP dynamic range {dyn[0]}-{dyn[1]} of network {net_name!r}",
+                )
+
+    def check_disks(self, disks, path):
+        if not self.is_mapping(disks, path):
+            return
+        for name, disk in disks.items():
+            dpath = f"{path}:{name}"
+            if not self.is_mapping(disk, dpath):
+                continue
+            ids = [key for key in DISK_ID_KEYS if key in disk]
+            if not ids:
+                self.err(dpath, "disk must be identified by one of by_id, serial or wwn (never by sdX)")
+            elif len(ids) > 1:
+                self.err(dpath, f"disk is identified twice ({', '.join(ids)}); give exactly one")
+            if "by_id" in disk:
+                value = str(disk["by_id"])
+                if not value.startswith("/dev/disk/by-id/") or len(value) <= len("/dev/disk/by-id/") or "/" in value[16:]:
+                    self.err(f"{dpath}:by_id", f"{value!r} is not a /dev/disk/by-id/ path")
+            if "serial" in disk and not _SERIAL.match(str(disk["serial"])):
+                self.err(f"{dpath}:serial", f"{disk['serial']!r} is not a disk serial number")
+            if "wwn" in disk and not _WWN.match(str(disk["wwn"])):
+                self.err(f"{dpath}:wwn", f"{disk['wwn']!r} is not a WWN (16 or 32 hex digits)")
+            if "journal" in disk and disk["journal"] not in disks:
+                self.err(f"{dpath}:journal", f"{disk['journal']!r} is not one of this host's disks")
+
+    # ---- VIPs, secrets, openstack
+
+    def check_vips(self, vips, path):
+        if not self.is_mapping(vips, path):
+            return
+        for name, vip in vips.items():
+            vpath = f"{path}:{name}"
+            if name not in ("internal", "external"):
+                self.err(vpath, "unknown VIP; expected internal or external")
+            if not self.is_mapping(vip, vpath):
+                continue
+            net_name = vip.get("network")
+            cidr = self.networks.get(net_name)
+            if net_name not in (self.inv.get("networks") or {}):
+                self.err(f"{vpath}:network", f"unknown network {net_name!r}")
+            elif cidr is not None:
+                addr = self.check_address_in(vip.get("address"), cidr, f"{vpath}:address", register=True)
+                dyn = self.ranges.get(net_name)
+                if addr is not None and dyn and dyn[0] <= addr <= dyn[1]:
+                    self.err(f"{vpath}:address", f"{addr} is inside the DHCP dynamic range of {net_name!r}")
+            fqdn = vip.get("fqdn")
+            if fqdn is not None and not all(_HOST_LABEL.match(p) for p in str(fqdn).split(".")):
+                self.err(f"{vpath}:fqdn", f"{fqdn!r} is not a valid DNS name")
+
+    def check_secrets(self, secrets, path):
+        if not self.is_mapping(secrets, path):
+            return
+        for name, ref in secrets.items():
+            if not isinstance(ref, str) or not _SECRET_REF.match(ref):
+                self.err(
+                    f"{path}:{name}",
+                    "must be a reference to a secret (sdb://PROFILE/KEY), never the secret itself",
+                )
+
+    def check_openstack(self, spec, path):
+        if not self.is_mapping(spec, path):
+            return
+        mtu = spec.get("instance_mtu", 1500)
+        if isinstance(mtu, bool) or not isinstance(mtu, int) or not 576 <= mtu <= 9000:
+            self.err(f"{path}:instance_mtu", f"MTU {mtu!r} is out of range 576-9000")
+
+
+def check(inventory):
+    """
+    Return the list of :class:`InventoryError` in ``inventory`` (empty when valid).
+
+    Pure: no Salt, no system access.
+    """
+    return _Checker(inventory).run()
+
+
+def normalise(inventory):
+    """
+    Return a normalised deep copy of a *valid* inventory: canonical MACs, implicit roles and
+    defaults filled in. Raises ValueError listing every problem when it is not valid.
+    """
+    errors = check(inventory)
+    if errors:
+        raise ValueError(format_errors(errors))
+    out = {
+        "domain": inventory.get("domain", "lab.home.arpa"),
+        "networks": {},
+        "vips": dict(inventory.get("vips", {})),
+        "hosts": {},
+        "secrets": dict(inventory.get("secrets", {})),
+        "openstack": {"release": "2024.1", "instance_mtu": 1500, **inventory.get("openstack", {})},
+        "lab": dict(inventory.get("lab", {})),
+    }
+    for name, net in inventory["networks"].items():
+        out["networks"][name] = {"mtu": 1500, "vlan": None, **net, "cidr": str(_net(net["cidr"]))}
+    for minion_id, host in inventory["hosts"].items():
+        roles = list(host.get("roles", []))
+        for role in IMPLICIT_ROLES:
+            if role not in roles:
+                roles.append(role)
+        nics = {
+            name: {**spec, "mac": canonical_mac(spec["mac"])} for name, spec in host.get("nics", {}).items()
+        }
+        entry = {
+            **host,
+            "hostname": host.get("hostname", str(minion_id).split(".")[0]),
+            "roles": roles,
+            "nics": nics,
+            "networks": {k: dict(v) for k, v in host.get("networks", {}).items()},
+            "disks": {k: dict(v) for k, v in host.get("disks", {}).items()},
+            "network_config": host.get("network_config", "networkd"),
+        }
+        if "dualbond" in host:
+            entry["dualbond"] = {"backend": "linux", "miimon": 100, **host["dualbond"]}
+        out["hosts"][str(minion_id)] = entry
+    return out
+
+
+def format_errors(errors):
+    count = len(errors)
+    head = f"The Brine inventory has {count} problem{'s' if count != 1 else ''}:"
+    return "\n".join([head] + [f"  - {e}" for e in errors])
+
+
+# --------------------------------------------------------------------------- Salt functions
+
+
+def _plain(value):
+    """
+    A plain copy of pillar data. Salt 3008 wraps pillar in masking containers whose repr hides
+    every value, and its pillar.get returns masked strings outside templates: error messages
+    must show the operator's actual values.
+    """
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in dict.items(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in list.__iter__(value)] if isinstance(value, list) else [_plain(v) for v in value]
+    return value
+
+
+def _from_pillar(inventory):
+    if inventory is not None:
+        return _plain(inventory)
+    value = _plain(__pillar__.get(PILLAR_KEY))
+    if value is None:
+        raise CommandExecutionError(
+            f"No inventory: pillar key {PILLAR_KEY!r} is empty (is pillar/brine/ in your pillar roots?)"
+        )
+    return value
+
+
+def validate(inventory=None):
+    """
+    Check the lab inventory and list every problem, each with its pillar path.
+
+    inventory
+        An inventory dict to check instead of pillar ``brine``.
+
+    Returns ``{"valid": bool, "errors": ["brine:hosts:x:nics:eth2:mac: ...", ...]}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.validate
+    """
+    errors = check(_from_pillar(inventory))
+    return {"valid": not errors, "errors": [str(e) for e in errors]}
+
+
+def get(inventory=None):
+    """
+    Return the whole normalised inventory; raise an error listing every problem when invalid.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.get
+    """
+    try:
+        return normalise(_from_pillar(inventory))
+    except ValueError as exc:
+        raise CommandExecutionError(str(exc)) from None
+
+
+def host(minion_id=None, inventory=None):
+    """
+    Return this minion's (or ``minion_id``'s) normalised inventory entry.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.host
+        salt-call brine_inventory.host ubuntu2
+    """
+    minion_id = minion_id or __grains__["id"]
+    hosts = get(inventory)["hosts"]
+    if minion_id not in hosts:
+        raise CommandExecutionError(
+            f"Minion {minion_id!r} is not in the inventory (brine:hosts has {', '.join(sorted(hosts))})"
+        )
+    return hosts[minion_id]
+
+
+def roles(minion_id=None, inventory=None):
+    """
+    Return the roles of this minion (or ``minion_id``), the implicit ``network`` role included.
+    A minion that is not in the inventory has no roles.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.roles
+    """
+    minion_id = minion_id or __grains__["id"]
+    hosts = get(inventory)["hosts"]
+    return list(hosts.get(minion_id, {}).get("roles", []))

@@ -1,0 +1,33 @@
+"""Fixtures for every tier; the helpers themselves live in brine_testlib."""
+
+import pytest
+from brine_testlib import SaltCall, example_inventory
+
+@pytest.fixture
+def salt_call(tmp_path):
+    return SaltCall(tmp_path / "salt")
+
+
+@pytest.fixture
+def inventory():
+    return example_inventory()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    # Network rule: pytest-salt-factories' log server and event listener listen on every
+    # address by default; keep them on loopback.
+    log_server = config.pluginmanager.get_plugin("saltfactories-log-server")
+    if log_server is not None:
+        log_server.log_host = "127.0.0.1"
+
+
+@pytest.fixture(scope="session")
+def event_listener():
+    from saltfactories.plugins.event_listener import EventListener
+
+    listener = EventListener()
+    listener.host = "127.0.0.1"
+    listener.address = f"tcp://127.0.0.1:{listener.port}"
+    with listener:
+        yield listener

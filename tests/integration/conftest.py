@@ -1,0 +1,37 @@
+"""A real salt-master and salt-minion (pytest-salt-factories) serving this checkout."""
+
+import pytest
+import yaml
+from brine_testlib import REPO
+
+
+def master_config_for_checkout():
+    """The shipped etc/master with /srv/brine replaced by this checkout's path."""
+    text = (REPO / "etc" / "master").read_text().replace("/srv/brine", str(REPO))
+    return yaml.safe_load(text)
+
+
+@pytest.fixture(scope="package")
+def salt_master(salt_factories):
+    overrides = master_config_for_checkout()
+    overrides.update({"interface": "127.0.0.1", "log_level_logfile": "info"})
+    factory = salt_factories.salt_master_daemon("brine-master", overrides=overrides)
+    with factory.started(start_timeout=120):
+        yield factory
+
+
+@pytest.fixture(scope="package")
+def salt_minion(salt_master):
+    factory = salt_master.salt_minion_daemon(
+        "ubuntu1",
+        overrides={"loop_interval": 1, "master": "127.0.0.1", "log_level_logfile": "info"},
+    )
+    with factory.started(start_timeout=120):
+        ret = salt_master.salt_cli().run("saltutil.sync_all", minion_tgt=factory.id)
+        assert ret.returncode == 0, ret
+        yield factory
+
+
+@pytest.fixture(scope="package")
+def salt_cli(salt_master):
+    return salt_master.salt_cli(timeout=120)

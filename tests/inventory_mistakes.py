@@ -1,0 +1,111 @@
+"""One deliberate mistake of each kind the inventory checker must catch, shared by the unit and
+functional tiers: (how to break the example lab, the exact pillar path, words of the message)."""
+
+import copy
+
+
+def mutate(inventory, fn):
+    broken = copy.deepcopy(inventory)
+    fn(broken)
+    return broken
+
+
+MISTAKES = {
+    "bad MAC": (
+        lambda i: i["hosts"]["ubuntu2"]["nics"]["eth3"].update(mac="52:54:00:10:02:03:99"),
+        "brine:hosts:ubuntu2:nics:eth3:mac",
+        "not a MAC address",
+    ),
+    "IP outside its network": (
+        lambda i: i["hosts"]["ubuntu1"]["networks"]["tunnel"].update(address="10.10.0.99"),
+        "brine:hosts:ubuntu1:networks:tunnel:address",
+        "outside its network 10.200.0.0/24",
+    ),
+    "duplicate MAC": (
+        lambda i: i["hosts"]["ubuntu3"]["nics"]["eth2"].update(mac="52-54-00-10-01-02"),
+        "brine:hosts:ubuntu3:nics:eth2:mac",
+        "duplicate MAC 52:54:00:10:01:02, already used at brine:hosts:ubuntu1:nics:eth2:mac",
+    ),
+    "duplicate IP": (
+        lambda i: i["hosts"]["ubuntu2"]["networks"]["management"].update(address="10.10.0.11"),
+        "brine:hosts:ubuntu2:networks:management:address",
+        "duplicate IP address 10.10.0.11",
+    ),
+    "duplicate hostname": (
+        lambda i: i["hosts"]["ubuntu2"].update(hostname="UBUNTU1"),
+        "brine:hosts:ubuntu2:hostname",
+        "duplicate host name 'UBUNTU1'",
+    ),
+    "unknown role": (
+        lambda i: i["hosts"]["ubuntu1"]["roles"].append("controler"),
+        "brine:hosts:ubuntu1:roles:3",
+        "unknown role 'controler'",
+    ),
+    "bond member not a NIC": (
+        lambda i: i["hosts"]["ubuntu1"]["dualbond"].update(nics=["eth2", "eth4"]),
+        "brine:hosts:ubuntu1:dualbond:nics:1",
+        "bond member 'eth4' is not one of this host's NICs",
+    ),
+    "VLAN out of range": (
+        lambda i: i["networks"]["tunnel"].update(vlan=4095),
+        "brine:networks:tunnel:vlan",
+        "VLAN id 4095 is out of range 1-4094",
+    ),
+    "MTU out of range": (
+        lambda i: i["networks"]["management"].update(mtu=9600),
+        "brine:networks:management:mtu",
+        "MTU 9600 is out of range",
+    ),
+    "gateway outside network": (
+        lambda i: i["networks"]["management"].update(gateway="10.11.0.1"),
+        "brine:networks:management:gateway",
+        "outside its network",
+    ),
+    "address in DHCP range": (
+        lambda i: i["hosts"]["ubuntu3"]["networks"]["management"].update(address="10.10.0.210"),
+        "brine:hosts:ubuntu3:networks:management:address",
+        "inside the DHCP dynamic range",
+    ),
+    "VIP collides with a host": (
+        lambda i: i["vips"]["internal"].update(address="10.10.0.12"),
+        "brine:vips:internal:address",
+        "duplicate IP address 10.10.0.12",
+    ),
+    "unknown network": (
+        lambda i: i["hosts"]["ubuntu1"]["networks"].update(storage={"address": "10.30.0.1", "nic": "eth2"}),
+        "brine:hosts:ubuntu1:networks:storage",
+        "unknown network 'storage'",
+    ),
+    "network on a missing NIC": (
+        lambda i: i["hosts"]["bootstrap"]["networks"]["management"].update(nic="eth1"),
+        "brine:hosts:bootstrap:networks:management:nic",
+        "'eth1' is not one of this host's NICs",
+    ),
+    "disk by sdX": (
+        lambda i: i["hosts"]["ubuntu1"]["disks"]["osd1"].update(by_id="/dev/sdb"),
+        "brine:hosts:ubuntu1:disks:osd1:by_id",
+        "is not a /dev/disk/by-id/ path",
+    ),
+    "NIC name too long": (
+        lambda i: i["hosts"]["bootstrap"]["nics"].update({"enp3s0f0np0abcde": {"mac": "52:54:00:10:00:77"}}),
+        "brine:hosts:bootstrap:nics:enp3s0f0np0abcde",
+        "longer than the kernel's 15 characters",
+    ),
+    "secret in clear": (
+        lambda i: i["secrets"].update(rabbitmq_password="hunter2"),
+        "brine:secrets:rabbitmq_password",
+        "never the secret itself",
+    ),
+    "overlapping networks": (
+        lambda i: i["networks"].update(storage={"cidr": "10.10.0.128/25", "vlan": 30}),
+        "brine:networks:storage:cidr",
+        "overlaps network 'management'",
+    ),
+    "unknown backend": (
+        lambda i: i["hosts"]["ubuntu2"]["dualbond"].update(backend="teamd"),
+        "brine:hosts:ubuntu2:dualbond:backend",
+        "unknown backend 'teamd'",
+    ),
+}
+
+

@@ -1,0 +1,110 @@
+"""The inventory checker: every kind of mistake gives one error naming its pillar path."""
+
+import copy
+
+import pytest
+
+import brine_inventory as inv
+from inventory_mistakes import MISTAKES, mutate
+
+
+def errors_of(inventory):
+    return [str(e) for e in inv.check(inventory)]
+
+
+def test_example_lab_is_valid(inventory):
+    assert inv.check(inventory) == []
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["52:54:00:0A:01:02", "52-54-00-0a-01-02", "5254.000a.0102", "5254000A0102", " 52:54:00:0a:01:02 "],
+)
+def test_mac_spellings_normalise_to_one_form(spelling):
+    assert inv.canonical_mac(spelling) == "52:54:00:0a:01:02"
+
+
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        ("52:54:00:0a:01:02:03", "not a MAC"),  # seven octets
+        ("52:54:00:0a:01", "not a MAC"),
+        ("52:54:00:0a:01:zz", "not a MAC"),
+        ("00:00:00:00:00:00", "all-zero"),
+        ("01:00:5e:00:00:01", "multicast"),
+        ("02:00:00:00:00:00:00:01", "64-bit"),
+        (525400, "must be a string"),
+    ],
+)
+def test_bad_macs_are_refused_with_a_reason(bad, why):
+    with pytest.raises(ValueError, match=why):
+        inv.canonical_mac(bad)
+
+
+@pytest.mark.parametrize("kind", sorted(MISTAKES))
+def test_each_mistake_gives_one_error_naming_its_path(inventory, kind):
+    break_it, path, words = MISTAKES[kind]
+    errors = errors_of(mutate(inventory, break_it))
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(path + ": "), errors
+    assert words in errors[0], errors
+
+
+def test_all_mistakes_at_once_are_all_reported(inventory):
+    broken = copy.deepcopy(inventory)
+    for kind in ("bad MAC", "unknown role", "VLAN out of range", "bond member not a NIC"):
+        MISTAKES[kind][0](broken)
+    paths = [e.path for e in inv.check(broken)]
+    assert paths == [
+        "brine:networks:tunnel:vlan",
+        "brine:hosts:ubuntu1:roles:3",
+        "brine:hosts:ubuntu1:dualbond:nics:1",
+        "brine:hosts:ubuntu2:nics:eth3:mac",
+    ]
+
+
+@pytest.mark.parametrize(
+    "value, path",
+    [
+        ([], "brine"),
+        ({"hosts": {"a": {}}}, "brine:networks"),
+        ({"networks": {"m": {"cidr": "10.0.0.0/24"}}}, "brine:hosts"),
+        ({"networks": {"m": {"cidr": "10.0.0.1/24"}}, "hosts": {"a": {}}}, "brine:networks:m:cidr"),
+        ({"networks": {"m": {"cidr": "10.0.0.0/24"}}, "hosts": {"a": "x"}}, "brine:hosts:a"),
+        ({"networks": {"m": {"cidr": "10.0.0.0/24"}}, "hosts": {"a": {"nics": {"e0": {}}}}}, "brine:hosts:a:nics:e0:mac"),
+        ({"networks": {"m": {"cidr": "10.0.0.0/24"}}, "hosts": {"a": {}}, "colour": 1}, "brine:colour"),
+    ],
+)
+def test_malformed_structure_is_named(value, path):
+    errors = inv.check(value)
+    assert [e.path for e in errors] == [path], errors
+
+
+def test_normalise_canonicalises_and_fills_defaults(inventory):
+    inventory["hosts"]["ubuntu1"]["nics"]["eth2"]["mac"] = "5254.0010.0102"
+    del inventory["hosts"]["ubuntu1"]["dualbond"]["miimon"]
+    norm = inv.normalise(inventory)
+    host = norm["hosts"]["ubuntu1"]
+    assert host["nics"]["eth2"]["mac"] == "52:54:00:10:01:02"
+    assert host["roles"] == ["controller", "compute", "storage", "network"]
+    assert host["dualbond"]["miimon"] == 100
+    assert norm["hosts"]["bootstrap"]["roles"] == ["bootstrap", "registry", "deployer", "network"]
+    assert norm["networks"]["external"]["mtu"] == 1500
+    # the input is not modified
+    assert inventory["hosts"]["ubuntu1"]["nics"]["eth2"]["mac"] == "5254.0010.0102"
+
+
+def test_normalise_refuses_an_invalid_inventory(inventory):
+    MISTAKES["bad MAC"][0](inventory)
+    with pytest.raises(ValueError, match="brine:hosts:ubuntu2:nics:eth3:mac"):
+        inv.normalise(inventory)
+
+
+@pytest.mark.parametrize("name", ["eth0", "enp3s0f0np0", "br-mgmt.10", "a" * 15])
+def test_valid_interface_names(name):
+    assert inv.interface_name_problem(name) is None
+
+
+@pytest.mark.parametrize("name", ["", "a" * 16, "eth/0", "eth 0", "eth0:1", ".", "..", "éth0", None])
+def test_invalid_interface_names(name):
+    assert inv.interface_name_problem(name)
