@@ -14,7 +14,9 @@ def master_config_for_checkout():
 @pytest.fixture(scope="package")
 def salt_master(salt_factories):
     overrides = master_config_for_checkout()
-    overrides.update({"interface": "127.0.0.1", "log_level_logfile": "info"})
+    # auto_accept: this master listens on loopback only and exists for one test session;
+    # pytest-salt-factories' own key acceptance (a salt-key run) proved racy on a loaded host.
+    overrides.update({"interface": "127.0.0.1", "auto_accept": True, "log_level_logfile": "info"})
     factory = salt_factories.salt_master_daemon("brine-master", overrides=overrides)
     with factory.started(start_timeout=120):
         yield factory
@@ -27,11 +29,11 @@ def salt_minion(salt_master):
         overrides={"loop_interval": 1, "master": "127.0.0.1", "log_level_logfile": "info"},
     )
     with factory.started(start_timeout=120):
-        ret = salt_master.salt_cli().run("saltutil.sync_all", minion_tgt=factory.id)
+        ret = salt_master.salt_cli(timeout=300).run("saltutil.sync_all", minion_tgt=factory.id)
         assert ret.returncode == 0, ret
         yield factory
 
 
 @pytest.fixture(scope="package")
 def salt_cli(salt_master):
-    return salt_master.salt_cli(timeout=120)
+    return salt_master.salt_cli(timeout=300)
