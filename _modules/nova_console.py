@@ -357,7 +357,7 @@ class Document:
 
     def values(self):
         """``{group: {key: [values]}}`` the way oslo.config's parser collects them."""
-        out = {}
+        out = {normalize_group(s.name): {} for s in self.sections}
         for a in self.assignments:
             out.setdefault(a.group, {}).setdefault(a.key, []).append(a.value)
         return out
@@ -443,13 +443,14 @@ def _findings(doc, wanted):
 
 
 def _comment_anchor(doc, section, key):
-    """The line of a commented-out default (``#key = ...``) in ``section``, if one is safe to follow."""
+    """
+    The line of a commented-out default (``#key = ...``) in ``section``, or None. Inserting
+    after a comment is safe: a comment ends any value before it, so the next line is never a
+    continuation.
+    """
     pattern = re.compile(r"^[#;]\s*" + re.escape(key) + r"\s*[=:]")
     for idx in range(section.header + 1, section.end):
         if pattern.match(doc.lines[idx]):
-            nxt = doc.lines[idx + 1] if idx + 1 < len(doc.lines) else ""
-            if nxt.rstrip() and nxt.startswith((" ", "\t")):
-                return None  # the next line continues an option: inserting here would steal it
             return idx
     return None
 
