@@ -87,3 +87,22 @@ def test_execution_module_functions_from_the_cli(salt_call):
     assert {f["kind"] for f in findings} == {"missing", "legacy"}
     plan, _ = salt_call("nova_console.plan", str(DATA / "kolla-2024.1-nova-compute.conf"), "role=proxy", minion_id="ubuntu1")
     assert plan["findings"] == [] and json.dumps(plan["settings"]["options"]) == '{"novncproxy_host": "10.10.0.11", "novncproxy_port": 6080}'
+
+
+def test_instances_without_console_through_real_virsh(tmp_path, monkeypatch):
+    """
+    The live call with the real virsh (libvirt-clients), against libvirt's own test driver
+    loaded with the domain XML of three nova instances: no libvirtd or QEMU needed.
+    """
+    import nova_console as nc
+
+    node = tmp_path / "node.xml"
+    domains = [
+        (DATA / "libvirt" / name).read_text().replace("type='kvm' id='3'", "type='test'")
+        for name in ("instance-with-vnc.xml", "instance-headless.xml", "instance-spice-only.xml")
+    ]
+    node.write_text("<node>\n" + "".join(domains) + "</node>\n")
+    missing = nc.instances_without_console(f"test://{node}")
+    assert [(m["domain"], m["instance"]) for m in missing] == [("instance-00000003", "db-1"), ("instance-00000007", "desktop-1")]
+    monkeypatch.setenv("PATH", str(tmp_path))  # a host without virsh: nothing to report
+    assert nc.instances_without_console() is None
