@@ -106,3 +106,34 @@ def test_instances_without_console_through_real_virsh(tmp_path, monkeypatch):
     assert [(m["domain"], m["instance"]) for m in missing] == [("instance-00000003", "db-1"), ("instance-00000007", "desktop-1")]
     monkeypatch.setenv("PATH", str(tmp_path))  # a host without virsh: nothing to report
     assert nc.instances_without_console() is None
+
+
+def kolla_pillar(salt_call, inventory):
+    inventory["openstack"]["console"] = {"deployment": "kolla", "tls": True}
+    return salt_call.pillar_root_with(inventory)
+
+
+def test_kolla_compute_host_patches_the_generated_file(salt_call, inventory):
+    out, _ = salt_call("state.show_sls", "compute.console", minion_id="ubuntu2", pillar_root=kolla_pillar(salt_call, inventory))
+    args = {k: v for item in out["brine-nova-console"]["nova_console"] if isinstance(item, dict) for k, v in item.items()}
+    assert args["name"] == "/etc/kolla/nova-compute/nova.conf" and args["service"] == "nova_compute"
+
+
+def test_kolla_overrides_on_the_deployer(salt_call, inventory):
+    pillar_root = kolla_pillar(salt_call, inventory)
+    first, second, override = salt_call.in_sandbox(
+        ["/etc/kolla", "/etc/brine"],
+        [["state.apply", "compute.kolla_overrides"], ["state.apply", "compute.kolla_overrides"],
+         ["file.read", "/etc/kolla/config/nova/ubuntu2/nova.conf"]],
+        minion_id="bootstrap", pillar_root=pillar_root,
+    )
+    made = sorted(r["__id__"] for r in first.values() if r["changes"])
+    assert made == [f"brine-nova-console-kolla-override-ubuntu{i}" for i in (1, 2, 3)]
+    assert all("restart" not in r["changes"] for r in first.values())
+    assert [r["__id__"] for r in second.values() if r["changes"]] == []
+    assert override == (
+        "[vnc]\nenabled = true\nserver_listen = 10.10.0.12\nserver_proxyclient_address = 10.10.0.12\n"
+        "novncproxy_base_url = https://cloud.lab.home.arpa:6080/vnc_lite.html\n"
+    )
+    assert sorted(salt_call.files_left_in("/etc/kolla")) == [
+        f"/etc/kolla/config/nova/ubuntu{i}/nova.conf" for i in (1, 2, 3)]

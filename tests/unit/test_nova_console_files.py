@@ -230,3 +230,46 @@ def test_state_reports_instances_that_need_a_rebuild(state, tmp_path):
     assert "1 instance(s) were created without a VNC console and need a rebuild" in ret["comment"]
     assert "db-1 (7d3e0a52-1c4b-4f8e-b2a9-6e5d4c3b2a10)" in ret["comment"]
     assert run(state, path)["changes"] == {}  # a report, not a change
+
+
+def test_kolla_lab_restarts_the_container(state, module, tmp_path, monkeypatch):
+    inventory = example_inventory()
+    inventory["openstack"]["console"] = {"deployment": "kolla"}
+    monkeypatch.setitem(module.__salt__, "brine_inventory.get", lambda: normalise(inventory))
+    path = tmp_path / "nova.conf"
+    shutil.copy(DATA / "kolla-2024.1-nova-compute.conf", path)
+    ret = run(state, path, service="nova_compute")
+    assert ret["result"] is True and ret["changes"]["restart"] == "service nova_compute"
+    assert state.recorder.calls == [("compute", "kolla", "nova_compute")]
+    assert run(state, path, service="nova_compute")["changes"] == {}
+
+
+class CommandRecorder:
+    """Stands in for Salt's cmd.run_all: no Docker daemon or systemd to restart anything here."""
+
+    def __init__(self, retcode=0):
+        self.calls, self.retcode = [], retcode
+
+    def __call__(self, cmd, python_shell=True):
+        self.calls.append((cmd, python_shell))
+        return {"retcode": self.retcode, "stdout": "", "stderr": "Error: No such container: nova_compute"}
+
+
+def test_restart_commands(module, monkeypatch):
+    docker = CommandRecorder()
+    monkeypatch.setitem(module.__salt__, "cmd.run_all", docker)
+    assert module.restart(deployment="kolla") == "container nova_compute"
+    assert module.restart(role="proxy", deployment="kolla") == "container nova_novncproxy"
+    assert docker.calls == [(["docker", "restart", "nova_compute"], False),
+                            (["docker", "restart", "nova_novncproxy"], False)]
+    docker.retcode = 1
+    with pytest.raises(nc.CommandExecutionError, match="No such container"):
+        module.restart(deployment="kolla")
+    services = []
+    monkeypatch.setitem(module.__salt__, "service.available", lambda name: name == "nova-compute")
+    monkeypatch.setitem(module.__salt__, "service.restart", lambda name: services.append(name) or True)
+    assert module.restart() == "service nova-compute" and services == ["nova-compute"]
+    with pytest.raises(nc.CommandExecutionError, match="service nova-novncproxy does not exist here"):
+        module.restart(role="proxy")
+    with pytest.raises(nc.CommandExecutionError, match="unknown role"):
+        module.restart(role="scheduler")
