@@ -639,6 +639,21 @@ def _read(path):
     return real, text
 
 
+def _plan(path, role, create, minion_id):
+    wanted = settings(role, minion_id)
+    real, text = _read(path)
+    result = {"path": path, "real_path": real, "exists": text is not None, "settings": wanted,
+              "findings": [], "diff": ""}
+    if text is None and not create:
+        return result, None, None
+    try:
+        new_text, findings = patch_text(text or "", wanted)
+    except NovaConfError as exc:
+        raise CommandExecutionError(f"{path} is not a valid nova.conf, {exc}; it was not changed") from None
+    result.update(findings=findings, diff=unified_diff(text or "", new_text, path))
+    return result, text, new_text
+
+
 def plan(path="/etc/nova/nova.conf", role="compute", create=False, minion_id=None):
     """
     What :func:`patch` would do to ``path``, without touching it.
@@ -654,18 +669,7 @@ def plan(path="/etc/nova/nova.conf", role="compute", create=False, minion_id=Non
         salt-call nova_console.plan
         salt-call nova_console.plan /etc/kolla/config/nova.conf create=True
     """
-    wanted = settings(role, minion_id)
-    real, text = _read(path)
-    result = {"path": path, "real_path": real, "exists": text is not None, "settings": wanted,
-              "findings": [], "diff": ""}
-    if text is None and not create:
-        return result
-    try:
-        new_text, findings = patch_text(text or "", wanted)
-    except NovaConfError as exc:
-        raise CommandExecutionError(f"{path} is not a valid nova.conf, {exc}; it was not changed") from None
-    result.update(findings=findings, diff=unified_diff(text or "", new_text, path), new_text=new_text)
-    return result
+    return _plan(path, role, create, minion_id)[0]
 
 
 def check_file(path="/etc/nova/nova.conf", role="compute", minion_id=None):
@@ -724,12 +728,13 @@ def patch(path="/etc/nova/nova.conf", role="compute", create=False, minion_id=No
 
         salt-call nova_console.patch
     """
-    result = plan(path, role, create, minion_id)
+    result, old_text, new_text = _plan(path, role, create, minion_id)
     result.update(changed=False, backup=None)
-    new_text = result.pop("new_text", None)
     if not result["findings"] or new_text is None:
         return result
-    _, old_text = _read(path)
+    if _read(path)[1] != old_text:
+        # another tool rewrote it since it was read: patching that old content would undo it
+        raise CommandExecutionError(f"{path} changed while it was being patched; run again")
     result["backup"] = _write_atomically(result["real_path"], new_text, old_text)
     result["changed"] = True
     return result

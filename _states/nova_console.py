@@ -100,7 +100,8 @@ def configured(
             ret["changes"]["diff"] = plan["diff"]
             notes.append(f"{name} would be patched: " + "; ".join(f["message"] for f in plan["findings"]))
         if restart:
-            ret["changes"]["restart"] = f"would restart {'nova-compute' if role == 'compute' else 'nova-novncproxy'} ({deployment})"
+            what = service or ("nova-compute" if role == "compute" else "nova-novncproxy")
+            ret["changes"]["restart"] = f"would restart {what} ({deployment})"
     else:
         if plan["findings"]:
             try:
