@@ -430,7 +430,7 @@ def _findings(doc, wanted):
             findings.append({"kind": "wrong", "option": label, "line": current[-1].first + 1,
                              "found": current[-1].value, "wanted": want,
                              "message": f"{label} is {current[-1].value!r} at line {current[-1].first + 1}, wanted {want!r}"})
-        for scheme, (lgroup, lkey) in OPTION_NAMES[option].items():
+        for lgroup, lkey in OPTION_NAMES[option].values():
             if (normalize_group(lgroup), lkey) == (normalize_group(group), key):
                 continue
             for old in doc.find(lgroup, lkey):
@@ -438,7 +438,7 @@ def _findings(doc, wanted):
                     continue
                 findings.append({"kind": "legacy", "option": _label(lgroup, lkey), "line": old.first + 1,
                                  "found": old.value, "wanted": None,
-                                 "message": f"[{old.section.name}] {lkey} at line {old.first + 1} is an older name of {label}; it conflicts and goes"})
+                                 "message": f"[{old.section.name}] {lkey} at line {old.first + 1} is {label} under the name of other releases; it conflicts and goes"})
     return findings
 
 
