@@ -36,6 +36,11 @@ except ImportError:  # pragma: no cover - the pure core is importable without Sa
     CommandExecutionError = RuntimeError
 
 __virtualname__ = "nova_console"
+# What Salt exposes: the CLI functions. The pure core (check, patch_text, parse, ...) is the
+# Python API of this file, used by the functions below and by the tests.
+__load__ = [
+    "settings", "plan", "check_file", "patch", "restart", "instances_without_console", "naming_for_release",
+]
 
 
 def __virtual__():
@@ -136,7 +141,16 @@ VNC_LITE_SINCE = "rocky"
 
 
 def naming_for_release(release):
-    """The option-name scheme (``default``, ``vnc-group`` or ``vnc``) that ``release`` reads."""
+    """
+    The option-name scheme (``default``, ``vnc-group`` or ``vnc``) that ``release`` reads.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call nova_console.naming_for_release 2024.1
+        salt-call nova_console.naming_for_release icehouse
+    """
     ordinal = release_ordinal(release)
     scheme = "default"
     for first, name in NAMING_CUTOVERS:

@@ -75,6 +75,19 @@ def configured(
     libvirt_uri
         Where to look for instances without a console (default ``qemu:///system``; only
         when virsh is installed).
+
+    .. code-block:: yaml
+
+        brine-nova-console:
+          nova_console.configured:
+            - name: /etc/nova/nova.conf
+            - service: nova-compute
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.apply compute.console test=True
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     try:
