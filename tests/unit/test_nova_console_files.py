@@ -273,3 +273,43 @@ def test_restart_commands(module, monkeypatch):
         module.restart(role="proxy")
     with pytest.raises(nc.CommandExecutionError, match="unknown role"):
         module.restart(role="scheduler")
+
+
+def test_file_the_minion_cannot_read_is_refused_and_untouched(tmp_path):
+    """Root reads every file, so the module runs as nobody here (setpriv), on a 0600 root file."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "nova.conf"
+    path.write_text("[vnc]\nenabled = false\n")
+    path.chmod(0o600)
+    tmp_path.chmod(0o755)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import nova_console as nc\n"
+        "try:\n    nc._read(sys.argv[2])\nexcept nc.CommandExecutionError as exc:\n    print(exc)\n"
+    )
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code,
+         str(REPO / "_modules"), str(path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert proc.stdout.strip() == f"cannot read {path}: Permission denied"
+    assert path.read_text() == "[vnc]\nenabled = false\n"
+
+
+def test_file_rewritten_while_being_patched_is_not_overwritten(module, tmp_path, monkeypatch):
+    """Another tool renames a new file over nova.conf between the read and the write."""
+    path = juju_conf(tmp_path)
+    planned = module._plan
+
+    def plan_then_rewrite(*args):
+        out = planned(*args)
+        fresh = path.with_name("fresh")
+        fresh.write_text("[DEFAULT]\nmy_ip = 10.10.0.11\n")
+        os.replace(fresh, path)
+        return out
+
+    monkeypatch.setattr(module, "_plan", plan_then_rewrite)
+    with pytest.raises(nc.CommandExecutionError, match="changed while it was being patched"):
+        module.patch(str(path))
+    assert path.read_text() == "[DEFAULT]\nmy_ip = 10.10.0.11\n" and listing(path.parent) == ["nova.conf"]
