@@ -633,8 +633,12 @@ def settings(role="compute", minion_id=None):
 
 def _read(path):
     real = os.path.realpath(path)
-    if not os.path.lexists(path):
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
         return real, None
+    except OSError as exc:  # e.g. a directory on the way the minion may not enter
+        raise CommandExecutionError(f"cannot read {path}: {exc.strerror}") from None
     if not os.path.exists(real):
         raise CommandExecutionError(f"{path} is a symlink to {real}, which does not exist")
     if not os.path.isfile(real):

@@ -275,26 +275,39 @@ def test_restart_commands(module, monkeypatch):
         module.restart(role="scheduler")
 
 
-def test_file_the_minion_cannot_read_is_refused_and_untouched(tmp_path):
-    """Root reads every file, so the module runs as nobody here (setpriv), on a 0600 root file."""
+@pytest.fixture
+def world_readable_dir():
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="brine-nova-", dir="/tmp")
+    os.chmod(directory, 0o755)
+    yield directory
+    shutil.rmtree(directory)
+
+
+@pytest.mark.parametrize("where", ["file mode 0600", "directory not enterable"])
+def test_file_the_minion_cannot_read_is_refused_and_untouched(tmp_path, world_readable_dir, where):
+    """Root reads every file, so the module runs as nobody here (setpriv) on root's files."""
     import subprocess
     import sys
 
-    path = tmp_path / "nova.conf"
-    path.write_text("[vnc]\nenabled = false\n")
-    path.chmod(0o600)
-    tmp_path.chmod(0o755)
+    directory = world_readable_dir if where == "file mode 0600" else str(tmp_path)  # pytest's is 0700
+    path = os.path.join(directory, "nova.conf")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("[vnc]\nenabled = false\n")
+    os.chmod(path, 0o600)
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import nova_console as nc\n"
         "try:\n    nc._read(sys.argv[2])\nexcept nc.CommandExecutionError as exc:\n    print(exc)\n"
     )
     proc = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code,
-         str(REPO / "_modules"), str(path)],
+         str(REPO / "_modules"), path],
         capture_output=True, text=True, timeout=60, check=True,
     )
     assert proc.stdout.strip() == f"cannot read {path}: Permission denied"
-    assert path.read_text() == "[vnc]\nenabled = false\n"
+    assert open(path, encoding="utf-8").read() == "[vnc]\nenabled = false\n"
+    assert os.listdir(directory) == ["nova.conf"]
 
 
 def test_file_rewritten_while_being_patched_is_not_overwritten(module, tmp_path, monkeypatch):
