@@ -93,45 +93,53 @@ def release_ordinal(release):
     )
 
 
-# Option names through nova's history. Each logical option maps naming scheme -> (group, key).
-#   default   up to Kilo: everything in [DEFAULT] (vnc_enabled, vncserver_listen, ...)
-#   vnc-group Liberty to Ocata: moved to [vnc], still named vncserver_*
-#   vnc       Pike and later: [vnc] server_listen, server_proxyclient_address
-# Current nova still reads the older spellings as deprecated aliases (nova/conf/vnc.py), so a
-# stale one elsewhere in the file is a conflicting duplicate; patch_text removes it.
-NAMING_CUTOVERS = (("liberty", "vnc-group"), ("pike", "vnc"))
-OPTION_NAMES = {
-    "enabled": {
-        "default": ("DEFAULT", "vnc_enabled"),
-        "vnc-group": ("vnc", "enabled"),
-        "vnc": ("vnc", "enabled"),
-    },
-    "server_listen": {
-        "default": ("DEFAULT", "vncserver_listen"),
-        "vnc-group": ("vnc", "vncserver_listen"),
-        "vnc": ("vnc", "server_listen"),
-    },
-    "server_proxyclient_address": {
-        "default": ("DEFAULT", "vncserver_proxyclient_address"),
-        "vnc-group": ("vnc", "vncserver_proxyclient_address"),
-        "vnc": ("vnc", "server_proxyclient_address"),
-    },
-    "novncproxy_base_url": {
-        "default": ("DEFAULT", "novncproxy_base_url"),
-        "vnc-group": ("vnc", "novncproxy_base_url"),
-        "vnc": ("vnc", "novncproxy_base_url"),
-    },
-    "novncproxy_host": {
-        "default": ("DEFAULT", "novncproxy_host"),
-        "vnc-group": ("vnc", "novncproxy_host"),
-        "vnc": ("vnc", "novncproxy_host"),
-    },
-    "novncproxy_port": {
-        "default": ("DEFAULT", "novncproxy_port"),
-        "vnc-group": ("vnc", "novncproxy_port"),
-        "vnc": ("vnc", "novncproxy_port"),
-    },
+# Option names through nova's history: for each logical option, the (group, key) nova reads
+# from a release on. Up to Kilo everything is in [DEFAULT] (vnc_enabled, vncserver_listen, ...);
+# Liberty moved the compute options to [vnc]; Newton moved the proxy's host and port there
+# (nova release note add-novnc-proxy-config-to-vnc-group); Pike renamed vncserver_* to
+# server_*. Current nova still reads the older spellings as deprecated aliases (nova/conf/vnc.py),
+# so a stale one elsewhere in the file is a conflicting duplicate: patch_text removes it.
+OPTION_HISTORY = {
+    "enabled": (("austin", "DEFAULT", "vnc_enabled"), ("liberty", "vnc", "enabled")),
+    "server_listen": (
+        ("austin", "DEFAULT", "vncserver_listen"),
+        ("liberty", "vnc", "vncserver_listen"),
+        ("pike", "vnc", "server_listen"),
+    ),
+    "server_proxyclient_address": (
+        ("austin", "DEFAULT", "vncserver_proxyclient_address"),
+        ("liberty", "vnc", "vncserver_proxyclient_address"),
+        ("pike", "vnc", "server_proxyclient_address"),
+    ),
+    "novncproxy_base_url": (("austin", "DEFAULT", "novncproxy_base_url"), ("liberty", "vnc", "novncproxy_base_url")),
+    "novncproxy_host": (("austin", "DEFAULT", "novncproxy_host"), ("newton", "vnc", "novncproxy_host")),
+    "novncproxy_port": (("austin", "DEFAULT", "novncproxy_port"), ("newton", "vnc", "novncproxy_port")),
 }
+# The scheme of the compute options' names, for display (settings' "naming").
+NAMING_CUTOVERS = (("liberty", "vnc-group"), ("pike", "vnc"))
+
+
+def option_name(option, release):
+    """The ``(group, key)`` under which ``release`` of nova reads the logical ``option``."""
+    ordinal = release_ordinal(release)
+    chosen = None
+    for first, group, key in OPTION_HISTORY[option]:
+        if ordinal >= release_ordinal(first):
+            chosen = (group, key)
+    return chosen
+
+
+def other_names(option, release):
+    """Every other ``(group, key)`` nova ever read ``option`` under: conflicting aliases."""
+    current = option_name(option, release)
+    current = (normalize_group(current[0]), current[1])
+    out = []
+    for _, group, key in OPTION_HISTORY[option]:
+        if (normalize_group(group), key) != current and (group, key) not in out:
+            out.append((group, key))
+    return out
+
+
 BOOL_OPTIONS = ("enabled",)
 INT_OPTIONS = ("novncproxy_port",)
 COMPUTE_OPTIONS = ("enabled", "server_listen", "server_proxyclient_address", "novncproxy_base_url")
@@ -416,7 +424,7 @@ def check(text, wanted):
     """
     Findings about the console options in nova.conf ``text``; an empty list means nothing to do.
 
-    ``wanted`` is the result of :func:`console_settings` (``naming`` and ``options``). Each
+    ``wanted`` is the result of :func:`console_settings` (``release`` and ``options``). Each
     finding is a dict: ``kind`` (missing, wrong, duplicate, legacy), ``option`` (e.g.
     ``[vnc] server_listen``), ``line`` (1-based, None when missing), ``found``, ``wanted``
     and a one-line ``message``.
@@ -426,10 +434,9 @@ def check(text, wanted):
 
 
 def _findings(doc, wanted):
-    naming = wanted["naming"]
     findings = []
     for option, value in wanted["options"].items():
-        group, key = OPTION_NAMES[option][naming]
+        group, key = option_name(option, wanted["release"])
         label = _label(group, key)
         want = render_value(option, value)
         current = doc.find(group, key)
@@ -444,12 +451,8 @@ def _findings(doc, wanted):
             findings.append({"kind": "wrong", "option": label, "line": current[-1].first + 1,
                              "found": current[-1].value, "wanted": want,
                              "message": f"{label} is {current[-1].value!r} at line {current[-1].first + 1}, wanted {want!r}"})
-        for lgroup, lkey in OPTION_NAMES[option].values():
-            if (normalize_group(lgroup), lkey) == (normalize_group(group), key):
-                continue
+        for lgroup, lkey in other_names(option, wanted["release"]):
             for old in doc.find(lgroup, lkey):
-                if any(f["kind"] == "legacy" and f["line"] == old.first + 1 for f in findings):
-                    continue
                 findings.append({"kind": "legacy", "option": _label(lgroup, lkey), "line": old.first + 1,
                                  "found": old.value, "wanted": None,
                                  "message": f"[{old.section.name}] {lkey} at line {old.first + 1} is {label} under the name of other releases; it conflicts and goes"})
@@ -485,7 +488,6 @@ def patch_text(text, wanted):
     if not findings:
         return text, findings
     nl = doc.newline
-    naming = wanted["naming"]
     replace = {}  # line index -> new text (the whole assignment collapses onto its first line)
     delete = set()
     insert_after = {}  # line index (-1: start of file) -> [lines]
@@ -495,7 +497,7 @@ def patch_text(text, wanted):
         delete.update(range(item.first, item.last + 1))
 
     for option, value in wanted["options"].items():
-        group, key = OPTION_NAMES[option][naming]
+        group, key = option_name(option, wanted["release"])
         want = render_value(option, value)
         current = doc.find(group, key)
         if current:
@@ -517,10 +519,9 @@ def patch_text(text, wanted):
                 if anchor is None:
                     anchor = sec.assignments[-1].last if sec.assignments else sec.header
                 insert_after.setdefault(anchor, []).append(line)
-        for lgroup, lkey in OPTION_NAMES[option].values():
-            if (normalize_group(lgroup), lkey) != (normalize_group(group), key):
-                for old in doc.find(lgroup, lkey):
-                    drop(old)
+        for lgroup, lkey in other_names(option, wanted["release"]):
+            for old in doc.find(lgroup, lkey):
+                drop(old)
 
     out = []
     ours_last = False  # whether the last line is one this patch added

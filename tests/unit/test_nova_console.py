@@ -5,7 +5,6 @@ INI-aware check/patch of nova.conf, judged by oslo.config's own parser on realis
 """
 
 import re
-from pathlib import Path
 
 import pytest
 from brine_inventory import normalise
@@ -26,8 +25,8 @@ INTENDED = {
 }
 # Every spelling of a managed option, by oslo group: a line that sets one of these may change.
 MANAGED = {}
-for _names in nc.OPTION_NAMES.values():
-    for _group, _key in _names.values():
+for _history in nc.OPTION_HISTORY.values():
+    for _, _group, _key in _history:
         MANAGED.setdefault(nc.normalize_group(_group), set()).add(_key)
 
 
@@ -402,6 +401,13 @@ def test_liberty_names_in_the_vnc_group():
     assert ("legacy", "[vnc] server_listen") in [(f["kind"], f["option"]) for f in findings]
     assert new.startswith("[vnc]\nenabled = true\nvncserver_listen = 10.10.0.11\n")
     assert "\nserver_listen" not in new
+
+
+@pytest.mark.parametrize("release, group", [("kilo", "DEFAULT"), ("mitaka", "DEFAULT"), ("newton", "vnc"), ("2024.1", "vnc")])
+def test_proxy_host_and_port_moved_to_vnc_in_newton(release, group):
+    wanted = nc.console_settings(lab_with(release), "ubuntu1", role="proxy")
+    new, _ = nc.patch_text("[DEFAULT]\n[vnc]\n", wanted)
+    assert nc.parse(new).values()[group] == {"novncproxy_host": ["10.10.0.11"], "novncproxy_port": ["6080"]}
 
 
 def test_proxy_options(tmp_path):
