@@ -704,6 +704,18 @@ def check_file(path="/etc/nova/nova.conf", role="compute", minion_id=None):
     return plan(path, role, create=True, minion_id=minion_id)["findings"]
 
 
+# Every tool that rewrites nova.conf leaves one backup per repair: keep the newest few.
+BACKUPS_KEPT = 5
+
+
+def _prune_backups(real):
+    prefix = os.path.basename(real) + ".brine-"
+    directory = os.path.dirname(real) or "."
+    backups = sorted(n for n in os.listdir(directory) if n.startswith(prefix) and n.endswith(".bak"))
+    for name in backups[:-BACKUPS_KEPT]:
+        os.unlink(os.path.join(directory, name))
+
+
 def _write_atomically(real, text, old_text):
     """Replace ``real`` by ``text`` in one rename; keep mode and owner; back up the old file."""
     directory = os.path.dirname(real) or "."
@@ -739,7 +751,8 @@ def patch(path="/etc/nova/nova.conf", role="compute", create=False, minion_id=No
     Set the console options in ``path`` (following a symlink), atomically, with a backup.
 
     Returns the plan (see :func:`plan`) plus ``changed`` and ``backup`` (the previous file,
-    ``<file>.brine-<UTC time>.bak``). Nothing is written when nothing is to change.
+    ``<file>.brine-<UTC time>.bak``; the newest five are kept). Nothing is written when nothing
+    is to change.
 
     CLI Example:
 
@@ -756,6 +769,7 @@ def patch(path="/etc/nova/nova.conf", role="compute", create=False, minion_id=No
         raise CommandExecutionError(f"{path} changed while it was being patched; run again")
     result["backup"] = _write_atomically(result["real_path"], new_text, old_text)
     result["changed"] = True
+    _prune_backups(result["real_path"])
     return result
 
 

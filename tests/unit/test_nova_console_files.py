@@ -326,3 +326,12 @@ def test_file_rewritten_while_being_patched_is_not_overwritten(module, tmp_path,
     with pytest.raises(nc.CommandExecutionError, match="changed while it was being patched"):
         module.patch(str(path))
     assert path.read_text() == "[DEFAULT]\nmy_ip = 10.10.0.11\n" and listing(path.parent) == ["nova.conf"]
+
+
+def test_repeated_repairs_keep_the_newest_backups(module, tmp_path):
+    path = juju_conf(tmp_path)
+    backups = []
+    for _ in range(nc.BACKUPS_KEPT + 2):
+        shutil.copy(JUJU, path)  # the other tool rewrites it again
+        backups.append(os.path.basename(module.patch(str(path))["backup"]))
+    assert listing(path.parent) == sorted(["nova.conf"] + backups[-nc.BACKUPS_KEPT:])
