@@ -445,3 +445,14 @@ def test_domain_outside_nova_has_no_instance_name():
 def test_bad_domain_xml_is_refused(bad):
     with pytest.raises(ValueError, match="not libvirt domain XML"):
         nc.domains_without_vnc([bad])
+
+
+def test_console_url_needs_a_vip():
+    inv = example_inventory()
+    del inv["vips"]
+    with pytest.raises(nc.SettingsError, match=r"^brine:vips:external: missing"):
+        nc.console_settings(normalise(inv), "ubuntu1")
+    inv = example_inventory()
+    del inv["vips"]["external"]
+    url = nc.console_settings(normalise(inv), "ubuntu1")["options"]["novncproxy_base_url"]
+    assert url == "http://internal.lab.home.arpa:6080/vnc_lite.html"
