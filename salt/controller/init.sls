@@ -1,9 +1,9 @@
-{#- The controller role. A placeholder until its issue fills it: it renders, checks the
-    inventory and records the role on the host. #}
+{#- The controller role: the host's role marker and the noVNC console proxy. #}
 {%- from 'brine/map.jinja' import settings, check, me with context %}
 {%- from 'brine/role.jinja' import role_marker %}
 include:
   - brine
+  - controller.console
 {%- if check.valid and 'controller' in me.get('roles', []) %}
 {{ role_marker('controller', settings, me) }}
 {%- endif %}
