@@ -648,6 +648,70 @@ def _server(server, inventory):
     return server or (_services(inventory).get("dhcp") or {}).get("server", DEFAULT_SERVER)
 
 
+def configured_server(inventory=None):
+    """
+    The DHCP server the inventory asks for (``services:dhcp:server``, default isc-dhcp).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call dhcp_reservations.configured_server
+    """
+    return _server(None, _inventory(inventory))
+
+
+def bootstrap_settings(inventory=None, interface=None):
+    """
+    Everything the bootstrap services render from, as plain data: the DHCP network, the
+    bootstrap host's address and interface, the hosts' reservations and the ``services``
+    settings with their defaults (NTP upstreams, DNS forwarders, proxy port, install user).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call dhcp_reservations.bootstrap_settings
+    """
+    inventory = _inventory(inventory)
+    try:
+        p = plan(inventory, interface=interface)
+    except ReservationError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    services = _services(inventory)
+    ntp = services.get("ntp") or {}
+    dns = services.get("dns") or {}
+    proxy = services.get("proxy") or {}
+    install = services.get("install") or {}
+    pxe = services.get("pxe") or {}
+    return {
+        "server": p["server"],
+        "network": p["network"],
+        "cidr": str(p["subnet"]),
+        "interface": p["interface"],
+        "address": str(p["bootstrap"]),
+        "host": bootstrap_host(inventory),
+        "domain": p["domain"],
+        "gateway": str(p["gateway"]) if p["gateway"] else None,
+        "mtu": p["mtu"],
+        "reservations": [{**r, "ip": str(r["ip"])} for r in p["reservations"]],
+        "ntp": {"upstreams": list(ntp.get("upstreams", ["0.debian.pool.ntp.org", "1.debian.pool.ntp.org"]))},
+        "dns": {"forwarders": list(dns.get("forwarders", []))},
+        "proxy": {"port": int(proxy.get("port", 3128)), "url": f"http://{p['bootstrap']}:{int(proxy.get('port', 3128))}/"},
+        "pxe": {
+            "filename": p["pxe"]["filename"],
+            "efi_filename": p["pxe"]["efi_filename"],
+            "serial_console": pxe.get("serial_console"),
+        },
+        "install": {
+            "user": install.get("user", "brine"),
+            "ssh_keys": list(install.get("ssh_keys", [])),
+            "mirror": install.get("mirror", "deb.debian.org"),
+            "suite": install.get("suite", "bookworm"),
+        },
+    }
+
+
 def validate(inventory=None, server=None):
     """
     Check the inventory for DHCP: ``{"valid": bool, "errors": ["brine:hosts:..: ...", ...]}``.

@@ -5,6 +5,7 @@ import ipaddress
 import json
 
 import pytest
+from dhcp_mistakes import DHCP_MISTAKES
 from inventory_mistakes import mutate
 
 import dhcp_reservations as dr
@@ -13,106 +14,6 @@ UTC = datetime.timezone.utc
 
 
 # --------------------------------------------------------------------------- validation
-
-# kind: (how to break the example lab, the exact pillar path, words of the message)
-DHCP_MISTAKES = {
-    "seven-octet MAC": (
-        lambda i: i["hosts"]["ubuntu2"]["nics"]["eth2"].update(mac="52:54:00:10:02:02:99"),
-        "brine:hosts:ubuntu2:nics:eth2:mac",
-        "not a MAC address",
-    ),
-    "multicast MAC": (
-        lambda i: i["hosts"]["ubuntu2"]["nics"]["eth2"].update(mac="01:00:5e:00:00:01"),
-        "brine:hosts:ubuntu2:nics:eth2:mac",
-        "multicast",
-    ),
-    "IP outside the subnet": (
-        lambda i: i["hosts"]["ubuntu1"]["networks"]["management"].update(address="10.10.1.11"),
-        "brine:hosts:ubuntu1:networks:management:address",
-        "outside the DHCP subnet 10.10.0.0/24",
-    ),
-    "IP is the broadcast address": (
-        lambda i: i["hosts"]["ubuntu1"]["networks"]["management"].update(address="10.10.0.255"),
-        "brine:hosts:ubuntu1:networks:management:address",
-        "network or broadcast address",
-    ),
-    "IP inside the dynamic range": (
-        lambda i: i["hosts"]["ubuntu3"]["networks"]["management"].update(address="10.10.0.210"),
-        "brine:hosts:ubuntu3:networks:management:address",
-        "inside the DHCP dynamic range 10.10.0.200-10.10.0.250",
-    ),
-    "not an IP": (
-        lambda i: i["hosts"]["ubuntu3"]["networks"]["management"].update(address="10.10.0.300"),
-        "brine:hosts:ubuntu3:networks:management:address",
-        "is not an IP address",
-    ),
-    "duplicate MAC": (
-        lambda i: i["hosts"]["ubuntu3"]["nics"]["eth2"].update(mac="52-54-00-10-01-02"),
-        "brine:hosts:ubuntu3:nics:eth2:mac",
-        "duplicate MAC 52:54:00:10:01:02, already used at brine:hosts:ubuntu1:nics:eth2:mac",
-    ),
-    "duplicate IP": (
-        lambda i: i["hosts"]["ubuntu2"]["networks"]["management"].update(address="10.10.0.11"),
-        "brine:hosts:ubuntu2:networks:management:address",
-        "duplicate IP address 10.10.0.11, already used at brine:hosts:ubuntu1:networks:management:address",
-    ),
-    "IP of the gateway": (
-        lambda i: i["hosts"]["ubuntu2"]["networks"]["management"].update(address="10.10.0.1"),
-        "brine:hosts:ubuntu2:networks:management:address",
-        "already used at brine:networks:management:gateway",
-    ),
-    "duplicate hostname": (
-        lambda i: i["hosts"]["ubuntu2"].update(hostname="Ubuntu1"),
-        "brine:hosts:ubuntu2:hostname",
-        "duplicate host name 'Ubuntu1'",
-    ),
-    "invalid hostname": (
-        lambda i: i["hosts"]["ubuntu2"].update(hostname="ubuntu_2"),
-        "brine:hosts:ubuntu2:hostname",
-        "not a valid host name",
-    ),
-    "NIC of the DHCP network is not the host's": (
-        lambda i: i["hosts"]["ubuntu1"]["networks"]["management"].update(nic="eth9"),
-        "brine:hosts:ubuntu1:networks:management:nic",
-        "'eth9' is not one of this host's NICs (eth2, eth3)",
-    ),
-    "no address on the DHCP network": (
-        lambda i: i["hosts"]["ubuntu1"]["networks"]["management"].pop("address"),
-        "brine:hosts:ubuntu1:networks:management:address",
-        "missing: the host has no address on the DHCP network 'management'",
-    ),
-    "address on a network that does not exist": (
-        lambda i: i["hosts"]["ubuntu1"]["networks"].update(storage={"address": "10.30.0.11", "nic": "eth3"}),
-        "brine:hosts:ubuntu1:networks:storage",
-        "unknown network 'storage'",
-    ),
-    "DHCP network that does not exist": (
-        lambda i: i["services"]["dhcp"].update(network="provisioning"),
-        "brine:services:dhcp:network",
-        "'provisioning' is not one of the inventory's networks",
-    ),
-    "unknown DHCP server": (
-        lambda i: i["services"]["dhcp"].update(server="udhcpd"),
-        "brine:services:dhcp:server",
-        "unknown DHCP server 'udhcpd'",
-    ),
-    "no bootstrap host": (
-        lambda i: i["hosts"]["bootstrap"].update(roles=["registry"]),
-        "brine:hosts",
-        "no host has the bootstrap role",
-    ),
-    "bootstrap host off the DHCP network": (
-        lambda i: i["hosts"]["bootstrap"].update(networks={}),
-        "brine:hosts:bootstrap:networks:management",
-        "the bootstrap host needs an address on the DHCP network",
-    ),
-    "lease time too short": (
-        lambda i: i["services"]["dhcp"].update(lease_time=5),
-        "brine:services:dhcp:lease_time",
-        "must be a whole number of seconds >= 60",
-    ),
-}
-
 
 @pytest.mark.parametrize("kind", sorted(DHCP_MISTAKES))
 def test_each_mistake_is_one_error_naming_host_and_field(inventory, kind):
