@@ -300,6 +300,10 @@ def plan(inventory, server=None, interface=None):
                 dns.append(ipaddress.ip_address(str(value)))
             except ValueError:
                 err(f"brine:networks:{net_name}:dns:{idx}", f"{value!r} is not an IP address")
+    domain = net.get("domain") or inventory.get("domain", "lab.home.arpa")
+    if not isinstance(domain, str) or not _DNS_NAME.match(domain):
+        err("brine:domain", f"{domain!r} is not a DNS domain")
+    _check_services(services, err)
     if errors:
         raise ReservationError(errors)
     found.sort(key=lambda r: r["ip"])
@@ -310,7 +314,7 @@ def plan(inventory, server=None, interface=None):
         "subnet": subnet,
         "range": dyn,
         "lease_time": lease_time,
-        "domain": net.get("domain") or inventory.get("domain", "lab.home.arpa"),
+        "domain": domain,
         "gateway": gateway,
         "mtu": net.get("mtu", 1500),
         "bootstrap": boot_ip,
@@ -323,6 +327,52 @@ def plan(inventory, server=None, interface=None):
         },
         "reservations": found,
     }
+
+
+_SSH_PUBLIC_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^'\"\\\n]*)?$")
+_UNIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_SERIAL_CONSOLE = re.compile(r"^ttyS\d+,\d+(n8)?$")
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+
+
+def _check_services(services, err):
+    """The bootstrap services' settings (PXE, NTP, DNS, proxy, install) in ``brine:services``."""
+    known = ("dhcp", "pxe", "ntp", "dns", "proxy", "install")
+    for key in services:
+        if key not in known:
+            err(f"brine:services:{key}", f"unknown key; expected one of {', '.join(known)}")
+    pxe = services.get("pxe") or {}
+    for key in ("filename", "efi_filename"):
+        value = pxe.get(key)
+        if value is not None and (not isinstance(value, str) or not re.match(r"^[A-Za-z0-9._/-]{1,128}$", value)):
+            err(f"brine:services:pxe:{key}", f"{value!r} is not a boot file name (letters, digits, '._/-')")
+    console = pxe.get("serial_console")
+    if console is not None and (not isinstance(console, str) or not _SERIAL_CONSOLE.match(console)):
+        err("brine:services:pxe:serial_console", f"{console!r} is not a serial console like ttyS0,115200n8")
+    for idx, upstream in enumerate((services.get("ntp") or {}).get("upstreams", [])):
+        if not isinstance(upstream, str) or not _DNS_NAME.match(upstream):
+            err(f"brine:services:ntp:upstreams:{idx}", f"{upstream!r} is not a host name or address")
+    for idx, address in enumerate((services.get("dns") or {}).get("forwarders", [])):
+        try:
+            ipaddress.ip_address(str(address))
+        except ValueError:
+            err(f"brine:services:dns:forwarders:{idx}", f"{address!r} is not an IP address")
+    port = (services.get("proxy") or {}).get("port", 3128)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        err("brine:services:proxy:port", f"port {port!r} is out of range 1-65535")
+    install = services.get("install") or {}
+    user = install.get("user", "brine")
+    if not isinstance(user, str) or not _UNIX_USER.match(user) or user == "root":
+        err("brine:services:install:user", f"{user!r} is not a user name for the installed hosts (and never root)")
+    keys = install.get("ssh_keys", [])
+    if not isinstance(keys, list) or not keys:
+        err("brine:services:install:ssh_keys", "list at least one SSH public key: the installed hosts have no password login")
+    else:
+        for idx, key in enumerate(keys):
+            if isinstance(key, str) and "PRIVATE KEY" in key:
+                err(f"brine:services:install:ssh_keys:{idx}", "this is a private key: give the public key (.pub) only")
+            elif not isinstance(key, str) or not _SSH_PUBLIC_KEY.match(key.strip()):
+                err(f"brine:services:install:ssh_keys:{idx}", "not an SSH public key ('ssh-ed25519 AAAA... comment')")
 
 
 # --------------------------------------------------------------------------- renderers

@@ -99,3 +99,27 @@ DHCP_MISTAKES = {
         "must be a whole number of seconds >= 60",
     ),
 }
+
+# The bootstrap services' settings, checked by the same validation.
+DHCP_MISTAKES.update({
+    "private SSH key for the install user": (
+        lambda i: i["services"]["install"]["ssh_keys"].append("-----BEGIN OPENSSH PRIVATE KEY-----"),
+        "brine:services:install:ssh_keys:1",
+        "this is a private key",
+    ),
+    "root as the install user": (
+        lambda i: i["services"]["install"].update(user="root"),
+        "brine:services:install:user",
+        "never root",
+    ),
+    "boot file name with a quote": (
+        lambda i: i["services"]["pxe"].update(filename='pxe"linux.0'),
+        "brine:services:pxe:filename",
+        "is not a boot file name",
+    ),
+    "DNS forwarder that is not an address": (
+        lambda i: i["services"]["dns"].update(forwarders=["home-router"]),
+        "brine:services:dns:forwarders:0",
+        "is not an IP address",
+    ),
+})

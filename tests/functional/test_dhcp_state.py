@@ -59,10 +59,10 @@ def test_dhcpd_alone_would_accept_a_seven_octet_mac(tmp_path, inventory):
         dr.render_config(broken)
 
 
-def _single(salt_call, path, server, inventory=None, test=False):
+def _single(salt_call, path, server, inventory=None, test=False, interface=None):
     args = ["state.single", "dhcp_reservations.managed", f"name={path}", f"server={server}"]
-    if CHECK_INTERFACE[server]:
-        args.append(f"interface={CHECK_INTERFACE[server]}")
+    if interface or CHECK_INTERFACE[server]:
+        args.append(f"interface={interface or CHECK_INTERFACE[server]}")
     if inventory is not None:
         args.append("inventory=" + json.dumps(inventory))
     if test:
@@ -125,15 +125,17 @@ def test_every_refused_inventory_leaves_the_running_config_untouched(salt_call, 
 
 
 def test_a_config_the_daemon_refuses_is_never_installed(salt_call, tmp_path):
-    path = tmp_path / "dhcpd.conf"
-    path.write_text(dr.render_config(_example())[1])
+    """kea-dhcp4 -t refuses to serve an interface this machine does not have (a typo in
+    services:dhcp:interface): the renderer cannot know, the daemon's check does."""
+    path = tmp_path / "kea-dhcp4.conf"
+    path.write_text(dr.render_config(_example(), server="kea", interface="lo")[1])
     before = path.read_bytes()
-    broken = mutate(_example(), lambda i: i["services"]["pxe"].update(filename='pxe"linux.0'))
-    result = _single(salt_call, path, "isc-dhcp", inventory=broken)
+    result = _single(salt_call, path, "kea", interface="nosuch0")
     assert result["result"] is False
-    assert "The isc-dhcp check refused the rendered configuration" in result["comment"]
+    assert "The kea check refused the rendered configuration" in result["comment"]
+    assert "interface 'nosuch0' doesn't exist" in result["comment"]
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir() if p.name != "salt"] == ["dhcpd.conf"]  # no candidate left
+    assert [p.name for p in tmp_path.iterdir() if p.name != "salt"] == ["kea-dhcp4.conf"]  # no candidate left
 
 
 def _example():
