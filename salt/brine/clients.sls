@@ -17,6 +17,8 @@
 brine-clients-chrony:
   pkg.installed:
     - name: chrony
+
+brine-clients-chrony-config:
   file.managed:
     - name: /etc/chrony/chrony.conf
     - contents: |
@@ -29,11 +31,13 @@ brine-clients-chrony:
     - check_cmd: chronyd -p -f
     - require:
       - pkg: brine-clients-chrony
+
+brine-clients-chrony-service:
   service.running:
     - name: chrony
     - enable: True
     - watch:
-      - file: brine-clients-chrony
+      - file: brine-clients-chrony-config
 
 brine-clients-apt-proxy:
   file.managed:

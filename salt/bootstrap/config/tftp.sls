@@ -19,10 +19,10 @@ bootstrap-tftp-defaults:
 {%- for name, source in bootstrap.tftp.loaders | dictsort %}
 
 bootstrap-tftp-{{ name }}:
-  file.copy:
+  file.managed:
     - name: {{ bootstrap.tftp.root }}/{{ name }}
     - source: {{ source }}
-    - force: True
+    - skip_verify: True
     - makedirs: True
     - mode: '0644'
     # The loaders come with the packages bootstrap.install installs (skipped in test mode
