@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 
@@ -79,7 +80,17 @@ class ReservationError(ValueError):
         super().__init__("\n".join(lines))
 
 
+_CANONICAL_MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
+_DOTTED_QUAD = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$")
+
+
 def _canonical_mac(value):
+    # Fast path for the spelling a normalised inventory already has (10,000 hosts render in
+    # well under a second); every other spelling goes through brine_inventory's parser.
+    if isinstance(value, str) and _CANONICAL_MAC.match(value):
+        first = int(value[:2], 16)
+        if not first & 0x01 and value != "00:00:00:00:00:00":
+            return value
     if _inventory_lib is not None:
         return _inventory_lib.canonical_mac(value)
     return __salt__["brine_inventory.canonical_mac"](value)  # pragma: no cover - inside Salt
@@ -161,7 +172,9 @@ def plan(inventory, server=None, interface=None):
 
     def address_in_subnet(value, path):
         try:
-            addr = ipaddress.ip_address(str(value).strip())
+            text = str(value).strip()
+            # inet_aton of a strict dotted quad is exact and an order of magnitude faster.
+            addr = ipaddress.IPv4Address(socket.inet_aton(text)) if _DOTTED_QUAD.match(text) else ipaddress.ip_address(text)
         except ValueError:
             err(path, f"{value!r} is not an IP address")
             return None

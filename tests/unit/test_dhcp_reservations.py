@@ -302,3 +302,36 @@ def test_undated_records_take_the_default_time():
     records = dr.parse_log("DHCPDISCOVER from 52:54:00:aa:00:02 via veth0\n")
     (entry,) = dr.unknown_macs(records, set(), default_time="2026-11-21T23:00:00+00:00")
     assert entry["first_seen"] == entry["last_seen"] == "2026-11-21T23:00:00+00:00"
+
+
+@pytest.mark.parametrize("value", [
+    "52:54:00:10:01:02", "52-54-00-10-01-02", "5254.0010.0102", "525400100102", "52:54:00:10:01:02".upper(),
+    "01:00:5e:00:00:01", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "52:54:00:10:01", "52:54:00:10:01:02:03", "zz:54:00:10:01:02",
+])
+def test_mac_fast_path_agrees_with_the_inventory_parser(value):
+    import brine_inventory
+
+    try:
+        expected = brine_inventory.canonical_mac(value)
+    except ValueError:
+        expected = ValueError
+    try:
+        got = dr._canonical_mac(value)
+    except ValueError:
+        got = ValueError
+    assert got == expected
+
+
+@pytest.mark.parametrize("address, words", [
+    ("10.10.0.011", "is not an IP address"),
+    ("10.10.0.256", "is not an IP address"),
+    ("fd00::11", "outside the DHCP subnet"),
+    (" 10.10.0.11 ", None),
+])
+def test_address_parsing_edge_cases(inventory, address, words):
+    inventory["hosts"]["ubuntu1"]["networks"]["management"]["address"] = address
+    if words is None:
+        assert str(dr.plan(inventory)["reservations"][1]["ip"]) == "10.10.0.11"
+    else:
+        with pytest.raises(dr.ReservationError, match=words):
+            dr.plan(inventory)
