@@ -40,9 +40,10 @@ class NamespaceGuest:
     """A guest that is a network namespace; commands run in a private mount namespace so that
     client scripts (dhclient-script, its hooks) cannot touch the host's /etc or /run."""
 
-    def __init__(self, name, workdir):
+    def __init__(self, name, workdir, tmpfs=()):
         self.name = name
         self.workdir = workdir
+        self.tmpfs = list(tmpfs)  # more directories the guest's daemons may write, kept private
         self.resolv_conf = os.path.join(workdir, f"{name}.resolv.conf")
         open(self.resolv_conf, "w").close()
 
@@ -54,6 +55,8 @@ class NamespaceGuest:
         for hooks in ("/etc/dhcp/dhclient-enter-hooks.d", "/etc/dhcp/dhclient-exit-hooks.d"):
             if os.path.isdir(hooks):
                 setup.append(f"mount -t tmpfs brine-test {hooks}")
+        for directory in self.tmpfs:
+            setup.append(f"mkdir -p {shlex.quote(directory)} && mount -t tmpfs -o mode=1777 brine-test {shlex.quote(directory)}")
         script = " && ".join(setup) + " && exec " + " ".join(shlex.quote(a) for a in argv)
         return ["ip", "netns", "exec", self.name, "unshare", "--mount", "--propagation", "private", "sh", "-ec", script]
 
@@ -72,10 +75,10 @@ class Testbed:
 
     __test__ = False  # a helper, not a test class
 
-    def __init__(self, workdir, address="10.10.0.5", prefix=24, bridge="mgmt0"):
+    def __init__(self, workdir, address="10.10.0.5", prefix=24, bridge="mgmt0", server_tmpfs=()):
         self.workdir = str(workdir)
         self.tag = f"brd{os.getpid() % 100000}x{next(_counter)}"
-        self.server = NamespaceGuest(f"{self.tag}-srv", self.workdir)
+        self.server = NamespaceGuest(f"{self.tag}-srv", self.workdir, tmpfs=server_tmpfs)
         self.address, self.prefix, self.bridge = address, prefix, bridge
         self.guests = []
         self.processes = []
@@ -93,8 +96,9 @@ class Testbed:
             subprocess.run(ns + cmd, check=True, capture_output=True)
         return self
 
-    def add_guest(self, mac, nic="eth2"):
-        """A new guest namespace whose NIC ``nic`` has ``mac``, plugged into the bridge."""
+    def add_guest(self, mac, nic="eth2", address=None):
+        """A new guest namespace whose NIC ``nic`` has ``mac``, plugged into the bridge; with
+        ``address`` (CIDR form) the NIC is configured statically instead of by DHCP."""
         idx = len(self.guests)
         guest = NamespaceGuest(f"{self.tag}-g{idx}", self.workdir)
         _ip("netns", "add", guest.name)
@@ -107,6 +111,8 @@ class Testbed:
             ["-n", self.server.name, "link", "set", port, "up"],
         ):
             _ip(*cmd)
+        if address:
+            _ip("-n", guest.name, "addr", "add", address, "dev", nic)
         self.guests.append(guest)
         return guest
 
