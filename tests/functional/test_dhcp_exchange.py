@@ -10,6 +10,8 @@ import ipaddress
 import os
 from datetime import datetime
 
+import pytest
+
 from dhcp_testbed import Testbed, acquire_lease, wait_for
 
 RESERVED_MAC = "52:54:00:10:01:02"  # ubuntu1's management NIC in the example lab
@@ -58,3 +60,39 @@ def test_reserved_guest_gets_its_address_and_mtu_and_the_unknown_one_is_discover
     first, last = datetime.fromisoformat(entry["first_seen"]), datetime.fromisoformat(entry["last_seen"])
     assert first <= last and abs((datetime.now(first.tzinfo) - last).total_seconds()) < 600
     assert not any(name.startswith(f"{bed.tag}-") for name in os.listdir("/run/netns")), "namespaces left behind"
+
+
+def _dnsmasq(bed, conf, tmp_path):
+    return bed.start(bed.server, ["dnsmasq", "-d", "-C", str(conf)], tag="dnsmasq")
+
+
+def _kea(bed, conf, tmp_path):
+    # Kea keeps its lock and pid files under /run/kea: the server namespace's /run is private.
+    start = f"mkdir -p /run/kea && exec kea-dhcp4 -c {conf}"
+    return bed.start(bed.server, ["sh", "-c", start], log_path=str(tmp_path / "kea-stdout.log"), tag="kea-dhcp4")
+
+
+@pytest.mark.parametrize("server, start", [("dnsmasq", _dnsmasq), ("kea", _kea)])
+def test_the_other_renderers_serve_the_same_reservation(salt_call, inventory, tmp_path, server, start):
+    """dnsmasq and Kea, from the pure renderers (with the test's own lease and log files)."""
+    import dhcp_reservations as dr
+
+    log, leases = tmp_path / f"{server}.log", tmp_path / f"{server}.leases"
+    p = dr.plan(inventory, server=server, interface="mgmt0")
+    text = dr.RENDERERS[server](p, lease_file=str(leases), log_file=str(log))
+    conf = tmp_path / f"{server}.conf"
+    conf.write_text(text)
+    with Testbed(tmp_path, address="10.10.0.5", prefix=24, bridge="mgmt0") as bed:
+        reserved = bed.add_guest(RESERVED_MAC, nic="eth2")
+        stranger = bed.add_guest(UNKNOWN_MAC, nic="eth2")
+        daemon = start(bed, conf, tmp_path)
+        assert wait_for(lambda: daemon.poll() is not None or (log.exists() and log.stat().st_size > 0), timeout=30)
+        assert daemon.poll() is None
+        mine = acquire_lease(reserved, "eth2", str(tmp_path), bed)
+        theirs = acquire_lease(stranger, "eth2", str(tmp_path), bed)
+        assert wait_for(lambda: UNKNOWN_MAC in log.read_text(), timeout=10)
+    assert (mine["address"], mine["prefix"], mine["mtu"]) == ("10.10.0.11", 24, 9000), mine
+
+    found, _ = salt_call("dhcp_reservations.discover", f"log_path={log}", f"server={server}", minion_id="bootstrap")
+    assert [entry["mac"] for entry in found] == [UNKNOWN_MAC], (found, log.read_text()[-2000:])
+    assert found[0]["ip"] == theirs["address"]
