@@ -112,7 +112,9 @@ def test_every_refused_inventory_leaves_the_running_config_untouched(salt_call, 
         ]}
         for idx, kind in enumerate(kinds)
     }
-    out, _ = salt_call("state.template_str", yaml.safe_dump(sls), minion_id="bootstrap")
+    template = tmp_path.parent / "refused.sls"  # outside tmp_path, whose listing is asserted below
+    template.write_text(yaml.safe_dump(sls))
+    out, _ = salt_call("state.template", str(template), minion_id="bootstrap")
     by_id = {r["__id__"]: r for r in out.values()}
     for idx, kind in enumerate(kinds):
         result = by_id[f"dhcp-{idx}"]
