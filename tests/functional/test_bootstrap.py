@@ -166,3 +166,11 @@ def test_client_settings_apply_on_the_host_that_owns_the_nic(salt_call, tmp_path
     assert chrony.splitlines()[1] == "server 10.10.0.5 iburst" and "pool" not in chrony
     assert "proxy = http://10.10.0.5:3128/" in pip
     assert dump["retcode"] == 0 and 'Acquire::http::Proxy "http://10.10.0.5:3128/";' in dump["stdout"]
+
+
+def test_client_settings_explain_the_skip_when_the_bootstrap_services_are_refused(salt_call, inventory):
+    broken = mutate(inventory, DHCP_MISTAKES["root as the install user"][0])
+    out, _ = salt_call("state.show_sls", "brine.clients", minion_id="ubuntu2", pillar_root=salt_call.pillar_root_with(broken))
+    assert list(out) == ["brine-clients-no-bootstrap-services"]
+    comment = out["brine-clients-no-bootstrap-services"]["test"][0]["comment"]
+    assert "brine:services:install:user: 'root'" in comment
