@@ -57,7 +57,7 @@ _SECRET_REF = re.compile(r"^sdb://[A-Za-z0-9_.-]+/\S+$")
 _WWN = re.compile(r"^(0x)?[0-9a-f]{16}([0-9a-f]{16})?$", re.IGNORECASE)
 _SERIAL = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
-TOP_LEVEL_KEYS = ("domain", "networks", "vips", "hosts", "secrets", "openstack", "lab")
+TOP_LEVEL_KEYS = ("domain", "networks", "vips", "hosts", "secrets", "openstack", "lab", "services")
 
 
 def __virtual__():
@@ -520,6 +520,8 @@ def normalise(inventory):
         "secrets": dict(inventory.get("secrets", {})),
         "openstack": {"release": "2024.1", "instance_mtu": 1500, **inventory.get("openstack", {})},
         "lab": dict(inventory.get("lab", {})),
+        # Settings of the bootstrap services (DHCP, PXE, NTP, DNS, proxy); dhcp_reservations checks them.
+        "services": dict(inventory.get("services", {})),
     }
     for name, net in inventory["networks"].items():
         out["networks"][name] = {"mtu": 1500, "vlan": None, **net, "cidr": str(_net(net["cidr"]))}

@@ -2,6 +2,7 @@
 {%- from 'brine/map.jinja' import settings, check, me with context %}
 include:
   - brine.validate
+  - brine.clients
 {%- if check.valid and me %}
 
 brine-config-dir:

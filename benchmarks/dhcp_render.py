@@ -1,0 +1,68 @@
+"""
+Render and validate DHCP reservations for a 10,000-host inventory, then check the result with
+the real daemons (dhcpd -t; kea-dhcp4 -t and dnsmasq --test for comparison), and print the
+times. Target: validate + render + dhcpd -t under 2 s.
+
+    .venv/bin/python benchmarks/dhcp_render.py [HOSTS]
+"""
+
+import ipaddress
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "_modules"))
+
+import dhcp_reservations as dr  # noqa: E402
+
+
+def inventory(count):
+    net = ipaddress.ip_network("10.0.0.0/16")
+    hosts = {"bootstrap": {"roles": ["bootstrap"], "nics": {"eth0": {"mac": "52:54:00:00:00:05"}},
+                           "networks": {"management": {"address": "10.0.0.5", "nic": "eth0"}}}}
+    for idx in range(count):
+        hosts[f"node{idx:05d}"] = {
+            "roles": ["compute"],
+            "nics": {"eth2": {"mac": "52:54:01:%02x:%02x:%02x" % (idx >> 16 & 255, idx >> 8 & 255, idx & 255)}},
+            "networks": {"management": {"address": str(net.network_address + 256 + idx), "nic": "eth2"}},
+        }
+    return {
+        "domain": "lab.home.arpa",
+        "networks": {"management": {"cidr": str(net), "mtu": 9000, "gateway": "10.0.0.1",
+                                    "dhcp_range": ["10.0.250.1", "10.0.254.254"]}},
+        "hosts": hosts,
+        "services": {"dhcp": {"interface": "lo"}, "install": {"ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench bench"]}},
+    }
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def main():
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+    inv = inventory(count)
+    p, t_plan = timed(lambda: dr.plan(inv))
+    print(f"hosts: {len(p['reservations'])}")
+    print(f"validate (plan):           {t_plan:7.3f} s")
+    total = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for server in dr.SERVERS:
+            text, t_render = timed(lambda: dr.RENDERERS[server](p))
+            path = os.path.join(tmp, f"{server}.conf")
+            with open(path, "w") as fh:
+                fh.write(text)
+            proc, t_check = timed(lambda: subprocess.run(dr.CHECKERS[server][1](path), capture_output=True, text=True))
+            verdict = "ok" if proc.returncode == 0 else f"REFUSED: {(proc.stdout + proc.stderr).strip()[-300:]}"
+            total[server] = t_plan + t_render + t_check
+            print(f"{server:9s} render {t_render:7.3f} s  check {t_check:7.3f} s  ({len(text) / 1e6:.1f} MB, {verdict})")
+    print(f"validate + render + dhcpd -t: {total['isc-dhcp']:.3f} s (target < 2 s)")
+
+
+if __name__ == "__main__":
+    main()

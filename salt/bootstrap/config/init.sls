@@ -1,0 +1,7 @@
+include:
+  - bootstrap.config.dhcp
+  - bootstrap.config.tftp
+  - bootstrap.config.pxe
+  - bootstrap.config.ntp
+  - bootstrap.config.dns
+  - bootstrap.config.proxy

@@ -1,0 +1,50 @@
+{#- The PXE menu and one unattended install per reserved host. A MAC without a reservation gets
+    the default menu, which boots the local disk: only inventory hosts are ever reinstalled. #}
+{%- from 'bootstrap/map.jinja' import bootstrap, lab with context %}
+include:
+  - bootstrap.lab-valid
+{%- if lab %}
+{%- set root = bootstrap.tftp.root %}
+
+bootstrap-pxe-menu:
+  file.managed:
+    - name: {{ root }}/pxelinux.cfg/default
+    - source: salt://bootstrap/files/pxelinux-default.jinja
+    - template: jinja
+    - makedirs: True
+    - mode: '0644'
+    - context:
+        lab: {{ lab | json }}
+    - require:
+      - test: bootstrap-lab-valid
+{%- for host in lab.reservations if host.host != lab.host %}
+
+bootstrap-pxe-{{ host.host }}:
+  file.managed:
+    - name: {{ root }}/pxelinux.cfg/01-{{ host.mac | replace(':', '-') }}
+    - source: salt://bootstrap/files/pxelinux-host.jinja
+    - template: jinja
+    - makedirs: True
+    - mode: '0644'
+    - context:
+        lab: {{ lab | json }}
+        host: {{ host | json }}
+    - require:
+      - test: bootstrap-lab-valid
+
+bootstrap-preseed-{{ host.host }}:
+  file.managed:
+    - name: {{ root }}/preseed/{{ host.hostname }}.cfg
+    - source: salt://bootstrap/files/preseed.cfg.jinja
+    - template: jinja
+    - makedirs: True
+    - mode: '0644'
+    - context:
+        lab: {{ lab | json }}
+        host: {{ host | json }}
+    # debconf's own parser: a preseed it cannot read would stop the installer half-way.
+    - check_cmd: debconf-set-selections --checkonly
+    - require:
+      - test: bootstrap-lab-valid
+{%- endfor %}
+{%- endif %}
