@@ -1,0 +1,85 @@
+"""Loop devices for the kolla_disks device tests, and ways to look at them without kolla_disks."""
+
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+
+BY_ID = "/dev/disk/by-id"
+
+
+def run(*argv, check=True, **kwargs):
+    proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120, **kwargs)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, argv))} failed ({proc.returncode}): {proc.stderr}{proc.stdout}")
+    return proc
+
+
+class LoopDisk:
+    """One sparse image attached as a loop device, and ways to look at it without kolla_disks."""
+
+    def __init__(self, image, device, link):
+        self.image = image
+        self.device = device
+        self.link = link  # the name of its /dev/disk/by-id link inside the test namespace
+
+    @property
+    def by_id(self):
+        return f"{BY_ID}/{self.link}"
+
+    def sha256(self):
+        """
+        A digest of every byte of the image. The images are sparse: holes go in as their length
+        (they read as zeros), data extents byte by byte, so equal digests mean equal bytes
+        without reading hundreds of MiB of zeros.
+        """
+        # Push the block device's own cache into the image first, so a write that has not
+        # reached the file yet still changes the digest.
+        run("blockdev", "--flushbufs", self.device)
+        digest = hashlib.sha256()
+        with open(self.image, "rb") as fh:
+            fd = fh.fileno()
+            size = os.fstat(fd).st_size
+            offset = 0
+            while offset < size:
+                try:
+                    data = os.lseek(fd, offset, os.SEEK_DATA)
+                except OSError:  # ENXIO: only a hole is left
+                    data = size
+                if data > offset:
+                    digest.update(f"hole {offset} {data - offset}\n".encode())
+                if data >= size:
+                    break
+                hole = os.lseek(fd, data, os.SEEK_HOLE)
+                fh.seek(data)
+                digest.update(f"data {data} {hole - data}\n".encode())
+                remaining = hole - data
+                while remaining:
+                    chunk = fh.read(min(remaining, 1 << 20))
+                    digest.update(chunk)
+                    remaining -= len(chunk)
+                offset = hole
+        return digest.hexdigest()
+
+    def names_by_parted(self):
+        """Partition names as libparted reads them (parted -m)."""
+        proc = run("parted", "-m", "-s", self.device, "unit", "s", "print", check=False)
+        lines = [line.rstrip(";") for line in proc.stdout.splitlines()[2:]]
+        return [line.split(":")[5] for line in lines if line]
+
+    def names_by_partx(self):
+        """Partition names as libblkid reads them (partx), in table order."""
+        proc = run("partx", "--output", "NR,NAME", "--pairs", self.device, check=False)
+        names = []
+        for line in proc.stdout.splitlines():
+            fields = dict(item.split("=", 1) for item in shlex.split(line))
+            names.append(fields["NAME"])
+        return names
+
+    def signatures(self):
+        out = run("wipefs", "--no-act", "--json", self.device).stdout
+        return [s["type"] for s in json.loads(out)["signatures"]] if out.strip() else []
+
+    def __repr__(self):
+        return f"LoopDisk({self.device} <- {self.image.name})"
