@@ -588,7 +588,10 @@ def _table(device):
 
 
 def _signatures(device):
-    proc = _run(["wipefs", "--no-act", "--json", device])
+    proc = _run(["wipefs", "--no-act", "--json", device], check=False)
+    if proc.returncode != 0:
+        # wipefs cannot probe a busy disk; an unreadable disk is never a blank one.
+        return [f"unreadable ({proc.stderr.strip() or proc.returncode})"]
     if not proc.stdout.strip():
         return []
     return [s.get("type", "?") for s in json.loads(proc.stdout).get("signatures", [])]

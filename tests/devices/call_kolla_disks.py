@@ -18,7 +18,8 @@ def main():
     kind = sys.argv[3] if len(sys.argv) > 3 else "modules"
     module = load_extension(kind, "kolla_disks")
     try:
-        result = {"return": getattr(module, func)(**kwargs)}
+        name = {v: k for k, v in getattr(module, "__func_alias__", {}).items()}.get(func, func)
+        result = {"return": getattr(module, name)(**kwargs)}
     except Exception as exc:  # noqa: BLE001 - the test asserts on the error itself
         result = {"error": type(exc).__name__, "message": str(exc)}
     print(json.dumps(result))
