@@ -409,6 +409,8 @@ def match_disk(rows, key, value):
         text = (text or "").strip().lower()
         return text[2:] if text.startswith("0x") else text
 
+    if not str(value).strip():
+        return []
     out = []
     for row in rows:
         if row.get("type") not in (None, "disk"):
@@ -418,6 +420,11 @@ def match_disk(rows, key, value):
         elif key == "wwn" and norm_wwn(row.get("wwn")) and norm_wwn(row.get("wwn")) == norm_wwn(str(value)):
             out.append(row["name"])
     return out
+
+
+def is_disk_name(kname):
+    """Whether a kernel block device name can be a disk to label (not RAM, dm, md, CD, nbd)."""
+    return bool(kname) and not _NOT_DISKS.match(kname)
 
 
 def kolla_labels(names):
@@ -493,6 +500,8 @@ def resolve(entry):
         raise DiskRefused(f"{value} resolves to {device}, a partition, not a whole disk")
     if not os.path.isdir(f"/sys/block/{kname}"):
         raise DiskRefused(f"{value} resolves to {device}, which is not a whole disk")
+    if not is_disk_name(kname):
+        raise DiskRefused(f"{value} resolves to {device}, a virtual device (RAM, device-mapper, RAID, CD, network), not a disk")
     return device
 
 
@@ -894,7 +903,7 @@ def list_():
     roots = root_disks()
     out = {}
     for kname in sorted(os.listdir("/sys/block")):
-        if _NOT_DISKS.match(kname) or _read(f"/sys/block/{kname}/size", "0") in ("", "0"):
+        if not is_disk_name(kname) or _read(f"/sys/block/{kname}/size", "0") in ("", "0"):
             continue
         if kname.startswith("loop") and not _read(f"/sys/block/{kname}/loop/backing_file"):
             continue

@@ -365,6 +365,8 @@ ROWS = [
     {"name": "sdb", "serial": "S2", "wwn": None, "type": "disk"},
     {"name": "sr0", "serial": "S2", "wwn": None, "type": "rom"},
     {"name": "loop0", "serial": None, "wwn": None, "type": "loop"},
+    {"name": "sdc", "serial": None, "wwn": None, "type": "disk"},
+    {"name": "sdd", "serial": "", "wwn": "", "type": "disk"},
 ]
 
 
@@ -378,6 +380,9 @@ ROWS = [
         ("wwn", "0x5000c500a1b2c3d4", ["sda"]),
         ("wwn", "0x0", []),
         ("serial", "", []),
+        ("serial", " ", []),
+        ("wwn", "", []),
+        ("wwn", "0x", []),
     ],
 )
 def test_serial_and_wwn_match_whole_disks_only(key, value, names):
@@ -390,3 +395,13 @@ def test_kolla_labels_are_the_bootstrap_and_bootstrapped_names():
         "KOLLA_CEPH_DATA_1",
         "KOLLA_CEPH_OSD_CACHE_BOOTSTRAP",
     ]
+
+
+@pytest.mark.parametrize("kname", ["sda", "vdb", "nvme0n1", "loop3", "mmcblk0", "xvdc", "ubdb"])
+def test_disk_names(kname):
+    assert kd.is_disk_name(kname)
+
+
+@pytest.mark.parametrize("kname", ["dm-0", "md127", "ram0", "zram0", "sr0", "fd0", "nbd3", ""])
+def test_virtual_devices_are_not_disks(kname):
+    assert not kd.is_disk_name(kname)
