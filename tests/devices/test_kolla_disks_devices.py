@@ -288,3 +288,27 @@ def test_grain_exposes_the_kolla_disks(loop_disks, kolla):
     grains = kolla("kolla_disks", links=[osd], kind="grains")["return"]["kolla_disks"]
     assert grains[osd.device.removeprefix("/dev/")] == {"labels": [P], "by_id": [osd.by_id]}
     assert blank.device.removeprefix("/dev/") not in grains
+
+
+def test_a_disk_kolla_has_bootstrapped_is_left_alone_even_with_the_phrase(loop_disks, kolla):
+    (osd,) = loop_disks(1)
+    # What Kolla leaves after making an OSD of KOLLA_CEPH_OSD_BOOTSTRAP: its data and journal.
+    run("sgdisk", "--new", "1:0:+32M", "--change-name", "1:KOLLA_CEPH_DATA_3", "--new", "2:0:+16M",
+        "--change-name", "2:KOLLA_CEPH_DATA_3_J", osd.device)
+    before = osd.sha256()
+    disks = layout_disks({"osd1": (osd, {"kolla": "osd", "wipe": PHRASE})})
+    out = kolla("label", links=[osd], disks=disks)["return"]["osd1"]
+    assert (out["action"], out["result"]) == ("bootstrapped", True)
+    assert osd.sha256() == before
+
+
+def test_partitions_that_do_not_fit_are_refused_before_anything_is_written(loop_disks, kolla, tmp_path):
+    small, osd = loop_disks(1, size_mib=64) + loop_disks(1)
+    ext4_with_a_file(small, tmp_path)
+    before = small.sha256()
+    disks = layout_disks(
+        {"osd1": (osd, {"kolla": "osd", "journal": "j"}), "j": (small, {"kolla": "journal", "partition_size": "1G", "wipe": PHRASE})}
+    )
+    out = kolla("label", links=[small, osd], disks=disks)["return"]["j"]
+    assert out["action"] == "refuse" and "need 1024 MiB but only" in out["reasons"][0]
+    assert small.sha256() == before, "a disk too small for the plan was wiped anyway"
