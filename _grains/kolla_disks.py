@@ -52,7 +52,15 @@ def _links():
 
 
 def kolla_disks():
-    """The disks carrying Kolla Ceph partition names, with those names and their by-id links."""
+    """
+    The disks carrying Kolla Ceph partition names, with those names and their by-id links.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' grains.get kolla_disks
+    """
     if not shutil.which("sfdisk", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
         return {}
     try:
