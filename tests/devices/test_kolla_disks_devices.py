@@ -5,6 +5,8 @@ reads with sfdisk), and a second run changes nothing; disks holding anything els
 and stay byte-for-byte the same.
 """
 
+import sys
+
 import pytest
 from devicelib import run
 
@@ -312,3 +314,22 @@ def test_partitions_that_do_not_fit_are_refused_before_anything_is_written(loop_
     out = kolla("label", links=[small, osd], disks=disks)["return"]["j"]
     assert out["action"] == "refuse" and "need 1024 MiB but only" in out["reasons"][0]
     assert small.sha256() == before, "a disk too small for the plan was wiped anyway"
+
+
+def test_a_disk_opened_exclusively_is_refused_even_with_the_phrase(loop_disks, kolla):
+    (disk,) = loop_disks(1)
+    before = disk.sha256()
+    # A running bluestore OSD holds its raw block device this way, without any mount.
+    holder = (
+        f"{sys.executable} -c \"import os, time; fd = os.open('{disk.device}', os.O_RDONLY | os.O_EXCL); "
+        "print('held', flush=True); time.sleep(120)\" > /dev/null & holder=$!"
+    )
+    setup = [holder, "trap 'kill $holder' EXIT", "sleep 1"]
+    disks = layout_disks({"osd1": (disk, {"kolla": "osd", "wipe": PHRASE})})
+    out = kolla("label", links=[disk], setup=setup, disks=disks)["return"]["osd1"]
+    assert out["action"] == "refuse" and f"{disk.device} is opened exclusively by another program" in out["reasons"][0]
+    wiped = kolla("wipe", links=[disk], setup=setup, name="osd1", confirm=PHRASE, disks=disks)
+    assert wiped["error"] == "DiskRefused" and "opened exclusively" in wiped["message"]
+    assert disk.sha256() == before
+    free = kolla("label", links=[disk], disks=disks)["return"]["osd1"]
+    assert free["action"] == "create", "the disk is refused only while it is held"
