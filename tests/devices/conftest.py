@@ -55,6 +55,7 @@ def loop_disks(tmp_path, request):
 
     yield make
     for disk in attached:
+        run("swapoff", disk.device, check=False)  # only ever active if a swap test died mid-way
         run("partx", "--delete", disk.device, check=False)
         run("losetup", "--detach", disk.device, check=False)
 

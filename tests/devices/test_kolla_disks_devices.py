@@ -333,3 +333,16 @@ def test_a_disk_opened_exclusively_is_refused_even_with_the_phrase(loop_disks, k
     assert disk.sha256() == before
     free = kolla("label", links=[disk], disks=disks)["return"]["osd1"]
     assert free["action"] == "create", "the disk is refused only while it is held"
+
+
+def test_active_swap_is_refused_even_with_the_phrase(loop_disks, kolla):
+    (disk,) = loop_disks(1)
+    run("mkswap", disk.device)
+    before = disk.sha256()
+    # swapon is not namespaced: the trap (and the fixture, should the shell die) turn it off.
+    setup = [f"swapon {disk.device}", f"trap 'swapoff {disk.device}' EXIT"]
+    disks = layout_disks({"osd1": (disk, {"kolla": "osd", "wipe": PHRASE})})
+    out = kolla("label", links=[disk], setup=setup, disks=disks)["return"]["osd1"]
+    assert out["action"] == "refuse" and f"{disk.device} is active swap" in out["reasons"][0]
+    assert disk.sha256() == before
+    assert disk.device not in run("cat", "/proc/swaps").stdout
