@@ -12,14 +12,19 @@ live state of a disk (sysfs, ``/proc/self/mountinfo``, ``sfdisk --json``, ``wipe
 and applies the difference with ``sgdisk`` and ``wipefs``, called with argument lists, never a
 shell.
 
-Inventory (per disk of ``brine:hosts:<id>:disks``)::
+Inventory (per disk of ``brine:hosts:<id>:disks``), a filestore host::
 
     osd1:    {by_id: /dev/disk/by-id/ata-X, kolla: osd, journal: nvme}   # KOLLA_CEPH_OSD_BOOTSTRAP_OSD1
     nvme:    {by_id: /dev/disk/by-id/nvme-Y, kolla: journal, partition_size: 20G}  # ..._OSD1_J, ...
     osd9:    {serial: Z1234, kolla: osd}                                 # KOLLA_CEPH_OSD_BOOTSTRAP
-    bs1:     {wwn: "0x5000c500a1b2c3d4", kolla: bluestore, wal: fast, db: fast}
-    fast:    {by_id: ..., kolla: wal, partition_size: 2G}   # a disk is one role: see docs/storage.md
     cache1:  {by_id: ..., kolla: cache}                     # KOLLA_CEPH_OSD_CACHE_BOOTSTRAP
+
+and a bluestore host (a host's OSDs are all one kind)::
+
+    hdd1:    {wwn: "0x5000c500a1b2c3d4", kolla: bluestore, wal: fastw, db: fastd}  # ..._BS_HDD1, _B
+    fastw:   {by_id: ..., kolla: wal}                       # ..._BS_HDD1_W (one role per disk)
+    fastd:   {by_id: ..., kolla: db, partition_size: 30G}   # ..._BS_HDD1_D
+    hdd2:    {by_id: ..., kolla: bluestore}                 # KOLLA_CEPH_OSD_BOOTSTRAP_BS
 
 Safety rules (see docs/storage.md): a disk is found by by-id path, serial or WWN only; it must
 resolve to a whole block disk; the disk holding ``/`` and any disk in use (mounted, held by
