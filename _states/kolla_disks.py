@@ -1,0 +1,107 @@
+"""
+State ``kolla_disks.labeled``: a Kolla disk of this host carries its planned GPT partition
+names. A thin wrapper over the ``kolla_disks`` execution module, which plans, decides and
+writes; this state only reports: ``test=True`` shows exactly what would be written (or why
+the disk is refused), ``changes`` the partition names before and after.
+"""
+
+try:
+    from salt.exceptions import CommandExecutionError
+except ImportError:  # pragma: no cover
+    CommandExecutionError = Exception
+
+__virtualname__ = "kolla_disks"
+
+ABSENT_POLICIES = ("fail", "warn")
+
+
+def __virtual__():
+    if "kolla_disks.label" not in __salt__:
+        return (False, "the kolla_disks execution module is not available (sgdisk, sfdisk or wipefs missing?)")
+    return __virtualname__
+
+
+def labeled(name, absent="fail", disks=None):
+    """
+    Disk ``name`` of this host's inventory (``brine:hosts:<id>:disks:<name>``) carries the Kolla
+    partition names the inventory plans for it.
+
+    A disk already carrying them, or already made an OSD by Kolla, is left alone; a blank disk
+    is labelled; a disk carrying anything else is refused (the state fails, the disk is not
+    touched) unless its inventory entry says ``wipe: yes-i-really-really-mean-it``; a disk in
+    use or holding ``/`` is always refused.
+
+    name
+        The disk's name in the inventory.
+
+    absent
+        What a disk that is not attached means: ``fail`` (the default) or ``warn`` (succeed
+        with a warning, nothing touched).
+
+    disks
+        A disks mapping to use instead of this minion's inventory entry.
+
+    CLI Example:
+
+    .. code-block:: yaml
+
+        kolla-disk-osd1:
+          kolla_disks.labeled:
+            - name: osd1
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    if absent not in ABSENT_POLICIES:
+        ret.update(result=False, comment=f"absent must be one of {', '.join(ABSENT_POLICIES)}, got {absent!r}")
+        return ret
+    try:
+        report = __salt__["kolla_disks.check"](name=name, disks=disks)[name]
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    action, device, labels = report["action"], report["device"], report["labels"]
+    where = f"{name} ({device})" if device else name
+    if action == "unchanged":
+        ret["comment"] = f"{where} already carries {', '.join(labels)}"
+        return ret
+    if action == "bootstrapped":
+        ret["comment"] = f"{where}: {report['reasons'][0]}; left alone"
+        return ret
+    if action == "absent":
+        message = f"{where} is not attached: {report['reasons'][0]}"
+        if absent == "warn":
+            ret["comment"] = message + "; nothing to label"
+            ret["warnings"] = [message]
+        else:
+            ret.update(result=False, comment=message)
+        return ret
+    if action == "refuse":
+        ret.update(result=False, comment=f"Refusing to touch {where}: {report['reasons'][0]}")
+        return ret
+
+    planned = {
+        "device": device,
+        "action": action,
+        "partitions": {"old": report["before"], "new": labels},
+    }
+    if action == "wipe-and-create":
+        planned["wiped"] = report["reasons"]
+    added = ", ".join(report["add"])
+    verb, done_verb = {
+        "create": ("label", "Labelled"),
+        "append": (f"add {added} to", f"Added {added} to"),
+        "wipe-and-create": ("WIPE and label", "Wiped and labelled"),
+    }[action]
+    if __opts__["test"]:
+        ret.update(result=None, changes=planned, comment=f"Would {verb} {where}: {', '.join(labels)}")
+        return ret
+    try:
+        done = __salt__["kolla_disks.label"](name=name, disks=disks)[name]
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    if not done["result"]:
+        ret.update(result=False, comment=f"Could not label {where}: {'; '.join(done['reasons'])}")
+        return ret
+    planned["partitions"]["new"] = done.get("after", labels)
+    ret.update(changes=planned, comment=f"{done_verb} {where}: {', '.join(planned['partitions']['new'])}")
+    return ret
