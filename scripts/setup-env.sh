@@ -14,8 +14,20 @@ done
 if ((${#missing[@]})); then
   echo "setup: installing apt packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # The daemons in the list (dhcpd, chrony, unbound, squid, ...) are run by the tests and the
+  # lab in their own namespaces and guests; installing them must not start them on this host,
+  # where chrony or unbound would talk to the outside world. A policy-rc.d refusing every start
+  # is the Debian way to say so; one already present (containers ship one) is left alone.
+  own_policy=
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\n# installed by brine scripts/setup-env.sh during apt-get install\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  [[ -n $own_policy ]] && rm -f /usr/sbin/policy-rc.d
+  [[ ${status:-0} -eq 0 ]] || { echo "setup: apt-get install failed"; exit 1; }
 fi
 
 python=${PYTHON:-python3}
