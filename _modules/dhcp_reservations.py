@@ -313,6 +313,12 @@ def plan(inventory, server=None, interface=None):
                 dns.append(ipaddress.ip_address(str(value)))
             except ValueError:
                 err(f"brine:networks:{net_name}:dns:{idx}", f"{value!r} is not an IP address")
+    mtu = net.get("mtu", 1500)
+    if isinstance(mtu, bool) or not isinstance(mtu, int) or not 68 <= mtu <= 9216:
+        err(f"brine:networks:{net_name}:mtu", f"MTU {mtu!r} is out of range 68-9216 (DHCP option 26)")
+    log = dhcp.get("log")
+    if log is not None and (not isinstance(log, str) or not log.startswith("/")):
+        err("brine:services:dhcp:log", f"{log!r} is not an absolute path")
     domain = net.get("domain") or inventory.get("domain", "lab.home.arpa")
     if not isinstance(domain, str) or not _DNS_NAME.match(domain):
         err("brine:domain", f"{domain!r} is not a DNS domain")
@@ -329,7 +335,7 @@ def plan(inventory, server=None, interface=None):
         "lease_time": lease_time,
         "domain": domain,
         "gateway": gateway,
-        "mtu": net.get("mtu", 1500),
+        "mtu": mtu,
         "bootstrap": boot_ip,
         "dns": dns,
         "ntp": [boot_ip],
@@ -892,9 +898,9 @@ def discover(log_path=None, server=None):
     modification time.
 
     log_path
-        The log to read; default: the server's log as the bootstrap states configure it
-        (isc-dhcp: /var/log/syslog, else the journal; kea: /var/log/kea/kea-dhcp4.log;
-        dnsmasq: /var/log/brine-dnsmasq.log).
+        The log to read; default: the inventory's ``services:dhcp:log``, else the server's log
+        as the bootstrap states configure it (isc-dhcp: /var/log/syslog, else the journal;
+        kea: /var/log/kea/kea-dhcp4.log; dnsmasq: /var/log/brine-dnsmasq.log).
 
     server
         isc-dhcp, kea or dnsmasq; default: the inventory's ``services:dhcp:server``.
@@ -910,7 +916,7 @@ def discover(log_path=None, server=None):
     server = _server(server, inventory)
     if server not in SERVERS:
         raise CommandExecutionError(f"unknown DHCP server {server!r}; expected one of {', '.join(SERVERS)}")
-    text, mtime = _read_log(server, log_path)
+    text, mtime = _read_log(server, log_path or (_services(inventory).get("dhcp") or {}).get("log"))
     default_time = None
     if mtime is not None:
         default_time = datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).isoformat()

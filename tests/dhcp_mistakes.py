@@ -123,3 +123,16 @@ DHCP_MISTAKES.update({
         "is not an IP address",
     ),
 })
+
+DHCP_MISTAKES.update({
+    "MTU option 26 out of range": (
+        lambda i: i["networks"]["management"].update(mtu=65000),
+        "brine:networks:management:mtu",
+        "MTU 65000 is out of range 68-9216",
+    ),
+    "relative log path": (
+        lambda i: i["services"]["dhcp"].update(log="dhcpd.log"),
+        "brine:services:dhcp:log",
+        "is not an absolute path",
+    ),
+})

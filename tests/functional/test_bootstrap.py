@@ -6,6 +6,7 @@ role before any file is written.
 """
 
 import json
+import os
 import shlex
 import subprocess
 
@@ -132,7 +133,7 @@ def test_client_settings_apply_on_the_host_that_owns_the_nic(salt_call, tmp_path
     """In a network namespace whose NIC has ubuntu2's management MAC: chrony follows the
     bootstrap host, apt/pip/shells use its Squid. (The chrony service is excluded: it would
     outlive the test.)"""
-    ns = f"brc{subprocess.os.getpid() % 100000}"
+    ns = f"brc{os.getpid() % 100000}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
         subprocess.run(["ip", "-n", ns, "link", "add", "eth2", "address", "52:54:00:10:02:02", "type", "veth", "peer", "name", "eth2peer"], check=True)

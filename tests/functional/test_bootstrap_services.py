@@ -7,7 +7,6 @@ fetches a file through the proxy. Daemon state directories are private tmpfs mou
 runs with -x (it never touches the shared system clock), and nothing leaves the namespaces.
 """
 
-import json
 import re
 
 import pytest

@@ -19,9 +19,9 @@ UNKNOWN_MAC = "52:54:00:aa:bb:01"
 
 
 def test_reserved_guest_gets_its_address_and_mtu_and_the_unknown_one_is_discovered(salt_call, inventory, tmp_path):
-    inventory["services"]["dhcp"]["interface"] = "mgmt0"
-    pillar_root = salt_call.pillar_root_with(inventory)
     conf, leases, log = tmp_path / "dhcpd.conf", tmp_path / "dhcpd.leases", tmp_path / "dhcpd.log"
+    inventory["services"]["dhcp"].update(interface="mgmt0", log=str(log))
+    pillar_root = salt_call.pillar_root_with(inventory)
     out, _ = salt_call("state.single", "dhcp_reservations.managed", f"name={conf}",
                        minion_id="bootstrap", pillar_root=pillar_root)
     (applied,) = out.values()
@@ -51,8 +51,8 @@ def test_reserved_guest_gets_its_address_and_mtu_and_the_unknown_one_is_discover
     assert pool[0] <= ipaddress.ip_address(theirs["address"]) <= pool[1], theirs
     assert f"DHCPACK on 10.10.0.11 to {RESERVED_MAC}" in log.read_text()
 
-    found, _ = salt_call("dhcp_reservations.discover", f"log_path={log}", "server=isc-dhcp",
-                         minion_id="bootstrap", pillar_root=pillar_root)
+    # As the events reactor calls it: no arguments, the server and its log come from the inventory.
+    found, _ = salt_call("dhcp_reservations.discover", minion_id="bootstrap", pillar_root=pillar_root)
     assert [entry["mac"] for entry in found] == [UNKNOWN_MAC], found
     (entry,) = found
     assert entry["ip"] == theirs["address"] and entry["interface"] == "mgmt0"
