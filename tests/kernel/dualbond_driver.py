@@ -1,0 +1,252 @@
+"""
+Runs inside a UML guest (see uml_guest.py): one Python process per scenario, because Python
+start-up is slow under UML. It imports the dualbond module's pure core and live layer directly
+(no Salt loader), drives the real kernel/OVS, and prints one ``JSON:{...}`` line per result.
+
+usage: dualbond_driver.py SCENARIO BACKEND [ARGS...]
+
+The switch namespace ``sw`` and the peer host ``peer`` were made by the harness
+(``switch_setup``); cables are cut by taking the switch-side veth down.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "_modules"))
+sys.path.insert(0, str(REPO / "tests"))
+
+import brine_inventory  # noqa: E402
+import dualbond  # noqa: E402
+import yaml  # noqa: E402
+
+PEERS = {"management": "10.10.0.50", "tunnel": "10.200.0.50", "external": "10.100.0.50"}
+CONFIG_DIRS = {"networkd": "/etc/systemd/network", "ifupdown": "/etc/network/interfaces.d"}
+
+
+def emit(**kwargs):
+    print("JSON:" + json.dumps(kwargs, sort_keys=True), flush=True)
+
+
+def sh(*argv, check=True):
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if check and proc.returncode:
+        raise RuntimeError(f"{argv}: {proc.stderr}")
+    return proc
+
+
+def inventory(backend, style="networkd", **dualbond_extra):
+    with open(REPO / "pillar" / "brine" / "example-lab.yaml", encoding="utf-8") as fh:
+        inv = yaml.safe_load(fh)
+    minion = "ubuntu1" if backend == "linux" else "ubuntu3"
+    host = inv["hosts"][minion]
+    host["dualbond"].update(dualbond_extra)
+    if backend == "ovs":
+        host["dualbond"]["datapath_type"] = "netdev"  # the kernel datapath loses upcalls in UML
+    host["network_config"] = style
+    norm = brine_inventory.normalise(inv)
+    return minion, norm["hosts"][minion], norm["networks"]
+
+
+def give_nics_their_macs(host):
+    for nic, spec in host["nics"].items():
+        if nic in host["dualbond"]["nics"]:
+            sh("ip", "link", "set", nic, "address", spec["mac"])
+
+
+def counters(name):
+    base = f"/sys/class/net/{name}/statistics"
+    return {k: int(Path(base, k).read_text()) for k in ("tx_packets", "rx_packets")}
+
+
+def ping(address, count=3, source=None):
+    argv = ["ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1", address]
+    return sh(*argv, check=False).returncode == 0
+
+
+def active_slave(bond):
+    try:
+        return Path(f"/sys/class/net/{bond}/bonding/active_slave").read_text().strip()
+    except OSError:
+        return None
+
+
+def wait_for(predicate, seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def ovs_active(bond):
+    return dualbond._ovs_active(bond)
+
+
+def active_of(backend, bond):
+    return active_slave(bond) if backend == "linux" else ovs_active(bond)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def scenario_apply(backend, style="networkd"):
+    minion, host, networks = inventory(backend, style)
+    give_nics_their_macs(host)
+    the_plan = dualbond.build_plan(host, networks, minion)
+    preview = dualbond.apply(host=host, networks=networks, minion_id=minion, test=True)
+    emit(preview=preview["changes"])
+    first = dualbond.apply(host=host, networks=networks, minion_id=minion)
+    emit(first=first)
+    legs = the_plan["legs"]
+    settled = wait_for(lambda: all(active_of(backend, leg["bond"]) == leg["nic"] for leg in legs), 10)
+    before = {leg["nic"]: counters(leg["nic"]) for leg in legs}
+    reach = {net: ping(addr) for net, addr in PEERS.items()}
+    after = {leg["nic"]: counters(leg["nic"]) for leg in legs}
+    second = dualbond.apply(host=host, networks=networks, minion_id=minion)
+    status = dualbond.status(host=host, networks=networks, minion_id=minion)
+    files = sorted(os.listdir(CONFIG_DIRS[style]))
+    emit(
+        settled=settled,
+        reach=reach,
+        tx={nic: after[nic]["tx_packets"] - before[nic]["tx_packets"] for nic in after},
+        rx={nic: after[nic]["rx_packets"] - before[nic]["rx_packets"] for nic in after},
+        second=second,
+        status=status,
+        files=files,
+        plan=the_plan,
+    )
+    return minion, host, networks, the_plan
+
+
+def scenario_cut(backend):
+    minion, host, networks, the_plan = scenario_apply(backend)
+    legs = the_plan["legs"]
+    results = []
+    for leg in legs:
+        nic, bond = leg["nic"], leg["bond"]
+        net = next(n for n, a in host["networks"].items() if a["nic"] == nic)
+        sh("ip", "-n", "sw", "link", "set", f"sw-{nic}", "down")
+        moved = wait_for(lambda: active_of(backend, bond) == leg["backup"], 5)
+        reach_cut = ping(PEERS[net], count=3)
+        sh("ip", "-n", "sw", "link", "set", f"sw-{nic}", "up")
+        back = wait_for(lambda: active_of(backend, bond) == nic, 5)
+        results.append({"nic": nic, "moved_to_backup": moved, "reach_while_cut": reach_cut, "back_on_primary": back,
+                        "reach_after": ping(PEERS[net], count=2)})
+    emit(cuts=results)
+
+
+def scenario_loop(backend, guarded):
+    """Both cables cut: count packets on the crossings for 5 s."""
+    minion, host, networks, the_plan = scenario_apply(backend)
+    legs = the_plan["legs"]
+    stop = threading.Event()
+    if guarded:
+        watcher = threading.Thread(target=guard_watch, args=(the_plan, stop), daemon=True)
+        watcher.start()
+        time.sleep(0.5)
+    else:
+        the_plan_unguarded = dict(the_plan)
+    for leg in legs:
+        sh("ip", "-n", "sw", "link", "set", f"sw-{leg['nic']}", "down")
+    # A broadcast from the host (ARP for an address that is not there) is what circulates.
+    sh("ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", "10.10.0.99", check=False)
+    time.sleep(0.5)
+    crossings = [leg["crossing"] for leg in legs] + [leg["backup"] for leg in legs]
+    if backend == "linux":
+        before = {c: counters(c)["tx_packets"] for c in crossings}
+        time.sleep(5)
+        after = {c: counters(c)["tx_packets"] for c in crossings}
+    else:
+        before = ovs_patch_packets(the_plan)
+        time.sleep(5)
+        after = ovs_patch_packets(the_plan)
+    status = dualbond.status(host=host, networks=networks, minion_id=minion)
+    stop.set()
+    for leg in legs:
+        sh("ip", "-n", "sw", "link", "set", f"sw-{leg['nic']}", "up")
+    recovered = wait_for(lambda: all(active_of(backend, leg["bond"]) == leg["nic"] for leg in legs), 10)
+    if guarded:
+        dualbond.loop_guard(the_plan=the_plan)
+    emit(loop={c: after[c] - before[c] for c in after}, guarded=guarded, status=status,
+         recovered=recovered, reach_after={n: ping(a, count=2) for n, a in PEERS.items()})
+
+
+def ovs_patch_packets(the_plan):
+    out = {}
+    for leg in the_plan["legs"]:
+        for name in (leg["backup"], leg["crossing"]):
+            stats = sh("ovs-vsctl", "get", "interface", name, "statistics:tx_packets", check=False).stdout.strip()
+            out[name] = int(stats or 0)
+    return out
+
+
+def guard_watch(the_plan, stop):
+    """What the link-watch engine does: on every link event, apply the loop guard."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        ipr.bind()
+        dualbond.loop_guard(the_plan=the_plan)
+        while not stop.is_set():
+            for _msg in ipr.get():
+                pass
+            dualbond.loop_guard(the_plan=the_plan)
+
+
+def scenario_rollback(backend):
+    minion, host, networks, the_plan = scenario_apply(backend)
+    peer = PEERS["management"]
+    good_files = {p: Path(p).read_text() for p in sorted(dualbond._own_files(CONFIG_DIRS))}
+    broken = json.loads(json.dumps(host))
+    broken["networks"]["management"]["address"] = "10.10.0.222"  # same subnet, wrong host part?
+    broken["networks"]["management"]["address"] = "10.10.0.50"  # the peer's own address: no answer
+    broken["dualbond"]["probe"] = peer
+    broken["dualbond"]["rollback_seconds"] = 3
+    t0 = time.monotonic()
+    result = dualbond.apply(host=broken, networks=networks, minion_id=minion)
+    took = time.monotonic() - t0
+    live = dualbond._ip_links()
+    mgmt = next(v["name"] for v in the_plan["vlans"] if v["network"] == "management")
+    files_now = {p: Path(p).read_text() for p in sorted(dualbond._own_files(CONFIG_DIRS))}
+    emit(rollback=result, seconds=round(took, 2), addresses=live[mgmt]["addresses"],
+         files_restored=files_now == good_files, reach=ping(peer))
+
+
+def scenario_remove(backend):
+    minion, host, networks, the_plan = scenario_apply(backend)
+    preview = dualbond.remove(host=host, networks=networks, minion_id=minion, test=True)
+    removed = dualbond.remove(host=host, networks=networks, minion_id=minion)
+    again = dualbond.remove(host=host, networks=networks, minion_id=minion)
+    live = dualbond._ip_links()
+    emit(remove_preview=preview, removed=removed, again=again,
+         left=sorted(n for n in dualbond.managed_names(the_plan) if n in live),
+         nics={leg["nic"]: live.get(leg["nic"], {}).get("master") for leg in the_plan["legs"]},
+         files=sorted(os.listdir(CONFIG_DIRS["networkd"])))
+
+
+def main():
+    scenario, backend, *args = sys.argv[1:]
+    if scenario == "apply":
+        scenario_apply(backend, *args)
+    elif scenario == "cut":
+        scenario_cut(backend)
+    elif scenario == "loop":
+        scenario_loop(backend, guarded=args == ["guarded"])
+    elif scenario == "rollback":
+        scenario_rollback(backend)
+    elif scenario == "remove":
+        scenario_remove(backend)
+    else:
+        raise SystemExit(f"unknown scenario {scenario}")
+
+
+if __name__ == "__main__":
+    main()
