@@ -50,6 +50,8 @@ DEFAULT_ROLLBACK_SECONDS = 30
 SALT_MASTER_PORTS = (4506, 4505)
 
 NETWORKD_DIR = "/etc/systemd/network"
+SYSTEMD_DIR = "/etc/systemd/system"
+GUARD_UNIT = "brine-dualbond-guard.service"
 IFUPDOWN_DIR = "/etc/network/interfaces.d"
 STATE_DIR = "/var/lib/brine/dualbond"
 # Every persistent file this module writes starts with this, so removal finds exactly its own.
@@ -315,19 +317,45 @@ def managed_names(the_plan):
 
 # =========================================================================== pure core: loop guard
 
+# With both NICs down each bond fails over to its crossing, and
+#   br0 -> bond0 -> vbk0 => vx0 -> br1 -> bond1 -> vbk1 => vx1 -> br0 -> ...
+# is a ring that circulates every broadcast forever. The guard is in the kernel, so it needs no
+# daemon and has no reaction time: a frame that arrives over either end of a crossing veth gets
+# a mark (tc ingress), and a marked frame may never leave over either end of a crossing (tc
+# egress). A frame therefore crosses at most once, in either direction of the ring. Legitimate
+# traffic crosses exactly once: out through the other NIC, or in from it.
+LOOP_MARK = 0x10000000
+GUARD_PREF = 49152  # tc filter priority that identifies the guard's own filters
 
-def guard_decision(the_plan, carriers):
+
+def guard_commands(the_plan, present=None):
     """
-    Which crossings may carry traffic: the crossing of bond X leads to the other NIC, so it is
-    only useful while that NIC has carrier. With both NICs down every crossing is closed, and
-    the ring br0 -> bond0 -> crossing -> br1 -> bond1 -> crossing -> br0 cannot form.
-
-    carriers
-        ``{nic: bool}``; a NIC that is missing counts as down.
-
-    Returns ``{crossing_name: allowed}``.
+    The ``tc`` commands that install the loop guard on both ends of every crossing, skipping
+    the devices where ``present`` (``{device: True}``) says it is already in place.
     """
-    return {leg["crossing"]: bool(carriers.get(leg["peer_nic"])) for leg in the_plan["legs"]}
+    present = present or {}
+    mark = f"{LOOP_MARK:#x}"
+    todo = []
+    for leg in the_plan["legs"]:
+        for name in (leg["crossing"], leg["backup"]):
+            if present.get(name):
+                continue
+            todo.append(_change("guard", name, f"loop guard: mark frames arriving over {name}", [
+                "tc", "filter", "replace", "dev", name, "ingress", "pref", str(GUARD_PREF), "protocol", "all",
+                "matchall", "action", "skbedit", "mark", f"{mark}/{mark}"]))
+            todo.append(_change("guard", name, f"loop guard: drop marked frames leaving over {name}", [
+                "tc", "filter", "replace", "dev", name, "egress", "pref", str(GUARD_PREF), "protocol", "all",
+                "handle", f"{mark}/{mark}", "fw", "action", "drop"]))
+    return todo
+
+
+def guard_present(tc_output, hook):
+    """
+    True when ``tc filter show dev X <hook>`` (plain text: tc's JSON for fw filters is not
+    valid JSON in iproute2 6.1) lists the guard's filter for that hook.
+    """
+    kind = "matchall" if hook == "ingress" else "fw"
+    return any(f"pref {GUARD_PREF} " in line and f" {kind} " in line + " " for line in (tc_output or "").splitlines())
 
 
 # =========================================================================== pure core: live snapshot
@@ -392,7 +420,7 @@ def _change(action, name, detail, argv):
     return {"action": action, "name": name, "detail": detail, "argv": argv}
 
 
-def diff_linux(the_plan, seen, carriers=None):
+def diff_linux(the_plan, seen, guard=None):
     """
     The changes (in order) that take the kernel from ``seen`` (``observe_links``) to the plan.
     Each change is ``{"action", "name", "detail", "argv"}``: ``argv`` is the ``ip`` command.
@@ -402,8 +430,6 @@ def diff_linux(the_plan, seen, carriers=None):
     """
     changes = []
     devices = the_plan["devices"]
-    carriers = carriers if carriers is not None else {n: seen.get(n, {}).get("carrier", False) for n in the_plan["nics"]}
-    allowed = guard_decision(the_plan, carriers)
 
     for nic in the_plan["nics"]:
         if nic not in seen:
@@ -482,18 +508,19 @@ def diff_linux(the_plan, seen, carriers=None):
             if now(name, "master") != dev["master"]:
                 changes.append(_change("enslave", name, f"make {name} a port of {dev['master']}", ["ip", "link", "set", name, "master", dev["master"]]))
 
-    # 5. admin state: everything up, except crossings the loop guard keeps closed
+    # 5. the loop guard before anything is up, so no ring can form even for a moment
+    for name in [leg[k] for leg in the_plan["legs"] for k in ("crossing", "backup")]:
+        if name in created or not (guard or {}).get(name):
+            changes.append(_change("guard", name, f"add clsact qdisc to {name}", ["tc", "qdisc", "replace", "dev", name, "clsact"]))
+    changes.extend(guard_commands(the_plan, {k: v for k, v in (guard or {}).items() if k not in created}))
+
+    # 6. admin state: everything up
     order = list(the_plan["nics"]) + [n for n, d in devices.items() if d["kind"] != "vlan"]
     for name in order:
-        want_up = allowed.get(name, True)
-        if now(name, "up", False) != want_up:
-            if name in allowed and not want_up and name in created:
-                continue  # created down already
-            verb = "up" if want_up else "down"
-            why = "" if name not in allowed else (" (loop guard: its far NIC has no carrier)" if not want_up else "")
-            changes.append(_change("set", name, f"set {name} {verb}{why}", ["ip", "link", "set", name, verb]))
+        if not now(name, "up", False):
+            changes.append(_change("set", name, f"set {name} up", ["ip", "link", "set", name, "up"]))
 
-    # 6. VLANs on the bridges
+    # 7. VLANs on the bridges
     for name, dev in devices.items():
         if dev["kind"] != "vlan":
             continue
@@ -854,6 +881,11 @@ def ifupdown_files(the_plan):
                 f"    pre-up ip link set {leg['backup']} master {leg['bond']}",
                 f"    pre-up ip link set {leg['crossing']} master {leg['crossing_bridge']}",
                 f"    up ip link set {leg['backup']} up",
+                f"    pre-up tc qdisc replace dev {leg['crossing']} clsact",
+                f"    pre-up tc qdisc replace dev {leg['backup']} clsact",
+            ]
+            lines += ["    pre-up " + " ".join(c["argv"]) for c in guard_commands(the_plan) if c["name"] in (leg["crossing"], leg["backup"])]
+            lines += [
                 f"    up ip link set {leg['crossing']} up",
                 f"    post-down ip link delete {leg['backup']}",
                 "",
@@ -881,11 +913,40 @@ def ifupdown_files(the_plan):
     return {IFUPDOWN_FILE: "\n".join(lines).rstrip() + "\n"}
 
 
+def _systemd_escape_dev(name):
+    return "sys-subsystem-net-devices-" + "".join(c if c.isalnum() or c in "_." else f"\\x{ord(c):02x}" for c in name) + ".device"
+
+
+def guard_unit(the_plan):
+    """
+    A systemd unit that installs the loop guard at boot, once networkd has created the veths
+    (networkd can make qdiscs but not tc filters).
+    """
+    devs = [leg[k] for leg in the_plan["legs"] for k in ("crossing", "backup")]
+    units = " ".join(_systemd_escape_dev(d) for d in devs)
+    cmds = []
+    for d in devs:
+        cmds.append(["tc", "qdisc", "replace", "dev", d, "clsact"])
+    cmds += [c["argv"] for c in guard_commands(the_plan)]
+    lines = [
+        HEADER.rstrip(),
+        "[Unit]",
+        "Description=Brine dual bond: loop guard on the veth crossings",
+        f"BindsTo={units}",
+        f"After={units} systemd-networkd.service",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+    ]
+    lines += ["ExecStart=/usr/sbin/" + " ".join(c) for c in cmds]
+    lines += ["", "[Install]", f"WantedBy={units}", ""]
+    return "\n".join(lines)
+
+
 def persistent_files(the_plan):
     """``{absolute path: text}`` of the persistent configuration for the plan's style."""
-    if the_plan["config_style"] == "networkd":
-        return {os.path.join(NETWORKD_DIR, n): t for n, t in networkd_files(the_plan).items()}
-    return {os.path.join(IFUPDOWN_DIR, n): t for n, t in ifupdown_files(the_plan).items()}
+    return _files_for(the_plan)
 
 
 # =========================================================================== live layer
@@ -1003,8 +1064,17 @@ def _resolve_renamed_nics(the_plan, seen):
                 )
 
 
-def _carriers(the_plan, seen):
-    return {nic: bool(seen.get(nic, {}).get("carrier")) for nic in the_plan["nics"]}
+def _guard_seen(the_plan, seen):
+    found = {}
+    for leg in the_plan["legs"]:
+        for name in (leg["crossing"], leg["backup"]):
+            if name not in seen:
+                continue
+            found[name] = True
+            for hook in ("ingress", "egress"):
+                proc = _run(["tc", "filter", "show", "dev", name, hook], check=False)
+                found[name] = found[name] and proc.returncode == 0 and guard_present(proc.stdout, hook)
+    return found
 
 
 def changes(host=None, networks=None, minion_id=None, the_plan=None):
@@ -1023,7 +1093,7 @@ def changes(host=None, networks=None, minion_id=None, the_plan=None):
         if the_plan["backend"] == "linux":
             seen = _ip_links()
             _resolve_renamed_nics(the_plan, seen)
-            todo = diff_linux(the_plan, seen)
+            todo = diff_linux(the_plan, seen, _guard_seen(the_plan, seen))
         else:
             seen_links = _ip_links()
             _resolve_renamed_nics(the_plan, seen_links)
@@ -1065,13 +1135,16 @@ def _file_changes(the_plan, config_dirs=None):
 
 
 def _config_dirs(config_dirs=None):
-    return {"networkd": NETWORKD_DIR, "ifupdown": IFUPDOWN_DIR, **(config_dirs or {})}
+    return {"networkd": NETWORKD_DIR, "ifupdown": IFUPDOWN_DIR, "systemd": SYSTEMD_DIR, **(config_dirs or {})}
 
 
 def _files_for(the_plan, config_dirs=None):
     dirs = _config_dirs(config_dirs)
     if the_plan["config_style"] == "networkd":
-        return {os.path.join(dirs["networkd"], n): t for n, t in networkd_files(the_plan).items()}
+        files = {os.path.join(dirs["networkd"], n): t for n, t in networkd_files(the_plan).items()}
+        if the_plan["backend"] == "linux":
+            files[os.path.join(dirs["systemd"], GUARD_UNIT)] = guard_unit(the_plan)
+        return files
     return {os.path.join(dirs["ifupdown"], n): t for n, t in ifupdown_files(the_plan).items()}
 
 
@@ -1082,7 +1155,7 @@ def _own_files(config_dirs=None):
         if not os.path.isdir(directory):
             continue
         for entry in sorted(os.listdir(directory)):
-            if entry.startswith(FILE_PREFIX) or entry == IFUPDOWN_FILE:
+            if entry.startswith(FILE_PREFIX) or entry in (IFUPDOWN_FILE, GUARD_UNIT):
                 found.append(os.path.join(directory, entry))
     return found
 
@@ -1298,9 +1371,11 @@ def remove(host=None, networks=None, minion_id=None, test=False, config_dirs=Non
 
 def loop_guard(host=None, networks=None, minion_id=None, the_plan=None):
     """
-    Apply the double-failure protection now: close each crossing whose far NIC has no carrier,
-    open it again when the carrier returns. Idempotent; returns what it changed. The link-watch
-    engine calls it on every carrier change.
+    Apply the double-failure protection now (idempotent; returns what it changed).
+
+    Linux backend: the tc mark guard on every crossing (see ``LOOP_MARK``); it lives in the
+    kernel, so it needs no reaction to link events. OVS backend: patch ports cannot be marked;
+    OVS stops a patch-port ring itself (translation depth limit), measured in the kernel tests.
 
     CLI Example:
 
@@ -1309,23 +1384,17 @@ def loop_guard(host=None, networks=None, minion_id=None, the_plan=None):
         salt-call dualbond.loop_guard
     """
     the_plan = the_plan or _load_plan(host, networks, minion_id)
+    if the_plan["backend"] != "linux":
+        return []
     seen = _ip_links()
-    allowed = guard_decision(the_plan, _carriers(the_plan, seen))
-    done = []
-    for leg in the_plan["legs"]:
-        want = allowed[leg["crossing"]]
-        if the_plan["backend"] == "linux":
-            if leg["crossing"] in seen and seen[leg["crossing"]]["up"] != want:
-                _run(["ip", "link", "set", leg["crossing"], "up" if want else "down"])
-                done.append(f"{'opened' if want else 'closed'} crossing {leg['crossing']}")
-        else:
-            # Patch ports have no carrier; the bond member is disabled in the bond instead.
-            state = _run(["ovs-appctl", "bond/show", leg["bond"]], check=False).stdout
-            enabled = re.search(rf"^member {re.escape(leg['backup'])}: (enabled|disabled)", state, re.M)
-            if enabled and (enabled.group(1) == "enabled") != want:
-                _run(["ovs-appctl", f"bond/{'enable' if want else 'disable'}-member", leg["bond"], leg["backup"]])
-                done.append(f"{'enabled' if want else 'disabled'} member {leg['backup']} of {leg['bond']}")
-    return done
+    guard = _guard_seen(the_plan, seen)
+    todo = []
+    for name in [leg[k] for leg in the_plan["legs"] for k in ("crossing", "backup")]:
+        if name in seen and not guard.get(name):
+            todo.append(_change("guard", name, f"add clsact qdisc to {name}", ["tc", "qdisc", "replace", "dev", name, "clsact"]))
+    todo.extend(guard_commands(the_plan, {n: g for n, g in guard.items()}))
+    todo = [t for t in todo if t["name"] in seen]
+    return _execute(todo)
 
 
 def reselect_primary(bond=None, host=None, networks=None, minion_id=None, the_plan=None):

@@ -39,6 +39,7 @@ WRITABLE = (
     "/etc/openvswitch",
     "/etc/network",
     "/etc/systemd/network",
+    "/etc/systemd/system",
     "/etc/brine",
 )
 
