@@ -694,8 +694,14 @@ def diff_ovs(the_plan, seen, supports_bond_primary=True):
         if have is None:
             changes.append(_change("create", br_name, f"create OVS bridge {br_name} (datapath {br['datapath_type']})",
                                    ["ovs-vsctl", "add-br", br_name, "--", "set", "bridge", br_name,
-                                    f"datapath_type={br['datapath_type']}", f"other_config:hwaddr=\"{br['hwaddr']}\""]))
+                                    f"datapath_type={br['datapath_type']}", f"other_config:hwaddr=\"{br['hwaddr']}\"",
+                                    "--", "set", "interface", br_name, f"mtu_request={the_plan['mtu']}"]))
             have = {"datapath_type": br["datapath_type"], "hwaddr": br["hwaddr"], "ports": {}}
+        else:
+            local = have["ports"].get(br_name, {}).get("interfaces", {}).get(br_name, {})
+            if local.get("mtu_request") != the_plan["mtu"]:
+                changes.append(_change("set", br_name, f"set mtu of {br_name} to {the_plan['mtu']}",
+                                       ["ovs-vsctl", "set", "interface", br_name, f"mtu_request={the_plan['mtu']}"]))
         if have["datapath_type"] != br["datapath_type"]:
             changes.append(_change("set", br_name, f"set datapath_type of {br_name} to {br['datapath_type']}",
                                    ["ovs-vsctl", "set", "bridge", br_name, f"datapath_type={br['datapath_type']}"]))
@@ -987,8 +993,18 @@ def _ovs_value(value):
     return value
 
 
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
 def _ovs_seen():
-    seen = observe_ovs(_ovs_rows("Bridge"), _ovs_rows("Port"), _ovs_rows("Interface"))
+    bridges, ports = _ovs_rows("Bridge"), _ovs_rows("Port")
+    # OVSDB prints a one-element set as the bare element.
+    for row in bridges:
+        row["ports"] = _as_list(row.get("ports", []))
+    for row in ports:
+        row["interfaces"] = _as_list(row.get("interfaces", []))
+    seen = observe_ovs(bridges, ports, _ovs_rows("Interface"))
     for br in seen.values():
         for port in br["ports"].values():
             if port["tag"] == []:
@@ -1451,13 +1467,16 @@ def status(host=None, networks=None, minion_id=None):
     """
     the_plan = _load_plan(host, networks, minion_id)
     seen = _ip_links()
+    ovs = _ovs_seen() if the_plan["backend"] == "ovs" else {}
+    ovs_ifaces = {i: spec for br in ovs.values() for port in br["ports"].values() for i, spec in port["interfaces"].items()}
     out = {"backend": the_plan["backend"], "bonds": {}, "bridges": {}, "interfaces": {}}
     for leg in the_plan["legs"]:
         members = {}
         for member in (leg["nic"], leg["backup"]):
             item = seen.get(member, {})
+            carrier = item.get("carrier") if member in seen else ovs_ifaces.get(member, {}).get("link_state") == "up"
             members[member] = {
-                "carrier": bool(item.get("carrier")),
+                "carrier": bool(carrier),
                 "link_failure_count": item.get("link_failure_count"),
                 "state": item.get("bond_state"),
             }
@@ -1466,7 +1485,7 @@ def status(host=None, networks=None, minion_id=None):
         else:
             active = _ovs_active(leg["bond"])
         out["bonds"][leg["bond"]] = {
-            "exists": leg["bond"] in seen or the_plan["backend"] == "ovs",
+            "exists": leg["bond"] in seen or leg["bond"] in ovs.get(leg["bridge"], {}).get("ports", {}),
             "primary": leg["nic"],
             "active": active,
             "on_primary": active == leg["nic"],
@@ -1474,7 +1493,8 @@ def status(host=None, networks=None, minion_id=None):
         }
         out["bridges"][leg["bridge"]] = {
             "exists": leg["bridge"] in seen,
-            "ports": sorted(n for n, i in seen.items() if i.get("master") == leg["bridge"]),
+            "ports": sorted(n for n, i in seen.items() if i.get("master") == leg["bridge"])
+            if not ovs else sorted(p for p in ovs.get(leg["bridge"], {}).get("ports", {}) if p != leg["bridge"]),
             "mtu": seen.get(leg["bridge"], {}).get("mtu"),
             "mac": seen.get(leg["bridge"], {}).get("mac"),
         }
