@@ -766,7 +766,8 @@ def networkd_files(the_plan):
     systemd-networkd ``.netdev``/``.network`` files that rebuild the plan at boot: ``{file
     name: text}`` for ``/etc/systemd/network``. NICs are matched by their permanent MAC, so a
     renamed NIC is still found. The OVS backend keeps its topology in the OVS database itself;
-    networkd then only brings the NICs up and gives the internal ports their addresses.
+    networkd then only brings the NICs up and gives the internal ports their addresses. A
+    ``.link`` file per NIC makes udev give the NIC its inventory name by permanent MAC.
     """
     files = {}
     mtu = the_plan["mtu"]
@@ -777,7 +778,12 @@ def networkd_files(the_plan):
         return f"{FILE_PREFIX}-{n}.{suffix}"
 
     for leg in the_plan["legs"]:
-        nic_network = [("Match", [("PermanentMACAddress", leg["mac"])]), ("Link", [("MTUBytes", mtu)])]
+        # udev names the NIC after the inventory by its permanent MAC; everything else matches names.
+        files[name(leg["nic"], "link")] = HEADER + _ini([
+            ("Match", [("PermanentMACAddress", leg["mac"])]),
+            ("Link", [("Name", leg["nic"]), ("MTUBytes", mtu)]),
+        ])
+        nic_network = [("Match", [("Name", leg["nic"])]), ("Link", [("MTUBytes", mtu)])]
         if linux:
             nic_network.append(("Network", [("Bond", leg["bond"]), ("PrimarySlave", "yes"), ("LinkLocalAddressing", "no")]))
         else:
@@ -792,7 +798,9 @@ def networkd_files(the_plan):
                 ])
             elif dev["kind"] == "bond":
                 files[name(dev_name, "netdev")] = HEADER + _ini([
-                    ("NetDev", [("Name", dev_name), ("Kind", "bond"), ("MTUBytes", dev["mtu"])]),
+                    # The NIC's MAC, as when the NIC is enslaved first live: same MACs after a reboot.
+                    ("NetDev", [("Name", dev_name), ("Kind", "bond"), ("MACAddress", the_plan["nics"][dev["primary"]]["mac"]),
+                                ("MTUBytes", dev["mtu"])]),
                     ("Bond", [("Mode", dev["mode"]), ("PrimaryReselectPolicy", dev["primary_reselect"]),
                               ("MIIMonitorSec", f"{dev['miimon']}ms"), ("FailOverMACPolicy", dev["fail_over_mac"])]),
                 ])
@@ -804,15 +812,17 @@ def networkd_files(the_plan):
                 # One .netdev creates both ends; the name is the bond side.
                 files[name(dev_name, "netdev")] = HEADER + _ini([
                     ("NetDev", [("Name", dev_name), ("Kind", "veth"), ("MTUBytes", dev["mtu"])]),
-                    ("Peer", [("Name", dev["peer"]), ("MTUBytes", dev["mtu"])]),
+                    ("Peer", [("Name", dev["peer"])]),  # networkd 252 has no MTUBytes here: see the .network
                 ])
                 files[name(dev_name, "network")] = HEADER + _ini([
                     ("Match", [("Name", dev_name)]),
+                    ("Link", [("MTUBytes", dev["mtu"])]),
                     ("Network", [("Bond", dev["master"]), ("LinkLocalAddressing", "no")]),
                 ])
             elif dev["kind"] == "veth":
                 files[name(dev_name, "network")] = HEADER + _ini([
                     ("Match", [("Name", dev_name)]),
+                    ("Link", [("MTUBytes", dev["mtu"])]),
                     ("Network", [("Bridge", dev["master"]), ("LinkLocalAddressing", "no"), ("ConfigureWithoutCarrier", "yes")]),
                 ])
             elif dev["kind"] == "vlan":

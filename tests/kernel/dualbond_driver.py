@@ -126,8 +126,8 @@ def scenario_apply(backend, style="networkd"):
     return minion, host, networks, the_plan
 
 
-def scenario_cut(backend):
-    minion, host, networks, the_plan = scenario_apply(backend)
+def scenario_cut(backend, ctx=None):
+    minion, host, networks, the_plan = ctx or scenario_apply(backend)
     legs = the_plan["legs"]
     results = []
     for leg in legs:
@@ -143,9 +143,9 @@ def scenario_cut(backend):
     emit(cuts=results)
 
 
-def scenario_loop(backend, guarded):
+def scenario_loop(backend, guarded, ctx=None):
     """Both cables cut: count packets on the crossings for 5 s."""
-    minion, host, networks, the_plan = scenario_apply(backend)
+    minion, host, networks, the_plan = ctx or scenario_apply(backend)
     legs = the_plan["legs"]
     if not guarded and backend == "linux":
         # Show what the guard prevents: take it away (only on this test's own veths).
@@ -184,8 +184,8 @@ def ovs_patch_packets(the_plan):
     return out
 
 
-def scenario_rollback(backend):
-    minion, host, networks, the_plan = scenario_apply(backend)
+def scenario_rollback(backend, ctx=None):
+    minion, host, networks, the_plan = ctx or scenario_apply(backend)
     peer = PEERS["management"]
     good_files = {p: Path(p).read_text() for p in sorted(dualbond._own_files(CONFIG_DIRS))}
     broken = json.loads(json.dumps(host))
@@ -203,8 +203,8 @@ def scenario_rollback(backend):
          files_restored=files_now == good_files, reach=ping(peer))
 
 
-def scenario_remove(backend):
-    minion, host, networks, the_plan = scenario_apply(backend)
+def scenario_remove(backend, ctx=None):
+    minion, host, networks, the_plan = ctx or scenario_apply(backend)
     preview = dualbond.remove(host=host, networks=networks, minion_id=minion, test=True)
     removed = dualbond.remove(host=host, networks=networks, minion_id=minion)
     again = dualbond.remove(host=host, networks=networks, minion_id=minion)
@@ -213,6 +213,42 @@ def scenario_remove(backend):
          left=sorted(n for n in dualbond.managed_names(the_plan) if n in live),
          nics={leg["nic"]: live.get(leg["nic"], {}).get("master") for leg in the_plan["legs"]},
          files=sorted(os.listdir(CONFIG_DIRS["networkd"])))
+
+
+def scenario_persist(backend):
+    """
+    Reboot proof without a reboot: write only the persistent files (nothing live), start a real
+    systemd-networkd on them, run the guard unit's ExecStart lines the way systemd would, and
+    check the topology it built.
+    """
+    minion, host, networks = inventory(backend)
+    give_nics_their_macs(host)
+    for nic in host["dualbond"]["nics"]:
+        sh("ip", "link", "set", nic, "down")
+    the_plan = dualbond.build_plan(host, networks, minion)
+    files = dualbond._files_for(the_plan)
+    for path, text in files.items():
+        Path(path).write_text(text)
+    # networkd configures a link only once udev has initialised it, as at boot.
+    sh("/lib/systemd/systemd-udevd", "--daemon")
+    sh("udevadm", "trigger")
+    sh("udevadm", "settle", "-t", "20", check=False)
+    os.makedirs("/run/systemd/netif", exist_ok=True)
+    sh("chown", "-R", "systemd-network:systemd-network", "/run/systemd/netif")
+    networkd = subprocess.Popen(["/lib/systemd/systemd-networkd"], stdout=subprocess.DEVNULL, stderr=open("/run/networkd.log", "w"))
+    legs = the_plan["legs"]
+    settled = wait_for(lambda: all(active_slave(leg["bond"]) == leg["nic"] for leg in legs)
+                       and all(dualbond._ip_links().get(v["name"], {}).get("addresses") for v in the_plan["vlans"]), 60)
+    unit = files.get(os.path.join(dualbond.SYSTEMD_DIR, dualbond.GUARD_UNIT), "")
+    unit_rc = [subprocess.run(line.split("=", 1)[1].split(), capture_output=True).returncode
+               for line in unit.splitlines() if line.startswith("ExecStart=")]
+    seen = dualbond._ip_links()
+    guard = dualbond._guard_seen(the_plan, seen)
+    todo = [c["detail"] for c in dualbond.diff_linux(the_plan, seen, guard)]
+    reach = {net: ping(addr) for net, addr in PEERS.items()}
+    networkd.terminate()
+    emit(persist_settled=settled, unit_rc=unit_rc, remaining=todo, reach=reach,
+         networkd_log=Path("/run/networkd.log").read_text()[-3000:])
 
 
 def main():
@@ -227,6 +263,14 @@ def main():
         scenario_rollback(backend)
     elif scenario == "remove":
         scenario_remove(backend)
+    elif scenario == "all":
+        ctx = scenario_apply(backend)
+        scenario_cut(backend, ctx)
+        scenario_loop(backend, True, ctx)
+        scenario_rollback(backend, ctx)
+        scenario_remove(backend, ctx)
+    elif scenario == "persist":
+        scenario_persist(backend)
     else:
         raise SystemExit(f"unknown scenario {scenario}")
 

@@ -343,12 +343,15 @@ def test_networkd_files_describe_the_whole_topology():
     p = make_plan()
     files = dualbond.networkd_files(p)
     assert all(name.startswith("60-brine-dualbond-") for name in files)
+    link = parse(files["60-brine-dualbond-eth2.link"])
+    assert dict(link["Match"]) == {"PermanentMACAddress": "52:54:00:10:01:02"}
+    assert link["Link"]["Name"] == "eth2"
     nic2 = parse(files["60-brine-dualbond-eth2.network"])
-    assert nic2["Match"]["PermanentMACAddress"] == "52:54:00:10:01:02"
+    assert nic2["Match"]["Name"] == "eth2"
     assert nic2["Network"]["Bond"] == "bond-eth2" and nic2["Network"]["PrimarySlave"] == "yes"
     assert nic2["Link"]["MTUBytes"] == "9000"
     bond = parse(files["60-brine-dualbond-bond-eth2.netdev"])
-    assert dict(bond["NetDev"]) == {"Name": "bond-eth2", "Kind": "bond", "MTUBytes": "9000"}
+    assert dict(bond["NetDev"]) == {"Name": "bond-eth2", "Kind": "bond", "MACAddress": "52:54:00:10:01:02", "MTUBytes": "9000"}
     assert dict(bond["Bond"]) == {"Mode": "active-backup", "PrimaryReselectPolicy": "always", "MIIMonitorSec": "100ms", "FailOverMACPolicy": "none"}
     assert parse(files["60-brine-dualbond-bond-eth2.network"])["Network"]["Bridge"] == "br-eth2"
     veth = parse(files["60-brine-dualbond-vbk-eth2.netdev"])
@@ -406,8 +409,11 @@ def test_persistent_paths_for_networkd():
 
 
 def ovs_converged(p):
-    want = dualbond.ovs_desired(p)
-    return copy.deepcopy(want)
+    seen = copy.deepcopy(dualbond.ovs_desired(p))
+    for name, bridge in seen.items():  # the bridge's own internal port, as OVS lists it
+        bridge["ports"][name] = {"interfaces": {name: {"type": "internal", "peer": None, "mtu_request": p["mtu"]}},
+                                 "bond_mode": None, "tag": None, "other_config": {}}
+    return seen
 
 
 def test_ovs_fresh_database_gets_bridges_bonds_and_patches():
@@ -437,8 +443,9 @@ def test_ovs_converged_database_has_no_changes_and_drift_is_fixed():
     assert dualbond.diff_ovs(p, seen) == []
     seen["br-eth2"]["ports"]["bond-eth2"]["other_config"]["bond-primary"] = "vbk-eth2"
     seen["br-eth3"]["ports"]["br-eth3.200"]["tag"] = 201
+    seen["br-eth3"]["ports"]["br-eth3"]["interfaces"]["br-eth3"]["mtu_request"] = None
     details = [c["detail"] for c in dualbond.diff_ovs(p, seen)]
-    assert details == ["set bond-primary of bond-eth2 to eth2", "rebuild OVS port br-eth3.200 on br-eth3"]
+    assert details == ["set mtu of br-eth3 to 9000", "set bond-primary of bond-eth2 to eth2", "rebuild OVS port br-eth3.200 on br-eth3"]
 
 
 def test_ovs_refuses_to_steal_a_nic_from_another_port():
