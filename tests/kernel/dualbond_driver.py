@@ -189,8 +189,9 @@ def scenario_rollback(backend, ctx=None):
     peer = PEERS["management"]
     good_files = {p: Path(p).read_text() for p in sorted(dualbond._own_files(CONFIG_DIRS))}
     broken = json.loads(json.dumps(host))
-    broken["networks"]["management"]["address"] = "10.10.0.222"  # same subnet, wrong host part?
-    broken["networks"]["management"]["address"] = "10.10.0.50"  # the peer's own address: no answer
+    # The operator's typo: 10.10.1.11 instead of 10.10.0.11 on the management bridge. The host
+    # loses its management network and with it the probe (the peer, standing in for the master).
+    broken["networks"]["management"]["address"] = "10.10.1.11"
     broken["dualbond"]["probe"] = peer
     broken["dualbond"]["rollback_seconds"] = 3
     t0 = time.monotonic()
@@ -199,7 +200,8 @@ def scenario_rollback(backend, ctx=None):
     live = dualbond._ip_links()
     mgmt = next(v["name"] for v in the_plan["vlans"] if v["network"] == "management")
     files_now = {p: Path(p).read_text() for p in sorted(dualbond._own_files(CONFIG_DIRS))}
-    emit(rollback=result, seconds=round(took, 2), addresses=live[mgmt]["addresses"],
+    expected = the_plan["addresses"][mgmt]
+    emit(rollback=result, seconds=round(took, 2), addresses=live[mgmt]["addresses"], expected_addresses=expected,
          files_restored=files_now == good_files, reach=ping(peer))
 
 
