@@ -1103,6 +1103,27 @@ def _guard_seen(the_plan, seen):
     return found
 
 
+def nics_found(host=None, networks=None, minion_id=None):
+    """
+    Which of the plan's NICs this machine has (by name or MAC): ``{"all", "none", "found",
+    "missing"}``. The network role uses it to tell "this is not the inventory's machine" (no
+    NIC at all: nothing is touched) from "a NIC is missing" (the state fails and says which).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call dualbond.nics_found
+    """
+    the_plan = _load_plan(host, networks, minion_id)
+    seen = _ip_links()
+    macs = {item["mac"] for item in seen.values()} | {item.get("perm_mac") for item in seen.values()}
+    found, missing = [], []
+    for nic, spec in the_plan["nics"].items():
+        (found if nic in seen or spec["mac"] in macs else missing).append(nic)
+    return {"all": not missing, "none": not found, "found": found, "missing": missing}
+
+
 def changes(host=None, networks=None, minion_id=None, the_plan=None):
     """
     The changes ``apply`` would make now, in order, each ``{"action", "name", "detail", "argv"}``,
