@@ -23,6 +23,7 @@ sys.path.insert(0, str(REPO / "_modules"))
 sys.path.insert(0, str(REPO / "tests"))
 
 import brine_inventory  # noqa: E402
+import brine_testlib  # noqa: E402
 import dualbond  # noqa: E402
 import yaml  # noqa: E402
 
@@ -113,7 +114,10 @@ def scenario_apply(backend, style="networkd"):
     second = dualbond.apply(host=host, networks=networks, minion_id=minion)
     status = dualbond.status(host=host, networks=networks, minion_id=minion)
     files = sorted(os.listdir(CONFIG_DIRS[style]))
+    grain = brine_testlib.load_extension("grains", "brine_nics")
+    nic_table = grain.collect(physical_only=False)  # the guest's "NICs" are veths
     emit(
+        grain={n: nic_table.get(n) for n in host["dualbond"]["nics"]},
         settled=settled,
         reach=reach,
         tx={nic: after[nic]["tx_packets"] - before[nic]["tx_packets"] for nic in after},

@@ -32,6 +32,18 @@ def test_apply_brings_both_bonds_up_on_their_own_nic_and_traffic_uses_both_ports
     assert interfaces["br-eth2.100"]["mtu"] == 1500
 
 
+def test_grain_reports_the_nics_bond_membership_and_permanent_mac(lifecycle):
+    backend, run = lifecycle
+    applied = run.result("grain")
+    for leg in applied["plan"]["legs"]:
+        nic = applied["grain"][leg["nic"]]
+        assert nic["mac"] == leg["mac"] and nic["carrier"] is True
+        if backend == "linux":
+            assert nic["bond"] == leg["bond"]
+        else:
+            assert nic["master"] == "ovs-system" or nic["master"] is None  # OVS has no kernel bond
+
+
 def test_test_mode_listed_exactly_what_the_apply_then_did(lifecycle):
     backend, run = lifecycle
     preview = run.result("preview")["preview"]
