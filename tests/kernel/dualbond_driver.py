@@ -257,6 +257,154 @@ def scenario_persist(backend):
          networkd_log=Path("/run/networkd.log").read_text()[-3000:])
 
 
+def enter_netns(name):
+    """Move the calling thread (only) into network namespace ``name``."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            raise OSError(ctypes.get_errno(), f"setns {name}")
+    finally:
+        os.close(fd)
+
+
+class EchoProbe:
+    """
+    UDP echo between the peer host (a thread inside netns "peer") and the host's address:
+    every ``interval`` s the peer sends (seq, send time); the host echoes. The record of
+    echoed send times is the traffic timeline the failover is read from.
+    """
+
+    def __init__(self, address, interval=0.002, port=9999):
+        self.address, self.interval, self.port = address, interval, port
+        self.ok = []  # send times (monotonic) of packets whose echo came back
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.server.bind((address, port))
+        self.server.settimeout(0.2)
+        threading.Thread(target=self._echo, daemon=True).start()
+        threading.Thread(target=self._peer, daemon=True).start()
+        self.ready.wait(10)
+
+    def _echo(self):
+        while not self.stop.is_set():
+            try:
+                data, src = self.server.recvfrom(64)
+            except OSError:
+                continue
+            self.server.sendto(data, src)
+
+    def _peer(self):
+        enter_netns("peer")
+        import struct
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        self.ready.set()
+        seq = 0
+        next_send = time.monotonic()
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now >= next_send:
+                sock.sendto(struct.pack("!Id", seq, now), (self.address, self.port))
+                seq += 1
+                next_send += self.interval
+            try:
+                while True:
+                    data = sock.recv(64)
+                    self.ok.append(struct.unpack("!Id", data)[1])
+            except BlockingIOError:
+                pass
+            time.sleep(max(0.0, next_send - time.monotonic()))
+
+    def outage(self, since):
+        """Longest gap between consecutive echoed send times after ``since`` (s)."""
+        times = sorted(t for t in self.ok if t >= since)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        return max(gaps) if gaps else None
+
+    def close(self):
+        self.stop.set()
+
+
+class SwitchPorts:
+    """Netlink to the switch namespace, opened once: a cable cut is one syscall, no fork."""
+
+    def __init__(self):
+        holder = {}
+
+        def open_in_switch():
+            enter_netns("sw")
+            from pyroute2 import IPRoute
+
+            holder["ipr"] = IPRoute()
+
+        thread = threading.Thread(target=open_in_switch)
+        thread.start()
+        thread.join()
+        self.ipr = holder["ipr"]
+
+    def set(self, port, state):
+        index = self.ipr.link_lookup(ifname=port)[0]
+        self.ipr.link("set", index=index, state=state)
+
+
+def ovs_log_switch_time(bond, member, after_wall):
+    """Wall-clock time of vswitchd's 'active member is now MEMBER' line for ``bond`` after ``after_wall``."""
+    import datetime
+
+    best = None
+    for line in Path("/var/log/openvswitch/ovs-vswitchd.log").read_text().splitlines():
+        if f"bond {bond}: active member is now {member}" not in line and f"bond {bond}: active interface is now {member}" not in line:
+            continue
+        stamp = datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc).timestamp()
+        if stamp >= after_wall - 0.002 and (best is None or stamp < best):
+            best = stamp
+    return best
+
+
+def scenario_bench(backend, cuts="10"):
+    minion, host, networks, the_plan = scenario_apply(backend)
+    by_nic = {leg["nic"]: leg for leg in the_plan["legs"]}
+    targets = {"eth2": the_plan["addresses"]["br-eth2.10"][0].split("/")[0],
+               "eth3": the_plan["addresses"]["br-eth3.200"][0].split("/")[0]}
+    probes = {nic: EchoProbe(addr) for nic, addr in targets.items()}
+    switch = SwitchPorts()
+    time.sleep(1.0)
+    samples = []
+    for i in range(int(cuts)):
+        nic = ("eth2", "eth3")[i % 2]
+        leg = by_nic[nic]
+        probe = probes[nic]
+        time.sleep(0.5)
+        t_cut = time.monotonic()
+        switch.set(f"sw-{nic}", "down")
+        time.sleep(1.0)  # traffic must flow again; the outage is read from the packets below
+        outage = probe.outage(t_cut - 0.2)
+        wall_mend, t_mend = time.time(), time.monotonic()
+        switch.set(f"sw-{nic}", "up")
+        if backend == "linux":
+            while active_slave(leg["bond"]) != nic and time.monotonic() - t_mend < 5:
+                time.sleep(0.001)
+            recovery = time.monotonic() - t_mend
+        else:
+            time.sleep(1.5)
+            switched = ovs_log_switch_time(leg["bond"], nic, wall_mend)
+            recovery = None if switched is None else switched - wall_mend
+        time.sleep(0.5)
+        samples.append({"cut": i + 1, "nic": nic,
+                        "failover_ms": None if outage is None else round(outage * 1000, 1),
+                        "recovery_ms": None if recovery is None else round(recovery * 1000, 1),
+                        "on_primary": active_of(backend, leg["bond"]) == nic})
+        emit(sample=samples[-1])
+    for probe in probes.values():
+        probe.close()
+    emit(bench=samples, backend=backend, miimon=the_plan["miimon"], interval_ms=2)
+
+
 def main():
     scenario, backend, *args = sys.argv[1:]
     if scenario == "apply":
@@ -275,6 +423,8 @@ def main():
         scenario_loop(backend, True, ctx)
         scenario_rollback(backend, ctx)
         scenario_remove(backend, ctx)
+    elif scenario == "bench":
+        scenario_bench(backend, *args)
     elif scenario == "persist":
         scenario_persist(backend)
     else:
