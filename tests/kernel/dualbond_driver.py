@@ -334,22 +334,13 @@ class SwitchPorts:
     """Netlink to the switch namespace, opened once: a cable cut is one syscall, no fork."""
 
     def __init__(self):
-        holder = {}
+        from pyroute2 import IPRoute
 
-        def open_in_switch():
-            enter_netns("sw")
-            from pyroute2 import IPRoute
-
-            holder["ipr"] = IPRoute()
-
-        thread = threading.Thread(target=open_in_switch)
-        thread.start()
-        thread.join()
-        self.ipr = holder["ipr"]
+        self.ipr = IPRoute(netns="sw")
+        self.index = {link.get("ifname"): link["index"] for link in self.ipr.get_links()}
 
     def set(self, port, state):
-        index = self.ipr.link_lookup(ifname=port)[0]
-        self.ipr.link("set", index=index, state=state)
+        self.ipr.link("set", index=self.index[port], state=state)
 
 
 def ovs_log_switch_time(bond, member, after_wall):
