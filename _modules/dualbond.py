@@ -282,6 +282,11 @@ def build_plan(host, networks, minion_id="host"):
     for vlan in vlans:
         devices[vlan["name"]] = {"kind": "vlan", "link": vlan["bridge"], "id": vlan["vlan"], "mtu": vlan["mtu"]}
 
+    # Each bridge knows for good that the other bridge's MAC lives behind its crossing. Without
+    # it, a bridge that saw that MAC arrive from the switch (flooded frames) keeps sending it
+    # back to the switch port after a failover, until the entry ages out or is relearned.
+    fdb = [{"bridge": leg["crossing_bridge"], "port": leg["crossing"], "mac": leg["mac"]} for leg in legs]
+
     managed = list(devices)
     taken = {}
     for name in managed + list(inv_nics):
@@ -304,6 +309,7 @@ def build_plan(host, networks, minion_id="host"):
         "nics": {leg["nic"]: {"mac": leg["mac"], "mtu": mtu, "master": leg["bond"]} for leg in legs},
         "devices": devices,
         "vlans": vlans,
+        "fdb": fdb,
         "addresses": addresses,
         "probe": _check_probe(spec.get("probe"), f"{path}:probe"),
         "rollback_seconds": rollback,
@@ -420,7 +426,7 @@ def _change(action, name, detail, argv):
     return {"action": action, "name": name, "detail": detail, "argv": argv}
 
 
-def diff_linux(the_plan, seen, guard=None):
+def diff_linux(the_plan, seen, guard=None, fdb=None):
     """
     The changes (in order) that take the kernel from ``seen`` (``observe_links``) to the plan.
     Each change is ``{"action", "name", "detail", "argv"}``: ``argv`` is the ``ip`` command.
@@ -537,8 +543,18 @@ def diff_linux(the_plan, seen, guard=None):
         if not seen[name]["up"]:
             changes.append(_change("set", name, f"set {name} up", ["ip", "link", "set", name, "up"]))
 
+    for entry in the_plan.get("fdb", []):
+        if entry["port"] in created or (entry["port"], entry["mac"]) not in (fdb or set()):
+            changes.append(_change("fdb", entry["port"], f"pin {entry['mac']} to {entry['port']} in {entry['bridge']}",
+                                   ["bridge", "fdb", "replace", entry["mac"], "dev", entry["port"], "master", "static"]))
+
     changes.extend(_address_changes(the_plan, seen))
     return changes
+
+
+def static_fdb(bridge_fdb_json):
+    """``{(port, mac)}`` of the static entries in ``bridge -j fdb show`` output."""
+    return {(e.get("ifname"), (e.get("mac") or "").lower()) for e in bridge_fdb_json or [] if e.get("state") == "static"}
 
 
 def _address_changes(the_plan, seen):
@@ -824,7 +840,8 @@ def networkd_files(the_plan):
                     ("Match", [("Name", dev_name)]),
                     ("Link", [("MTUBytes", dev["mtu"])]),
                     ("Network", [("Bridge", dev["master"]), ("LinkLocalAddressing", "no"), ("ConfigureWithoutCarrier", "yes")]),
-                ])
+                ] + [("BridgeFDB", [("MACAddress", e["mac"]), ("AssociatedWith", "master")])
+                     for e in the_plan.get("fdb", []) if e["port"] == dev_name])
             elif dev["kind"] == "vlan":
                 files[name(dev_name, "netdev")] = HEADER + _ini([
                     ("NetDev", [("Name", dev_name), ("Kind", "vlan"), ("MTUBytes", dev["mtu"])]),
@@ -901,6 +918,8 @@ def ifupdown_files(the_plan):
                 f"    pre-up tc qdisc replace dev {leg['backup']} clsact",
             ]
             lines += ["    pre-up " + " ".join(c["argv"]) for c in guard_commands(the_plan) if c["name"] in (leg["crossing"], leg["backup"])]
+            lines += [f"    up bridge fdb replace {e['mac']} dev {e['port']} master static"
+                      for e in the_plan.get("fdb", []) if e["port"] == leg["crossing"]]
             lines += [
                 f"    up ip link set {leg['crossing']} up",
                 f"    post-down ip link delete {leg['backup']}",
@@ -1090,6 +1109,14 @@ def _resolve_renamed_nics(the_plan, seen):
                 )
 
 
+def _fdb_seen(the_plan, seen):
+    found = set()
+    for bridge in {e["bridge"] for e in the_plan.get("fdb", [])}:
+        if bridge in seen:
+            found |= static_fdb(json.loads(_run(["bridge", "-j", "fdb", "show", "br", bridge]).stdout or "[]"))
+    return found
+
+
 def _guard_seen(the_plan, seen):
     found = {}
     for leg in the_plan["legs"]:
@@ -1140,7 +1167,7 @@ def changes(host=None, networks=None, minion_id=None, the_plan=None):
         if the_plan["backend"] == "linux":
             seen = _ip_links()
             _resolve_renamed_nics(the_plan, seen)
-            todo = diff_linux(the_plan, seen, _guard_seen(the_plan, seen))
+            todo = diff_linux(the_plan, seen, _guard_seen(the_plan, seen), _fdb_seen(the_plan, seen))
         else:
             seen_links = _ip_links()
             _resolve_renamed_nics(the_plan, seen_links)

@@ -213,6 +213,7 @@ def converged_ip_json(p):
 
 
 ALL_GUARDED = {n: True for n in ("vx-eth2", "vx-eth3", "vbk-eth2", "vbk-eth3")}
+PINNED = {("vx-eth2", "52:54:00:10:01:02"), ("vx-eth3", "52:54:00:10:01:03")}
 
 
 def test_fresh_host_gets_everything_in_a_safe_order():
@@ -237,12 +238,24 @@ def test_fresh_host_gets_everything_in_a_safe_order():
     assert ["ip", "address", "add", "10.10.0.11/24", "dev", "br-eth2.10"] in argvs
     assert ["ip", "link", "add", "link", "br-eth2", "name", "br-eth2.10", "mtu", "9000", "type", "vlan", "id", "10"] in argvs
     assert sum(1 for c in changes if c["action"] == "guard" and "filter" in c["argv"]) == 8
+    assert ["bridge", "fdb", "replace", "52:54:00:10:01:02", "dev", "vx-eth2", "master", "static"] in argvs
+
+
+def test_the_other_bridges_mac_is_pinned_behind_each_crossing():
+    p = make_plan()
+    assert p["fdb"] == [{"bridge": "br-eth3", "port": "vx-eth2", "mac": "52:54:00:10:01:02"},
+                        {"bridge": "br-eth2", "port": "vx-eth3", "mac": "52:54:00:10:01:03"}]
+    details = [c["detail"] for c in dualbond.diff_linux(p, dualbond.observe_links(converged_ip_json(p)), ALL_GUARDED, {("vx-eth3", "52:54:00:10:01:03")})]
+    assert details == ["pin 52:54:00:10:01:02 to vx-eth2 in br-eth3"]
+    fdb = [{"mac": "52:54:00:10:01:02", "ifname": "vx-eth2", "master": "br-eth3", "state": "static"},
+           {"mac": "52:54:00:10:01:09", "ifname": "bond-eth3", "master": "br-eth3"}]
+    assert dualbond.static_fdb(fdb) == {("vx-eth2", "52:54:00:10:01:02")}
 
 
 def test_converged_host_has_no_changes():
     p = make_plan()
     seen = dualbond.observe_links(converged_ip_json(p))
-    assert dualbond.diff_linux(p, seen, ALL_GUARDED) == []
+    assert dualbond.diff_linux(p, seen, ALL_GUARDED, PINNED) == []
 
 
 @pytest.mark.parametrize(
@@ -263,13 +276,13 @@ def test_drift_is_repaired_with_exactly_the_needed_changes(breakage, expected):
     p = make_plan()
     links = converged_ip_json(p)
     breakage(links)
-    assert [c["detail"] for c in dualbond.diff_linux(p, dualbond.observe_links(links), ALL_GUARDED)] == expected
+    assert [c["detail"] for c in dualbond.diff_linux(p, dualbond.observe_links(links), ALL_GUARDED, PINNED)] == expected
 
 
 def test_missing_guard_is_put_back():
     p = make_plan()
     guard = dict(ALL_GUARDED, **{"vbk-eth3": False})
-    details = [c["detail"] for c in dualbond.diff_linux(p, dualbond.observe_links(converged_ip_json(p)), guard)]
+    details = [c["detail"] for c in dualbond.diff_linux(p, dualbond.observe_links(converged_ip_json(p)), guard, PINNED)]
     assert details == ["add clsact qdisc to vbk-eth3", "loop guard: mark frames arriving over vbk-eth3",
                        "loop guard: drop marked frames leaving over vbk-eth3"]
 
@@ -357,7 +370,9 @@ def test_networkd_files_describe_the_whole_topology():
     veth = parse(files["60-brine-dualbond-vbk-eth2.netdev"])
     assert veth["NetDev"]["Kind"] == "veth" and veth["Peer"]["Name"] == "vx-eth2"
     assert parse(files["60-brine-dualbond-vbk-eth2.network"])["Network"]["Bond"] == "bond-eth2"
-    assert parse(files["60-brine-dualbond-vx-eth2.network"])["Network"]["Bridge"] == "br-eth3"
+    vx = parse(files["60-brine-dualbond-vx-eth2.network"])
+    assert vx["Network"]["Bridge"] == "br-eth3"
+    assert dict(vx["BridgeFDB"]) == {"MACAddress": "52:54:00:10:01:02", "AssociatedWith": "master"}
     br = parse(files["60-brine-dualbond-br-eth2.netdev"])
     assert br["NetDev"]["MACAddress"] == "52:54:00:10:01:02" and br["Bridge"]["STP"] == "no"
     br_net = files["60-brine-dualbond-br-eth2.network"]
