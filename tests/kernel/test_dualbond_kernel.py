@@ -65,6 +65,14 @@ def test_cutting_one_cable_keeps_traffic_flowing_and_mending_it_restores_the_pri
         assert cut == {**cut, "moved_to_backup": True, "reach_while_cut": True, "back_on_primary": True, "reach_after": True}
 
 
+def test_reselect_primary_puts_a_bond_back_on_its_nic_and_is_a_no_op_after(lifecycle):
+    backend, run = lifecycle
+    result = run.result("reselect")["reselect"]
+    assert result["moved_to_backup"], "could not move the bond to its backup for the test"
+    assert result["first"] == ["bond-eth2: active member is now eth2"]
+    assert result["back_on_primary"] and result["second"] == []
+
+
 def test_cutting_both_cables_forms_no_loop(lifecycle):
     backend, run = lifecycle
     result = run.result("loop")
