@@ -840,8 +840,7 @@ def networkd_files(the_plan):
                     ("Match", [("Name", dev_name)]),
                     ("Link", [("MTUBytes", dev["mtu"])]),
                     ("Network", [("Bridge", dev["master"]), ("LinkLocalAddressing", "no"), ("ConfigureWithoutCarrier", "yes")]),
-                ] + [("BridgeFDB", [("MACAddress", e["mac"]), ("AssociatedWith", "master")])
-                     for e in the_plan.get("fdb", []) if e["port"] == dev_name])
+                ])
             elif dev["kind"] == "vlan":
                 files[name(dev_name, "netdev")] = HEADER + _ini([
                     ("NetDev", [("Name", dev_name), ("Kind", "vlan"), ("MTUBytes", dev["mtu"])]),
@@ -929,7 +928,9 @@ def ifupdown_files(the_plan):
             lines += [
                 f"auto {vlan['name']}",
                 f"iface {vlan['name']} inet manual",
-                f"    pre-up ip link add link {vlan['bridge']} name {vlan['name']} mtu {vlan['mtu']} type vlan id {vlan['vlan']} || true",
+                # ifupdown creates dotted VLAN names itself, with the parent's MTU: set ours after.
+                f"    pre-up ip link add link {vlan['bridge']} name {vlan['name']} type vlan id {vlan['vlan']} || true",
+                f"    pre-up ip link set {vlan['name']} mtu {vlan['mtu']}",
                 f"    up ip link set {vlan['name']} up",
             ]
             lines += [f"    up ip address add {a} dev {vlan['name']}" for a in the_plan["addresses"].get(vlan["name"], [])]
@@ -963,10 +964,13 @@ def guard_unit(the_plan):
     for d in devs:
         cmds.append(["tc", "qdisc", "replace", "dev", d, "clsact"])
     cmds += [c["argv"] for c in guard_commands(the_plan)]
+    # networkd's [BridgeFDB] makes "permanent" entries, which a bridge treats as its own MAC
+    # (delivered locally, never forwarded): the pins must be "static", so they live here too.
+    cmds += [["bridge", "fdb", "replace", e["mac"], "dev", e["port"], "master", "static"] for e in the_plan.get("fdb", [])]
     lines = [
         HEADER.rstrip(),
         "[Unit]",
-        "Description=Brine dual bond: loop guard on the veth crossings",
+        "Description=Brine dual bond: loop guard and FDB pins on the veth crossings",
         f"BindsTo={units}",
         f"After={units} systemd-networkd.service",
         "",
@@ -974,7 +978,7 @@ def guard_unit(the_plan):
         "Type=oneshot",
         "RemainAfterExit=yes",
     ]
-    lines += ["ExecStart=/usr/sbin/" + " ".join(c) for c in cmds]
+    lines += [f"ExecStart={'/usr/sbin/bridge' if c[0] == 'bridge' else '/usr/sbin/tc'} " + " ".join(c[1:]) for c in cmds]
     lines += ["", "[Install]", f"WantedBy={units}", ""]
     return "\n".join(lines)
 

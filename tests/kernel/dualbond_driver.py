@@ -195,11 +195,15 @@ def scenario_reselect(backend, ctx):
     if backend == "linux":
         sh("ip", "link", "set", leg["bond"], "type", "bond", "active_slave", leg["backup"])
     else:
+        # OVS >= 2.14 enforces bond-primary by itself; without it (older OVS) the bond stays put.
+        sh("ovs-vsctl", "remove", "port", leg["bond"], "other_config", "bond-primary")
         sh("ovs-appctl", "bond/set-active-member", leg["bond"], leg["backup"])
     moved = wait_for(lambda: active_of(backend, leg["bond"]) == leg["backup"], 5)
     first = dualbond.reselect_primary(the_plan=the_plan)
     back = wait_for(lambda: active_of(backend, leg["bond"]) == leg["nic"], 5)
     second = dualbond.reselect_primary(the_plan=the_plan)
+    if backend == "ovs":
+        dualbond.apply(host=host, networks=networks, minion_id=minion)  # bond-primary back
     emit(reselect={"moved_to_backup": moved, "first": first, "back_on_primary": back, "second": second})
 
 
@@ -418,6 +422,28 @@ def scenario_bench(backend, cuts="10"):
     emit(bench=samples, backend=backend, miimon=the_plan["miimon"], interval_ms=2)
 
 
+def scenario_ifupdown(backend, ifup):
+    """The ifupdown file under a real ``ifup -a`` (ifupdown unpacked from its Debian package)."""
+    minion, host, networks = inventory(backend, style="ifupdown")
+    give_nics_their_macs(host)
+    the_plan = dualbond.build_plan(host, networks, minion)
+    files = dualbond._files_for(the_plan)
+    (path, text), = files.items()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Path(path).write_text(text)
+    os.makedirs("/run/network", exist_ok=True)
+    for hook in ("if-pre-up.d", "if-up.d", "if-down.d", "if-post-down.d"):
+        os.makedirs(f"/etc/network/{hook}", exist_ok=True)  # the package's hook dirs, empty
+    proc = subprocess.run([ifup, "-a", "-v", "-i", path], capture_output=True, text=True)
+    legs = the_plan["legs"]
+    settled = wait_for(lambda: all(active_slave(leg["bond"]) == leg["nic"] for leg in legs), 10)
+    seen = dualbond._ip_links()
+    remaining = [c["detail"] for c in dualbond.diff_linux(the_plan, seen, dualbond._guard_seen(the_plan, seen),
+                                                          dualbond._fdb_seen(the_plan, seen))]
+    emit(ifup_rc=proc.returncode, ifup_log=(proc.stdout + proc.stderr)[-3000:], ifup_settled=settled,
+         remaining=remaining, reach={net: ping(addr) for net, addr in PEERS.items()})
+
+
 def main():
     scenario, backend, *args = sys.argv[1:]
     if scenario == "apply":
@@ -439,6 +465,8 @@ def main():
         scenario_remove(backend, ctx)
     elif scenario == "bench":
         scenario_bench(backend, *args)
+    elif scenario == "ifupdown":
+        scenario_ifupdown(backend, *args)
     elif scenario == "persist":
         scenario_persist(backend)
     else:

@@ -111,10 +111,36 @@ def test_the_loop_is_real_without_the_guard():
     assert len(result["healed"]) == 12 and result["recovered"]
 
 
+def test_ifupdown_builds_the_topology_from_its_file():
+    """A real ifup (ifupdown unpacked from Debian's package into .cache/, not installed)."""
+    ifup = ensure_ifup()
+    run = run_scenario("ifupdown", "linux", str(ifup))
+    result = run.result("ifup_rc")
+    assert result["ifup_rc"] == 0, result["ifup_log"]
+    assert result["ifup_settled"] and result["remaining"] == []
+    assert result["reach"] == {"management": True, "tunnel": True, "external": True}
+
+
+def ensure_ifup():
+    import glob
+    import subprocess
+
+    from brine_testlib import REPO
+
+    root = REPO / ".cache" / "ifupdown"
+    ifup = root / "root" / "sbin" / "ifup"
+    if not ifup.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["apt-get", "download", "ifupdown"], cwd=root, check=True, capture_output=True)
+        (deb,) = glob.glob(str(root / "ifupdown_*.deb"))
+        subprocess.run(["dpkg-deb", "-x", deb, str(root / "root")], check=True)
+    return ifup
+
+
 def test_networkd_builds_the_topology_from_the_persistent_files():
     run = run_scenario("persist", "linux")
     result = run.result("persist_settled")
     assert result["persist_settled"], result["networkd_log"]
     assert result["remaining"] == [], "networkd's topology differs from the plan"
-    assert result["unit_rc"] == [0] * 12
+    assert result["unit_rc"] == [0] * 14
     assert result["reach"] == {"management": True, "tunnel": True, "external": True}

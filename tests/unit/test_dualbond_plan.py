@@ -372,7 +372,7 @@ def test_networkd_files_describe_the_whole_topology():
     assert parse(files["60-brine-dualbond-vbk-eth2.network"])["Network"]["Bond"] == "bond-eth2"
     vx = parse(files["60-brine-dualbond-vx-eth2.network"])
     assert vx["Network"]["Bridge"] == "br-eth3"
-    assert dict(vx["BridgeFDB"]) == {"MACAddress": "52:54:00:10:01:02", "AssociatedWith": "master"}
+    assert "BridgeFDB" not in vx, "networkd makes permanent (= local) entries; the pins are in the guard unit"
     br = parse(files["60-brine-dualbond-br-eth2.netdev"])
     assert br["NetDev"]["MACAddress"] == "52:54:00:10:01:02" and br["Bridge"]["STP"] == "no"
     br_net = files["60-brine-dualbond-br-eth2.network"]
@@ -390,6 +390,7 @@ def test_guard_unit_installs_the_guard_after_networkd_made_the_veths():
     unit = dualbond.guard_unit(make_plan())
     assert "BindsTo=sys-subsystem-net-devices-vx\\x2deth2.device" in unit
     assert unit.count("ExecStart=/usr/sbin/tc ") == 12
+    assert "ExecStart=/usr/sbin/bridge fdb replace 52:54:00:10:01:02 dev vx-eth2 master static" in unit
     assert "Type=oneshot" in unit and "WantedBy=" in unit
 
 
