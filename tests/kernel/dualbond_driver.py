@@ -269,7 +269,7 @@ def scenario_persist(backend):
                for line in unit.splitlines() if line.startswith("ExecStart=")]
     seen = dualbond._ip_links()
     guard = dualbond._guard_seen(the_plan, seen)
-    todo = [c["detail"] for c in dualbond.diff_linux(the_plan, seen, guard)]
+    todo = [c["detail"] for c in dualbond.diff_linux(the_plan, seen, guard, dualbond._fdb_seen(the_plan, seen))]
     reach = {net: ping(addr) for net, addr in PEERS.items()}
     networkd.terminate()
     emit(persist_settled=settled, unit_rc=unit_rc, remaining=todo, reach=reach,
