@@ -64,6 +64,8 @@ def main():
         target = result["miimon"] + 50
         print(f"{backend}: {len(samples)} cable cuts, miimon {result['miimon']} ms, probe interval {result['interval_ms']} ms")
         print(f"  failover ms  {summary([s['failover_ms'] for s in samples])}   target <= {target}")
+        if backend == "linux":
+            print(f"  (bond only)  {summary([s['bond_switch_ms'] for s in samples])}   kernel log (10 ms ticks): switch port down -> backup active")
         print(f"  recovery ms  {summary([s['recovery_ms'] for s in samples])}   target <= 1000")
         print(f"  back on primary after every cut: {all(s['on_primary'] for s in samples)}")
         if args.json:

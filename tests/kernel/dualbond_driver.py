@@ -383,6 +383,23 @@ def ovs_log_switch_time(bond, member, after_wall):
     return best
 
 
+def kernel_switch_ms(nic, new_active):
+    """
+    From the kernel log: switch port of ``nic`` disabled -> bond made ``new_active`` its active
+    member (the bond's own reaction, without the traffic path), in ms; None if not logged.
+    """
+    import re
+
+    lines = sh("dmesg").stdout.splitlines()
+    stamps = [(float(m.group(1)), line) for line in lines if (m := re.match(r"\[\s*([\d.]+)\]", line))]
+    down = [t for t, line in stamps if f"(sw-{nic}) entered disabled state" in line]
+    if not down:
+        return None
+    t_down = down[-1]
+    made = [t for t, line in stamps if t >= t_down and f"(slave {new_active}): making interface the new active one" in line]
+    return round((made[0] - t_down) * 1000, 1) if made else None
+
+
 def scenario_bench(backend, cuts="10"):
     minion, host, networks, the_plan = scenario_apply(backend)
     by_nic = {leg["nic"]: leg for leg in the_plan["legs"]}
@@ -401,6 +418,7 @@ def scenario_bench(backend, cuts="10"):
         switch.set(f"sw-{nic}", "down")
         time.sleep(1.0)  # traffic must flow again; the outage is read from the packets below
         outage = probe.outage(t_cut - 0.2)
+        bond_ms = kernel_switch_ms(nic, leg["backup"]) if backend == "linux" else None
         wall_mend, t_mend = time.time(), time.monotonic()
         switch.set(f"sw-{nic}", "up")
         if backend == "linux":
@@ -414,6 +432,7 @@ def scenario_bench(backend, cuts="10"):
         time.sleep(0.5)
         samples.append({"cut": i + 1, "nic": nic,
                         "failover_ms": None if outage is None else round(outage * 1000, 1),
+                        "bond_switch_ms": bond_ms,
                         "recovery_ms": None if recovery is None else round(recovery * 1000, 1),
                         "on_primary": active_of(backend, leg["bond"]) == nic})
         emit(sample=samples[-1])

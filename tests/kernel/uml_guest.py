@@ -194,6 +194,7 @@ def run_guest(payload, timeout=240, mem="384M", env=None, workdir=None):
         "con=null",
         "ssl=null",
         "con0=null,fd:1",
+        "printk.time=1",  # kernel log timestamps, for timings read from the kernel
     ]
     start = time.monotonic()
     try:
