@@ -1511,12 +1511,14 @@ def reselect_primary(bond=None, host=None, networks=None, minion_id=None, the_pl
     return done
 
 
+def ovs_active_member(bond_show):
+    """The active member named in ``ovs-appctl bond/show`` output, or None."""
+    match = re.search(r"^active member mac: .*\((.+)\)$", bond_show or "", re.M)
+    return match.group(1) if match else None
+
+
 def _ovs_active(bond):
-    out = _run(["ovs-appctl", "bond/show", bond], check=False).stdout
-    match = re.search(r"^active-backup primary: .*$|^active member mac: .*\((.+)\)$", out, re.M)
-    for m in re.finditer(r"^active member mac: .*\((.+)\)$", out, re.M):
-        return m.group(1)
-    return None if match is None else None
+    return ovs_active_member(_run(["ovs-appctl", "bond/show", bond], check=False).stdout)
 
 
 def status(host=None, networks=None, minion_id=None):

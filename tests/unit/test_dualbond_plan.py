@@ -498,3 +498,17 @@ def test_probe_against_loopback():
         port = server.getsockname()[1]
         assert dualbond.probe({"host": "127.0.0.1", "port": port}, 2) is True
     assert dualbond.probe({"host": "127.0.0.1", "port": port}, 0.5) is False
+
+
+def test_ovs_active_member_is_read_from_bond_show():
+    shown = """---- bond-eth2 ----
+bond_mode: active-backup
+bond may use recirculation: no, Recirc-ID : -1
+active-backup primary: eth2
+active member mac: 52:54:00:10:03:02(eth2)
+
+member eth2: enabled
+  active member
+"""
+    assert dualbond.ovs_active_member(shown) == "eth2"
+    assert dualbond.ovs_active_member("no such bond") is None
