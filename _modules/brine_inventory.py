@@ -46,6 +46,8 @@ KNOWN_ROLES = (
 IMPLICIT_ROLES = ("network",)
 
 DUALBOND_BACKENDS = ("linux", "ovs")
+# probe, rollback_seconds and datapath_type are checked in detail by dualbond.build_plan().
+DUALBOND_KEYS = ("nics", "backend", "miimon", "bridges", "probe", "rollback_seconds", "datapath_type")
 NETWORK_CONFIG_STYLES = ("networkd", "ifupdown")
 DISK_ID_KEYS = ("by_id", "serial", "wwn")
 
@@ -368,8 +370,8 @@ class _Checker:
         if not self.is_mapping(spec, path):
             return
         for key in spec:
-            if key not in ("nics", "backend", "miimon", "bridges"):
-                self.err(f"{path}:{key}", "unknown key; expected nics, backend, miimon or bridges")
+            if key not in DUALBOND_KEYS:
+                self.err(f"{path}:{key}", f"unknown key; expected one of {', '.join(DUALBOND_KEYS)}")
         members = spec.get("nics")
         if not isinstance(members, list) or len(members) != 2:
             self.err(f"{path}:nics", "must list exactly two NICs (each the primary of one bond)")

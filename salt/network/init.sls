@@ -1,9 +1,24 @@
-{#- The network role. A placeholder until its issue fills it: it renders, checks the
-    inventory and records the role on the host. #}
+{#- The network role: the dual active-backup bond, its VLANs, MTUs and addresses, from the
+    inventory (brine:hosts:<id>:dualbond and :networks), through the dualbond state. #}
 {%- from 'brine/map.jinja' import settings, check, me with context %}
 {%- from 'brine/role.jinja' import role_marker %}
 include:
   - brine
 {%- if check.valid and 'network' in me.get('roles', []) %}
 {{ role_marker('network', settings, me) }}
+{%-   if me.get('dualbond') %}
+{%-     set nics = salt['dualbond.nics_found']() %}
+{%-     if nics.none %}
+{#- Not one of this host's NICs is here (a checkout on a workstation, a CI runner): this is not
+    the inventory's machine, so no interface of it is touched. #}
+brine-dualbond-not-this-machine:
+  test.succeed_without_changes:
+    - name: "dual bond skipped: none of {{ me.dualbond.nics | join(', ') }} (by name or MAC) exists on this machine"
+{%-     else %}
+brine-dualbond:
+  dualbond.present:
+    - require:
+      - brine_inventory: brine-inventory-valid
+{%-     endif %}
+{%-   endif %}
 {%- endif %}

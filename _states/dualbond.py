@@ -1,0 +1,94 @@
+"""
+States for the dual active-backup bond (see _modules/dualbond.py): ``dualbond.present`` and
+``dualbond.absent``. Thin wrappers: the execution module computes the difference, applies it
+(with probe and automatic rollback) and writes the persistent files.
+
+.. code-block:: yaml
+
+    dualbond:
+      dualbond.present: []
+"""
+
+try:
+    from salt.exceptions import CommandExecutionError
+except ImportError:  # pragma: no cover
+    CommandExecutionError = RuntimeError
+
+__virtualname__ = "dualbond"
+
+
+def __virtual__():
+    if "dualbond.apply" not in __salt__:
+        return (False, "the dualbond execution module is not available (needs iproute2)")
+    return __virtualname__
+
+
+def _ret(name):
+    return {"name": name, "changes": {}, "result": True, "comment": ""}
+
+
+def present(name, probe=None):
+    """
+    The host's dual bond exists exactly as its inventory entry says, live and in its persistent
+    configuration. A change after which the probe (``probe`` argument, else the inventory's
+    ``dualbond:probe``, else the salt-master) stops answering is rolled back within
+    ``rollback_seconds``, and the state fails saying so.
+
+    name
+        Any ID; the bond is the minion's own.
+    probe
+        ``ADDRESS`` (ICMP) or ``ADDRESS:PORT`` (TCP) to prove the host is still reachable.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single dualbond.present name=dualbond test=True
+    """
+    ret = _ret(name)
+    try:
+        out = __salt__["dualbond.apply"](test=__opts__["test"], probe_override=probe)
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=f"Dual bond cannot be applied: {exc}")
+        return ret
+    if not out["changes"] and not out.get("rolled_back"):
+        ret["comment"] = "Dual bond is already as planned"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, changes={"would": out["changes"]},
+                   comment=f"Dual bond would make {len(out['changes'])} change(s)")
+        return ret
+    if out.get("rolled_back"):
+        ret.update(result=False, changes={"rolled_back": out.get("attempted", [])},
+                   comment=f"Dual bond change was ROLLED BACK: {out['comment']}")
+        return ret
+    ret.update(changes={"done": out["changes"]}, comment=f"Dual bond: {len(out['changes'])} change(s) applied")
+    return ret
+
+
+def absent(name):
+    """
+    The host has no dual bond: its bridges, bonds, crossings and VLANs are deleted and its
+    persistent files removed; the physical NICs are only released.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single dualbond.absent name=dualbond test=True
+    """
+    ret = _ret(name)
+    try:
+        out = __salt__["dualbond.remove"](test=__opts__["test"])
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=f"Dual bond cannot be removed: {exc}")
+        return ret
+    if not out["changes"]:
+        ret["comment"] = "Dual bond is already absent"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, changes={"would": out["changes"]},
+                   comment=f"Dual bond removal would make {len(out['changes'])} change(s)")
+        return ret
+    ret.update(changes={"done": out["changes"]}, comment="Dual bond removed")
+    return ret
