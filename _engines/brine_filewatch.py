@@ -50,7 +50,10 @@ IN_IGNORED = 0x00008000
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
 
-DIRECTORY_MASK = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MODIFY
+# Only completed writes: a file rewritten in place is empty between its truncation and the
+# writer's close, and hashing it then would report a change that is not one (and make the
+# reactor rewrite the file again, forever). A rename lands a finished file in one step.
+DIRECTORY_MASK = IN_CLOSE_WRITE | IN_MOVED_TO
 EVENT_HEADER = struct.Struct("iIII")  # wd, mask, cookie, len
 
 

@@ -19,6 +19,7 @@ The first observation of an interface only sets its baseline: a watcher that sta
 changes, never the state it found.
 """
 
+import concurrent.futures
 import logging
 import time
 
@@ -296,8 +297,14 @@ def links(netns=None, interfaces=None):
         salt-call brine_linkwatch.links
         salt-call brine_linkwatch.links interfaces='[eth2, eth3]'
     """
-    with IPRoute(**({"netns": netns} if netns else {})) as ipr:
-        found = [link_from_message(msg) for msg in ipr.get_links()]
+    def dump():
+        with IPRoute(**({"netns": netns} if netns else {})) as ipr:
+            return [link_from_message(msg) for msg in ipr.get_links()]
+
+    # pyroute2's synchronous API runs its own asyncio loop, which cannot start inside the
+    # minion's running loop (where beacons run): dump from a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        found = pool.submit(dump).result()
     if interfaces is not None:
         wanted = set(interfaces)
         # Bonds stay in: their members' master index and active member resolve through them.

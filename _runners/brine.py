@@ -158,6 +158,8 @@ def envelope(data):
     payload = data.get("data")
     if not isinstance(payload, dict):
         raise Rejected("the event carries no payload mapping (was it sent with event.send?)")
+    # event.send run as a job (salt-call, salt '*') adds the job's own __pub_* metadata.
+    payload = {k: v for k, v in payload.items() if not (isinstance(k, str) and k.startswith("__pub_"))}
     for key in CLAIM_KEYS:
         if key in payload and payload[key] != minion:
             raise Rejected(f"payload {key}={payload[key]!r} claims to be about another minion than {minion!r}")
@@ -226,7 +228,9 @@ def decide_file_changed(tag, data):
             raise Rejected(f"{key}: {value!r} is not a SHA-256 digest")
         digests[key] = value
     record = dict(digests, watch=watch, path=path, timestamp=_number(payload, "timestamp"))
-    return minion, record, [("state.apply", {"mods": WATCH_STATES[watch]})]
+    # queue: a state run already in progress (the highstate, the previous rewrite) is waited
+    # for instead of failing this one.
+    return minion, record, [("state.apply", {"mods": WATCH_STATES[watch], "queue": True})]
 
 
 def decide_dhcp_unknown(tag, data):
@@ -265,7 +269,7 @@ def decide_minion_start(tag, data, enabled=True):
         raise Rejected(f"envelope id {minion!r} is not a valid minion id")
     if tag != f"salt/minion/{minion}/start":
         raise Rejected(f"tag {tag!r} is not the start event of {minion!r}")
-    actions = [("state.apply", {})] if enabled else []
+    actions = [("state.apply", {"queue": True})] if enabled else []
     return minion, {"highstate": bool(enabled)}, actions
 
 

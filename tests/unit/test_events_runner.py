@@ -115,6 +115,12 @@ def test_bad_envelopes_are_rejected(data):
         brine.decide_link("brine/net/link/up", data)
 
 
+def test_job_metadata_of_event_send_is_not_payload():
+    payload = link_up(__pub_fun="event.send", __pub_jid="20261122000000000000", __pub_tgt="ubuntu1")
+    minion, record, _ = brine.decide_link("brine/net/link/up", event(payload))
+    assert minion == "ubuntu3" and not any(k.startswith("__pub") for k in record)
+
+
 def test_payload_naming_the_sender_itself_is_fine():
     minion, _, _ = brine.decide_link("brine/net/link/up", event(link_up(minion="ubuntu3")))
     assert minion == "ubuntu3"
@@ -154,7 +160,7 @@ def nova(**changes):
 def test_rewritten_nova_conf_reapplies_the_console_state_on_the_sender():
     minion, record, actions = brine.decide_file_changed("brine/file/changed", event(nova(), minion="ubuntu1"))
     assert minion == "ubuntu1"
-    assert actions == [("state.apply", {"mods": "compute.console"})]
+    assert actions == [("state.apply", {"mods": "compute.console", "queue": True})]
     assert record["watch"] == "nova_conf"
 
 
@@ -225,7 +231,7 @@ def test_hostile_dhcp_events_are_rejected(why, payload):
 
 def test_minion_start_applies_the_highstate_of_that_minion():
     minion, _, actions = brine.decide_minion_start("salt/minion/ubuntu2/start", {"id": "ubuntu2", "data": "started"})
-    assert minion == "ubuntu2" and actions == [("state.apply", {})]
+    assert minion == "ubuntu2" and actions == [("state.apply", {"queue": True})]
 
 
 def test_minion_start_switched_off_only_records():
