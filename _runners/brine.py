@@ -1,8 +1,8 @@
 """
 Brine's reactions, and the records an operator reads afterwards.
 
-The reactors in ``reactor/`` hand every event they match to one of the ``on_*`` functions here,
-which validate it in Python and decide what, if anything, runs:
+The reactors in ``reactor/`` (``#!py``) hand every event they match to :func:`reaction` here
+while they render; it validates the event in Python and decides what, if anything, runs:
 
 * ``brine/net/...`` (link watcher): recorded; a mended link of an OVS bond re-selects the primary
   (``dualbond.reselect_primary``); a bond losing or regaining both members runs the double-failure
@@ -427,100 +427,72 @@ def _discovered():
     return DiscoveredStore(os.path.join(_store_dir(), "discovered.json"))
 
 
-_LOCAL_CLIENT = []
+def decide(kind, tag, data, enabled=True):
+    """``(minion, record, actions)`` for one event of ``kind``, or Rejected."""
+    if kind == "link":
+        return decide_link(tag, data)
+    if kind == "file_changed":
+        return decide_file_changed(tag, data)
+    if kind == "dhcp_unknown":
+        return decide_dhcp_unknown(tag, data)
+    if kind == "minion_start":
+        return decide_minion_start(tag, data, enabled=enabled)
+    raise Rejected(f"no reaction of kind {kind!r}")
 
 
-def _local_client():
-    if not _LOCAL_CLIENT:
-        import salt.client  # pylint: disable=import-outside-toplevel
-
-        _LOCAL_CLIENT.append(salt.client.get_local_client(mopts=__opts__))
-    return _LOCAL_CLIENT[0]
+def highstate_on_start(opts):
+    """The master option ``brine_highstate_on_start`` (default True) as a bool."""
+    value = opts.get("brine_highstate_on_start", True)
+    return value is True or str(value).strip().lower() in ("true", "yes", "on", "1")
 
 
-def _run_on(minion, actions):
-    """Publish each action to that one minion (an exact list target, never a glob)."""
-    jobs = []
-    for fun, kwargs in actions:
-        jid = _local_client().cmd_async([minion], fun, kwarg=kwargs, tgt_type="list")
-        jobs.append({"fun": fun, "kwargs": kwargs, "jid": jid})
-    return jobs
+def reaction(kind, tag, data, opts=None, received=None):
+    """
+    The reactor's high data for one event: the validated actions as ``local.<fun>`` calls on
+    the sending minion (an exact list target), then ``runner.brine.record`` of what was decided.
+    A rejected event yields only the record of its rejection.
 
-
-def _react(decide, tag, data, **options):
-    received = time.time()
+    The reactor SLS files (``#!py``) call this while rendering, so validation is Python and
+    the actions go out through the reactor's own, already connected client.
+    """
+    received = time.time() if received is None else received
     try:
-        minion, record, actions = decide(tag, data, **options)
+        minion, record_, actions = decide(kind, tag, data, enabled=highstate_on_start(opts or {}))
     except Rejected as exc:
         sender = data.get("id") if isinstance(data, dict) else None
         log.warning("brine: rejected event %.200r from %.100r: %s", tag, sender, exc)
         entry = {"received": received, "minion": sender if isinstance(sender, str) else repr(sender)[:100],
                  "tag": str(tag)[:200], "rejected": str(exc)[:500]}
-        _event_log().append(entry)
-        return entry
-    jobs = _run_on(minion, actions)
-    entry = {"received": received, "minion": minion, "tag": tag, "event": record, "actions": jobs}
-    _event_log().append(entry)
-    return entry
+        return {"brine-record": {"runner.brine.record": [{"args": [{"entry": entry}]}]}}
+    high = {}
+    for number, (fun, kwargs) in enumerate(actions):
+        spec = [{"tgt": [minion]}, {"tgt_type": "list"}]
+        if kwargs:
+            spec.append({"args": [{key: value} for key, value in kwargs.items()]})
+        # Named so that they sort (and run) before the record.
+        high[f"brine-{number}-{fun}"] = {f"local.{fun}": spec}
+    entry = {"received": received, "minion": minion, "tag": tag, "event": record_,
+             "actions": [{"fun": fun, "kwargs": kwargs} for fun, kwargs in actions]}
+    high["brine-record"] = {"runner.brine.record": [{"args": [{"entry": entry}]}]}
+    return high
 
 
-def on_link(tag, data, **_reactor):
+def record(entry, **_reactor):
     """
-    Reactor entry point for ``brine/net/...`` events: validate, record, re-select the primary
-    member of an OVS bond whose link came back, run the loop guard on a double failure.
+    Append one decided event to the event log (and a discovered MAC to the discovered
+    machines). Called by the reactors with what :func:`reaction` decided.
 
-    CLI Example (normally called by reactor/link.sls):
+    CLI Example:
 
     .. code-block:: bash
 
-        salt-run brine.on_link tag=brine/net/link/up data='{"id": "ubuntu3", "data": {...}}'
+        salt-run brine.record entry='{"received": 1700000000, "minion": "ubuntu1", "tag": "note"}'
     """
-    return _react(decide_link, tag, data)
-
-
-def on_file_changed(tag, data, **_reactor):
-    """
-    Reactor entry point for ``brine/file/changed``: re-apply the state that owns the file on
-    the minion that reported it (``nova_conf`` → ``compute.console``).
-
-    CLI Example (normally called by reactor/file_changed.sls):
-
-    .. code-block:: bash
-
-        salt-run brine.on_file_changed tag=brine/file/changed data='{"id": "ubuntu1", "data": {...}}'
-    """
-    return _react(decide_file_changed, tag, data)
-
-
-def on_dhcp_unknown(tag, data, **_reactor):
-    """
-    Reactor entry point for ``brine/dhcp/unknown``: add the MAC to the discovered machines.
-
-    CLI Example (normally called by reactor/dhcp_unknown.sls):
-
-    .. code-block:: bash
-
-        salt-run brine.on_dhcp_unknown tag=brine/dhcp/unknown data='{"id": "bootstrap", "data": {"mac": "52:54:00:aa:bb:cc"}}'
-    """
-    entry = _react(decide_dhcp_unknown, tag, data)
-    if "event" in entry:
+    if not isinstance(entry, dict):
+        raise ValueError("entry must be a mapping")
+    if entry.get("tag") == "brine/dhcp/unknown" and isinstance(entry.get("event"), dict):
         _discovered().add(entry["minion"], entry["event"], entry["received"])
-    return entry
-
-
-def on_minion_start(tag, data, **_reactor):
-    """
-    Reactor entry point for ``salt/minion/<id>/start``: apply that minion's highstate, unless
-    the master option ``brine_highstate_on_start`` is False.
-
-    CLI Example (normally called by reactor/minion_start.sls):
-
-    .. code-block:: bash
-
-        salt-run brine.on_minion_start tag=salt/minion/ubuntu1/start data='{"id": "ubuntu1"}'
-    """
-    enabled = __opts__.get("brine_highstate_on_start", True)
-    return _react(decide_minion_start, tag, data, enabled=enabled is True or str(enabled).lower() == "true")
+    return _event_log().append(entry)
 
 
 def events(minion=None, since=None, tag=None, limit=50):

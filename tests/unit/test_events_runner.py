@@ -314,3 +314,48 @@ def test_discovered_store_merges_sightings_and_forgets(tmp_path):
     assert store.forget("52:54:00:aa:bb:cc") is True and store.forget("52:54:00:aa:bb:cc") is False
     assert [m["mac"] for m in store.all()] == ["52:54:00:aa:bb:01"]
     json.loads((tmp_path / "brine" / "discovered.json").read_text())
+
+
+# --------------------------------------------------------------------------- reactor high data
+
+
+def test_reaction_targets_only_the_sender_then_records():
+    high = brine.reaction("link", "brine/net/link/up", event(link_up()), {}, received=T)
+    assert list(high) == sorted(high)  # the order in which the reactor runs them
+    assert high["brine-0-dualbond.reselect_primary"] == {
+        "local.dualbond.reselect_primary": [{"tgt": ["ubuntu3"]}, {"tgt_type": "list"}]}
+    (entry,) = high["brine-record"]["runner.brine.record"][0]["args"]
+    assert entry["entry"]["minion"] == "ubuntu3" and entry["entry"]["received"] == T
+    assert entry["entry"]["actions"] == [{"fun": "dualbond.reselect_primary", "kwargs": {}}]
+
+
+def test_reaction_passes_fixed_arguments():
+    high = brine.reaction("file_changed", "brine/file/changed", event(nova(), minion="ubuntu1"), {})
+    assert high["brine-0-state.apply"] == {"local.state.apply": [
+        {"tgt": ["ubuntu1"]}, {"tgt_type": "list"}, {"args": [{"mods": "compute.console"}, {"queue": True}]}]}
+
+
+@pytest.mark.parametrize("kind,tag,payload", [
+    ("link", "brine/net/link/up", link_up(minion="ubuntu1")),
+    ("file_changed", "brine/file/changed", nova(watch="x")),
+    ("dhcp_unknown", "brine/dhcp/unknown", sighting(mac="x")),
+    ("nonsense", "brine/net/link/up", link_up()),
+])
+def test_rejected_reaction_only_records(kind, tag, payload):
+    high = brine.reaction(kind, tag, event(payload), {})
+    assert list(high) == ["brine-record"]
+    (arg,) = high["brine-record"]["runner.brine.record"][0]["args"]
+    assert arg["entry"]["rejected"] and arg["entry"]["minion"] == "ubuntu3"
+
+
+@pytest.mark.parametrize("value,expected", [(True, True), (False, False), ("false", False), ("True", True), (None, False)])
+def test_highstate_on_start_option(value, expected):
+    assert brine.highstate_on_start({"brine_highstate_on_start": value}) is expected
+    assert brine.highstate_on_start({}) is True
+
+
+def test_minion_start_reaction_follows_the_option():
+    data = {"id": "ubuntu2", "data": "started"}
+    assert "brine-0-state.apply" in brine.reaction("minion_start", "salt/minion/ubuntu2/start", data, {})
+    assert list(brine.reaction("minion_start", "salt/minion/ubuntu2/start", data,
+                               {"brine_highstate_on_start": False})) == ["brine-record"]
