@@ -30,7 +30,9 @@ def salt_minion(salt_master):
         overrides={"loop_interval": 1, "master": "127.0.0.1", "log_level_logfile": "info"},
     )
     with factory.started(start_timeout=120):
-        ret = salt_master.salt_cli().run("saltutil.sync_all", minion_tgt=factory.id)
+        # A sync lists the whole file root; on a loaded host that takes longer than the
+        # CLI's default 5 s wait.
+        ret = salt_master.salt_cli(timeout=300).run("saltutil.sync_all", minion_tgt=factory.id)
         assert ret.returncode == 0, ret
         yield factory
 
