@@ -20,6 +20,7 @@ Minions that cannot run engines use the ``brine_linkwatch`` beacon, which publis
 events from a 1-second poll.
 """
 
+import errno
 import logging
 
 try:
@@ -65,7 +66,16 @@ def start(bonds=None, interfaces=None, netns=None):
             tracker.observe_message(dict_event(msg, "RTM_NEWLINK"))
         log.info("brine_linkwatch: watching %s", sorted(n for n in tracker.links if tracker.watched(n)))
         while True:
-            for msg in ipr.get():
+            try:
+                messages = ipr.get()
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:
+                    raise
+                # The kernel dropped notifications (socket buffer full): a fresh dump compared
+                # with the last known states still yields every change that matters.
+                log.warning("brine_linkwatch: netlink overrun; re-reading every link")
+                messages = [dict_event(msg, "RTM_NEWLINK") for msg in ipr.get_links()]
+            for msg in messages:
                 for tag, payload in tracker.observe_message(msg):
                     publish(tag, payload)
 

@@ -43,6 +43,8 @@ class VethLab:
         ip("-n", self.watch_ns, "link", "set", watched, "up")
         ip("-n", self.peer_ns, "link", "set", peer, "up")
         self.pairs[peer] = watched
+        # Carrier and operstate follow asynchronously (the kernel's linkwatch work).
+        self.wait_carrier(peer, up=True)
         return watched
 
     def cut(self, peer):
@@ -58,13 +60,15 @@ class VethLab:
         return start
 
     def wait_carrier(self, peer, up, timeout=10):
-        """Wait until the watched end of ``peer`` has (or has lost) its carrier."""
-        path = f"/sys/class/net/{self.pairs[peer]}/carrier"
+        """Wait until the watched end of ``peer`` has (or has lost) its carrier and is UP (DOWN)."""
+        base = f"/sys/class/net/{self.pairs[peer]}"
+        want = "1 up" if up else "0 down"
         deadline = time.time() + timeout
         while time.time() < deadline:
-            out = subprocess.run(["ip", "netns", "exec", self.watch_ns, "cat", path],
+            out = subprocess.run(["ip", "netns", "exec", self.watch_ns, "sh", "-c",
+                                  f"echo $(cat {base}/carrier 2>/dev/null || echo 0) $(cat {base}/operstate)"],
                                  capture_output=True, text=True).stdout.strip()
-            if out == ("1" if up else "0"):
+            if out == want:
                 return
             time.sleep(0.05)
         raise AssertionError(f"{self.pairs[peer]} carrier never became {'up' if up else 'down'}")

@@ -163,3 +163,20 @@ def test_link_from_message_reads_a_real_netlink_dump():
         lab.wait_carrier("lwu0p", up=False)
         snapshot = {l["name"]: l for l in brine_linkwatch.links(netns=lab.watch_ns)}
         assert snapshot["lwu0"]["carrier"] is False and snapshot["lwu0"]["operstate"] in ("DOWN", "LOWERLAYERDOWN")
+
+
+@pytest.mark.parametrize("config,valid", [
+    ([{"interval": 1}, {"interfaces": ["eth2", "eth3"]}], True),
+    ([{"interval": 1}, {"bonds": {"bond0": {"members": ["eth2", "eth3"], "backend": "ovs"}}}, {"netns": "x"}], True),
+    ({"interval": 1}, False),
+    ([{"interfaces": "eth2"}], False),
+    ([{"bogus": 1}], False),
+    ([{"bonds": {"bond0": "eth2"}}], False),
+])
+def test_beacon_validates_its_configuration(config, valid):
+    from brine_testlib import load_extension
+
+    beacon = load_extension("beacons", "brine_linkwatch")
+    beacon.__salt__ = {"brine_linkwatch.tracker": brine_linkwatch.LinkTracker}
+    ok, _message = beacon.validate(config)
+    assert ok is valid
