@@ -135,12 +135,18 @@ def test_event_latency(salt_factories, tmp_path_factory):
                 results += [summary("beacon: cut -> recorded at master", cut),
                             summary("beacon: mend -> reselect_primary on minion", mend)]
                 restored = []
+                proc = Path(engine_minion.config["cachedir"]) / "proc"  # one file per running job
+                proc.mkdir(parents=True, exist_ok=True)
                 for _ in range(trials):
                     start = time.time()
                     replace_file(nova_conf, NOVA_CONF_WITHOUT_VNC)
                     assert wait_for(lambda: "[vnc]" in nova_conf.read_text(), timeout=60, interval=0.01)
                     restored.append(time.time() - start)
-                    time.sleep(1.5)  # let the fix-up's own change event and state run finish
+                    # The fix-up is itself a change (one more event and state run): let the
+                    # minion go idle, as between two real rewrites, before the next trial.
+                    time.sleep(0.5)
+                    assert wait_for(lambda: not any(proc.iterdir()), timeout=120, interval=0.05)
+                    time.sleep(0.5)
                 results.append(summary("nova.conf replaced -> [vnc] back", restored))
     print("\n\nBrine event latency (this host, loopback master, veth carrier changes)")
     for line in results:
