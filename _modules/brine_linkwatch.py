@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "brine_linkwatch"
 
+# The Salt functions; the pure core is for the engine, the beacon and the tests.
+__load__ = ["tracker", "inventory_bonds", "links"]
+
 TAG_PREFIX = "brine/net"
 
 # The RFC 2863 operational states the kernel reports (IF_OPER_*).

@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "brine"
 
+# What salt-run offers; the pure core below is for the reactors (which import this file) and
+# the tests.
+__load__ = ["record", "events", "discovered", "forget"]
+
 DEFAULT_EVENTS_MAX_BYTES = 8 * 1024 * 1024
 
 # Minion ids: what Salt accepts as a key name that is also a sane host name (no globs, no
