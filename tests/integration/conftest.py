@@ -17,6 +17,9 @@ def salt_master(salt_factories):
     # auto_accept: this master listens on loopback only and exists for one test session;
     # pytest-salt-factories' own key acceptance (a salt-key run) proved racy on a loaded host.
     overrides.update({"interface": "127.0.0.1", "auto_accept": True, "log_level_logfile": "info"})
+    # The shipped master applies a starting minion's highstate; on this host that would
+    # converge the test host itself. tests/integration/test_reactors_start.py covers it.
+    overrides["brine_highstate_on_start"] = False
     factory = salt_factories.salt_master_daemon("brine-master", overrides=overrides)
     with factory.started(start_timeout=120):
         yield factory
@@ -29,6 +32,8 @@ def salt_minion(salt_master):
         overrides={"loop_interval": 1, "master": "127.0.0.1", "log_level_logfile": "info"},
     )
     with factory.started(start_timeout=120):
+        # A sync lists the whole file root; on a loaded host that takes longer than the
+        # CLI's default 5 s wait.
         ret = salt_master.salt_cli(timeout=300).run("saltutil.sync_all", minion_tgt=factory.id)
         assert ret.returncode == 0, ret
         yield factory

@@ -1,0 +1,317 @@
+"""
+Link state for Brine's link watchers: the ``brine_linkwatch`` engine (netlink push) and the
+``brine_linkwatch`` beacon (1-second poll) share this core.
+
+The pure core turns link observations into Brine events:
+
+``brine/net/link/down``, ``brine/net/link/up``
+    ``{"interface", "bond", "backend", "carrier", "operstate", "active", "timestamp"}``; ``bond``
+    is the bond (or dual-bond group) the interface belongs to, or None; ``active`` is the bond's
+    active member after the change.
+``brine/net/bond/failover``
+    ``{"bond", "backend", "previous", "active", "timestamp"}``: the active member changed.
+``brine/net/bond/down``
+    ``{"bond", "backend", "members", "timestamp"}``: every member of the bond lost its link.
+``brine/net/bond/restored``
+    ``{"bond", "backend", "members", "active", "timestamp"}``: a member came back after ``down``.
+
+The first observation of an interface only sets its baseline: a watcher that starts reports
+changes, never the state it found.
+"""
+
+import concurrent.futures
+import logging
+import time
+
+try:
+    from pyroute2 import IPRoute
+
+    HAS_PYROUTE2 = True
+except ImportError:  # pragma: no cover - exercised only on a minion without pyroute2
+    HAS_PYROUTE2 = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "brine_linkwatch"
+
+# The Salt functions; the pure core is for the engine, the beacon and the tests.
+__load__ = ["tracker", "inventory_bonds", "links"]
+
+TAG_PREFIX = "brine/net"
+
+# The RFC 2863 operational states the kernel reports (IF_OPER_*).
+OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
+
+# When the bonds come from the inventory, the pair of NICs of the dual bond is one group.
+INVENTORY_GROUP = "dualbond"
+
+
+def __virtual__():
+    if not HAS_PYROUTE2:
+        return (False, "brine_linkwatch needs the pyroute2 Python library")
+    return __virtualname__
+
+
+# --------------------------------------------------------------------------- pure core
+
+
+def link_is_up(link):
+    """An interface carries traffic when it has carrier and the kernel calls it UP (or UNKNOWN)."""
+    return bool(link.get("carrier")) and link.get("operstate") in ("UP", "UNKNOWN")
+
+
+def link_from_message(msg):
+    """
+    The fields the tracker needs from one pyroute2 ``ifinfmsg`` (RTM_NEWLINK, RTM_DELLINK or a
+    dump entry), as a plain dict. A kernel bond also reports its active member's index.
+    """
+    kind = msg.get(("IFLA_LINKINFO", "IFLA_INFO_KIND"))
+    active_index = None
+    if kind == "bond":
+        active_index = msg.get(("IFLA_LINKINFO", "IFLA_INFO_DATA", "IFLA_BOND_ACTIVE_SLAVE"))
+    carrier = msg.get("IFLA_CARRIER")
+    return {
+        "event": msg.get("event"),
+        "name": msg.get("IFLA_IFNAME"),
+        "index": msg.get("index"),
+        "carrier": None if carrier is None else bool(carrier),
+        "operstate": msg.get("IFLA_OPERSTATE"),
+        "master": msg.get("IFLA_MASTER"),
+        "kind": kind,
+        "active_index": active_index,
+    }
+
+
+def normalise_bonds(bonds):
+    """
+    ``{name: {"members": [...], "backend": "ovs"}}`` from the engine's ``bonds`` setting, which
+    may also give a bare list of members. Raises ValueError on anything else.
+    """
+    result = {}
+    for name, spec in (bonds or {}).items():
+        if isinstance(spec, (list, tuple)):
+            spec = {"members": list(spec)}
+        if not isinstance(spec, dict) or not isinstance(spec.get("members"), (list, tuple)) or not spec["members"]:
+            raise ValueError(f"bond {name!r}: expected a list of members or {{members: [...], backend: ...}}")
+        result[str(name)] = {"members": [str(m) for m in spec["members"]], "backend": spec.get("backend")}
+    return result
+
+
+class LinkTracker:
+    """
+    Remembers the last state of every interface and turns each new observation into the Brine
+    events it implies. Feed it with :meth:`observe` (one link dict, see :func:`link_from_message`)
+    and :meth:`forget` (a link that disappeared).
+
+    bonds
+        ``{name: {"members": [...], "backend": ...}}`` (or ``{name: [members]}``): groups whose
+        active member and double failure are tracked even where no kernel bond exists (OVS
+        bonds, the dual bond's two bonds). Members of kernel bonds are recognised by
+        themselves.
+    interfaces
+        Allow-list of interface names to report; None reports every interface except ``lo``.
+        Members of configured bonds are always watched.
+    """
+
+    def __init__(self, bonds=None, interfaces=None):
+        self.bonds = normalise_bonds(bonds)
+        self.member_of = {m: name for name, spec in self.bonds.items() for m in spec["members"]}
+        self.interfaces = None if interfaces is None else set(interfaces) | set(self.member_of)
+        self.links = {}  # name -> last link dict
+        self.names = {}  # ifindex -> name, to resolve masters and active members
+        self.active = {}  # bond -> active member name (None: all down)
+        self.all_down = {}  # bond -> bool
+
+    # ------------------------------------------------------------------ helpers
+
+    def watched(self, name):
+        if not name or name == "lo":
+            return False
+        return self.interfaces is None or name in self.interfaces
+
+    def bond_of(self, link):
+        if link["name"] in self.member_of:
+            return self.member_of[link["name"]]
+        master = link.get("master")
+        if master is not None:
+            master_link = self.links.get(self.names.get(master))
+            if master_link and master_link.get("kind") == "bond":
+                return master_link["name"]
+        return None
+
+    def members(self, bond):
+        if bond in self.bonds:
+            return list(self.bonds[bond]["members"])
+        master_index = self.links.get(bond, {}).get("index")
+        return sorted(n for n, l in self.links.items() if master_index is not None and l.get("master") == master_index)
+
+    def backend(self, bond):
+        if bond in self.bonds:
+            return self.bonds[bond]["backend"]
+        return "linux" if bond is not None else None
+
+    def current_active(self, bond):
+        """The kernel's choice for a kernel bond; otherwise the first member, in the configured
+        order, whose link is up (what an active-backup bond with that primary order picks)."""
+        bond_link = self.links.get(bond)
+        if bond_link and bond_link.get("kind") == "bond" and bond_link.get("active_index") is not None:
+            return self.names.get(bond_link["active_index"])
+        for member in self.members(bond):
+            link = self.links.get(member)
+            if link is not None and link_is_up(link):
+                return member
+        return None
+
+    def bond_events(self, bond, now):
+        events = []
+        members = self.members(bond)
+        if not members or not all(m in self.links for m in members):
+            return events  # not every member seen yet: no baseline for the bond
+        active = self.current_active(bond)
+        all_down = not any(link_is_up(self.links[m]) for m in members)
+        backend = self.backend(bond)
+        if bond in self.active:
+            previous = self.active[bond]
+            if previous is not None and active is not None and active != previous:
+                events.append((f"{TAG_PREFIX}/bond/failover",
+                               {"bond": bond, "backend": backend, "previous": previous, "active": active, "timestamp": now}))
+            if all_down and not self.all_down[bond]:
+                events.append((f"{TAG_PREFIX}/bond/down",
+                               {"bond": bond, "backend": backend, "members": members, "timestamp": now}))
+            if not all_down and self.all_down[bond]:
+                events.append((f"{TAG_PREFIX}/bond/restored",
+                               {"bond": bond, "backend": backend, "members": members, "active": active, "timestamp": now}))
+        self.active[bond] = active
+        self.all_down[bond] = all_down
+        return events
+
+    # ------------------------------------------------------------------ feeding
+
+    def observe(self, link, now=None):
+        """Record one observation of a link; return the ``[(tag, payload), ...]`` it implies."""
+        now = time.time() if now is None else now
+        name = link.get("name")
+        if not name:
+            return []
+        if link.get("event") == "RTM_DELLINK":
+            return self.forget(name, now)
+        previous = self.links.get(name)
+        if link.get("kind") is None and previous is not None:
+            # Carrier notifications can omit IFLA_LINKINFO; the link's kind does not change.
+            link = dict(link, kind=previous.get("kind"), active_index=previous.get("active_index"))
+        self.links[name] = link
+        if link.get("index") is not None:
+            self.names[link["index"]] = name
+        events = []
+        bonds = set()
+        if link.get("kind") == "bond" or name in self.bonds:
+            bonds.add(name)
+        bond = self.bond_of(link)
+        if bond is not None:
+            bonds.add(bond)
+        if self.watched(name) and link.get("kind") != "bond" and previous is not None:
+            was_up, is_up = link_is_up(previous), link_is_up(link)
+            if was_up != is_up:
+                active = self.current_active(bond) if bond is not None else None
+                events.append((f"{TAG_PREFIX}/link/{'up' if is_up else 'down'}", {
+                    "interface": name,
+                    "bond": bond,
+                    "backend": self.backend(bond),
+                    "carrier": bool(link.get("carrier")),
+                    "operstate": link.get("operstate"),
+                    "active": active,
+                    "timestamp": now,
+                }))
+        for each in sorted(bonds):
+            events.extend(self.bond_events(each, now))
+        return events
+
+    def observe_message(self, msg, now=None):
+        """:meth:`observe` for one pyroute2 netlink message; other messages imply nothing."""
+        if msg.get("event") not in ("RTM_NEWLINK", "RTM_DELLINK"):
+            return []
+        return self.observe(link_from_message(msg), now)
+
+    def forget(self, name, now=None):
+        """A link was deleted: an unplugged USB NIC is as down as a cut cable."""
+        now = time.time() if now is None else now
+        previous = self.links.get(name)
+        if previous is None:
+            return []
+        gone = dict(previous, carrier=False, operstate="NOTPRESENT", event="RTM_NEWLINK")
+        events = self.observe(gone, now)
+        self.links.pop(name, None)
+        self.names.pop(previous.get("index"), None)
+        return events
+
+
+# --------------------------------------------------------------------------- Salt functions
+
+
+def tracker(bonds=None, interfaces=None):
+    """
+    A new :class:`LinkTracker` for the engine and the beacon. ``bonds`` defaults to this
+    minion's dual bond from the inventory (group ``dualbond``), or none when it has no dual bond.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_linkwatch.tracker
+    """
+    if bonds is None:
+        bonds = inventory_bonds()
+    return LinkTracker(bonds=bonds, interfaces=interfaces)
+
+
+def inventory_bonds():
+    """
+    This minion's dual bond from the inventory as a bond group for the watchers, or ``{}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_linkwatch.inventory_bonds
+    """
+    try:
+        host = __salt__["brine_inventory.host"]()
+    except Exception as exc:  # pylint: disable=broad-except
+        log.info("brine_linkwatch: no dual bond from the inventory (%s)", exc)
+        return {}
+    spec = host.get("dualbond")
+    if not spec:
+        return {}
+    return {INVENTORY_GROUP: {"members": list(spec["nics"]), "backend": spec.get("backend", "linux")}}
+
+
+def links(netns=None, interfaces=None):
+    """
+    The current state of this minion's links (those in ``interfaces`` when given), as the
+    watchers see them: ``[{"name", "index", "carrier", "operstate", "master", "kind", ...}]``.
+
+    netns
+        Name of a network namespace (``ip netns``) to look into instead of the minion's own.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_linkwatch.links
+        salt-call brine_linkwatch.links interfaces='[eth2, eth3]'
+    """
+    def dump():
+        with IPRoute(**({"netns": netns} if netns else {})) as ipr:
+            return [link_from_message(msg) for msg in ipr.get_links()]
+
+    # pyroute2's synchronous API runs its own asyncio loop, which cannot start inside the
+    # minion's running loop (where beacons run): dump from a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        found = pool.submit(dump).result()
+    if interfaces is not None:
+        wanted = set(interfaces)
+        # Bonds stay in: their members' master index and active member resolve through them.
+        found = [l for l in found if l["name"] in wanted or l["kind"] == "bond"]
+    for link in found:
+        link["event"] = "RTM_NEWLINK"
+    return found

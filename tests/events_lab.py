@@ -1,0 +1,167 @@
+"""
+A master and minions set up for the event tests and the latency benchmark: the shipped
+etc/master (reactors, runner) serving stand-in states, minions running Brine's link and file
+watchers against veth pairs in network namespaces (tests/events_netns.py).
+
+Stand-ins, for parts other engineers are writing in parallel (each is replaced by nothing once
+the real one lands; the tests only check that the reactor reached it):
+
+* ``dualbond`` execution module (``reselect_primary``, ``loop_guard``): records each call in a
+  JSON-lines file instead of touching a bond. Used only when ``_modules/dualbond.py`` is absent.
+* ``dhcp_reservations.discover``: reads ``<mac> <ip>`` lines from the log it is given. Used only
+  when ``_modules/dhcp_reservations.py`` is absent.
+* the ``compute.console`` state (ID ``brine-nova-console``): always a stand-in here, because the
+  real one manages the host's own nova.conf; this one puts the ``[vnc]`` lines back into the
+  test's temporary nova.conf with ``ini.options_present``.
+* ``top.sls``: a probe that writes a marker file, so the highstate a starting minion gets
+  changes nothing on this host.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import yaml
+from brine_testlib import REPO
+
+DUALBOND_STANDIN = '''"""Test stand-in for the dualbond module (being written in parallel): records each call."""
+import json
+import time
+
+
+def _record(fun, **kwargs):
+    with open(__opts__["brine_test_calls"], "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"fun": fun, "time": time.time(), "kwargs": kwargs}) + "\\n")
+    return True
+
+
+def reselect_primary(bond=None):
+    return _record("reselect_primary", bond=bond)
+
+
+def loop_guard():
+    return _record("loop_guard")
+'''
+
+DHCP_STANDIN = '''"""Test stand-in for dhcp_reservations.discover (being written in parallel)."""
+
+
+def discover(log_path=None, server=None):
+    seen = {}
+    with open(log_path, encoding="utf-8") as fh:
+        for line in fh:
+            mac, ip = line.split()
+            entry = seen.setdefault(mac, {"mac": mac, "ip": ip, "interface": "eth0", "count": 0,
+                                          "first_seen": "t0", "last_seen": "t0"})
+            entry["count"] += 1
+    return list(seen.values())
+'''
+
+CONSOLE_STANDIN = """{#- Test stand-in for the nova engineer's compute.console (VNC console settings). #}
+brine-nova-console:
+  ini.options_present:
+    - name: {{ salt['config.get']('brine_test_nova_conf') }}
+    - sections:
+        vnc:
+          enabled: 'true'
+          server_listen: 0.0.0.0
+"""
+
+TOP_STANDIN = """base:
+  '*':
+    - brine_probe
+"""
+
+PROBE_STANDIN = """brine-probe-highstate:
+  file.managed:
+    - name: {{ salt['config.get']('brine_test_marker') }}
+    - contents: highstate
+"""
+
+NOVA_CONF_WITH_VNC = "[DEFAULT]\ndebug = false\n\n[vnc]\nenabled = true\nserver_listen = 0.0.0.0\n"
+NOVA_CONF_WITHOUT_VNC = "[DEFAULT]\ndebug = true\n"
+
+
+def build_tree(root):
+    """Stand-in modules under ``root/ext`` and states under ``root/states``."""
+    root = Path(root)
+    modules = root / "ext" / "_modules"
+    modules.mkdir(parents=True, exist_ok=True)
+    if not (REPO / "_modules" / "dualbond.py").exists():
+        (modules / "dualbond.py").write_text(DUALBOND_STANDIN)
+    if not (REPO / "_modules" / "dhcp_reservations.py").exists():
+        (modules / "dhcp_reservations.py").write_text(DHCP_STANDIN)
+    states = root / "states"
+    (states / "compute").mkdir(parents=True, exist_ok=True)
+    (states / "compute" / "console.sls").write_text(CONSOLE_STANDIN)
+    (states / "top.sls").write_text(TOP_STANDIN)
+    (states / "brine_probe.sls").write_text(PROBE_STANDIN)
+    # The checkout's reactors and extensions, without the rest of the checkout: a file root
+    # holding .venv makes every fileserver listing (each highstate syncs) take minutes.
+    checkout = root / "checkout"
+    checkout.mkdir(exist_ok=True)
+    for name in ("reactor", "_modules", "_states", "_grains", "_engines", "_beacons", "_runners"):
+        if (REPO / name).exists() and not (checkout / name).exists():
+            (checkout / name).symlink_to(REPO / name)
+    return root
+
+
+def master_overrides(root, highstate_on_start=True):
+    """The shipped etc/master, serving the stand-in states first and the checkout for reactors."""
+    config = yaml.safe_load((REPO / "etc" / "master").read_text().replace("/srv/brine", str(REPO)))
+    config.update(
+        interface="127.0.0.1",
+        log_level_logfile="info",
+        file_roots={"base": [str(Path(root) / "states"), str(Path(root) / "checkout")]},
+        brine_highstate_on_start=highstate_on_start,
+    )
+    return config
+
+
+def minion_overrides(root, minion_id, engines=None, beacons=None):
+    """A minion loading the checkout's extensions (and the stand-ins) straight from disk."""
+    root = Path(root)
+    work = root / minion_id
+    work.mkdir(parents=True, exist_ok=True)
+    config = {
+        "master": "127.0.0.1",
+        "loop_interval": 1,
+        "log_level_logfile": "info",
+        "module_dirs": [str(root / "ext"), str(REPO)],
+        "brine_test_calls": str(work / "calls.jsonl"),
+        "brine_test_nova_conf": str(work / "nova" / "nova.conf"),
+        "brine_test_marker": str(work / "highstate-marker"),
+    }
+    if engines:
+        config["engines"] = engines
+    if beacons:
+        config["beacons"] = beacons
+    return config
+
+
+def calls(minion_config, since=0.0):
+    """The stand-in dualbond calls made on that minion after ``since``."""
+    path = Path(minion_config["brine_test_calls"])
+    if not path.exists():
+        return []
+    entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [e for e in entries if e["time"] >= since]
+
+
+def wait_for(predicate, timeout=60, interval=0.05):
+    """The predicate's first truthy value, polling until ``timeout``; None when it never came."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
+def replace_file(path, text):
+    """Write a file the way configuration tools do: a temporary file renamed over the old one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.brine-tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,361 @@
+"""The brine runner's pure core: event → validated action or rejection; the record stores."""
+
+import json
+
+import pytest
+from brine_testlib import load_extension
+
+import brine_inventory
+
+brine = load_extension("runners", "brine")
+Rejected = brine.Rejected
+
+T = 1_700_000_000.0
+
+
+def event(payload, minion="ubuntu3"):
+    return {"id": minion, "cmd": "_minion_event", "tag": "x", "data": payload, "_stamp": "2026-11-22T00:00:00"}
+
+
+def link_up(**changes):
+    payload = {"interface": "eth2", "bond": "bond0", "backend": "ovs", "carrier": True, "operstate": "UP",
+               "active": "eth2", "timestamp": T}
+    payload.update(changes)
+    return payload
+
+
+# --------------------------------------------------------------------------- link events
+
+
+def test_mended_ovs_member_reselects_the_primary_on_the_sender_only():
+    minion, record, actions = brine.decide_link("brine/net/link/up", event(link_up()))
+    assert minion == "ubuntu3"
+    assert actions == [("dualbond.reselect_primary", {})]
+    assert record["interface"] == "eth2" and record["bond"] == "bond0"
+
+
+def test_linux_bond_reselects_by_itself():
+    _, _, actions = brine.decide_link("brine/net/link/up", event(link_up(backend="linux")))
+    assert actions == []
+
+
+def test_link_down_is_only_recorded():
+    _, record, actions = brine.decide_link("brine/net/link/down", event(link_up(carrier=False, operstate="DOWN")))
+    assert actions == [] and record["carrier"] is False
+
+
+def test_unbonded_link_up_does_nothing():
+    _, _, actions = brine.decide_link("brine/net/link/up", event(link_up(bond=None, backend=None, active=None)))
+    assert actions == []
+
+
+@pytest.mark.parametrize("tag", ["brine/net/bond/down", "brine/net/bond/restored"])
+def test_double_failure_runs_the_loop_guard(tag):
+    payload = {"bond": "bond0", "backend": "linux", "members": ["eth2", "eth3"], "timestamp": T}
+    _, record, actions = brine.decide_link(tag, event(payload))
+    assert actions == [("dualbond.loop_guard", {})] and record["members"] == ["eth2", "eth3"]
+
+
+def test_failover_is_recorded():
+    payload = {"bond": "bond0", "backend": "ovs", "previous": "eth2", "active": "eth3", "timestamp": T}
+    _, record, actions = brine.decide_link("brine/net/bond/failover", event(payload))
+    assert actions == [] and record["active"] == "eth3"
+
+
+HOSTILE_LINK = [
+    ("claims another minion", link_up(minion="ubuntu1")),
+    ("claims another id", link_up(id="ubuntu1")),
+    ("claims another host", link_up(host="ubuntu1")),
+    ("target field", link_up(tgt="*")),
+    ("path traversal", link_up(interface="../../etc")),
+    ("too long", link_up(interface="a" * 16)),
+    ("white space", link_up(interface="eth 2")),
+    ("colon alias", link_up(interface="eth2:1")),
+    ("newline", link_up(interface="eth2\nx")),
+    ("non-ascii", link_up(interface="eth\u00e9")),
+    ("empty", link_up(interface="")),
+    ("dot", link_up(interface=".")),
+    ("list interface", link_up(interface=["eth2"])),
+    ("bad bond", link_up(bond="bond0 && rm -rf /")),
+    ("bad bond slash", link_up(bond="bond0/../x")),
+    ("bad active", link_up(active="x/y")),
+    ("unknown backend", link_up(backend="sh -c id")),
+    ("carrier string", link_up(carrier="yes")),
+    ("bad operstate", link_up(operstate="UP; id")),
+    ("nan time", link_up(timestamp=float("nan"))),
+    ("string time", link_up(timestamp="now")),
+    ("bool time", link_up(timestamp=True)),
+    ("extra key", link_up(state="highstate")),
+    ("extra fun", link_up(fun="cmd.run")),
+]
+
+
+@pytest.mark.parametrize("why,payload", HOSTILE_LINK, ids=[w for w, _ in HOSTILE_LINK])
+def test_hostile_link_events_are_rejected(why, payload):
+    with pytest.raises(Rejected):
+        brine.decide_link("brine/net/link/up", event(payload))
+
+
+@pytest.mark.parametrize("name", ["eth2;reboot", "$(reboot)", "`id`", "a|b&c>d"])
+def test_shell_characters_the_kernel_allows_are_data_never_arguments(name):
+    # The kernel accepts these as interface names, so they are recorded as the minion sent
+    # them; the actions are fixed calls that take nothing from the event.
+    _, record, actions = brine.decide_link("brine/net/link/up", event(link_up(interface=name, bond=name, active=name)))
+    assert record["interface"] == name
+    assert actions == [("dualbond.reselect_primary", {})]
+
+
+@pytest.mark.parametrize("data", [
+    None, [], "ubuntu1", {"data": link_up()}, {"id": "*", "data": link_up()}, {"id": "ubuntu3 ubuntu1", "data": link_up()},
+    {"id": "-E", "data": link_up()}, {"id": "a/b", "data": link_up()}, {"id": "ubuntu3"}, {"id": "ubuntu3", "data": "x"},
+    {"id": ["ubuntu3"], "data": link_up()},
+])
+def test_bad_envelopes_are_rejected(data):
+    with pytest.raises(Rejected):
+        brine.decide_link("brine/net/link/up", data)
+
+
+def test_job_metadata_of_event_send_is_not_payload():
+    payload = link_up(__pub_fun="event.send", __pub_jid="20261122000000000000", __pub_tgt="ubuntu1")
+    minion, record, _ = brine.decide_link("brine/net/link/up", event(payload))
+    assert minion == "ubuntu3" and not any(k.startswith("__pub") for k in record)
+
+
+def test_payload_naming_the_sender_itself_is_fine():
+    minion, _, _ = brine.decide_link("brine/net/link/up", event(link_up(minion="ubuntu3")))
+    assert minion == "ubuntu3"
+
+
+@pytest.mark.parametrize("tag", ["brine/net/link/sideways", "brine/net/", "brine/netx", None, 5])
+def test_unknown_link_tags_are_rejected(tag):
+    with pytest.raises(Rejected):
+        brine.decide_link(tag, event(link_up()))
+
+
+@pytest.mark.parametrize("members", [[], "eth2", ["eth2", "x/y"], ["eth2", "x y"], ["eth%d" % i for i in range(17)], None])
+def test_bad_member_lists_are_rejected(members):
+    with pytest.raises(Rejected):
+        brine.decide_link("brine/net/bond/down", event({"bond": "bond0", "members": members, "timestamp": T}))
+
+
+NAMES = ["eth0", "a" * 15, "a" * 16, "x/y", "x:y", "x y", "x\ty", ".", "..", "...", "", "eth\u00e9", "eth\x00",
+         "bond0.10", "-", "br-ex", None, 3]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_runner_and_inventory_agree_on_interface_names(name):
+    assert (brine.interface_name_problem(name) is None) == (brine_inventory.interface_name_problem(name) is None)
+
+
+# --------------------------------------------------------------------------- nova.conf
+
+
+def nova(**changes):
+    payload = {"watch": "nova_conf", "path": "/etc/kolla/nova-compute/nova.conf", "sha256": "a" * 64,
+               "previous": "b" * 64, "timestamp": T}
+    payload.update(changes)
+    return payload
+
+
+def test_rewritten_nova_conf_reapplies_the_console_state_on_the_sender():
+    minion, record, actions = brine.decide_file_changed("brine/file/changed", event(nova(), minion="ubuntu1"))
+    assert minion == "ubuntu1"
+    assert actions == [("state.apply", {"mods": "compute.console", "queue": True})]
+    assert record["watch"] == "nova_conf"
+
+
+def test_first_sighting_has_no_previous_digest():
+    _, record, _ = brine.decide_file_changed("brine/file/changed", event(nova(previous=None)))
+    assert record["previous"] is None
+
+
+HOSTILE_FILE = [
+    ("unknown watch", nova(watch="shadow")),
+    ("state in the watch", nova(watch="compute.console; cmd.run")),
+    ("state key", nova(state="top")),
+    ("mods key", nova(mods="evil")),
+    ("relative path", nova(path="etc/nova.conf")),
+    ("newline in path", nova(path="/etc/x\nid")),
+    ("bad digest", nova(sha256="zz")),
+    ("another minion", nova(minion="ubuntu2")),
+]
+
+
+@pytest.mark.parametrize("why,payload", HOSTILE_FILE, ids=[w for w, _ in HOSTILE_FILE])
+def test_hostile_file_events_are_rejected(why, payload):
+    with pytest.raises(Rejected):
+        brine.decide_file_changed("brine/file/changed", event(payload))
+
+
+# --------------------------------------------------------------------------- DHCP
+
+
+def sighting(**changes):
+    payload = {"mac": "52-54-00-AA-BB-CC", "ip": "10.10.0.201", "interface": "eth0",
+               "first_seen": "2026-11-22T00:00:01", "last_seen": "2026-11-22T00:00:09", "count": 3}
+    payload.update(changes)
+    return payload
+
+
+def test_unknown_mac_is_validated_and_canonical():
+    minion, record, actions = brine.decide_dhcp_unknown("brine/dhcp/unknown", event(sighting(), minion="bootstrap"))
+    assert minion == "bootstrap" and actions == []
+    assert record["mac"] == "52:54:00:aa:bb:cc" and record["ip"] == "10.10.0.201" and record["count"] == 3
+
+
+HOSTILE_DHCP = [
+    ("not a mac", sighting(mac="52:54:00:aa:bb")),
+    ("shell mac", sighting(mac="$(id)")),
+    ("multicast", sighting(mac="01:00:5e:00:00:01")),
+    ("zero", sighting(mac="00:00:00:00:00:00")),
+    ("eui64", sighting(mac="52:54:00:ff:fe:aa:bb:cc")),
+    ("list mac", sighting(mac=["52:54:00:aa:bb:cc"])),
+    ("bad ip", sighting(ip="10.10.0.300")),
+    ("bad interface", sighting(interface="eth0/id")),
+    ("negative count", sighting(count=-1)),
+    ("newline time", sighting(first_seen="x\ny")),
+    ("huge time", sighting(last_seen="9" * 300)),
+    ("extra key", sighting(roles=["controller"])),
+    ("another host", sighting(host="ubuntu1")),
+]
+
+
+@pytest.mark.parametrize("why,payload", HOSTILE_DHCP, ids=[w for w, _ in HOSTILE_DHCP])
+def test_hostile_dhcp_events_are_rejected(why, payload):
+    with pytest.raises(Rejected):
+        brine.decide_dhcp_unknown("brine/dhcp/unknown", event(payload))
+
+
+# --------------------------------------------------------------------------- minion start
+
+
+def test_minion_start_applies_the_highstate_of_that_minion():
+    minion, _, actions = brine.decide_minion_start("salt/minion/ubuntu2/start", {"id": "ubuntu2", "data": "started"})
+    assert minion == "ubuntu2" and actions == [("state.apply", {"queue": True})]
+
+
+def test_minion_start_switched_off_only_records():
+    _, record, actions = brine.decide_minion_start("salt/minion/ubuntu2/start", {"id": "ubuntu2"}, enabled=False)
+    assert actions == [] and record == {"highstate": False}
+
+
+@pytest.mark.parametrize("tag,data", [
+    ("salt/minion/ubuntu1/start", {"id": "ubuntu2"}),
+    ("salt/minion/*/start", {"id": "*"}),
+    ("salt/minion/ubuntu2/stop", {"id": "ubuntu2"}),
+    ("salt/minion/ubuntu2/start", {}),
+])
+def test_forged_minion_starts_are_rejected(tag, data):
+    with pytest.raises(Rejected):
+        brine.decide_minion_start(tag, data)
+
+
+# --------------------------------------------------------------------------- stores
+
+
+def test_event_log_filters_and_limits(tmp_path):
+    log = brine.EventLog(str(tmp_path / "brine" / "events.jsonl"))
+    for i in range(5):
+        log.append({"received": T + i, "minion": f"ubuntu{i % 2}", "tag": f"brine/net/link/{'up' if i % 2 else 'down'}"})
+    assert [e["received"] for e in log.query(limit=0)] == [T + i for i in range(5)]
+    assert [e["received"] for e in log.query(limit=2)] == [T + 3, T + 4]
+    assert [e["received"] for e in log.query(minion="ubuntu1", limit=0)] == [T + 1, T + 3]
+    assert [e["received"] for e in log.query(since=T + 3, limit=0)] == [T + 3, T + 4]
+    assert [e["received"] for e in log.query(tag="brine/net/link/down", limit=0)] == [T, T + 2, T + 4]
+    assert len(log.query(tag="brine/net/*", limit=0)) == 5
+    assert log.query(tag="brine/net", limit=0) == []
+
+
+def test_event_log_stays_bounded_and_keeps_the_newest(tmp_path):
+    log = brine.EventLog(str(tmp_path / "events.jsonl"), max_bytes=4000)
+    for i in range(500):
+        log.append({"received": T + i, "minion": "ubuntu1", "tag": "t", "pad": "x" * 20})
+    size = (tmp_path / "events.jsonl").stat().st_size
+    assert size <= 4000
+    kept = log.query(limit=0)
+    assert kept[-1]["received"] == T + 499 and len(kept) > 10
+    assert [e["received"] for e in kept] == sorted(e["received"] for e in kept)
+
+
+def test_event_log_survives_a_torn_line(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"received": 1, "minion": "a", "tag": "t"}\n{"recei')
+    assert [e["minion"] for e in brine.EventLog(str(path)).query()] == ["a"]
+
+
+def test_missing_event_log_is_empty(tmp_path):
+    assert brine.EventLog(str(tmp_path / "none.jsonl")).query() == []
+
+
+@pytest.mark.parametrize("since,expected", [(T, T), (str(T), T), ("2023-11-14T22:13:20+00:00", T), ("2023-11-14T22:13:20", T)])
+def test_since_accepts_epoch_and_iso(since, expected):
+    assert brine._parse_since(since) == expected
+
+
+def test_since_accepts_an_age():
+    import time
+    assert abs(brine._parse_since("2m") - (time.time() - 120)) < 5
+
+
+def test_since_refuses_nonsense():
+    with pytest.raises(ValueError):
+        brine._parse_since("yesterday-ish")
+
+
+def test_discovered_store_merges_sightings_and_forgets(tmp_path):
+    store = brine.DiscoveredStore(str(tmp_path / "brine" / "discovered.json"))
+    store.add("bootstrap", {"mac": "52:54:00:aa:bb:cc", "ip": "10.10.0.201", "count": 1, "interface": None}, T)
+    store.add("bootstrap", {"mac": "52:54:00:aa:bb:cc", "ip": None, "count": 4, "interface": "eth0"}, T + 5)
+    store.add("bootstrap", {"mac": "52:54:00:aa:bb:01", "count": 1}, T + 6)
+    (first, second) = store.all()
+    assert first["mac"] == "52:54:00:aa:bb:cc" and first["discovered"] == T and first["updated"] == T + 5
+    assert first["ip"] == "10.10.0.201" and first["count"] == 4 and first["interface"] == "eth0"
+    assert brine.inventory_stub(first) == {"roles": [], "nics": {"eth0": {"mac": "52:54:00:aa:bb:cc"}}}
+    assert store.forget("52:54:00:aa:bb:cc") is True and store.forget("52:54:00:aa:bb:cc") is False
+    assert [m["mac"] for m in store.all()] == ["52:54:00:aa:bb:01"]
+    json.loads((tmp_path / "brine" / "discovered.json").read_text())
+
+
+# --------------------------------------------------------------------------- reactor high data
+
+
+def test_reaction_targets_only_the_sender_then_records():
+    high = brine.reaction("link", "brine/net/link/up", event(link_up()), {}, received=T)
+    assert list(high) == sorted(high)  # the order in which the reactor runs them
+    assert high["brine-0-dualbond.reselect_primary"] == {
+        "local.dualbond.reselect_primary": [{"tgt": ["ubuntu3"]}, {"tgt_type": "list"}]}
+    (entry,) = high["brine-record"]["runner.brine.record"][0]["args"]
+    assert entry["entry"]["minion"] == "ubuntu3" and entry["entry"]["received"] == T
+    assert entry["entry"]["actions"] == [{"fun": "dualbond.reselect_primary", "kwargs": {}}]
+
+
+def test_reaction_passes_fixed_arguments():
+    high = brine.reaction("file_changed", "brine/file/changed", event(nova(), minion="ubuntu1"), {})
+    assert high["brine-0-state.apply"] == {"local.state.apply": [
+        {"tgt": ["ubuntu1"]}, {"tgt_type": "list"}, {"args": [{"mods": "compute.console"}, {"queue": True}]}]}
+
+
+@pytest.mark.parametrize("kind,tag,payload", [
+    ("link", "brine/net/link/up", link_up(minion="ubuntu1")),
+    ("file_changed", "brine/file/changed", nova(watch="x")),
+    ("dhcp_unknown", "brine/dhcp/unknown", sighting(mac="x")),
+    ("nonsense", "brine/net/link/up", link_up()),
+])
+def test_rejected_reaction_only_records(kind, tag, payload):
+    high = brine.reaction(kind, tag, event(payload), {})
+    assert list(high) == ["brine-record"]
+    (arg,) = high["brine-record"]["runner.brine.record"][0]["args"]
+    assert arg["entry"]["rejected"] and arg["entry"]["minion"] == "ubuntu3"
+
+
+@pytest.mark.parametrize("value,expected", [(True, True), (False, False), ("false", False), ("True", True), (None, False)])
+def test_highstate_on_start_option(value, expected):
+    assert brine.highstate_on_start({"brine_highstate_on_start": value}) is expected
+    assert brine.highstate_on_start({}) is True
+
+
+def test_minion_start_reaction_follows_the_option():
+    data = {"id": "ubuntu2", "data": "started"}
+    assert "brine-0-state.apply" in brine.reaction("minion_start", "salt/minion/ubuntu2/start", data, {})
+    assert list(brine.reaction("minion_start", "salt/minion/ubuntu2/start", data,
+                               {"brine_highstate_on_start": False})) == ["brine-record"]
