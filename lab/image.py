@@ -59,7 +59,7 @@ def ensure_base_image(log=print):
         started = time.monotonic()
         with open(log_file, "w") as out:
             proc = subprocess.run(
-                [str(IMAGE_DIR / "build.sh"), str(target), str(REPO / "requirements.txt")],
+                [str(IMAGE_DIR / "build.sh"), str(target), str(REPO / "requirements.txt"), str(REPO / ".venv" / "bin" / "pip")],
                 stdout=out, stderr=subprocess.STDOUT,
             )
         if proc.returncode != 0 or not image.exists():

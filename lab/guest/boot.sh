@@ -65,6 +65,7 @@ udevadm trigger --subsystem-match=block --action=add || true
 udevadm settle -t 20 || true
 
 mkdir -p /etc/salt/minion.d /etc/salt/pki/minion
+[[ -e /etc/salt/minion ]] || : > /etc/salt/minion
 install -m 0644 "$cfg/minion.conf" /etc/salt/minion.d/brine-lab.conf
 install -m 0400 "$cfg/minion.pem" /etc/salt/pki/minion/minion.pem
 install -m 0644 "$cfg/minion.pub" /etc/salt/pki/minion/minion.pub

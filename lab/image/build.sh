@@ -3,20 +3,23 @@
 # kernel's modules, a Salt venv (/opt/salt) and the files under rootfs/. Writes OUTDIR/base.img
 # (ext4, made with mkfs.ext4 -d: no loop device) and OUTDIR/build.log.
 #
-# usage: build.sh OUTDIR CONSTRAINTS_FILE
+# usage: build.sh OUTDIR CONSTRAINTS_FILE HOST_PIP
+# HOST_PIP (the checkout's .venv/bin/pip) downloads the guests' Python wheels with the host's own
+# pip configuration (index, find-links, certificates); the chroot installs them offline.
 # The lab command calls it with OUTDIR=/var/cache/brine-lab/<hash of this recipe>; the image is
 # built in OUTDIR.tmp-PID and renamed into place only when complete.
 set -euo pipefail
-out=$1 constraints=$2
+out=$1 constraints=$2 host_pip=$3
 here=$(cd "$(dirname "$0")" && pwd)
 work="$out.tmp-$$"
 rootfs="$work/rootfs"
 cleanup() {
   # A failed build must not leave the chroot's virtual file systems mounted.
-  for m in proc sys dev/pts dev; do mountpoint -q "$rootfs/$m" 2>/dev/null && umount -l "$rootfs/$m"; done
+  for m in var/cache/apt/archives proc sys dev/pts dev; do mountpoint -q "$rootfs/$m" 2>/dev/null && umount -l "$rootfs/$m"; done
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # The package mirror comes from the host's apt configuration (never hard-coded here).
 mirror() {
@@ -37,13 +40,16 @@ uml_version=$(ls /usr/lib/uml/modules/)
 mapfile -t packages < <(grep -vE '^\s*(#|$)' "$here/packages.txt")
 mapfile -t pypackages < <(grep -vE '^\s*(#|$)' "$here/guest-requirements.txt")
 
-mkdir -p "$work"
+# Downloaded .debs are kept next to the images: a recipe change rebuilds without downloading again.
+debs="$(dirname "$out")/debs"
+mkdir -p "$work" "$debs/partial"
 echo "build: debootstrap bookworm from $(mirror)"
-debootstrap --variant=minbase --include=systemd,systemd-sysv,udev,dbus,iproute2,kmod,python3,ca-certificates \
+debootstrap --variant=minbase --cache-dir="$debs" --include=systemd,systemd-sysv,udev,dbus,iproute2,kmod,python3,ca-certificates \
   bookworm "$rootfs" "$(mirror)"
 
 mount -t proc proc "$rootfs/proc"; mount -t sysfs sys "$rootfs/sys"
 mount --bind /dev "$rootfs/dev"; mount --bind /dev/pts "$rootfs/dev/pts"
+mount --bind "$debs" "$rootfs/var/cache/apt/archives"
 # No package may start its daemon inside the build chroot.
 printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"; chmod +x "$rootfs/usr/sbin/policy-rc.d"
 echo "build: apt-get install ${#packages[@]} packages"
@@ -51,10 +57,13 @@ chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-i
 
 echo "build: Salt venv /opt/salt"
 cp "$constraints" "$rootfs/tmp/constraints.txt"
-[[ -e /etc/pip.conf ]] && cp /etc/pip.conf "$rootfs/etc/pip.conf"
-chroot "$rootfs" python3 -m venv /opt/salt
-chroot "$rootfs" /opt/salt/bin/pip install -q --no-cache-dir --disable-pip-version-check \
-  -c /tmp/constraints.txt "${pypackages[@]}"
+# Wheels are built on the host (the image has no compiler) for the guests' Python 3.11.
+"$host_pip" wheel -q --disable-pip-version-check -w "$rootfs/tmp/wheels" -c "$constraints" "${pypackages[@]}"
+in_chroot() { chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+in_chroot python3 -m venv /opt/salt
+in_chroot /opt/salt/bin/pip install -q --no-cache-dir --disable-pip-version-check --no-index \
+  --find-links /tmp/wheels -c /tmp/constraints.txt "${pypackages[@]}"
+rm -rf "$rootfs/tmp/wheels"
 # Byte-compile once here: every .pyc written at run time inside UML costs seconds.
 chroot "$rootfs" /opt/salt/bin/python -m compileall -q /opt/salt/lib >/dev/null || true
 rm -f "$rootfs/tmp/constraints.txt"
@@ -85,8 +94,7 @@ chroot "$rootfs" /bin/sh -ec '
 '
 rm -f "$rootfs/usr/sbin/policy-rc.d" "$rootfs/etc/hostname"
 printf '/dev/ubda / ext4 rw,noatime 0 1\n' > "$rootfs/etc/fstab"
-chroot "$rootfs" apt-get clean
-for m in dev/pts dev sys proc; do umount "$rootfs/$m"; done
+for m in var/cache/apt/archives dev/pts dev sys proc; do umount "$rootfs/$m"; done
 
 echo "build: ext4 image"
 size_mb=$(( $(du -sm "$rootfs" | cut -f1) * 2 + 1024 ))

@@ -11,6 +11,24 @@ def test_every_minion_answers_the_lab_master(lab):
     assert answers == {name: True for name in lab.layout.hosts}
 
 
+def test_state_apply_through_the_lab_master_converges_every_host_and_is_idempotent(lab):
+    synced = lab.salt_json("*", "saltutil.sync_all")
+    assert set(synced) == set(lab.layout.hosts)
+    for attempt in ("first", "second"):
+        results = lab.salt_json("*", "state.apply", "--timeout=600")
+        assert set(results) == set(lab.layout.hosts), results
+        for name, states in results.items():
+            assert isinstance(states, dict), (name, states)
+            failed = {sid: s["comment"] for sid, s in states.items() if s["result"] is not True}
+            assert not failed, (name, failed)
+            if attempt == "second":
+                changed = [sid for sid, s in states.items() if s["changes"]]
+                assert not changed, (name, changed)
+    # What the states wrote is really on the guest's own disk.
+    facts = lab.exec("ubuntu2", "cat /etc/brine/host.json").check().output
+    assert '"minion_id": "ubuntu2"' in facts
+
+
 def test_each_guest_runs_its_own_kernel_and_its_own_root(lab):
     kernel = image.uml_kernel_version()
     for name in lab.layout.hosts:
