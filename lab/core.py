@@ -168,6 +168,9 @@ class Layout:
                 "roles": host["roles"],
                 "control_ip": str(self.control_net.network_address + 10 + index),
                 "control_veth": f"ctl{index}",
+                # UML gives every vec NIC the same MAC unless told otherwise: on one bridge that
+                # would leave a single guest reachable at a time.
+                "control_mac": f"02:b1:00:{index:02x}:ff:01",
                 "memory": str(mem),
                 "ports": ports,
                 "disks": disks,
@@ -234,7 +237,7 @@ class Layout:
         for disk_index, disk in enumerate(host["disks"], start=1):
             cmd.append(f"ubd{disk_index}={hdir / (disk['disk'] + '.img')}")
         cmd.append(
-            f"vec0:transport=raw,ifname={host['control_veth']},depth=128,bpffile={self.bpf_file}"
+            f"vec0:transport=raw,ifname={host['control_veth']},mac={host['control_mac']},depth=128,bpffile={self.bpf_file}"
         )
         for port_index, port in enumerate(host["ports"]):
             cmd.append(f"eth{port_index}=daemon,{port['uplink_mac']},unix,{self.switch_socket}")
@@ -450,6 +453,11 @@ class Lab:
                 "recon_max": 2000,
                 "recon_randomize": False,
                 "log_level_logfile": "warning",
+                # Python is slow in UML (fork, imports): run jobs in threads of the resident
+                # minion, and skip grains that cost seconds and mean nothing in the lab.
+                "multiprocessing": False,
+                "enable_fqdns_grains": False,
+                "enable_gpu_grains": False,
             }))
             private, public = keys[name]
             (cfg / "minion.pem").write_bytes(private)

@@ -20,7 +20,7 @@ hostname "$LAB_HOST"
 echo "$LAB_HOST" > /etc/hostname
 printf '127.0.0.1 localhost\n127.0.1.1 %s\n%s salt brine-lab-master\n' "$LAB_HOST" "$LAB_MASTER" > /etc/hosts
 
-for module in bonding 8021q bridge veth openvswitch dummy; do modprobe "$module" || log "modprobe $module failed"; done
+modprobe -a bonding 8021q bridge veth openvswitch dummy || log "some kernel modules failed to load"
 
 ip link set lo up
 ip addr replace "$LAB_CTL_ADDR" dev vec0
@@ -31,8 +31,9 @@ ip -n tor link set lo up
 while read -r nic mac uplink_mac; do
   [[ -n $nic ]] || continue
   uplink=""
-  for dev in /sys/class/net/*; do
-    [[ $(cat "$dev/address") == "$uplink_mac" ]] && uplink=${dev##*/}
+  for dev in /sys/class/net/*/address; do
+    read -r address < "$dev" || continue
+    [[ $address == "$uplink_mac" ]] && uplink=${dev%/address} && uplink=${uplink##*/}
   done
   [[ -n $uplink ]] || { log "no UML NIC with MAC $uplink_mac for $nic"; exit 1; }
   ip link set "$uplink" down
@@ -60,9 +61,13 @@ while read -r ubd name; do
   printf 'KERNEL=="%s", SUBSYSTEM=="block", SYMLINK+="disk/by-id/%s"\n' "$ubd" "$name" >> "$rules"
   printf 'KERNEL=="%s[0-9]*", SUBSYSTEM=="block", SYMLINK+="disk/by-id/%s-part%%n"\n' "$ubd" "$name" >> "$rules"
 done < "$cfg/disks.txt"
-udevadm control --reload || true
-udevadm trigger --subsystem-match=block --action=add || true
-udevadm settle -t 20 || true
+# Normally this runs before udevd starts and its coldplug applies the rules; if udevd already
+# runs, replay the block devices' events.
+if [[ -S /run/udev/control ]]; then
+  udevadm control --reload || true
+  udevadm trigger --subsystem-match=block --action=add || true
+  udevadm settle -t 20 || true
+fi
 
 mkdir -p /etc/salt/minion.d /etc/salt/pki/minion
 [[ -e /etc/salt/minion ]] || : > /etc/salt/minion

@@ -28,6 +28,7 @@ def test_every_inventory_host_gets_a_guest_wired_as_the_inventory_says():
         ("ubde", "ata-BRINE_HDD_ubuntu1-osd3"),
     ]
     uplinks = [p["uplink_mac"] for h in layout.hosts.values() for p in h["ports"]]
+    uplinks += [h["control_mac"] for h in layout.hosts.values()]
     assert len(set(uplinks)) == len(uplinks)
     assert not set(uplinks) & {p["mac"] for h in layout.hosts.values() for p in h["ports"]}
     controls = [h["control_ip"] for h in layout.hosts.values()]
