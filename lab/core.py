@@ -243,7 +243,10 @@ class Layout:
             cmd.append(f"eth{port_index}=daemon,{port['uplink_mac']},unix,{self.switch_socket}")
         cmd += [
             "root=/dev/ubda", "rw", "con=null", "ssl=null", "con0=null,fd:1",
-            f"brine_lab_cfg={self.cfg_dir(name)}", "systemd.show_status=false", "loglevel=4",
+            f"brine_lab_cfg={self.cfg_dir(name)}", "loglevel=4",
+            # Unit start/fail lines on the console (lab console HOST): the way to see a boot
+            # that never reaches the command channel.
+            "systemd.show_status=true",
         ]
         return cmd
 
@@ -401,6 +404,7 @@ class Lab:
             if not os.access(tool, os.X_OK):
                 raise LabError(f"{tool} is missing: apt-get install user-mode-linux uml-utilities (scripts/apt-packages.txt)")
         base = image.ensure_base_image(log=self.log)
+        image.mark_used(base)
         started = time.monotonic()
         layout = self.layout
         try:
@@ -512,6 +516,11 @@ class Lab:
             "timeout": 30,
             "log_level_logfile": "info",
             "brine_inventory_file": layout.inventory_file,
+            # The checkout root is a file root (for salt://_modules, salt://reactor): keep the
+            # virtualenv, caches (the lab's own disk images among them) and git out of it, or
+            # every file listing walks tens of thousands of files.
+            "file_ignore_regex": [r"(^|/)\.venv(/|$)", r"(^|/)\.cache(/|$)", r"(^|/)\.git(/|$)",
+                                  r"(^|/)__pycache__(/|$)", r"(^|/)\.pytest_cache(/|$)"],
         })
         return config
 

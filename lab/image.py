@@ -40,6 +40,23 @@ def base_image():
     return image_dir() / "base.img"
 
 
+KEEP_IMAGES = 3
+
+
+def prune_old_images(keep=KEEP_IMAGES, log=print):
+    """Remove all but the ``keep`` most recently used images (other checkouts on this machine
+    may be on other recipes, so the newest few stay)."""
+    images = [d for d in CACHE_ROOT.iterdir() if (d / "base.img").exists()] if CACHE_ROOT.is_dir() else []
+    images.sort(key=lambda d: (d / "last-used").stat().st_mtime if (d / "last-used").exists() else 0, reverse=True)
+    for stale in images[keep:]:
+        log(f"lab: removing the unused base image {stale}")
+        subprocess.run(["rm", "-rf", str(stale)], check=False)
+
+
+def mark_used(image):
+    (Path(image).parent / "last-used").touch()
+
+
 def ensure_base_image(log=print):
     """The path of the cached base image, built first when missing (one build at a time on
     this machine: a lock file serialises concurrent callers, the later ones reuse the result)."""
@@ -67,6 +84,8 @@ def ensure_base_image(log=print):
             raise RuntimeError("base image build failed:\n" + "\n".join(tail))
         log(f"lab: base image built in {time.monotonic() - started:.0f} s")
         (target / "build-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
+        mark_used(image)
+        prune_old_images(log=log)
     return image
 
 

@@ -62,8 +62,8 @@ while read -r ubd name; do
   printf 'KERNEL=="%s[0-9]*", SUBSYSTEM=="block", SYMLINK+="disk/by-id/%s-part%%n"\n' "$ubd" "$name" >> "$rules"
 done < "$cfg/disks.txt"
 # Normally this runs before udevd starts and its coldplug applies the rules; if udevd already
-# runs, replay the block devices' events.
-if [[ -S /run/udev/control ]]; then
+# runs (an older base image ordered this unit after it), replay the block devices' events.
+if pidof -q systemd-udevd; then
   udevadm control --reload || true
   udevadm trigger --subsystem-match=block --action=add || true
   udevadm settle -t 20 || true
