@@ -61,7 +61,7 @@ def main():
         return 1
     started = time.monotonic()
     lab.salt_json("*", "saltutil.sync_all")
-    results = lab.salt_json("*", "state.apply", "--timeout=600")
+    results = lab.salt_json("*", "state.apply")
     seconds = time.monotonic() - started
     failed = summarise(lab, results)
     print(f"\n{len(lab.layout.hosts)} hosts converged with salt '*' state.apply in {seconds:.0f} s; "

@@ -513,7 +513,8 @@ class Lab:
             "auto_accept": False,
             "open_mode": False,
             "worker_threads": 3,
-            "timeout": 30,
+            # The CLI's default wait for minions: UML guests are slow (see salt_json).
+            "timeout": 120,
             "log_level_logfile": "info",
             "brine_inventory_file": layout.inventory_file,
             # The checkout root is a file root (for salt://_modules, salt://reactor): keep the
@@ -668,6 +669,11 @@ class Lab:
         return proc
 
     def salt_json(self, *args, timeout=900):
+        """The parsed result of `salt ARGS --out=json --static`. Unless ARGS set --timeout, the
+        CLI waits up to 600 s for every minion (UML guests are slow, and a guest's minion runs
+        jobs in threads, so find_job cannot vouch for a job that is still running)."""
+        if not any(str(a).startswith(("--timeout", "-t")) for a in args):
+            args = (*args, "--timeout=600")
         proc = self.salt(*args, "--out=json", "--static", check=False, timeout=timeout)
         try:
             return json.loads(proc.stdout)

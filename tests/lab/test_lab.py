@@ -15,7 +15,7 @@ def test_state_apply_through_the_lab_master_converges_every_host_and_is_idempote
     synced = lab.salt_json("*", "saltutil.sync_all")
     assert set(synced) == set(lab.layout.hosts)
     for attempt in ("first", "second"):
-        results = lab.salt_json("*", "state.apply", "--timeout=600")
+        results = lab.salt_json("*", "state.apply")
         assert set(results) == set(lab.layout.hosts), results
         for name, states in results.items():
             assert isinstance(states, dict), (name, states)
