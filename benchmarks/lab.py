@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# This file is lab.py too: the checkout, not benchmarks/, must come first for `import lab`.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from lab import image  # noqa: E402
 from lab.core import Lab, _group_members  # noqa: E402

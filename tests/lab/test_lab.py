@@ -47,7 +47,7 @@ def test_nics_carry_the_inventory_names_and_macs(lab):
             mac = lab.exec(name, f"cat /sys/class/net/{port['nic']}/address").check().output.strip()
             assert mac == port["mac"], (name, port["nic"])
     # The control NIC is the only other one in the guest's own namespace.
-    links = lab.exec("ubuntu1", "ls /sys/class/net").check().output.split()
+    links = [line.split()[0].split("@")[0] for line in lab.exec("ubuntu1", "ip -br link").check().output.splitlines()]
     assert sorted(links) == ["eth2", "eth3", "lo", "vec0"]
 
 
