@@ -94,7 +94,7 @@ def test_disks_appear_as_block_devices_with_their_inventory_names(lab):
         target = lab.exec("ubuntu1", f"readlink -f /dev/disk/by-id/{disk['by_id']}").check().output.strip()
         assert target == f"/dev/{disk['ubd']}"
         size = lab.exec("ubuntu1", f"blockdev --getsize64 /dev/{disk['ubd']}").check().output.strip()
-        assert int(size) == 10 << 30
+        assert int(size) == 64 << 30
     # Partitions get names too, so states can refer to them by id.
     osd1 = lab.layout.hosts["ubuntu1"]["disks"][1]
     lab.exec("ubuntu1", f"parted -s /dev/{osd1['ubd']} mklabel gpt mkpart labtest 1MiB 100MiB && udevadm settle").check()
