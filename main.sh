@@ -1,7 +1,23 @@
 #!/usr/bin/env bash
-# The main job: converge the example lab. For now (until the virtual lab lands) every host of
-# the example inventory is converged masterless in test mode, and a summary is printed.
+# The main job: bring the example lab up in the virtual lab (one user-mode-linux guest per
+# inventory host, docs/lab.md) and converge it with `salt '*' state.apply` through the lab's
+# salt-master, then print a summary (hosts, roles, states, bonds and their active members).
+# The lab stays up afterwards so you can look around (./brine-lab status|exec|salt ...);
+# ./brine-lab down removes it.
+#
+#   ./main.sh             the lab (reuses a lab that is already up)
+#   ./main.sh --preview   the old masterless preview: state.apply test=True per host, no lab
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup-env.sh
-exec .venv/bin/python scripts/preview.py "$@"
+if [[ ${1:-} == --preview ]]; then
+  shift
+  exec .venv/bin/python scripts/preview.py "$@"
+fi
+if ! ./brine-lab status >/dev/null 2>&1; then
+  ./brine-lab up
+fi
+status=0
+PYTHONPATH=$PWD .venv/bin/python -m lab.converge || status=$?
+echo "The lab is still up: ./brine-lab status | exec HOST CMD | salt ARGS; ./brine-lab down removes it."
+exit $status

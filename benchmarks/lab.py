@@ -1,0 +1,83 @@
+"""
+Benchmark of the virtual lab on this machine (prints figures; asserts nothing about time):
+base image build (only when the cache has none for the current recipe), lab up until every
+minion answers, `salt '*' test.ping`, the first `salt '*' state.apply`, a no-op
+`salt '*' state.apply`, and the memory each guest uses on the host.
+
+Run as root from the checkout: .venv/bin/python benchmarks/lab.py
+It takes down this checkout's lab first if one is up, and leaves none running.
+"""
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+# This file is lab.py too: the checkout, not benchmarks/, must come first for `import lab`.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from lab import image  # noqa: E402
+from lab.core import Lab, _group_members  # noqa: E402
+
+
+def timed(func, *args, **kwargs):
+    started = time.monotonic()
+    result = func(*args, **kwargs)
+    return time.monotonic() - started, result
+
+
+def guest_memory_mib(lab, name):
+    """Proportional set size of the guest's host processes (the UML kernel and its helpers)."""
+    pid = lab.guest_pid(name)
+    total_kib = 0
+    for member in _group_members(pid) if pid else []:
+        try:
+            for line in open(f"/proc/{member}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    total_kib += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total_kib / 1024
+
+
+def apply_counts(results):
+    states = [s for host in results.values() if isinstance(host, dict) for s in host.values()]
+    return len(states), sum(1 for s in states if s.get("changes")), sum(1 for s in states if s.get("result") is False)
+
+
+def main():
+    figures = []
+    if not image.base_image().exists():
+        seconds, path = timed(image.ensure_base_image)
+        figures.append(("base image build (debootstrap + packages + Salt venv + ext4)", f"{seconds:.0f} s"))
+    lab = Lab(log=lambda msg: None)
+    lab.down()
+    try:
+        seconds, _ = timed(lab.up, timeout=600)
+        figures.append((f"lab up, {len(lab.layout.hosts)} guests, until every minion answers", f"{seconds:.1f} s"))
+        pings = [timed(lab.salt_json, "*", "test.ping")[0] for _ in range(3)]
+        figures.append(("salt '*' test.ping (median of 3)", f"{statistics.median(pings):.2f} s"))
+        seconds, _ = timed(lab.salt_json, "*", "saltutil.sync_all")
+        figures.append(("salt '*' saltutil.sync_all", f"{seconds:.1f} s"))
+        seconds, results = timed(lab.salt_json, "*", "state.apply")
+        states, changed, failed = apply_counts(results)
+        figures.append((f"first salt '*' state.apply ({states} states, {changed} changed, {failed} failed)", f"{seconds:.1f} s"))
+        seconds, results = timed(lab.salt_json, "*", "state.apply")
+        states, changed, failed = apply_counts(results)
+        figures.append((f"no-op salt '*' state.apply ({states} states, {changed} changed, {failed} failed)", f"{seconds:.1f} s"))
+        seconds, _ = timed(lab.exec, "ubuntu1", "true")
+        figures.append(("brine-lab exec ubuntu1 true (control channel round trip)", f"{seconds * 1000:.0f} ms"))
+        for name in lab.layout.hosts:
+            figures.append((f"host memory (PSS) of guest {name}", f"{guest_memory_mib(lab, name):.0f} MiB"))
+    finally:
+        seconds, left = timed(lab.down)
+        figures.append(("lab down", f"{seconds:.1f} s" + (f" LEFT BEHIND: {left}" if left else "")))
+    width = max(len(k) for k, _ in figures)
+    print(f"\nBrine lab benchmark ({os.cpu_count()} CPUs)")
+    for key, value in figures:
+        print(f"  {key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()

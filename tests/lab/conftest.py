@@ -1,0 +1,56 @@
+"""
+The virtual lab for tests: one lab per pytest session (docs/lab.md, "Tests in the lab").
+
+``lab`` (session scope) brings the example lab up once: every guest booted, every minion
+answering the lab master. It is a :class:`lab.core.Lab`:
+
+    lab.exec(host, "shell command")   -> ExecResult(returncode, output); .check() raises on rc != 0
+    lab.cut(host, nic) / lab.mend(host, nic)      carrier loss on the NIC inside the guest
+    lab.kill(host) / lab.start(host)              power failure / power on (waits for the minion)
+    lab.partition([hosts]) / lab.heal()           cut hosts off the lab switch / undo
+    lab.salt(*args) / lab.salt_json(*args)        the lab master's salt CLI
+    lab.console(host)                             the guest's console log
+    lab.layout.hosts[host]                        ports, disks, control address of each guest
+
+A test that changes the lab puts it back (mend what it cuts, heal what it partitions, start what
+it kills) so tests in other files find the lab as they expect. At the end of the session the lab
+goes down and the fixture fails the session if anything of it is left on the host.
+"""
+
+import sys
+
+import pytest
+from brine_testlib import REPO
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from lab.core import Lab  # noqa: E402
+from lab_testlib import host_view  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lab_last: runs after every other lab test (it takes the lab down)")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.get_closest_marker("lab_last") is not None)
+
+
+@pytest.fixture(scope="session")
+def host_before_lab():
+    stale = Lab(log=lambda msg: None)
+    # A lab left over from an aborted run of this checkout is ours to clear.
+    stale.down()
+    return host_view(stale.layout)
+
+
+@pytest.fixture(scope="session")
+def lab(host_before_lab):
+    lab = Lab(log=print)
+    try:
+        lab.up(timeout=600)
+        yield lab
+    finally:
+        left = lab.down()
+        assert not left, f"the lab left things behind: {left}"

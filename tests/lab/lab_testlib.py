@@ -1,0 +1,20 @@
+"""Helpers of the lab tests."""
+
+
+def host_view(layout):
+    """What of the host this checkout's lab could leave behind: interfaces of the names it
+    uses, mounts under its directories, its network namespace. (Only the lab's own: other
+    checkouts may run labs and tests on this machine at the same time.)"""
+    import re
+    import subprocess
+
+    def out(*cmd):
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    links = [line.split(":")[1].strip().split("@")[0] for line in out("ip", "-o", "link").splitlines()]
+    paths = (str(layout.run_dir), str(layout.data_dir))
+    return {
+        "links": sorted(name for name in links if re.fullmatch(r"ctlbr|ctl\d+(br)?|(up|sw|br)-eth\d+", name)),
+        "mounts": sorted(m for m in (line.split()[4] for line in open("/proc/self/mountinfo")) if m.startswith(paths)),
+        "netns": sorted(n for n in out("ip", "netns", "list").split() if n == layout.netns),
+    }

@@ -1,0 +1,134 @@
+"""The virtual lab itself: real UML guests, the lab switch, the lab salt-master."""
+
+import pytest
+from lab_testlib import host_view
+
+from lab import image
+
+
+def test_every_minion_answers_the_lab_master(lab):
+    answers = lab.salt_json("*", "test.ping")
+    assert answers == {name: True for name in lab.layout.hosts}
+
+
+def test_state_apply_through_the_lab_master_converges_every_host_and_is_idempotent(lab):
+    synced = lab.salt_json("*", "saltutil.sync_all")
+    assert set(synced) == set(lab.layout.hosts)
+    for attempt in ("first", "second"):
+        results = lab.salt_json("*", "state.apply")
+        assert set(results) == set(lab.layout.hosts), results
+        for name, states in results.items():
+            assert isinstance(states, dict), (name, states)
+            failed = {sid: s["comment"] for sid, s in states.items() if s["result"] is not True}
+            assert not failed, (name, failed)
+            if attempt == "second":
+                changed = [sid for sid, s in states.items() if s["changes"]]
+                assert not changed, (name, changed)
+    # What the states wrote is really on the guest's own disk.
+    facts = lab.exec("ubuntu2", "cat /etc/brine/host.json").check().output
+    assert '"minion_id": "ubuntu2"' in facts
+
+
+def test_each_guest_runs_its_own_kernel_and_its_own_root(lab):
+    kernel = image.uml_kernel_version()
+    for name in lab.layout.hosts:
+        result = lab.exec(name, "uname -r; hostname; systemctl is-system-running || true").check()
+        release, hostname, _ = result.output.split("\n", 2)
+        assert release == kernel
+        assert hostname == name
+    lab.exec("ubuntu1", "echo written-on-ubuntu1 > /root/only-here").check()
+    assert lab.exec("ubuntu1", "cat /root/only-here").check().output.strip() == "written-on-ubuntu1"
+    assert not lab.exec("ubuntu2", "test -e /root/only-here").ok
+
+
+def test_nics_carry_the_inventory_names_and_macs(lab):
+    for name, host in lab.layout.hosts.items():
+        for port in host["ports"]:
+            mac = lab.exec(name, f"cat /sys/class/net/{port['nic']}/address").check().output.strip()
+            assert mac == port["mac"], (name, port["nic"])
+    # The control NIC is the only other one in the guest's own namespace.
+    links = [line.split()[0].split("@")[0] for line in lab.exec("ubuntu1", "ip -br link").check().output.splitlines()]
+    assert sorted(links) == ["eth2", "eth3", "lo", "vec0"]
+
+
+def carrier(lab, host, nic):
+    return lab.exec(host, f"cat /sys/class/net/{nic}/carrier").check().output.strip()
+
+
+def test_a_cut_cable_is_carrier_loss_inside_the_guest(lab):
+    lab.exec("ubuntu1", "ip link set eth2 up && ip link set eth3 up").check()
+    assert carrier(lab, "ubuntu1", "eth2") == "1"
+    lab.cut("ubuntu1", "eth2")
+    try:
+        assert carrier(lab, "ubuntu1", "eth2") == "0"
+        assert "NO-CARRIER" in lab.exec("ubuntu1", "ip link show eth2").check().output
+        # The neighbour NIC of the same host keeps its cable.
+        assert carrier(lab, "ubuntu1", "eth3") == "1"
+    finally:
+        lab.mend("ubuntu1", "eth2")
+    assert carrier(lab, "ubuntu1", "eth2") == "1"
+
+
+def test_the_switch_carries_tagged_frames_and_partition_cuts_them(lab):
+    # A VLAN and addresses of the test's own (not in the inventory), removed again at the end.
+    setup = "ip link set eth3 up; ip link add link eth3 name labtest type vlan id 3999; ip addr add {ip}/24 dev labtest; ip link set labtest up"
+    lab.exec("ubuntu1", setup.format(ip="192.168.239.1")).check()
+    lab.exec("ubuntu2", setup.format(ip="192.168.239.2")).check()
+    try:
+        assert lab.exec("ubuntu1", "ping -c 3 -W 2 192.168.239.2").ok
+        lab.partition(["ubuntu2"])
+        try:
+            # The NIC keeps carrier: the switch is there, it just passes nothing.
+            assert carrier(lab, "ubuntu2", "eth3") == "1"
+            assert not lab.exec("ubuntu1", "ping -c 2 -W 1 192.168.239.2").ok
+        finally:
+            lab.heal()
+        assert lab.exec("ubuntu1", "ping -c 3 -W 2 192.168.239.2").ok
+    finally:
+        for name in ("ubuntu1", "ubuntu2"):
+            lab.exec(name, "ip link del labtest")
+
+
+def test_disks_appear_as_block_devices_with_their_inventory_names(lab):
+    for disk in lab.layout.hosts["ubuntu1"]["disks"]:
+        target = lab.exec("ubuntu1", f"readlink -f /dev/disk/by-id/{disk['by_id']}").check().output.strip()
+        assert target == f"/dev/{disk['ubd']}"
+        size = lab.exec("ubuntu1", f"blockdev --getsize64 /dev/{disk['ubd']}").check().output.strip()
+        assert int(size) == 64 << 30
+    # Partitions get names too, so states can refer to them by id.
+    osd1 = lab.layout.hosts["ubuntu1"]["disks"][1]
+    lab.exec("ubuntu1", f"parted -s /dev/{osd1['ubd']} mklabel gpt mkpart labtest 1MiB 100MiB && udevadm settle").check()
+    try:
+        part = lab.exec("ubuntu1", f"readlink -f /dev/disk/by-id/{osd1['by_id']}-part1").check().output.strip()
+        assert part == f"/dev/{osd1['ubd']}1"
+    finally:
+        lab.exec("ubuntu1", f"wipefs -a -q /dev/{osd1['ubd']} && udevadm settle")
+
+
+def test_power_failure_and_power_on(lab):
+    lab.exec("ubuntu3", "echo survives > /root/before-power-loss && sync").check()
+    lab.kill("ubuntu3")
+    assert not lab.is_running("ubuntu3")
+    answers = lab.salt_json("ubuntu3", "test.ping", "--timeout=3")
+    assert answers.get("ubuntu3") is not True
+    lab.start("ubuntu3")
+    assert lab.is_running("ubuntu3")
+    assert lab.exec("ubuntu3", "cat /root/before-power-loss").check().output.strip() == "survives"
+    assert lab.salt_json("ubuntu3", "test.ping") == {"ubuntu3": True}
+
+
+def test_bad_names_get_clear_errors(lab):
+    from lab.core import LabError
+
+    with pytest.raises(LabError, match="no host 'nosuch'"):
+        lab.cut("nosuch", "eth2")
+    with pytest.raises(LabError, match="host ubuntu1 has no NIC 'eth9'"):
+        lab.cut("ubuntu1", "eth9")
+
+
+@pytest.mark.lab_last
+def test_down_leaves_nothing_behind(lab, host_before_lab):
+    left = lab.down()
+    assert left == []
+    assert host_view(lab.layout) == host_before_lab
+    assert not lab.is_up
