@@ -517,11 +517,9 @@ class Lab:
             "timeout": 120,
             "log_level_logfile": "info",
             "brine_inventory_file": layout.inventory_file,
-            # The checkout root is a file root (for salt://_modules, salt://reactor): keep the
-            # virtualenv, caches (the lab's own disk images among them) and git out of it, or
-            # every file listing walks tens of thousands of files.
-            "file_ignore_regex": [r"(^|/)\.venv(/|$)", r"(^|/)\.cache(/|$)", r"(^|/)\.git(/|$)",
-                                  r"(^|/)__pycache__(/|$)", r"(^|/)\.pytest_cache(/|$)"],
+            # `./main.sh` and the tests converge the lab explicitly; a highstate started by the
+            # minion-start reactor at boot would race them ("state.apply is already running").
+            "brine_highstate_on_start": False,
         })
         return config
 
