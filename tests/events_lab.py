@@ -3,13 +3,13 @@ A master and minions set up for the event tests and the latency benchmark: the s
 etc/master (reactors, runner) serving stand-in states, minions running Brine's link and file
 watchers against veth pairs in network namespaces (tests/events_netns.py).
 
-Stand-ins, for parts other engineers are writing in parallel (each is replaced by nothing once
-the real one lands; the tests only check that the reactor reached it):
+Stand-ins, for what cannot run on this host (the tests only check that the reactor reached it;
+the real modules are proven by their own tests, on UML kernels and real daemons):
 
 * ``dualbond`` execution module (``reselect_primary``, ``loop_guard``): records each call in a
-  JSON-lines file instead of touching a bond. Used only when ``_modules/dualbond.py`` is absent.
-* ``dhcp_reservations.discover``: reads ``<mac> <ip>`` lines from the log it is given. Used only
-  when ``_modules/dhcp_reservations.py`` is absent.
+  JSON-lines file instead of touching a bond: this host's kernel has no bonding.
+* ``dhcp_reservations.discover``: reads ``<mac> <ip>`` lines from the log it is given, so the
+  test controls exactly which MACs "asked" without running a DHCP server here.
 * the ``compute.console`` state (ID ``brine-nova-console``): always a stand-in here, because the
   real one manages the host's own nova.conf; this one puts the ``[vnc]`` lines back into the
   test's temporary nova.conf with ``ini.options_present``.
@@ -87,10 +87,8 @@ def build_tree(root):
     root = Path(root)
     modules = root / "ext" / "_modules"
     modules.mkdir(parents=True, exist_ok=True)
-    if not (REPO / "_modules" / "dualbond.py").exists():
-        (modules / "dualbond.py").write_text(DUALBOND_STANDIN)
-    if not (REPO / "_modules" / "dhcp_reservations.py").exists():
-        (modules / "dhcp_reservations.py").write_text(DHCP_STANDIN)
+    (modules / "dualbond.py").write_text(DUALBOND_STANDIN)
+    (modules / "dhcp_reservations.py").write_text(DHCP_STANDIN)
     states = root / "states"
     (states / "compute").mkdir(parents=True, exist_ok=True)
     (states / "compute" / "console.sls").write_text(CONSOLE_STANDIN)
@@ -111,6 +109,9 @@ def master_overrides(root, highstate_on_start=True):
     config = yaml.safe_load((REPO / "etc" / "master").read_text().replace("/srv/brine", str(REPO)))
     config.update(
         interface="127.0.0.1",
+        # Loopback-only, one-session master: pytest-salt-factories' own key acceptance (a
+        # salt-key run racing the minion's first auth) proved flaky on a loaded host.
+        auto_accept=True,
         log_level_logfile="info",
         file_roots={"base": [str(Path(root) / "states"), str(Path(root) / "checkout")]},
         brine_highstate_on_start=highstate_on_start,
@@ -127,7 +128,9 @@ def minion_overrides(root, minion_id, engines=None, beacons=None):
         "master": "127.0.0.1",
         "loop_interval": 1,
         "log_level_logfile": "info",
-        "module_dirs": [str(root / "ext"), str(REPO)],
+        # Salt's loader searches module_dirs last-listed first and the first module of a name
+        # wins: the stand-ins in root/ext shadow the checkout's real modules of the same name.
+        "module_dirs": [str(REPO), str(root / "ext")],
         "brine_test_calls": str(work / "calls.jsonl"),
         "brine_test_nova_conf": str(work / "nova" / "nova.conf"),
         "brine_test_marker": str(work / "highstate-marker"),

@@ -242,8 +242,10 @@ def test_hostile_events_are_rejected_and_nothing_runs(engine_minion, runner):
 
 
 def test_beacon_reports_the_same_events_from_its_poll(beacon_minion, lab, runner):
-    # The beacon's first poll sets its baseline; wait for it to have run.
-    time.sleep(3)
+    # The beacon's first poll sets its baseline; wait for it to have run: the minion must
+    # answer a job (its main loop, which runs the beacons every second, is up), then a few polls.
+    assert beacon_minion.salt_call_cli(timeout=300).run("test.ping").data is True
+    time.sleep(5)
     start = lab.cut("lwcp")
     try:
         (entry,) = wait_recorded(runner, BEACON_MINION, "brine/net/link/down", start, timeout=60, interface="lwc")
