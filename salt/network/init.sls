@@ -4,6 +4,7 @@
 {%- from 'brine/role.jinja' import role_marker %}
 include:
   - brine
+  - network.plain
 {%- if check.valid and 'network' in me.get('roles', []) %}
 {{ role_marker('network', settings, me) }}
 {%-   if me.get('dualbond') %}
@@ -15,10 +16,22 @@ brine-dualbond-not-this-machine:
   test.succeed_without_changes:
     - name: "dual bond skipped: none of {{ me.dualbond.nics | join(', ') }} (by name or MAC) exists on this machine"
 {%-     else %}
+{%-       if me.dualbond.backend == 'ovs' %}
+
+{#- The OVS backend needs ovsdb-server and ovs-vswitchd running before anything is asked. #}
+brine-openvswitch:
+  service.running:
+    - name: openvswitch-switch
+    - enable: True
+{%-       endif %}
+
 brine-dualbond:
   dualbond.present:
     - require:
       - brine_inventory: brine-inventory-valid
+{%-       if me.dualbond.backend == 'ovs' %}
+      - service: brine-openvswitch
+{%-       endif %}
 {%-     endif %}
 {%-   endif %}
 {%- endif %}
