@@ -12,6 +12,7 @@ bootstrap-packages:
 {%- endfor %}
       - {{ bootstrap.ntp.package }}
       - {{ bootstrap.dns.package }}
+      - {{ bootstrap.dns.trust_anchor_package }}
       - {{ bootstrap.proxy.package }}
     - require:
       - test: bootstrap-lab-valid
