@@ -52,6 +52,11 @@ mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs shm /dev/shm 2>/dev/null
 mkdir -p /dev/pts 2>/dev/null; mount -t devpts devpts /dev/pts 2>/dev/null
 for d in {writable}; do [ -d "$d" ] && mount -t tmpfs guest-private "$d"; done
+# A checkout under one of those directories (a clone in /tmp) is hidden by its tmpfs: show it
+# again, read-only, from a second hostfs mount of just that path.
+for d in {writable}; do
+  case "{repo}/" in "$d"/*) mkdir -p {repo} && mount -r -t hostfs -o {repo} brine-checkout {repo} ;; esac
+done
 mkdir -p /var/lib/openvswitch /var/log/openvswitch /run/openvswitch /var/lib/brine
 # The host has no /usr/lib/modules and the root is read-only: serve the UML modules from a
 # tmpfs tree and make both the shell and the kernel's own module requests use it.
