@@ -12,6 +12,10 @@ answering the lab master. It is a :class:`lab.core.Lab`:
     lab.console(host)                             the guest's console log
     lab.layout.hosts[host]                        ports, disks, control address of each guest
 
+``converged_lab`` is the same lab after `salt '*' saltutil.sync_all` and one `salt '*' state.apply`
+without a failed state (``lab.first_apply`` keeps that run's results): tests of what the states
+build use it, whatever order pytest runs the files in.
+
 A test that changes the lab puts it back (mend what it cuts, heal what it partitions, start what
 it kills) so tests in other files find the lab as they expect. At the end of the session the lab
 goes down and the fixture fails the session if anything of it is left on the host.
@@ -26,7 +30,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from lab.core import Lab  # noqa: E402
-from lab_testlib import host_view  # noqa: E402
+from lab_testlib import failed_states, host_view  # noqa: E402
 
 
 def pytest_configure(config):
@@ -54,3 +58,13 @@ def lab(host_before_lab):
     finally:
         left = lab.down()
         assert not left, f"the lab left things behind: {left}"
+
+
+@pytest.fixture(scope="session")
+def converged_lab(lab):
+    synced = lab.salt_json("*", "saltutil.sync_all")
+    assert set(synced) == set(lab.layout.hosts), synced
+    results = lab.salt_json("*", "state.apply")
+    assert failed_states(results, lab.layout.hosts) == {}
+    lab.first_apply = results
+    return lab

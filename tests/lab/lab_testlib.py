@@ -18,3 +18,18 @@ def host_view(layout):
         "mounts": sorted(m for m in (line.split()[4] for line in open("/proc/self/mountinfo")) if m.startswith(paths)),
         "netns": sorted(n for n in out("ip", "netns", "list").split() if n == layout.netns),
     }
+
+
+def failed_states(results, hosts):
+    """{host: {state id: comment}} of every host that returned no results or a failed state."""
+    failed = {}
+    for name in hosts:
+        states = results.get(name)
+        if not isinstance(states, dict):
+            failed[name] = {"(no state results)": str(states)[:500]}
+            continue
+        bad = {sid: s["comment"] for sid, s in states.items() if s["result"] is not True}
+        if bad:
+            failed[name] = bad
+    return failed
+
