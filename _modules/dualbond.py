@@ -860,13 +860,14 @@ def networkd_files(the_plan):
              + [("Address", a) for a in the_plan["addresses"].get(vlan["name"], [])]),
         ])
     if not linux:
+        # OVS recreates the bridge's internal port at boot, down: networkd brings it up (and
+        # gives it its addresses, if any), as the live apply does.
         for leg in the_plan["legs"]:
-            if the_plan["addresses"].get(leg["bridge"]):
-                files[name(leg["bridge"], "network")] = HEADER + _ini([
-                    ("Match", [("Name", leg["bridge"])]),
-                    ("Network", [("LinkLocalAddressing", "no"), ("ConfigureWithoutCarrier", "yes")]
-                     + [("Address", a) for a in the_plan["addresses"][leg["bridge"]]]),
-                ])
+            files[name(leg["bridge"], "network")] = HEADER + _ini([
+                ("Match", [("Name", leg["bridge"])]),
+                ("Network", [("LinkLocalAddressing", "no"), ("ConfigureWithoutCarrier", "yes")]
+                 + [("Address", a) for a in the_plan["addresses"].get(leg["bridge"], [])]),
+            ])
     return files
 
 
@@ -939,6 +940,9 @@ def ifupdown_files(the_plan):
         for leg in the_plan["legs"]:
             lines += [f"auto {leg['nic']}", f"iface {leg['nic']} inet manual", f"    mtu {mtu}",
                       f"    up ip link set {leg['nic']} up", ""]
+        for leg in the_plan["legs"]:
+            # OVS recreates the bridge's internal port at boot, down.
+            lines += [f"auto {leg['bridge']}", f"iface {leg['bridge']} inet manual", f"    up ip link set {leg['bridge']} up", ""]
         for vlan in the_plan["vlans"]:
             lines += [f"auto {vlan['name']}", f"iface {vlan['name']} inet manual", f"    up ip link set {vlan['name']} mtu {vlan['mtu']} up"]
             lines += [f"    up ip address add {a} dev {vlan['name']}" for a in the_plan["addresses"].get(vlan["name"], [])]

@@ -32,6 +32,27 @@ brine-dualbond:
 {%-       if me.dualbond.backend == 'ovs' %}
       - service: brine-openvswitch
 {%-       endif %}
+{%-       if me.get('network_config', 'networkd') == 'networkd' %}
+
+{#- The persistent files are systemd-networkd's, and Debian boots with ifupdown: without networkd
+    enabled the topology would be gone after the next reboot. Started after the live apply, it
+    finds every device already as its files say. #}
+brine-dualbond-networkd:
+  service.running:
+    - name: systemd-networkd
+    - enable: True
+    - require:
+      - dualbond: brine-dualbond
+{%-         if me.dualbond.backend == 'linux' %}
+
+{#- networkd cannot make tc filters: the loop guard comes back at boot from this unit. #}
+brine-dualbond-guard-at-boot:
+  service.enabled:
+    - name: brine-dualbond-guard.service
+    - require:
+      - dualbond: brine-dualbond
+{%-         endif %}
+{%-       endif %}
 {%-     endif %}
 {%-   endif %}
 {%- endif %}

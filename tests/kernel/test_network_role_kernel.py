@@ -3,8 +3,9 @@
 inventory's MACs: test mode lists the dual bond's changes, the apply builds it (traffic flows to
 the peer on every VLAN), and a second apply reports no changes.
 
-The guest has no init system and a read-only root, so the client settings (chrony as a service,
-apt/pip proxy files under /etc) are excluded here; tests/lab converges them on full guests.
+The guest has no init system and a read-only root, so what needs systemd or /etc (the client
+settings: chrony, apt/pip proxy files; enabling systemd-networkd and the guard unit for the next
+boot) is excluded here; tests/lab converges all of it on full guests and power-cycles them.
 """
 
 import json
@@ -37,7 +38,8 @@ def salt_payload(minion, inventory, backend):
     macs = " ".join(f"ip link set {nic} address {inventory['hosts'][minion]['nics'][nic]['mac']};" for nic in ("eth2", "eth3"))
     call = (f"{VENV_BIN}/salt-call --local -c {conf} --file-root {REPO}/salt --pillar-root {pillar} -m {REPO} "
             f"--id {minion} --out json -l quiet")
-    apply = "state.apply exclude=\"[{'sls': 'brine.clients'}]\""
+    apply = ("state.apply exclude=\"[{'sls': 'brine.clients'}, {'id': 'brine-dualbond-networkd'}, "
+             "{'id': 'brine-dualbond-guard-at-boot'}]\"")
     report = (f"{VENV_BIN}/python -c 'import json,sys; print(\"JSON:\" + json.dumps("
               "{\"run\": sys.argv[1], \"out\": json.load(open(sys.argv[2]))[\"local\"]}))'")
     payload = f"""

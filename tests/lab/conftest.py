@@ -21,6 +21,7 @@ it kills) so tests in other files find the lab as they expect. At the end of the
 goes down and the fixture fails the session if anything of it is left on the host.
 """
 
+import os
 import sys
 
 import pytest
@@ -41,9 +42,16 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("lab_last") is not None)
 
 
+# For work on the lab tests only: BRINE_LAB_REUSE=1 runs them on the lab that is already up
+# (`./main.sh`) and leaves it up; deselect test_down_leaves_nothing_behind then. CI never sets it.
+REUSE = os.environ.get("BRINE_LAB_REUSE") == "1"
+
+
 @pytest.fixture(scope="session")
 def host_before_lab():
     stale = Lab(log=lambda msg: None)
+    if REUSE and stale.is_up:
+        return None
     # A lab left over from an aborted run of this checkout is ours to clear.
     stale.down()
     return host_view(stale.layout)
@@ -52,6 +60,9 @@ def host_before_lab():
 @pytest.fixture(scope="session")
 def lab(host_before_lab):
     lab = Lab(log=print)
+    if host_before_lab is None:
+        yield lab
+        return
     try:
         lab.up(timeout=600)
         yield lab
