@@ -30,6 +30,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 try:
@@ -54,6 +55,11 @@ SYSTEMD_DIR = "/etc/systemd/system"
 GUARD_UNIT = "brine-dualbond-guard.service"
 IFUPDOWN_DIR = "/etc/network/interfaces.d"
 STATE_DIR = "/var/lib/brine/dualbond"
+PENDING_FILE = "pending.json"
+# The detached safety net (like `netplan try`): a systemd timer that undoes a change whose apply
+# never finished, because the minion died between the change and the end of its probe.
+SAFETY_UNIT = "brine-dualbond-rollback"
+SAFETY_MARGIN_SECONDS = 10
 # Every persistent file this module writes starts with this, so removal finds exactly its own.
 FILE_PREFIX = "60-brine-dualbond"
 IFUPDOWN_FILE = "brine-dualbond"
@@ -1311,6 +1317,17 @@ def probe_target(the_plan, master=None):
     return None
 
 
+def safety_net_argv(seconds, python, script, state_dir):
+    """
+    The ``systemd-run`` command that arms the safety net: a transient timer that, ``seconds``
+    from now, runs this module as a script to roll back the pending change. It runs outside the
+    minion, so it still fires when the minion is killed or restarted mid-change.
+    """
+    return ["systemd-run", f"--unit={SAFETY_UNIT}", f"--on-active={int(-(-seconds // 1))}s",
+            "--timer-property=AccuracySec=1s", "--description=Brine dual bond: roll back an unconfirmed change",
+            python, script, "--rollback-pending", state_dir]
+
+
 def probe(target, deadline_seconds):
     """
     True as soon as ``target`` answers within ``deadline_seconds``: a TCP connect when it has a
@@ -1370,8 +1387,11 @@ def apply(host=None, networks=None, minion_id=None, test=False, config_dirs=None
     previous_plan = _saved_plan(state_dir)
     previous_files = _snapshot_files(config_dirs)
     target = probe_target(the_plan, _master_address()) if rollback else None
+    if target is not None:
+        _write_pending(the_plan, previous_plan, previous_files, config_dirs, state_dir)
     done = []
     failure = None
+    net = None
     try:
         done = _execute(todo)
         loop_guard(the_plan=the_plan)
@@ -1379,15 +1399,85 @@ def apply(host=None, networks=None, minion_id=None, test=False, config_dirs=None
             reselect_primary(the_plan=the_plan)
     except (CommandExecutionError, OSError, subprocess.SubprocessError) as exc:
         failure = f"applying failed: {exc}"
-    if failure is None and target is not None and not probe(target, the_plan["rollback_seconds"]):
-        failure = f"{target['host']} did not answer within {the_plan['rollback_seconds']} s after the change"
+    if failure is None and target is not None:
+        net = _arm_safety_net(the_plan["rollback_seconds"] + SAFETY_MARGIN_SECONDS, state_dir)
+        if not probe(target, the_plan["rollback_seconds"]):
+            failure = f"{target['host']} did not answer within {the_plan['rollback_seconds']} s after the change"
     if failure is None:
         _save_plan(the_plan, state_dir)
-        return {"changes": done, "rolled_back": False, "comment": "applied"}
+        _disarm_safety_net(state_dir)
+        return {"changes": done, "rolled_back": False, "comment": "applied", "safety_net": net}
     if not rollback:
         raise CommandExecutionError(failure + f"; done so far: {done}")
     restored = _roll_back(the_plan, previous_plan, previous_files, config_dirs)
-    return {"changes": [], "rolled_back": True, "comment": f"{failure}; rolled back: {restored}", "attempted": done}
+    _disarm_safety_net(state_dir)
+    return {"changes": [], "rolled_back": True, "comment": f"{failure}; rolled back: {restored}", "attempted": done,
+            "safety_net": net}
+
+
+def _pending_path(state_dir=None):
+    return os.path.join(_state_dir(state_dir), PENDING_FILE)
+
+
+def _write_pending(the_plan, previous_plan, previous_files, config_dirs, state_dir):
+    """What the safety net needs to undo the change without Salt and without the inventory."""
+    directory = _state_dir(state_dir)
+    os.makedirs(directory, exist_ok=True)
+    tmp = _pending_path(state_dir) + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"plan": the_plan, "previous_plan": previous_plan, "previous_files": previous_files,
+                   "config_dirs": config_dirs, "written": time.time()}, fh)
+    os.replace(tmp, _pending_path(state_dir))
+
+
+def _systemd_is_init():
+    return os.path.isdir("/run/systemd/system") and shutil.which("systemd-run") is not None
+
+
+def _arm_safety_net(seconds, state_dir=None):
+    """Start the rollback timer; returns a description, or None where there is no systemd."""
+    if not _systemd_is_init():
+        return None
+    _run(["systemctl", "stop", f"{SAFETY_UNIT}.timer", f"{SAFETY_UNIT}.service"], check=False)
+    _run(["systemctl", "reset-failed", f"{SAFETY_UNIT}.service"], check=False)
+    script = os.path.abspath(__file__)
+    argv = safety_net_argv(seconds, sys.executable, script, os.path.abspath(_state_dir(state_dir)))
+    proc = _run(argv, check=False)
+    if proc.returncode != 0:
+        log.warning("dualbond: could not arm the rollback timer: %s", proc.stderr.strip())
+        return None
+    return f"{SAFETY_UNIT}.timer in {int(-(-seconds // 1))} s"
+
+
+def _disarm_safety_net(state_dir=None):
+    if os.path.exists(_pending_path(state_dir)):
+        os.unlink(_pending_path(state_dir))
+    if _systemd_is_init():
+        _run(["systemctl", "stop", f"{SAFETY_UNIT}.timer"], check=False)
+
+
+def rollback_pending(state_dir=None):
+    """
+    Undo a dual-bond change whose apply never confirmed its probe (the minion died between the
+    change and the end of the probe): restore the previous persistent files and the previous
+    live topology. The safety-net timer runs this by itself ``rollback_seconds`` + 10 s after a
+    change; it is a no-op when nothing is pending.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call dualbond.rollback_pending
+    """
+    path = _pending_path(state_dir)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            pending = json.load(fh)
+    except FileNotFoundError:
+        return "nothing pending"
+    restored = _roll_back(pending["plan"], pending["previous_plan"], pending["previous_files"], pending["config_dirs"])
+    os.unlink(path)
+    return f"rolled back an unconfirmed change: {restored}"
 
 
 def _changes_with_dirs(the_plan, config_dirs):
@@ -1575,3 +1665,11 @@ def status(host=None, networks=None, minion_id=None):
             k: item.get(k) for k in ("kind", "up", "carrier", "mtu", "mac", "master", "addresses")
         }
     return out
+
+
+if __name__ == "__main__":
+    # The safety net's timer: `python dualbond.py --rollback-pending STATE_DIR`, without Salt.
+    if len(sys.argv) != 3 or sys.argv[1] != "--rollback-pending":
+        sys.exit("usage: dualbond.py --rollback-pending STATE_DIR")
+    logging.basicConfig(level=logging.INFO)
+    print(rollback_pending(sys.argv[2]))

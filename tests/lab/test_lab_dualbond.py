@@ -9,6 +9,7 @@ benchmarks/lab_failover.py; here only outcomes are asserted.
 """
 
 import json
+import shlex
 import time
 
 import pytest
@@ -185,11 +186,49 @@ def test_a_broken_management_address_is_rolled_back_by_itself(converged_lab):
     assert result["rolled_back"] is True, result
     assert "did not answer" in result["comment"], result
     assert any("10.10.1.12" in change for change in result["attempted"]), result
+    # The detached timer was armed for the change and is disarmed again with nothing pending.
+    assert result["safety_net"], result
+    assert not lab.exec(host, "systemctl is-active brine-dualbond-rollback.timer").ok
+    assert not lab.exec(host, "test -e /var/lib/brine/dualbond/pending.json").ok
     # Live and on disk, the host is as before; it reaches the probe and answers its master.
     assert management_addresses(lab, host) == addresses_before
     assert lab.exec(host, files).check().output == files_before
     assert ping(lab, host, BOOTSTRAP_MGMT)
     assert lab.salt_json(host, "test.ping") == {host: True}
+    assert lab.salt_json(host, "dualbond.apply", "test=True")[host]["changes"] == []
+
+
+def test_a_change_whose_minion_dies_is_rolled_back_by_the_safety_net(converged_lab):
+    """The `netplan try` case: the process that made the change is gone before its probe
+    could fail, so only the detached timer can undo it."""
+    lab = converged_lab
+    host = "ubuntu2"
+    files = "cat /etc/systemd/network/*.netdev /etc/systemd/network/*.network 2>/dev/null | sha256sum"
+    files_before = lab.exec(host, files).check().output
+    addresses_before = management_addresses(lab, host)
+    inv = inventory()
+    broken = json.loads(json.dumps(inv["hosts"][host]))
+    broken["networks"]["management"]["address"] = "10.10.1.12"
+    broken["dualbond"]["probe"] = BOOTSTRAP_MGMT
+    broken["dualbond"]["rollback_seconds"] = 20
+    call = shlex.join(["salt-call", "--local", "--out=json", "dualbond.apply", f"host={json.dumps(broken)}",
+                       f"networks={json.dumps(inv['networks'])}", f"minion_id={host}"])
+    lab.exec(host, f"setsid {call} > /tmp/brine-doomed-apply.log 2>&1 < /dev/null &").check()
+    try:
+        wait_for(lambda: lab.exec(host, "systemctl is-active brine-dualbond-rollback.timer").ok, 180,
+                 "the change applied and the rollback timer armed")
+        assert "10.10.1.12/24" in management_addresses(lab, host)
+    finally:
+        # The minion dies mid-change (OOM killer, a restart, a crash): no in-process rollback.
+        lab.exec(host, "pkill -KILL -f 'salt-call --local --out=json dualbond.apply'")
+    took = wait_for(lambda: management_addresses(lab, host) == addresses_before, 120,
+                    "the safety net restored the management address")
+    print(f"safety net: management address restored {took:.1f} s after the applying process was killed")
+    wait_for(lambda: not lab.exec(host, "test -e /var/lib/brine/dualbond/pending.json").ok, 60, "nothing left pending")
+    assert lab.exec(host, files).check().output == files_before
+    journal = lab.exec(host, "journalctl -u brine-dualbond-rollback.service --no-pager").check().output
+    assert "rolled back an unconfirmed change" in journal, journal
+    assert ping(lab, host, BOOTSTRAP_MGMT)
     assert lab.salt_json(host, "dualbond.apply", "test=True")[host]["changes"] == []
 
 

@@ -500,6 +500,28 @@ def test_probe_against_loopback():
     assert dualbond.probe({"host": "127.0.0.1", "port": port}, 0.5) is False
 
 
+def test_the_safety_net_is_a_transient_timer_that_runs_the_module_as_a_script():
+    argv = dualbond.safety_net_argv(30.2, "/usr/bin/python3", "/var/cache/salt/minion/extmods/modules/dualbond.py",
+                                    "/var/lib/brine/dualbond")
+    assert argv[:3] == ["systemd-run", "--unit=brine-dualbond-rollback", "--on-active=31s"]
+    assert argv[-4:] == ["/usr/bin/python3", "/var/cache/salt/minion/extmods/modules/dualbond.py",
+                         "--rollback-pending", "/var/lib/brine/dualbond"]
+
+
+def test_rollback_pending_without_a_pending_change_does_nothing(tmp_path):
+    assert dualbond.rollback_pending(str(tmp_path)) == "nothing pending"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_module_as_a_script_refuses_other_arguments():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, dualbond.__file__, "--remove-everything"], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "usage: dualbond.py --rollback-pending STATE_DIR" in proc.stderr
+
+
 def test_ovs_active_member_is_read_from_bond_show():
     shown = """---- bond-eth2 ----
 bond_mode: active-backup
