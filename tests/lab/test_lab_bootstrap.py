@@ -154,6 +154,7 @@ def test_a_reserved_mac_gets_its_address_and_mtu_9000_by_a_real_dhcp_exchange(gu
     assert got["reason"] == "BOUND", got
     assert got["new_ip_address"] == mine["ip"]
     assert got["new_interface_mtu"] == str(settings["mtu"]) == "9000"  # option 26
+    assert mtu == 9000  # what the network role configured agrees with what DHCP hands out
     assert got["new_subnet_mask"] == str(ipaddress.ip_network(settings["cidr"]).netmask)
     assert got["new_dhcp_server_identifier"] == settings["address"]
     assert got["new_host_name"] == mine["hostname"]
