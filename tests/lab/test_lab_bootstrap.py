@@ -20,9 +20,9 @@ import pytest
 
 BOOTSTRAP = "bootstrap"
 CLIENT = "ubuntu1"
-# The chrony clients checked: the Linux-bond hosts. ubuntu3 (Open vSwitch bond) is power-cycled
-# by test_lab.py's power test, and its network does not come back after that reboot yet
-# (interfaces down, no management address): that is the network role's to fix, not this file's.
+# The chrony clients checked: the hosts no earlier test reboots. ubuntu3 is power-cycled by
+# test_lab.py's power test just before; its network comes back with it (test_lab_dualbond.py
+# proves that), but chrony re-synchronises on its own poll schedule after a boot.
 CLIENTS = ("ubuntu1", "ubuntu2")
 WORK = "/run/brine-bootstrap-test"  # in the guests; removed afterwards
 NETNS = "brinedhcp"  # ubuntu1's namespace for DHCP clients with made-up MACs
