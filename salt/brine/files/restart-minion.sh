@@ -7,14 +7,23 @@
 service={{ service }}
 proc_dir={{ proc_dir }}
 started=$(systemctl show -P ExecMainStartTimestamp "$service")
-since=$(date -d "${started:-now}" +%s 2>/dev/null || date +%s)
+ref=/run/brine-restart-minion.since
+touch -d "${started:-now}" "$ref" 2>/dev/null || touch "$ref"
+# Job files older than this minion process are left over from a minion that died (power loss).
+# Shell builtins only in the loop: forks are expensive on a small or emulated host.
+busy() {
+  for f in "$proc_dir"/*; do
+    [ "$f" -nt "$ref" ] && return 0
+  done
+  return 1
+}
 waited=0
 sleep 1
-# Job files older than this minion process are left over from a minion that died (power loss).
-while [ "$waited" -lt {{ max_wait }} ] && find "$proc_dir" -type f -newermt "@$since" 2>/dev/null | grep -q .; do
+while [ "$waited" -lt {{ max_wait }} ] && busy; do
   sleep 1
   waited=$((waited + 1))
 done
+rm -f "$ref"
 # The return is on its way: give it a moment to leave.
 sleep 2
 exec systemctl restart "$service"
