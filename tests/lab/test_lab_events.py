@@ -99,11 +99,15 @@ def bonded(lab, host):
 
 def wait_engine(lab, host, engine, timeout=300):
     started = time.monotonic()
-    ready = wait_for(lambda: lab.exec(host, ENGINE_READY.format(engine=engine)).ok, timeout=timeout, interval=1)
-    assert ready, f"{engine} on {host} is not watching after {timeout} s"
-    waited = time.monotonic() - started
-    if waited > 1:
-        print(f"\n({engine} on {host} started watching after {waited:.0f} s more)")
+    probes = []
+
+    def watching():
+        probes.append(lab.exec(host, ENGINE_READY.format(engine=engine)).ok)
+        return probes[-1]
+
+    assert wait_for(watching, timeout=timeout, interval=1), f"{engine} on {host} is not watching after {timeout} s"
+    if len(probes) > 1:
+        print(f"\n({engine} on {host} was not watching yet; it was after {time.monotonic() - started:.0f} s)")
 
 
 def test_the_converge_configured_the_watchers_and_the_minions_run_them(converged_lab):
