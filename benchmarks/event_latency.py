@@ -3,7 +3,8 @@ Latency of Brine's event-driven operations, on this host, with a real master and
 (pytest-salt-factories, loopback only) and real carrier changes on veth pairs in network
 namespaces created here.
 
-    .venv/bin/python benchmarks/event_latency.py [TRIALS]     # default 20
+    .venv/bin/python benchmarks/event_latency.py [TRIALS]          # default 20
+    .venv/bin/python benchmarks/event_latency.py --lab [TRIALS]    # in the running, converged lab
 
 Series (min / median / max over TRIALS each):
 
@@ -14,6 +15,15 @@ Series (min / median / max over TRIALS each):
 
 The dualbond module and the compute.console state are the stand-ins of tests/events_lab.py
 (the real ones are being written in parallel); what is measured is the event path to them.
+
+``--lab`` measures the same in the virtual lab (docs/lab.md; `./brine-lab up` and a converge
+first): real UML guests, the real dualbond module and compute.console state, the watchers the
+converge configured (salt/brine/events.sls). Cable cuts are the lab's (`cut`: the switch port
+goes down, the guest's NIC loses carrier) on ubuntu3 (Open vSwitch dual bond), timed inside the
+guest; "recorded" times are the master's receipt times in `salt-run brine.events` (the master
+runs on this host, and a UML guest's clock is the host's). The beacon series reconfigures
+ubuntu3 for the beacon (`brine_settings:events:linkwatch: beacon`) and back. nova.conf trials run
+on ubuntu2 with a stand-in nova-compute unit (the lab image has no nova).
 """
 
 import statistics
@@ -152,6 +162,124 @@ def test_event_latency(salt_factories, tmp_path_factory):
     for line in results:
         print("  " + line)
 
+
+# --------------------------------------------------------------------------- --lab
+
+LAB_CABLE_TRIAL = r"""
+bond_on() {{ ovs-appctl bond/show {bond} | grep -q '^active member mac.*({nic})$'; }}
+cut=$(date +%s.%N); ip -n tor link set sw-{nic} down
+i=0; while bond_on && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+sleep {settle}
+mend=$(date +%s.%N); ip -n tor link set sw-{nic} up
+i=0; until bond_on || [ $i -gt 1200 ]; do sleep 0.02; i=$((i+1)); done; back=$(date +%s.%N)
+bond_on && echo "$cut $mend $back"
+"""
+
+LAB_NOVA_TRIAL = r"""
+cp /root/nova.conf.novnc /etc/nova/.nova.conf.tmp && mv -f /etc/nova/.nova.conf.tmp /etc/nova/nova.conf
+start=$(date +%s.%N)
+i=0; until grep -q '^\[vnc\]' /etc/nova/nova.conf || [ $i -gt 3000 ]; do sleep 0.02; i=$((i+1)); done
+end=$(date +%s.%N)
+grep -q '^\[vnc\]' /etc/nova/nova.conf && echo "$start $end"
+# Let the chain settle (the fix-up is one more event and state run) before the next trial.
+sleep 1; i=0; while [ -n "$(ls -A {proc})" ] && [ $i -lt 600 ]; do sleep 0.5; i=$((i+1)); done; sleep 1
+"""
+
+NOVA_CONF_NO_VNC = "[DEFAULT]\ndebug = false\nstate_path = /var/lib/nova\n\n[libvirt]\nvirt_type = qemu\n"
+STANDIN_UNIT = "[Unit]\nDescription=Stand-in nova-compute (no nova in the lab image)\n[Service]\nExecStart=/bin/sleep infinity\n"
+
+
+def _lab_events(lab, minion, since):
+    return lab.salt_run("brine.events", f"minion={minion}", f"since={since}", "limit=0") or []
+
+
+def _first(entries, tag, interface, after):
+    """The first recorded event of ``tag`` for ``interface`` that the watcher stamped after
+    ``after`` (guest clock): ``(its timestamp, the master's receipt time)``."""
+    found = [((e.get("event") or {}).get("timestamp"), e.get("received")) for e in entries if e.get("tag") == tag
+             and (e.get("event") or {}).get("interface") == interface
+             and (e.get("event") or {}).get("timestamp", 0) >= after]
+    return min(found) if found else None
+
+
+def lab_cable_series(lab, label, trials, host="ubuntu3", nic="eth2", bond="bond-eth2", settle=2):
+    since = time.time() - 5
+    stamps = []
+    for trial in range(trials):
+        out = lab.exec(host, LAB_CABLE_TRIAL.format(bond=bond, nic=nic, settle=settle), timeout=300).output.split()
+        if len(out) != 3:
+            raise SystemExit(f"{label} trial {trial}: {bond} did not come back to {nic}")
+        stamps.append(tuple(map(float, out)))
+        time.sleep(1)
+    time.sleep(3)
+    entries = _lab_events(lab, host, since)
+    seen, recorded, back = [], [], []
+    for cut, mend, active in stamps:
+        for start, tag in ((cut, "brine/net/link/down"), (mend, "brine/net/link/up")):
+            event = _first(entries, tag, nic, start)
+            if event is None:
+                raise SystemExit(f"{label}: {tag} after {start} was not recorded")
+            seen.append(event[0] - start)
+            recorded.append(event[1] - start)
+        back.append(active - mend)
+    return [summary(f"{label}: cable cut/mend -> event stamped", seen),
+            summary(f"{label}: cable cut/mend -> recorded (*)", recorded),
+            summary(f"{label}: mend -> {nic} active again (OVS)", back)]
+
+
+def _reconfigure(lab, host, pillar):
+    from lab.core import minion_restarts
+
+    args = [host, "state.apply", "brine.events"] + ([f"pillar={pillar}"] if pillar else [])
+    results = lab.salt_json(*args)
+    lab.wait_minion_restarts(minion_restarts(results))
+    time.sleep(5)  # the watchers' first look sets their baselines
+
+
+def lab_main(trials):
+    sys.path.insert(0, str(REPO))
+    from lab.core import Lab
+
+    lab = Lab(log=lambda msg: None)
+    if not lab.is_up:
+        raise SystemExit("the lab is not up: ./brine-lab up and python -m lab.converge first")
+    results = [f"(load average before: {open('/proc/loadavg').read().split()[:3]})"]
+    results += lab_cable_series(lab, "engine", trials)
+    _reconfigure(lab, "ubuntu3", '{"brine_settings": {"events": {"linkwatch": "beacon"}}}')
+    try:
+        results += lab_cable_series(lab, "beacon", trials)
+    finally:
+        _reconfigure(lab, "ubuntu3", None)
+    host = "ubuntu2"
+    proc = "/var/cache/salt/minion/proc"
+    lab.exec(host, f"printf '{STANDIN_UNIT}' > /etc/systemd/system/nova-compute.service && systemctl daemon-reload "
+                   f"&& systemctl start nova-compute && printf '{NOVA_CONF_NO_VNC}' > /root/nova.conf.novnc").check()
+    try:
+        restored = []
+        lab.exec(host, LAB_NOVA_TRIAL.format(proc=proc), timeout=600)  # first install: not a sample
+        for trial in range(trials):
+            out = lab.exec(host, LAB_NOVA_TRIAL.format(proc=proc), timeout=600).output.split()
+            if len(out) != 2:
+                raise SystemExit(f"nova trial {trial}: the [vnc] section did not come back")
+            restored.append(float(out[1]) - float(out[0]))
+        results.append(summary("nova.conf replaced -> [vnc] back", restored))
+    finally:
+        lab.exec(host, "rm -f /etc/nova/nova.conf /etc/nova/nova.conf.brine-* /root/nova.conf.novnc")
+        lab.salt_json(host, "state.apply", "compute.console", "queue=True")
+        lab.exec(host, "systemctl stop nova-compute; rm -f /etc/systemd/system/nova-compute.service "
+                       "/etc/brine/restart-pending/nova-console-compute; systemctl daemon-reload")
+    results.append(f"(load average after: {open('/proc/loadavg').read().split()[:3]})")
+    print(f"\nBrine event latency in the virtual lab ({trials} trials per series; UML guests, lab master)")
+    for line in results:
+        print("  " + line)
+    print("  (*) the master's receipt time minus the guest's stamp: two clocks (the guest's is kept by\n"
+          "      chrony against the bootstrap host); the other series are timed on the guest's clock alone.")
+    return 0
+
+
+if __name__ == "__main__" and "--lab" in sys.argv:
+    args = [a for a in sys.argv[1:] if a != "--lab"]
+    sys.exit(lab_main(int(args[0]) if args else TRIALS))
 
 if __name__ == "__main__":
     sys.brine_trials = int(sys.argv[1]) if len(sys.argv) > 1 else TRIALS

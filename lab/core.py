@@ -328,6 +328,16 @@ def _kill_group(pgid, timeout=20):
         time.sleep(0.05)
 
 
+def minion_restarts(results):
+    """The hosts of a `state.apply` result (``salt_json``) whose run scheduled a background minion
+    restart (the watcher configuration changed: salt/brine/events.sls)."""
+    return sorted(
+        name for name, states in (results or {}).items() if isinstance(states, dict)
+        and any(isinstance(s, dict) and s.get("__id__") == "brine-events-restart-minion" and s.get("changes")
+                for s in states.values())
+    )
+
+
 class ExecResult:
     def __init__(self, host, command, returncode, output):
         self.host, self.command, self.returncode, self.output = host, command, returncode, output
@@ -677,6 +687,43 @@ class Lab:
             return json.loads(proc.stdout)
         except ValueError:
             raise LabError(f"salt {' '.join(args)} gave no JSON (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from None
+
+    def salt_run_command(self, *args):
+        return ["ip", "netns", "exec", self.layout.netns, str(REPO / ".venv" / "bin" / "salt-run"),
+                "-c", str(self.layout.master_config_dir), *map(str, args)]
+
+    def salt_run(self, *args, timeout=300):
+        """The parsed result of the lab master's `salt-run ARGS --out=json` (e.g.
+        ``lab.salt_run("brine.events", "minion=ubuntu3", "limit=0")``)."""
+        if not self.is_up:
+            raise LabError("the lab is not up; `brine-lab up` first")
+        proc = subprocess.run(self.salt_run_command(*args, "--out=json"), capture_output=True, text=True,
+                              timeout=timeout)
+        try:
+            return json.loads(proc.stdout)
+        except ValueError:
+            raise LabError(f"salt-run {' '.join(map(str, args))} gave no JSON (rc={proc.returncode}):\n"
+                           f"{proc.stdout}\n{proc.stderr}") from None
+
+    def wait_minion_restarts(self, hosts, timeout=600):
+        """Wait until the background minion restarts that a state run scheduled on ``hosts`` are
+        done (salt/brine/events.sls: the transient unit brine-restart-minion restarts the minion
+        once the run has returned), then until those minions answer again. ``hosts``: e.g.
+        :func:`minion_restarts` of the run's results."""
+        hosts = sorted(hosts)
+        deadline = time.monotonic() + timeout
+        pending = set(hosts)
+        while pending:
+            for name in sorted(pending):
+                if not self.exec(name, "systemctl is-active -q brine-restart-minion.service").ok:
+                    pending.discard(name)
+            if pending and time.monotonic() > deadline:
+                raise LabError(f"timed out after {timeout} s: minion restart still pending on {', '.join(sorted(pending))}")
+            if pending:
+                time.sleep(1)
+        if hosts:
+            self.wait_ready(hosts, timeout=max(30, deadline - time.monotonic()))
+        return hosts
 
     # ----------------------------------------------------------------- status / down
     def status(self):

@@ -3,6 +3,7 @@
 include:
   - brine.validate
   - brine.clients
+  - brine.events
 {%- if check.valid and me %}
 
 brine-config-dir:

@@ -13,8 +13,9 @@ answering the lab master. It is a :class:`lab.core.Lab`:
     lab.layout.hosts[host]                        ports, disks, control address of each guest
 
 ``converged_lab`` is the same lab after `salt '*' saltutil.sync_all` and one `salt '*' state.apply`
-without a failed state (``lab.first_apply`` keeps that run's results): tests of what the states
-build use it, whatever order pytest runs the files in.
+without a failed state (``lab.first_apply`` keeps that run's results), and after the minions that
+run reconfigured (event watchers) have restarted and answer again (``lab.restarted_minions``):
+tests of what the states build use it, whatever order pytest runs the files in.
 
 A test that changes the lab puts it back (mend what it cuts, heal what it partitions, start what
 it kills) so tests in other files find the lab as they expect. At the end of the session the lab
@@ -30,7 +31,7 @@ from brine_testlib import REPO
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from lab.core import Lab  # noqa: E402
+from lab.core import Lab, minion_restarts  # noqa: E402
 from lab_testlib import failed_states, host_view  # noqa: E402
 
 
@@ -77,5 +78,9 @@ def converged_lab(lab):
     assert set(synced) == set(lab.layout.hosts), synced
     results = lab.salt_json("*", "state.apply")
     assert failed_states(results, lab.layout.hosts) == {}
+    # The first apply configures the event watchers (salt/brine/events.sls), and the minions it
+    # configured restart in the background once the run has returned: wait for them to answer
+    # again, so the next test's job does not land on a minion that is restarting.
+    lab.restarted_minions = lab.wait_minion_restarts(minion_restarts(results))
     lab.first_apply = results
     return lab

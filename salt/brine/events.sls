@@ -1,0 +1,81 @@
+{#- The event watchers of this host, from the inventory (docs/events.md): the minion config
+    file <config dir>/minion.d/brine-events.conf with
+      brine_linkwatch  on hosts with a dual bond (engine, or beacon: brine_settings:events:linkwatch),
+                       the bond's NICs and backend written out, so the watcher needs neither
+                       pillar nor master when the minion starts;
+      brine_filewatch  nova_conf on compute hosts (the nova.conf of the console deployment),
+                       dhcp_log on the bootstrap host (the DHCP server's log);
+    and a restart of the minion (engines and beacons start with it) only when the file changed,
+    in the background once this state run has returned. The engine and beacon modules come
+    with saltutil.sync_all (a highstate syncs them too, autoload_dynamic_modules). #}
+{%- from 'brine/map.jinja' import settings, check, inventory, me with context %}
+{%- from 'compute/map.jinja' import console_paths with context %}
+include:
+  - brine.validate
+{%- set events = settings.get('events', {}) %}
+{%- set enabled = events.get('enabled', 'auto') %}
+{%- if enabled == 'auto' %}
+{%-   set enabled = opts.get('file_client') != 'local' %}
+{%- endif %}
+{%- if check.valid and me and enabled %}
+{%-   set engines = [] %}
+{%-   set conf = {} %}
+{%-   if me.get('dualbond') %}
+{%-     set nics = me.dualbond.nics | list %}
+{%-     set linkwatch = {'bonds': {'dualbond': {'members': nics, 'backend': me.dualbond.get('backend', 'linux')}},
+                         'interfaces': nics} %}
+{%-     if events.get('linkwatch', 'engine') == 'beacon' %}
+{%-       do conf.update({'beacons': {'brine_linkwatch': [{'interval': 1}, {'bonds': linkwatch.bonds}, {'interfaces': nics}]},
+                          'loop_interval': 1}) %}
+{%-     else %}
+{%-       do engines.append({'brine_linkwatch': linkwatch}) %}
+{%-     endif %}
+{%-   endif %}
+{%-   set watches = {} %}
+{%-   if 'compute' in me.get('roles', []) %}
+{%-     do watches.update({'nova_conf': console_paths.compute_conf}) %}
+{%-   endif %}
+{%-   if 'bootstrap' in me.get('roles', []) %}
+{%-     set dhcp = (inventory.get('services') or {}).get('dhcp') or {} %}
+{%-     set server = dhcp.get('server') or 'isc-dhcp' %}
+{%-     do watches.update({'dhcp_log': dhcp.get('log') or events.dhcp_logs[server]}) %}
+{%-   endif %}
+{%-   if watches %}
+{%-     do engines.append({'brine_filewatch': {'watches': watches}}) %}
+{%-   endif %}
+{%-   if engines %}
+{%-     do conf.update({'engines': engines}) %}
+{%-   endif %}
+{%-   set conf_dir = salt['file.dirname'](opts['conf_file']) %}
+
+brine-events-restart-script:
+  file.managed:
+    - name: /usr/local/sbin/brine-restart-minion
+    - source: salt://brine/files/restart-minion.sh
+    - template: jinja
+    - mode: '0755'
+    - context:
+        service: {{ events.get('minion_service', 'salt-minion') }}
+        proc_dir: {{ opts['cachedir'] }}/proc
+        max_wait: 900
+
+brine-events-config:
+  file.serialize:
+    - name: {{ conf_dir }}/minion.d/brine-events.conf
+    - serializer: yaml
+    - dataset: {{ conf | json }}
+    - makedirs: True
+    - mode: '0644'
+
+brine-events-restart-minion:
+  cmd.run:
+    # Not a plain `systemctl restart`: that would kill this state run. A transient unit of its
+    # own (it survives the minion's restart) waits until the run has returned, then restarts.
+    - name: >-
+        systemctl is-active -q brine-restart-minion.service ||
+        systemd-run --unit=brine-restart-minion --collect --quiet /usr/local/sbin/brine-restart-minion
+    - onchanges:
+      - file: brine-events-config
+    - require:
+      - file: brine-events-restart-script
+{%- endif %}
