@@ -717,6 +717,21 @@ def _server(server, inventory):
     return server or (_services(inventory).get("dhcp") or {}).get("server", DEFAULT_SERVER)
 
 
+def log_path(inventory=None):
+    """
+    Where the DHCP server's messages go: the inventory's ``services:dhcp:log``, else the
+    server's log as the bootstrap states configure it (``DEFAULT_LOGS``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call dhcp_reservations.log_path
+    """
+    inventory = _inventory(inventory)
+    return (_services(inventory).get("dhcp") or {}).get("log") or DEFAULT_LOGS[_server(None, inventory)]
+
+
 def configured_server(inventory=None):
     """
     The DHCP server the inventory asks for (``services:dhcp:server``, default isc-dhcp).

@@ -25,6 +25,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -1323,7 +1324,7 @@ def safety_net_argv(seconds, python, script, state_dir):
     from now, runs this module as a script to roll back the pending change. It runs outside the
     minion, so it still fires when the minion is killed or restarted mid-change.
     """
-    return ["systemd-run", f"--unit={SAFETY_UNIT}", f"--on-active={int(-(-seconds // 1))}s",
+    return ["systemd-run", f"--unit={SAFETY_UNIT}", f"--on-active={math.ceil(seconds)}s",
             "--timer-property=AccuracySec=1s", "--description=Brine dual bond: roll back an unconfirmed change",
             python, script, "--rollback-pending", state_dir]
 
@@ -1446,7 +1447,7 @@ def _arm_safety_net(seconds, state_dir=None):
     if proc.returncode != 0:
         log.warning("dualbond: could not arm the rollback timer: %s", proc.stderr.strip())
         return None
-    return f"{SAFETY_UNIT}.timer in {int(-(-seconds // 1))} s"
+    return f"{SAFETY_UNIT}.timer in {math.ceil(seconds)} s"
 
 
 def _disarm_safety_net(state_dir=None):

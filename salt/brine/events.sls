@@ -36,9 +36,7 @@ include:
 {%-     do watches.update({'nova_conf': console_paths.compute_conf}) %}
 {%-   endif %}
 {%-   if 'bootstrap' in me.get('roles', []) %}
-{%-     set dhcp = (inventory.get('services') or {}).get('dhcp') or {} %}
-{%-     set server = dhcp.get('server') or 'isc-dhcp' %}
-{%-     do watches.update({'dhcp_log': dhcp.get('log') or events.dhcp_logs[server]}) %}
+{%-     do watches.update({'dhcp_log': salt['dhcp_reservations.log_path']()}) %}
 {%-   endif %}
 {%-   if watches %}
 {%-     do engines.append({'brine_filewatch': {'watches': watches}}) %}

@@ -3,8 +3,6 @@
 import json
 
 import pytest
-import yaml
-from brine_testlib import REPO
 
 import dhcp_reservations
 
@@ -53,9 +51,3 @@ def test_beacon_mode_replaces_the_link_engine(salt_call):
 def test_masterless_runs_leave_the_minion_config_alone(salt_call):
     out, _ = salt_call("state.show_sls", "brine.events", minion_id="ubuntu1")
     assert list(out) == ["brine-inventory-valid"]
-
-
-def test_the_dhcp_log_paths_are_dhcp_reservations_own():
-    with open(REPO / "salt" / "brine" / "defaults.yaml", encoding="utf-8") as fh:
-        defaults = yaml.safe_load(fh)
-    assert defaults["brine_settings"]["events"]["dhcp_logs"] == dhcp_reservations.DEFAULT_LOGS

@@ -1,5 +1,9 @@
 """Helpers of the lab tests."""
 
+import time
+
+import pytest
+
 
 def host_view(layout):
     """What of the host this checkout's lab could leave behind: interfaces of the names it
@@ -33,3 +37,16 @@ def failed_states(results, hosts):
             failed[name] = bad
     return failed
 
+
+
+def wait_until(what, predicate, timeout, interval=2.0, detail=None):
+    """Poll ``predicate`` until it returns something true and return that; fail naming
+    ``what`` and the last value (or what ``detail()`` says) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}; last: {detail() if detail else value!r}")
+        time.sleep(interval)

@@ -14,9 +14,9 @@ import json
 import re
 import secrets
 import shlex
-import time
 
 import pytest
+from lab_testlib import wait_until
 
 BOOTSTRAP = "bootstrap"
 CLIENT = "ubuntu1"
@@ -46,19 +46,6 @@ case "$reason" in
 esac
 exit 0
 """
-
-
-def wait_until(what, predicate, timeout, interval=2.0, detail=None):
-    """Poll ``predicate`` until it returns something true and return that; fail naming
-    ``what`` and the last value (or what ``detail()`` says) after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}; last: {detail() if detail else value!r}")
-        time.sleep(interval)
 
 
 def local_mac():

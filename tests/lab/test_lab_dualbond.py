@@ -15,6 +15,7 @@ import time
 import pytest
 
 from lab.core import load_inventory
+from lab_testlib import wait_until
 
 BACKENDS = {"ubuntu1": "linux", "ubuntu3": "ovs"}
 PEER = "ubuntu2"  # a Linux-backend server on the far side of the lab switch
@@ -32,12 +33,8 @@ def address(host, network):
 def wait_for(predicate, timeout, what):
     """Poll ``predicate`` until it is true; return the seconds it took, fail naming ``what``."""
     started = time.monotonic()
-    while True:
-        if predicate():
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"not within {timeout} s: {what}")
-        time.sleep(0.2)
+    wait_until(what, predicate, timeout, interval=0.2)
+    return time.monotonic() - started
 
 
 def active_member(lab, host, bond):
@@ -162,24 +159,33 @@ def management_addresses(lab, host):
                   if a["family"] == "inet" and (a["local"] == mine or a["local"].startswith("10.10.")))
 
 
+NETWORKD_FILES_DIGEST = "cat /etc/systemd/network/*.netdev /etc/systemd/network/*.network 2>/dev/null | sha256sum"
+
+
+def broken_management_change(host, rollback_seconds):
+    """(host entry, networks) of the inventory with the operator's typo 10.10.1.x for 10.10.0.x
+    on the management bridge. In the lab every minion talks to its master over the out-of-band
+    control network, which this change cannot break; the probe is therefore the bootstrap host
+    on the management network, which it does break."""
+    inv = inventory()
+    broken = json.loads(json.dumps(inv["hosts"][host]))
+    broken["networks"]["management"]["address"] = address(host, "management").replace("10.10.0.", "10.10.1.")
+    broken["dualbond"]["probe"] = BOOTSTRAP_MGMT
+    broken["dualbond"]["rollback_seconds"] = rollback_seconds
+    return broken, inv["networks"]
+
+
 def test_a_broken_management_address_is_rolled_back_by_itself(converged_lab):
     lab = converged_lab
     host = "ubuntu2"
-    files = "cat /etc/systemd/network/*.netdev /etc/systemd/network/*.network 2>/dev/null | sha256sum"
+    files = NETWORKD_FILES_DIGEST
     files_before = lab.exec(host, files).check().output
     addresses_before = management_addresses(lab, host)
     assert addresses_before == [address(host, "management") + "/24"]
-    inv = inventory()
-    broken = json.loads(json.dumps(inv["hosts"][host]))
-    # The operator's typo: 10.10.1.12 instead of 10.10.0.12. In the lab every minion talks to
-    # its master over the out-of-band control network, which this change cannot break; the
-    # probe is therefore the bootstrap host on the management network, which it does break.
-    broken["networks"]["management"]["address"] = "10.10.1.12"
-    broken["dualbond"]["probe"] = BOOTSTRAP_MGMT
-    broken["dualbond"]["rollback_seconds"] = 5
+    broken, networks = broken_management_change(host, rollback_seconds=5)
     started = time.monotonic()
     result = lab.salt_json(host, "dualbond.apply", f"host={json.dumps(broken)}",
-                           f"networks={json.dumps(inv['networks'])}", f"minion_id={host}")[host]
+                           f"networks={json.dumps(networks)}", f"minion_id={host}")[host]
     took = time.monotonic() - started
     print(f"broken change applied, probe lost and rolled back in {took:.1f} s (salt round trip included)")
     assert isinstance(result, dict), result
@@ -203,16 +209,12 @@ def test_a_change_whose_minion_dies_is_rolled_back_by_the_safety_net(converged_l
     could fail, so only the detached timer can undo it."""
     lab = converged_lab
     host = "ubuntu2"
-    files = "cat /etc/systemd/network/*.netdev /etc/systemd/network/*.network 2>/dev/null | sha256sum"
+    files = NETWORKD_FILES_DIGEST
     files_before = lab.exec(host, files).check().output
     addresses_before = management_addresses(lab, host)
-    inv = inventory()
-    broken = json.loads(json.dumps(inv["hosts"][host]))
-    broken["networks"]["management"]["address"] = "10.10.1.12"
-    broken["dualbond"]["probe"] = BOOTSTRAP_MGMT
-    broken["dualbond"]["rollback_seconds"] = 20
+    broken, networks = broken_management_change(host, rollback_seconds=20)
     call = shlex.join(["salt-call", "--local", "--out=json", "dualbond.apply", f"host={json.dumps(broken)}",
-                       f"networks={json.dumps(inv['networks'])}", f"minion_id={host}"])
+                       f"networks={json.dumps(networks)}", f"minion_id={host}"])
     lab.exec(host, f"setsid {call} > /tmp/brine-doomed-apply.log 2>&1 < /dev/null &").check()
     try:
         wait_for(lambda: lab.exec(host, "systemctl is-active brine-dualbond-rollback.timer").ok, 180,
