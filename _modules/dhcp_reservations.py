@@ -12,9 +12,13 @@ Pure core (no Salt, no system access; unit-tested directly):
   configuration text (:func:`render_config` picks by server name).
 - :func:`parse_log` turns dhcpd, dnsmasq or Kea log text into one record per DHCP message;
   :func:`unknown_macs` folds records into the list :func:`discover` returns.
+- :func:`choose_log_source` says where the bootstrap host's watcher reads the server's
+  messages: a log file, or ``journal:<syslog identifier>`` (the systemd journal).
 
 Thin Salt layer: :func:`validate`, :func:`reservations`, :func:`render`, :func:`check_config`
-(the daemon's own checker), :func:`parse_log`, :func:`discover` (reads the server's live log).
+(the daemon's own checker), :func:`parse_log`, :func:`discover` (reads the server's live log),
+:func:`discover_text` (the same for log text the caller read), :func:`log_path`,
+:func:`log_source` (what the events engine watches).
 """
 
 import calendar
@@ -56,6 +60,10 @@ DEFAULT_LOGS = {
     "kea": "/var/log/kea/kea-dhcp4.log",
     "dnsmasq": "/var/log/brine-dnsmasq.log",
 }
+# Servers whose messages go to the systemd journal when their log file does not exist (Debian
+# 12 has no rsyslog by default), by syslog identifier (journalctl -t).
+JOURNAL_IDENTIFIERS = {"isc-dhcp": "dhcpd"}
+JOURNAL_PREFIX = "journal:"
 DEFAULT_LEASE_TIME = 86400
 SERVICE_KEYS = ("server", "network", "interface", "lease_time", "log")
 PXE_KEYS = ("filename", "efi_filename", "serial_console")
@@ -732,6 +740,47 @@ def log_path(inventory=None):
     return (_services(inventory).get("dhcp") or {}).get("log") or DEFAULT_LOGS[_server(None, inventory)]
 
 
+def choose_log_source(server, configured_log=None, default_exists=False, has_journalctl=False):
+    """
+    Where the DHCP server's messages can be read as they come (pure; :func:`log_source` asks
+    the system): ``configured_log`` when the inventory sets ``services:dhcp:log``; else the
+    server's default log (``DEFAULT_LOGS``) when ``default_exists``; else, for a server that
+    logs to syslog (isc-dhcp) on a host with ``journalctl``, ``"journal:<identifier>"`` (the
+    systemd journal, ``journalctl -t <identifier>``); else the default log, which the server
+    creates (Kea, dnsmasq) or a syslog daemon installed later writes.
+    """
+    if server not in SERVERS:
+        raise ValueError(f"unknown DHCP server {server!r}; expected one of {', '.join(SERVERS)}")
+    if configured_log:
+        return configured_log
+    if not default_exists and has_journalctl and server in JOURNAL_IDENTIFIERS:
+        return JOURNAL_PREFIX + JOURNAL_IDENTIFIERS[server]
+    return DEFAULT_LOGS[server]
+
+
+def log_source(inventory=None):
+    """
+    What the bootstrap host's event watcher (``brine_filewatch``'s ``dhcp_log`` watch) follows:
+    the inventory's ``services:dhcp:log``, else the server's default log file if it exists,
+    else ``journal:dhcpd`` for isc-dhcp on a host with journalctl (Debian 12 without rsyslog:
+    dhcpd logs only to the journal), else the default log file.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call dhcp_reservations.log_source
+    """
+    inventory = _inventory(inventory)
+    server = _server(None, inventory)
+    return choose_log_source(
+        server,
+        configured_log=(_services(inventory).get("dhcp") or {}).get("log"),
+        default_exists=os.path.exists(DEFAULT_LOGS.get(server, "")),
+        has_journalctl=shutil.which("journalctl") is not None,
+    )
+
+
 def configured_server(inventory=None):
     """
     The DHCP server the inventory asks for (``services:dhcp:server``, default isc-dhcp).
@@ -895,10 +944,10 @@ def _read_log(server, log_path):
     if os.path.exists(default):
         with open(default, encoding="utf-8", errors="replace") as fh:
             return fh.read(), os.path.getmtime(default)
-    if server == "isc-dhcp" and shutil.which("journalctl"):
+    if server in JOURNAL_IDENTIFIERS and shutil.which("journalctl"):
         # Debian 12 has no rsyslog by default: dhcpd's messages are in the journal.
         proc = subprocess.run(
-            ["journalctl", "--no-pager", "-o", "short-iso", "-t", "dhcpd"],
+            ["journalctl", "--no-pager", "-o", "short-iso", "-t", JOURNAL_IDENTIFIERS[server]],
             capture_output=True, text=True, timeout=120, check=False,
         )
         return proc.stdout, None
@@ -935,4 +984,24 @@ def discover(log_path=None, server=None):
     default_time = None
     if mtime is not None:
         default_time = datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).isoformat()
+    return discover_text(text, server=server, default_time=default_time, inventory=inventory)
+
+
+def discover_text(text, server=None, default_time=None, inventory=None):
+    """
+    :func:`discover` for log text the caller already has (e.g. the new lines of a journal the
+    events engine follows): the MACs in ``text`` that are not in the inventory, ``[{"mac",
+    "first_seen", "last_seen", "count", "ip", "interface"}]``, counted over ``text`` only.
+    ``default_time`` stands in for lines without a time.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call dhcp_reservations.discover_text "$(journalctl -o short-iso -t dhcpd --since -1h)"
+    """
+    inventory = _inventory(inventory)
+    server = _server(server, inventory)
+    if server not in SERVERS:
+        raise CommandExecutionError(f"unknown DHCP server {server!r}; expected one of {', '.join(SERVERS)}")
     return unknown_macs(parse_log(text, server=server), reserved_macs(inventory), default_time=default_time)
