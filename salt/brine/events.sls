@@ -4,7 +4,8 @@
                        the bond's NICs and backend written out, so the watcher needs neither
                        pillar nor master when the minion starts;
       brine_filewatch  nova_conf on compute hosts (the nova.conf of the console deployment),
-                       dhcp_log on the bootstrap host (the DHCP server's log);
+                       dhcp_log on the bootstrap host (the DHCP server's log file, or
+                       journal:dhcpd: dhcp_reservations.log_source);
     and a restart of the minion (engines and beacons start with it) only when the file changed,
     in the background once this state run has returned. The engine and beacon modules come
     with saltutil.sync_all (a highstate syncs them too, autoload_dynamic_modules). #}
@@ -36,7 +37,8 @@ include:
 {%-     do watches.update({'nova_conf': console_paths.compute_conf}) %}
 {%-   endif %}
 {%-   if 'bootstrap' in me.get('roles', []) %}
-{%-     do watches.update({'dhcp_log': salt['dhcp_reservations.log_path']()}) %}
+{#-     The server's log file, or journal:dhcpd when dhcpd logs only to the journal. #}
+{%-     do watches.update({'dhcp_log': salt['dhcp_reservations.log_source']()}) %}
 {%-   endif %}
 {%-   if watches %}
 {%-     do engines.append({'brine_filewatch': {'watches': watches}}) %}

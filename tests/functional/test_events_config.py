@@ -1,8 +1,13 @@
 """salt/brine/events.sls: the event watchers each host gets, rendered from the inventory."""
 
 import json
+import os
+import shlex
+import shutil
+import subprocess
 
 import pytest
+from brine_testlib import REPO
 
 import dhcp_reservations
 
@@ -34,9 +39,60 @@ def test_a_compute_host_with_a_dual_bond_gets_both_watchers(salt_call, host, bac
     }
 
 
+def dhcp_watch(salt_call, setup, pillar_root=None):
+    """
+    The bootstrap host's ``dhcp_log`` watch as brine.events renders it in a private mount
+    namespace where ``setup`` (shell) first shapes what the host has: /var/log under an empty
+    tmpfs (no syslog daemon's log), and whatever ``setup`` adds or hides. The host's own
+    /var/log and journalctl stay as they are.
+    """
+    out_file = salt_call.workdir / "events.json"
+    command = salt_call.command("state.show_sls", "brine.events", FORCED, minion_id="bootstrap",
+                                pillar_root=pillar_root, out_file=out_file)
+    script = f"mount -t tmpfs brine-test /var/log\n{setup}\n{shlex.join(command)}"
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-ec", script],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(out_file.read_text())["local"]
+    args = {k: v for item in out["brine-events-config"]["file"] if isinstance(item, dict) for k, v in item.items()}
+    assert args["dataset"]["engines"][0]["brine_filewatch"]["watches"].keys() == {"dhcp_log"}, args["dataset"]
+    return args["dataset"]["engines"][0]["brine_filewatch"]["watches"]["dhcp_log"]
+
+
 def test_the_bootstrap_host_watches_its_dhcp_servers_log(salt_call):
     conf = watcher_config(salt_call, "bootstrap")
-    assert conf == {"engines": [{"brine_filewatch": {"watches": {"dhcp_log": dhcp_reservations.DEFAULT_LOGS["isc-dhcp"]}}}]}
+    source = dhcp_reservations.choose_log_source(
+        "isc-dhcp", default_exists=os.path.exists("/var/log/syslog"), has_journalctl=bool(shutil.which("journalctl")))
+    assert conf == {"engines": [{"brine_filewatch": {"watches": {"dhcp_log": source}}}]}
+
+
+def test_without_a_syslog_file_the_bootstrap_host_follows_dhcpds_journal(salt_call):
+    # Stock Debian 12: no rsyslog, so no /var/log/syslog; dhcpd logs to the journal only.
+    assert shutil.which("journalctl"), "this test needs journalctl on the host (it is not run, only found)"
+    assert dhcp_watch(salt_call, "") == "journal:dhcpd"
+
+
+def test_with_a_syslog_file_the_bootstrap_host_watches_it(salt_call):
+    assert dhcp_watch(salt_call, "touch /var/log/syslog") == "/var/log/syslog"
+
+
+def test_without_journalctl_the_bootstrap_host_watches_the_default_log(salt_call):
+    # /dev/null over journalctl: there, but not executable, so shutil.which finds none.
+    journalctl = shutil.which("journalctl") or "/usr/bin/journalctl"
+    hide = f"[ -e {journalctl} ] && mount --bind /dev/null {journalctl}; true"
+    assert dhcp_watch(salt_call, hide) == dhcp_reservations.DEFAULT_LOGS["isc-dhcp"]
+
+
+def test_the_inventorys_log_setting_wins_over_the_journal(salt_call, inventory):
+    inventory["services"].setdefault("dhcp", {})["log"] = "/var/log/dhcpd.log"
+    root = salt_call.pillar_root_with(inventory)
+    assert dhcp_watch(salt_call, "", pillar_root=root) == "/var/log/dhcpd.log"
+
+
+def test_kea_and_dnsmasq_watch_their_own_log_files(salt_call, inventory):
+    inventory["services"].setdefault("dhcp", {})["server"] = "dnsmasq"
+    root = salt_call.pillar_root_with(inventory)
+    assert dhcp_watch(salt_call, "", pillar_root=root) == dhcp_reservations.DEFAULT_LOGS["dnsmasq"]
 
 
 def test_beacon_mode_replaces_the_link_engine(salt_call):
