@@ -86,7 +86,7 @@ EVENT_HEADER = struct.Struct("iIII")  # wd, mask, cookie, len
 
 JOURNAL_PREFIX = "journal:"
 # A syslog identifier as journalctl -t takes it: no option look-alike, no space, no glob.
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
 # The time that starts a journalctl -o short-iso line, e.g. 2026-11-22T06:16:46+0000.
 _ISO_PREFIX = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d:?\d\d|Z)? ")
 RESTART_DELAY = (1.0, 60.0)  # journalctl restarts: first delay, longest delay (doubling)
@@ -189,7 +189,7 @@ def journal_identifier(value):
     if not isinstance(value, str) or not value.startswith(JOURNAL_PREFIX):
         return None
     identifier = value[len(JOURNAL_PREFIX):]
-    if not _IDENTIFIER.match(identifier):
+    if not _IDENTIFIER.fullmatch(identifier):
         raise ValueError(f"{value!r}: the syslog identifier must match {_IDENTIFIER.pattern}")
     return identifier
 
@@ -224,7 +224,7 @@ def journal_argv(identifier, since=None):
     The journalctl command that follows ``identifier``'s messages: from now on, or from the
     second of ``since`` (seconds since the epoch) after a restart.
     """
-    if not _IDENTIFIER.match(str(identifier)):
+    if not isinstance(identifier, str) or not _IDENTIFIER.fullmatch(identifier):
         raise ValueError(f"{identifier!r} is not a syslog identifier")
     argv = ["journalctl", "--follow", "--no-pager", "-o", "short-iso", "-t", identifier]
     if since is None:

@@ -335,3 +335,63 @@ def test_address_parsing_edge_cases(inventory, address, words):
     else:
         with pytest.raises(dr.ReservationError, match=words):
             dr.plan(inventory)
+
+
+JOURNAL_TEXT = """\
+2026-11-22T06:10:00+0000 bootstrap dhcpd[812]: DHCPDISCOVER from 2:b7:1e:0:0:1 via eth0.10
+2026-11-22T06:10:00+0000 bootstrap dhcpd[812]: DHCPOFFER on 10.10.0.200 to 02:b7:1e:00:00:01 via eth0.10
+2026-11-22T06:10:01+0000 bootstrap dhcpd[812]: DHCPREQUEST for 10.10.0.11 from 52:54:00:10:01:02 via eth0.10
+2026-11-22T06:10:01+0000 bootstrap dhcpd[812]: DHCPACK on 10.10.0.11 to 52:54:00:10:01:02 (ubuntu1) via eth0.10
+"""
+
+
+def test_discover_text_finds_the_unknown_macs_of_the_text_given(inventory):
+    assert dr.discover_text(JOURNAL_TEXT, inventory=inventory) == [
+        {"mac": "02:b7:1e:00:00:01", "first_seen": "2026-11-22T06:10:00+00:00", "last_seen": "2026-11-22T06:10:00+00:00",
+         "count": 2, "ip": "10.10.0.200", "interface": "eth0.10"},
+    ]
+    assert dr.discover_text("", inventory=inventory) == []
+
+
+def test_discover_text_refuses_an_unknown_server(inventory):
+    with pytest.raises(dr.CommandExecutionError, match="unknown DHCP server"):
+        dr.discover_text(JOURNAL_TEXT, server="udhcpd", inventory=inventory)
+
+
+@pytest.mark.parametrize("server, configured, exists, journalctl, expected", [
+    # Stock Debian 12: no rsyslog, dhcpd only in the journal.
+    ("isc-dhcp", None, False, True, "journal:dhcpd"),
+    # rsyslog installed: its file, which the engine watches with inotify.
+    ("isc-dhcp", None, True, True, "/var/log/syslog"),
+    # No systemd journal to read either: the file a syslog daemon would write.
+    ("isc-dhcp", None, False, False, "/var/log/syslog"),
+    # The inventory's setting always wins.
+    ("isc-dhcp", "/var/log/dhcpd.log", False, True, "/var/log/dhcpd.log"),
+    # Kea and dnsmasq write their own files (the bootstrap states configure them), not syslog.
+    ("kea", None, False, True, "/var/log/kea/kea-dhcp4.log"),
+    ("dnsmasq", None, False, True, "/var/log/brine-dnsmasq.log"),
+])
+def test_choose_log_source(server, configured, exists, journalctl, expected):
+    assert dr.choose_log_source(server, configured_log=configured, default_exists=exists, has_journalctl=journalctl) == expected
+
+
+def test_choose_log_source_refuses_an_unknown_server():
+    with pytest.raises(ValueError, match="unknown DHCP server"):
+        dr.choose_log_source("udhcpd", has_journalctl=True)
+
+
+def test_log_source_reads_the_inventory_and_this_host(inventory, tmp_path, monkeypatch):
+    inventory["services"]["dhcp"]["log"] = str(tmp_path / "dhcpd.log")
+    assert dr.log_source(inventory) == str(tmp_path / "dhcpd.log")
+    del inventory["services"]["dhcp"]["log"]
+    # This host's own answer: the default file if it exists, else the journal if journalctl does.
+    monkeypatch.setitem(dr.DEFAULT_LOGS, "isc-dhcp", str(tmp_path / "syslog"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert dr.log_source(inventory) == str(tmp_path / "syslog")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "journalctl").write_text("#!/bin/sh\n")
+    (tmp_path / "bin" / "journalctl").chmod(0o755)
+    assert dr.log_source(inventory) == "journal:dhcpd"
+    (tmp_path / "syslog").write_text("")
+    assert dr.log_source(inventory) == str(tmp_path / "syslog")
+    assert dr.log_path(inventory) == str(tmp_path / "syslog")  # log_path: the file, whatever exists

@@ -107,3 +107,115 @@ def test_inotify_on_a_missing_directory_raises(tmp_path):
             raise AssertionError("watching a missing directory succeeded")
     finally:
         inotify.close()
+
+
+# --------------------------------------------------------------------------- journal sources
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("value, identifier", [
+    ("journal:dhcpd", "dhcpd"),
+    ("journal:kea-dhcp4", "kea-dhcp4"),
+    ("journal:systemd-networkd@x.service", "systemd-networkd@x.service"),
+    ("/var/log/syslog", None),
+    ("journal", None),  # a relative path, not a journal source
+])
+def test_journal_identifier(value, identifier):
+    assert filewatch.journal_identifier(value) == identifier
+
+
+@pytest.mark.parametrize("value", [
+    "journal:", "journal:-f", "journal:--since=0", "journal:dhcpd;reboot", "journal:dhcpd $(id)", "journal:a b",
+    "journal:dhcp*", "journal:" + "a" * 65, "journal:dhcpd\n", "journal:../x",
+])
+def test_journal_identifier_refuses_what_journalctl_must_not_be_given(value):
+    with pytest.raises(ValueError, match="syslog identifier must match"):
+        filewatch.journal_identifier(value)
+
+
+def test_split_watches_keeps_files_and_dhcp_journals_and_names_the_rest():
+    files, journals, problems = filewatch.split_watches({
+        "nova_conf": "/etc/nova/nova.conf", "dhcp_log": "journal:dhcpd",
+        "other": "journal:sshd", "bad": "journal:-x", "empty": "", "number": 5,
+    })
+    assert files == {"nova_conf": "/etc/nova/nova.conf"}
+    assert journals == {"dhcp_log": "dhcpd"}
+    assert len(problems) == 4
+    assert any(p.startswith("watch other: only dhcp_log") for p in problems)
+    assert any(p.startswith("watch bad: ") for p in problems)
+    assert any(p.startswith("watch empty: ") for p in problems) and any(p.startswith("watch number: ") for p in problems)
+    assert filewatch.split_watches(None) == ({}, {}, [])
+
+
+def test_journal_argv_follows_from_now_or_from_the_last_lines_second():
+    assert filewatch.journal_argv("dhcpd") == [
+        "journalctl", "--follow", "--lines=0", "--no-pager", "-o", "short-iso", "-t", "dhcpd"]
+    assert filewatch.journal_argv("dhcpd", since=1795331446.9) == [
+        "journalctl", "--follow", "--no-pager", "-o", "short-iso", "-t", "dhcpd", "--since=@1795331446"]
+    with pytest.raises(ValueError):
+        filewatch.journal_argv("-f")
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("2026-11-22T06:16:46+0000 bootstrap dhcpd[1]: x", 1795328206.0),
+    ("2026-11-22T07:16:46+01:00 bootstrap dhcpd[1]: x", 1795328206.0),
+    ("2026-11-22T06:16:46.250000Z bootstrap dhcpd[1]: x", 1795328206.25),
+    ("Nov 22 06:16:46 bootstrap dhcpd[1]: x", None),
+    ("-- No entries --", None),
+    ("2026-13-22T06:16:46+0000 bad month", None),
+])
+def test_line_time(line, expected):
+    assert filewatch.line_time(line) == expected
+
+
+def test_journal_lines_wait_for_the_end_of_a_line_and_skip_notes():
+    lines = filewatch.JournalLines()
+    assert lines.feed(b"-- No entries --\n2026-11-22T06:16:46+0000 h dhcpd[1]: DHCPDIS") == []
+    assert lines.last_time is None
+    assert lines.feed(b"COVER from 2:0:0:0:0:1 via eth0\n\n2026-11-22T06:16:47+0000 h dhcpd[1]: second\r\n") == [
+        "2026-11-22T06:16:46+0000 h dhcpd[1]: DHCPDISCOVER from 2:0:0:0:0:1 via eth0",
+        "2026-11-22T06:16:47+0000 h dhcpd[1]: second",
+    ]
+    assert lines.last_time == 1795328207.0
+    # An older line (clock stepped back) is taken but does not move last_time back.
+    assert lines.feed(b"2026-11-22T06:00:00+0000 h dhcpd[1]: older\n") == ["2026-11-22T06:00:00+0000 h dhcpd[1]: older"]
+    assert lines.last_time == 1795328207.0
+
+
+def test_journal_lines_drop_repeats_within_their_memory():
+    lines = filewatch.JournalLines(remembered=2)
+    a, b, c = (f"2026-11-22T06:16:4{i}+0000 h dhcpd[1]: {i}".encode() for i in range(3))
+    assert len(lines.feed(a + b"\n" + b + b"\n")) == 2
+    assert lines.feed(a + b"\n" + b + b"\n") == []  # a restarted journalctl repeating its second
+    assert len(lines.feed(c + b"\n")) == 1
+    assert len(lines.feed(a + b"\n")) == 1  # forgotten: only the last `remembered` lines are kept
+    assert len(lines.seen) == 2
+
+
+def test_journal_lines_do_not_grow_without_a_line_end():
+    lines = filewatch.JournalLines()
+    lines.feed(b"x" * (filewatch.MAX_PARTIAL + 1))
+    assert lines.partial == b""
+    lines.feed(b"half a line")
+    lines.broken()  # journalctl died mid-line: the next one starts afresh
+    assert lines.feed(b"2026-11-22T06:16:46+0000 h dhcpd[1]: whole\n") == ["2026-11-22T06:16:46+0000 h dhcpd[1]: whole"]
+
+
+def test_sighting_totals_add_up_batches_in_the_payload_shape():
+    totals = filewatch.SightingTotals()
+    first = {"mac": "02:b7:1e:00:00:01", "first_seen": "2026-11-22T06:10:00+00:00", "last_seen": "2026-11-22T06:10:00+00:00",
+             "count": 2, "ip": None, "interface": "eth0.10"}
+    assert totals.add([first, "junk", {"no": "mac"}]) == [first]
+    later = dict(first, first_seen="2026-11-22T06:10:05+00:00", last_seen="2026-11-22T07:10:05+01:00", count=3,
+                 ip="10.10.0.200", interface=None)
+    (total,) = totals.add([later])
+    assert total == {"mac": "02:b7:1e:00:00:01", "first_seen": "2026-11-22T06:10:00+00:00",
+                     "last_seen": "2026-11-22T07:10:05+01:00", "count": 5, "ip": "10.10.0.200", "interface": "eth0.10"}
+    # A batch without an address keeps the last one known.
+    (again,) = totals.add([dict(first, count=1, ip=None)])
+    assert again["ip"] == "10.10.0.200" and again["count"] == 6
+    assert totals.add(None) == []
+    # What is returned is a copy: publishing it cannot change the totals.
+    again["count"] = 0
+    assert totals.totals["02:b7:1e:00:00:01"]["count"] == 6
