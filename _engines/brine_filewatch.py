@@ -415,7 +415,7 @@ class JournalFollower:
         try:
             self.proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, close_fds=True)
         except OSError as exc:
-            log.warning("brine_filewatch: cannot start %s for watch %s: %s; trying again in %.0f s",
+            log.warning("brine_filewatch: cannot start %s for watch %s: %s; trying again in %.1f s",
                         argv[0], self.name, exc, self.delay)
             self._backoff()
             return
@@ -441,7 +441,7 @@ class JournalFollower:
             self.delay = self.delays[0]
         self.restarts += 1
         log.warning("brine_filewatch: journalctl for watch %s ended after %.0f s (exit code %s); "
-                    "starting it again in %.0f s", self.name, ran, self.returncode, self.delay)
+                    "starting it again in %.1f s", self.name, ran, self.returncode, self.delay)
         self._backoff()
         return []
 
