@@ -92,6 +92,8 @@ _ISO_PREFIX = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d:
 RESTART_DELAY = (1.0, 60.0)  # journalctl restarts: first delay, longest delay (doubling)
 MAX_PARTIAL = 1 << 16  # bytes of a line without its end kept waiting for it
 REMEMBERED_LINES = 4096  # lines kept to drop repeats (a restart replays at most its first second)
+INVENTORY_KEY = "brine"  # the pillar key of the inventory (brine_inventory.PILLAR_KEY)
+INVENTORY_TTL = 60.0  # seconds a fetched inventory is used before it is fetched again
 
 
 def __virtual__():
@@ -476,12 +478,54 @@ def publish(tag, payload):
     __salt__["event.send"](tag, payload)
 
 
-def _changes(content, leases, names):
+class PillarInventory:
+    """
+    The inventory (pillar ``brine``) for telling known MACs from unknown ones. An engine's own
+    ``__pillar__`` is what the minion had when it started the engines, which is before its
+    first pillar compile: empty. So the inventory is fetched (``pillar.items``, a fresh pillar
+    from the master) when DHCP lines need it, and kept ``ttl`` seconds. None when it cannot
+    be had; then ``dhcp_reservations`` falls back to ``__pillar__``.
+    """
+
+    def __init__(self, ttl=INVENTORY_TTL, clock=time.monotonic):
+        self.ttl = ttl
+        self.clock = clock
+        self.value = None
+        self.fetched = None
+
+    def get(self):
+        now = self.clock()
+        if self.value is not None and now - self.fetched < self.ttl:
+            return self.value
+        try:
+            try:
+                pillar = __salt__["pillar.items"](unmask=True)
+            except TypeError:  # a Salt without pillar masking
+                pillar = __salt__["pillar.items"]()
+        except Exception as exc:  # pylint: disable=broad-except
+            log.warning("brine_filewatch: no fresh pillar (%s); using %s", exc,
+                        "the inventory fetched before" if self.value is not None else "the engine's own pillar")
+            return self.value
+        inventory = pillar.get(INVENTORY_KEY) if isinstance(pillar, dict) else None
+        if isinstance(inventory, dict) and inventory:
+            self.value, self.fetched = inventory, now
+        return self.value
+
+
+def _changes(content, leases, names, inventory=None):
     for name in names:
         if name in DHCP_WATCHES:
             if content.check(name) is None:
                 continue
-            entries = __salt__["dhcp_reservations.discover"](log_path=content.paths[name])
+            kwargs = {"log_path": content.paths[name]}
+            known = inventory.get() if inventory is not None else None
+            if known is not None:
+                kwargs["inventory"] = known
+            try:
+                entries = __salt__["dhcp_reservations.discover"](**kwargs)
+            except Exception as exc:  # pylint: disable=broad-except
+                log.error("brine_filewatch: %s not looked at: %s", content.paths[name], exc)
+                continue
             for entry in leases.new_sightings(entries):
                 publish("brine/dhcp/unknown", entry)
         else:
@@ -503,6 +547,7 @@ class Watcher:
             log.error("brine_filewatch: %s; that watch is left out", problem)
         self.content = ContentWatch(files)
         self.leases = DhcpLeases()
+        self.inventory = PillarInventory()
         self.totals = SightingTotals()
         self.followers = [JournalFollower(name, ident, argv=journal_command) for name, ident in sorted(journals.items())]
         self.poll_interval = poll_interval
@@ -551,7 +596,7 @@ class Watcher:
                     self._journal_lines(reader, lines)
         if self.next_poll is not None and time.monotonic() >= self.next_poll:
             self.next_poll = time.monotonic() + self.poll_interval
-            _changes(self.content, self.leases, list(self.content.paths))
+            _changes(self.content, self.leases, list(self.content.paths), self.inventory)
 
     def _inotify_events(self, events):
         if any(mask & IN_Q_OVERFLOW for _wd, mask, _name in events):
@@ -559,11 +604,15 @@ class Watcher:
         else:
             wd_dirs, content = self.wd_dirs, self.content
             names = sorted({n for wd, _m, f in events if wd in wd_dirs for n in content.names_in(wd_dirs[wd], f)})
-        _changes(self.content, self.leases, names)
+        _changes(self.content, self.leases, names, self.inventory)
 
     def _journal_lines(self, follower, lines):
+        kwargs = {}
+        known = self.inventory.get()
+        if known is not None:
+            kwargs["inventory"] = known
         try:
-            entries = __salt__["dhcp_reservations.discover_text"]("\n".join(lines) + "\n")
+            entries = __salt__["dhcp_reservations.discover_text"]("\n".join(lines) + "\n", **kwargs)
         except Exception as exc:  # pylint: disable=broad-except
             # An inventory that does not render (pillar being edited) must not end the engine.
             log.error("brine_filewatch: %d journal lines of watch %s not looked at: %s", len(lines), follower.name, exc)

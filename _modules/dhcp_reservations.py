@@ -954,7 +954,7 @@ def _read_log(server, log_path):
     raise CommandExecutionError(f"no {server} log: {default} does not exist (pass log_path)")
 
 
-def discover(log_path=None, server=None):
+def discover(log_path=None, server=None, inventory=None):
     """
     The MACs that asked the DHCP server and have no reservation (no NIC in the inventory),
     read from the server's log: ``[{"mac", "first_seen", "last_seen", "count", "ip",
@@ -969,6 +969,10 @@ def discover(log_path=None, server=None):
     server
         isc-dhcp, kea or dnsmasq; default: the inventory's ``services:dhcp:server``.
 
+    inventory
+        The inventory whose MACs are known; default: pillar's (the events engine passes the
+        one it fetched: its own ``__pillar__`` is empty).
+
     CLI Example:
 
     .. code-block:: bash
@@ -976,7 +980,7 @@ def discover(log_path=None, server=None):
         salt-call dhcp_reservations.discover
         salt-call dhcp_reservations.discover log_path=/var/log/brine-dnsmasq.log server=dnsmasq
     """
-    inventory = _inventory()
+    inventory = _inventory(inventory)
     server = _server(server, inventory)
     if server not in SERVERS:
         raise CommandExecutionError(f"unknown DHCP server {server!r}; expected one of {', '.join(SERVERS)}")

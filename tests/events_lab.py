@@ -46,7 +46,7 @@ def loop_guard():
 DHCP_STANDIN = '''"""Test stand-in for dhcp_reservations.discover (being written in parallel)."""
 
 
-def discover(log_path=None, server=None):
+def discover(log_path=None, server=None, inventory=None):
     seen = {}
     with open(log_path, encoding="utf-8") as fh:
         for line in fh:

@@ -8,9 +8,9 @@ it prints, like ``journalctl --follow -o short-iso``, the dhcpd lines the test a
 feed file, starting at the end of the file (``--lines=0``) or, when the engine restarts it
 with a ``since`` time, from the lines of that second on (``--since=@<epoch>``). The command
 is an argument list built by the test (``Watcher(journal_command=...)``); the engine's own is
-``journal_argv``, unit-tested. The inventory is the example lab's, passed to the real
-``dhcp_reservations.discover_text``; ``event.send`` collects the published events (the
-integration tests cover the real event bus and reactor).
+``journal_argv``, unit-tested. The inventory is the example lab's, which the engine gets from
+``pillar.items`` and passes to the real ``dhcp_reservations.discover_text``; ``event.send``
+collects the published events (the integration tests cover the real event bus and reactor).
 """
 
 import os
@@ -67,8 +67,9 @@ def salt_functions(monkeypatch):
     inventory = example_inventory()
     published = []
     monkeypatch.setattr(filewatch, "__salt__", {
-        "dhcp_reservations.discover_text": lambda text: dhcp_reservations.discover_text(text, inventory=inventory),
-        "dhcp_reservations.discover": lambda log_path: dhcp_reservations.discover_text(open(log_path).read(), inventory=inventory),
+        # What the engine's loader would give it: the real module, the fresh pillar, the bus.
+        "dhcp_reservations.discover_text": dhcp_reservations.discover_text,
+        "pillar.items": lambda unmask=None: {"brine": inventory},
         "event.send": lambda tag, data: published.append((tag, dict(data))),
     }, raising=False)
     return published

@@ -219,3 +219,29 @@ def test_sighting_totals_add_up_batches_in_the_payload_shape():
     # What is returned is a copy: publishing it cannot change the totals.
     again["count"] = 0
     assert totals.totals["02:b7:1e:00:00:01"]["count"] == 6
+
+
+def test_pillar_inventory_is_fetched_fresh_and_kept_for_its_ttl(monkeypatch):
+    calls, now = [], [100.0]
+
+    def items(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 3:
+            raise RuntimeError("master unreachable")
+        return {"brine": {"hosts": {"n": len(calls)}}}
+
+    monkeypatch.setattr(filewatch, "__salt__", {"pillar.items": items}, raising=False)
+    inventory = filewatch.PillarInventory(ttl=60, clock=lambda: now[0])
+    assert inventory.get() == {"hosts": {"n": 1}}
+    now[0] += 59
+    assert inventory.get() == {"hosts": {"n": 1}} and len(calls) == 1
+    now[0] += 1
+    assert inventory.get() == {"hosts": {"n": 2}}
+    now[0] += 60
+    assert inventory.get() == {"hosts": {"n": 2}}  # the fetch failed: the one before stays
+    assert calls[0] == {"unmask": True}
+
+
+def test_pillar_inventory_without_a_brine_key_or_masking(monkeypatch):
+    monkeypatch.setattr(filewatch, "__salt__", {"pillar.items": lambda: {"other": 1}}, raising=False)
+    assert filewatch.PillarInventory().get() is None  # items() without unmask: an older Salt
