@@ -38,7 +38,7 @@ published as ``brine/dhcp/unknown``, the same payload as for a log file. A line 
 (the same text, its time to the second included) is not counted again. If journalctl exits,
 it is started again after 1 s, doubling up to 60 s (a warning in the minion's log each time;
 the delay is back to 1 s once a journalctl ran for 60 s), from the second of the last line it
-printed (``--since=@<epoch>``) so the lines in between are not lost and the repeated ones are
+printed (``--lines=all --since=@<epoch>``) so the lines in between are not lost and the repeated ones are
 dropped. Only DHCP watches (``dhcp_log``) can take a journal source; messages from before the
 engine started are not read (``salt-call dhcp_reservations.discover`` reads them).
 """
@@ -228,10 +228,10 @@ def journal_argv(identifier, since=None):
     """
     if not isinstance(identifier, str) or not _IDENTIFIER.fullmatch(identifier):
         raise ValueError(f"{identifier!r} is not a syslog identifier")
-    argv = ["journalctl", "--follow", "--no-pager", "-o", "short-iso", "-t", identifier]
-    if since is None:
-        argv.insert(2, "--lines=0")
-    else:
+    # --follow alone would start with the last 10 lines: --lines=0 from now, all since a time.
+    lines = "--lines=0" if since is None else "--lines=all"
+    argv = ["journalctl", "--follow", lines, "--no-pager", "-o", "short-iso", "-t", identifier]
+    if since is not None:
         argv.append(f"--since=@{int(since)}")
     return argv
 
