@@ -14,6 +14,7 @@ collects the published events (the integration tests cover the real event bus an
 """
 
 import os
+import shutil
 import sys
 import time
 
@@ -235,3 +236,28 @@ def test_an_invalid_journal_watch_is_left_out(salt_functions, feed):
         assert watcher.empty
     finally:
         watcher.close()
+
+
+@pytest.mark.skipif(not shutil.which("journalctl"), reason="no journalctl on this host")
+def test_the_real_journalctl_takes_the_engines_command_and_keeps_following(salt_functions):
+    """This host's journalctl (systemd 252, as on Debian 12) with no journal to read: it accepts
+    the engine's arguments and waits for messages instead of exiting, so no restart loop."""
+    watcher = filewatch.Watcher({"dhcp_log": "journal:dhcpd"})
+    follower = watcher.followers[0]
+    try:
+        settle(watcher, 2.0)
+        assert follower.proc is not None and follower.proc.poll() is None and follower.restarts == 0
+        with open(f"/proc/{follower.proc.pid}/cmdline", "rb") as fh:
+            assert fh.read().split(b"\0")[:-1] == [a.encode() for a in filewatch.journal_argv("dhcpd")]
+        # The restart form too (--lines=all --since=@<epoch>).
+        follower.lines.last_time = time.time() - 5
+        follower.proc.terminate()
+        follower.delays, follower.delay = (0.1, 1.0), 0.1
+        assert step_until(watcher, lambda: follower.restarts == 1 and follower.proc is not None)
+        settle(watcher, 1.5)
+        assert follower.proc is not None and follower.proc.poll() is None and follower.restarts == 1
+        pid = follower.proc.pid
+    finally:
+        watcher.close()
+    assert not os.path.exists(f"/proc/{pid}")  # closing the engine ends and reaps its journalctl
+    assert salt_functions == []
