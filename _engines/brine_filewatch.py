@@ -401,6 +401,7 @@ class JournalFollower:
         self.lines = JournalLines()
         self.restarts = 0
         self.returncode = None
+        self.following_since = None
 
     def fileno(self):
         return self.proc.stdout.fileno() if self.proc is not None else None
@@ -410,7 +411,10 @@ class JournalFollower:
         return max(0.0, self.next_start - now) if self.proc is None else None
 
     def start(self):
-        argv = self.argv(self.lines.last_time)
+        # From now on the first time; after that from the last line's second, or, if no line
+        # came yet, from when the first journalctl started: nothing in between is missed.
+        since = self.lines.last_time if self.lines.last_time is not None else self.following_since
+        argv = self.argv(since)
         if not isinstance(argv, (list, tuple)) or not all(isinstance(a, str) for a in argv):
             raise TypeError(f"the journal command must be an argument list, not {argv!r}")
         self.started = self.clock()
@@ -422,6 +426,8 @@ class JournalFollower:
             self._backoff()
             return
         os.set_blocking(self.proc.stdout.fileno(), False)
+        if self.following_since is None:
+            self.following_since = time.time()
         log.info("brine_filewatch: following the journal of %s for watch %s (pid %s)",
                  self.identifier, self.name, self.proc.pid)
 

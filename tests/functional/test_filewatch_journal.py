@@ -181,11 +181,12 @@ def test_the_follow_loop_publishes_a_new_unknown_mac_once(salt_functions, feed, 
 
 
 def test_a_journalctl_that_keeps_dying_is_restarted_with_a_growing_delay(salt_functions):
-    starts = []
+    starts, sinces = [], []
 
     def argv(since):
         starts.append(time.monotonic())
-        return [sys.executable, "-c", "pass"]  # exits at once, like journalctl without a journal
+        sinces.append(since)
+        return [sys.executable, "-c", "pass"]  # exits at once, like a journalctl that fails
 
     watcher = filewatch.Watcher({"dhcp_log": "journal:dhcpd"}, journal_command=argv)
     watcher.followers[0].delays, watcher.followers[0].delay = (0.1, 0.8), 0.1
@@ -200,6 +201,8 @@ def test_a_journalctl_that_keeps_dying_is_restarted_with_a_growing_delay(salt_fu
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert gaps[0] >= 0.1 and gaps[2] >= 0.4 and all(g >= 0.1 for g in gaps), gaps
     assert salt_functions == []
+    # No line came: each restart follows from when the first one started, not from "now".
+    assert sinces[0] is None and len(set(sinces[1:])) == 1 and sinces[1] <= time.time() - 2.5
 
 
 def test_a_missing_journalctl_is_retried_too(salt_functions, tmp_path):
