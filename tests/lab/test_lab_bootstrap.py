@@ -17,6 +17,7 @@ import shlex
 import time
 
 import pytest
+import yaml
 from lab_testlib import wait_until
 
 BOOTSTRAP = "bootstrap"
@@ -233,8 +234,8 @@ def test_an_unknown_macs_request_is_in_the_masters_discovered_machines(guests, s
     image), the bootstrap host's brine_filewatch follows it, its brine/dhcp/unknown event
     reaches the lab master's reactor, and `salt-run brine.discovered` lists the machine."""
     lab = guests
-    conf = lab.exec(BOOTSTRAP, "cat /etc/salt/minion.d/brine-events.conf").check().output
-    assert "dhcp_log: journal:dhcpd" in conf, conf
+    conf = yaml.safe_load(lab.exec(BOOTSTRAP, "cat /etc/salt/minion.d/brine-events.conf").check().output)
+    assert conf["engines"] == [{"brine_filewatch": {"watches": {"dhcp_log": "journal:dhcpd"}}}], conf
     assert not lab.exec(BOOTSTRAP, "test -e /var/log/syslog").ok  # why the journal was chosen
     # The engine starts with the (restarted) minion; in a UML guest its loader takes a while.
     started = time.monotonic()
