@@ -39,7 +39,8 @@ __virtualname__ = "nova_console"
 # What Salt exposes: the CLI functions. The pure core (check, patch_text, parse, ...) is the
 # Python API of this file, used by the functions below and by the tests.
 __load__ = [
-    "settings", "plan", "check_file", "patch", "restart", "instances_without_console", "naming_for_release",
+    "settings", "plan", "check_file", "patch", "restart", "enforce", "restart_marker",
+    "instances_without_console", "naming_for_release",
 ]
 
 
@@ -806,6 +807,60 @@ def restart(role="compute", deployment="packages", service=None):
     if not __salt__["service.restart"](service):
         raise CommandExecutionError(f"service {service} did not restart")
     return f"service {service}"
+
+
+def restart_marker(marker_dir="/etc/brine/restart-pending", role="compute"):
+    """
+    The file that remembers a restart still owed to ``role`` after a change: it exists from
+    the change until the restart worked.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call nova_console.restart_marker
+    """
+    return os.path.join(marker_dir, f"nova-console-{role}")
+
+
+def enforce(name="/etc/nova/nova.conf", role="compute", create=False, restart=True, service=None,
+            marker_dir="/etc/brine/restart-pending", minion_id=None):
+    """
+    Patch ``name`` when its console options are not the inventory's and restart the service
+    when they changed (or when an earlier restart failed): what the ``nova_console.configured``
+    state does outside test mode, for the state and for the ``brine_filewatch`` engine, which
+    puts the options back the moment another tool rewrites the file.
+
+    A restart owed is written to ``marker_dir`` before it is tried and removed once it worked,
+    so a failed one is retried by the next run. Returns ``{"exists", "changed", "diff",
+    "backup", "findings", "deployment", "restarted", "restart_error"}``; ``restarted`` is what
+    was restarted (None when nothing was).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call nova_console.enforce
+        salt-call nova_console.enforce /etc/nova/nova.conf service=nova-compute
+    """
+    done = patch(name, role=role, create=create, minion_id=minion_id)
+    result = {"exists": done["exists"], "changed": done["changed"], "diff": done["diff"] if done["changed"] else "",
+              "backup": done["backup"], "findings": done["findings"] if done["changed"] else [],
+              "deployment": done["settings"]["deployment"], "restarted": None, "restart_error": None}
+    marker = restart_marker(marker_dir, role)
+    if not restart or not (done["changed"] or os.path.exists(marker)):
+        return result
+    os.makedirs(os.path.dirname(marker), exist_ok=True)
+    with open(marker, "w", encoding="utf-8") as fh:
+        fh.write(name + "\n")
+    try:
+        # Through __salt__: the argument ``restart`` (a flag) hides the function of that name.
+        result["restarted"] = __salt__["nova_console.restart"](role=role, deployment=result["deployment"], service=service)
+    except Exception as exc:  # pylint: disable=broad-except
+        result["restart_error"] = str(exc)
+    else:
+        os.unlink(marker)
+    return result
 
 
 def instances_without_console(uri=None):
