@@ -659,8 +659,8 @@ def _read(path):
     return real, text
 
 
-def _plan(path, role, create, minion_id):
-    wanted = settings(role, minion_id)
+def _plan(path, role, create, minion_id, wanted=None):
+    wanted = wanted or settings(role, minion_id)
     real, text = _read(path)
     result = {"path": path, "real_path": real, "exists": text is not None, "settings": wanted,
               "findings": [], "diff": ""}
@@ -747,7 +747,7 @@ def _write_atomically(real, text, old_text):
     return backup
 
 
-def patch(path="/etc/nova/nova.conf", role="compute", create=False, minion_id=None):
+def patch(path="/etc/nova/nova.conf", role="compute", create=False, minion_id=None, wanted=None):
     """
     Set the console options in ``path`` (following a symlink), atomically, with a backup.
 
@@ -761,7 +761,7 @@ def patch(path="/etc/nova/nova.conf", role="compute", create=False, minion_id=No
 
         salt-call nova_console.patch
     """
-    result, old_text, new_text = _plan(path, role, create, minion_id)
+    result, old_text, new_text = _plan(path, role, create, minion_id, wanted)
     result.update(changed=False, backup=None)
     if not result["findings"] or new_text is None:
         return result
@@ -824,12 +824,16 @@ def restart_marker(marker_dir="/etc/brine/restart-pending", role="compute"):
 
 
 def enforce(name="/etc/nova/nova.conf", role="compute", create=False, restart=True, service=None,
-            marker_dir="/etc/brine/restart-pending", minion_id=None):
+            marker_dir="/etc/brine/restart-pending", minion_id=None, wanted=None):
     """
     Patch ``name`` when its console options are not the inventory's and restart the service
     when they changed (or when an earlier restart failed): what the ``nova_console.configured``
     state does outside test mode, for the state and for the ``brine_filewatch`` engine, which
     puts the options back the moment another tool rewrites the file.
+
+    ``wanted`` are the settings (as :func:`settings` returns them) when the caller has them
+    already: the file watcher engine gets them in its configuration, rendered by the
+    ``brine.events`` state, because an engine's pillar is not the minion's current one.
 
     A restart owed is written to ``marker_dir`` before it is tried and removed once it worked,
     so a failed one is retried by the next run. Returns ``{"exists", "changed", "diff",
@@ -843,7 +847,7 @@ def enforce(name="/etc/nova/nova.conf", role="compute", create=False, restart=Tr
         salt-call nova_console.enforce
         salt-call nova_console.enforce /etc/nova/nova.conf service=nova-compute
     """
-    done = patch(name, role=role, create=create, minion_id=minion_id)
+    done = patch(name, role=role, create=create, minion_id=minion_id, wanted=wanted)
     result = {"exists": done["exists"], "changed": done["changed"], "diff": done["diff"] if done["changed"] else "",
               "backup": done["backup"], "findings": done["findings"] if done["changed"] else [],
               "deployment": done["settings"]["deployment"], "restarted": None, "restart_error": None}
