@@ -18,6 +18,25 @@ the old, unlinked inode. An event is published only when the content hash change
 a file or rewriting it with the same content stays silent. Without inotify (or with
 ``poll: true``) the engine hashes the files every ``poll_interval`` seconds instead.
 
+A file watch can also put the file right at once, on this minion, before the event goes out
+(``restore``): for ``nova_conf`` the engine runs ``nova_console.enforce`` with the arguments
+given (the ``brine.events`` state renders them from the inventory, the wanted VNC settings
+included: an engine's pillar is not the minion's current one), so the VNC options are back in
+a fraction of a second and nova-compute is restarted only when they changed. The event then
+says ``"restored": "patched"`` (or ``"in place"``, or ``"failed: <why>"``), and the master's
+reactor still re-applies the state, which finds nothing left to do. The engine's own rewrite is
+taken as the new baseline, so it raises no second event.
+
+.. code-block:: yaml
+
+    engines:
+      - brine_filewatch:
+          watches:
+            nova_conf: /etc/nova/nova.conf
+          restore:
+            nova_conf: {role: compute, service: nova-compute, marker_dir: /etc/brine/restart-pending,
+                        wanted: {...}}   # nova_console.settings
+
 A DHCP watch can follow the systemd journal instead of a file (Debian 12 has no rsyslog by
 default, and dhcpd then logs only to the journal):
 
@@ -518,7 +537,36 @@ class PillarInventory:
         return self.value
 
 
-def _changes(content, leases, names, inventory=None):
+# What a restore calls for each file watch (the only ones a restore may be configured for).
+RESTORE_FUNCTIONS = {"nova_conf": "nova_console.enforce"}
+
+
+def restore_outcome(done):
+    """The ``restored`` word of an event from what ``nova_console.enforce`` returned (pure)."""
+    word = "patched" if done.get("changed") else "in place"
+    if done.get("restart_error"):
+        word += f", restart failed: {done['restart_error']}"
+    return word[:300]
+
+
+def _restore(content, name, restores):
+    """Put watch ``name``'s file right here and now; the ``restored`` word for its event."""
+    kwargs = (restores or {}).get(name)
+    if kwargs is None or name not in RESTORE_FUNCTIONS:
+        return None
+    try:
+        done = __salt__[RESTORE_FUNCTIONS[name]](content.paths[name], **kwargs)
+    except Exception as exc:  # pylint: disable=broad-except
+        # Another rewrite in the middle, a file that no longer parses: the reactor's state run
+        # (and the next rewrite's event) deal with it; the engine must go on.
+        log.error("brine_filewatch: %s not restored: %s", content.paths[name], exc)
+        return f"failed: {exc}"[:300]
+    # The engine's own rewrite is the new baseline: no event (and no reaction) for it.
+    content.check(name)
+    return restore_outcome(done)
+
+
+def _changes(content, leases, names, inventory=None, restores=None):
     for name in names:
         if name in DHCP_WATCHES:
             if content.check(name) is None:
@@ -537,6 +585,9 @@ def _changes(content, leases, names, inventory=None):
         else:
             change = content.check(name)
             if change is not None:
+                restored = _restore(content, name, restores)
+                if restored is not None:
+                    change[1]["restored"] = restored
                 publish(*change)
 
 
@@ -547,11 +598,17 @@ class Watcher:
     the journal sources, in one ``select``.
     """
 
-    def __init__(self, watches, poll=False, poll_interval=1.0, journal_command=None):
+    def __init__(self, watches, poll=False, poll_interval=1.0, journal_command=None, restore=None):
         files, journals, problems = split_watches(watches)
         for problem in problems:
             log.error("brine_filewatch: %s; that watch is left out", problem)
         self.content = ContentWatch(files)
+        self.restores = {}
+        for name, kwargs in (restore or {}).items():
+            if name not in RESTORE_FUNCTIONS or name not in self.content.paths or not isinstance(kwargs, dict):
+                log.error("brine_filewatch: restore %r: not a file watch this engine can restore; left out", name)
+            else:
+                self.restores[name] = kwargs
         self.leases = DhcpLeases()
         self.inventory = PillarInventory()
         self.totals = SightingTotals()
@@ -602,7 +659,7 @@ class Watcher:
                     self._journal_lines(reader, lines)
         if self.next_poll is not None and time.monotonic() >= self.next_poll:
             self.next_poll = time.monotonic() + self.poll_interval
-            _changes(self.content, self.leases, list(self.content.paths), self.inventory)
+            _changes(self.content, self.leases, list(self.content.paths), self.inventory, self.restores)
 
     def _inotify_events(self, events):
         if any(mask & IN_Q_OVERFLOW for _wd, mask, _name in events):
@@ -610,7 +667,7 @@ class Watcher:
         else:
             wd_dirs, content = self.wd_dirs, self.content
             names = sorted({n for wd, _m, f in events if wd in wd_dirs for n in content.names_in(wd_dirs[wd], f)})
-        _changes(self.content, self.leases, names, self.inventory)
+        _changes(self.content, self.leases, names, self.inventory, self.restores)
 
     def _journal_lines(self, follower, lines):
         kwargs = {}
@@ -634,7 +691,7 @@ class Watcher:
             self.inotify = None
 
 
-def start(watches=None, poll=False, poll_interval=1.0):
+def start(watches=None, poll=False, poll_interval=1.0, restore=None):
     """
     Watch the configured files and journals and publish ``brine/file/changed`` /
     ``brine/dhcp/unknown``.
@@ -645,7 +702,7 @@ def start(watches=None, poll=False, poll_interval=1.0):
 
         salt-call config.get engines
     """
-    watcher = Watcher(watches or {}, poll=poll, poll_interval=poll_interval)
+    watcher = Watcher(watches or {}, poll=poll, poll_interval=poll_interval, restore=restore)
     if watcher.empty:
         log.warning("brine_filewatch: no watches configured; nothing to do")
         watcher.close()

@@ -39,7 +39,8 @@ __virtualname__ = "nova_console"
 # What Salt exposes: the CLI functions. The pure core (check, patch_text, parse, ...) is the
 # Python API of this file, used by the functions below and by the tests.
 __load__ = [
-    "settings", "plan", "check_file", "patch", "restart", "instances_without_console", "naming_for_release",
+    "settings", "plan", "check_file", "patch", "restart", "enforce", "restart_marker",
+    "instances_without_console", "naming_for_release",
 ]
 
 
@@ -658,8 +659,8 @@ def _read(path):
     return real, text
 
 
-def _plan(path, role, create, minion_id):
-    wanted = settings(role, minion_id)
+def _plan(path, role, create, minion_id, wanted=None):
+    wanted = wanted or settings(role, minion_id)
     real, text = _read(path)
     result = {"path": path, "real_path": real, "exists": text is not None, "settings": wanted,
               "findings": [], "diff": ""}
@@ -746,7 +747,7 @@ def _write_atomically(real, text, old_text):
     return backup
 
 
-def patch(path="/etc/nova/nova.conf", role="compute", create=False, minion_id=None):
+def patch(path="/etc/nova/nova.conf", role="compute", create=False, minion_id=None, wanted=None):
     """
     Set the console options in ``path`` (following a symlink), atomically, with a backup.
 
@@ -760,7 +761,7 @@ def patch(path="/etc/nova/nova.conf", role="compute", create=False, minion_id=No
 
         salt-call nova_console.patch
     """
-    result, old_text, new_text = _plan(path, role, create, minion_id)
+    result, old_text, new_text = _plan(path, role, create, minion_id, wanted)
     result.update(changed=False, backup=None)
     if not result["findings"] or new_text is None:
         return result
@@ -806,6 +807,64 @@ def restart(role="compute", deployment="packages", service=None):
     if not __salt__["service.restart"](service):
         raise CommandExecutionError(f"service {service} did not restart")
     return f"service {service}"
+
+
+def restart_marker(marker_dir="/etc/brine/restart-pending", role="compute"):
+    """
+    The file that remembers a restart still owed to ``role`` after a change: it exists from
+    the change until the restart worked.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call nova_console.restart_marker
+    """
+    return os.path.join(marker_dir, f"nova-console-{role}")
+
+
+def enforce(name="/etc/nova/nova.conf", role="compute", create=False, restart=True, service=None,
+            marker_dir="/etc/brine/restart-pending", minion_id=None, wanted=None):
+    """
+    Patch ``name`` when its console options are not the inventory's and restart the service
+    when they changed (or when an earlier restart failed): what the ``nova_console.configured``
+    state does outside test mode, for the state and for the ``brine_filewatch`` engine, which
+    puts the options back the moment another tool rewrites the file.
+
+    ``wanted`` are the settings (as :func:`settings` returns them) when the caller has them
+    already: the file watcher engine gets them in its configuration, rendered by the
+    ``brine.events`` state, because an engine's pillar is not the minion's current one.
+
+    A restart owed is written to ``marker_dir`` before it is tried and removed once it worked,
+    so a failed one is retried by the next run. Returns ``{"exists", "changed", "diff",
+    "backup", "findings", "deployment", "restarted", "restart_error"}``; ``restarted`` is what
+    was restarted (None when nothing was).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call nova_console.enforce
+        salt-call nova_console.enforce /etc/nova/nova.conf service=nova-compute
+    """
+    done = patch(name, role=role, create=create, minion_id=minion_id, wanted=wanted)
+    result = {"exists": done["exists"], "changed": done["changed"], "diff": done["diff"] if done["changed"] else "",
+              "backup": done["backup"], "findings": done["findings"] if done["changed"] else [],
+              "deployment": done["settings"]["deployment"], "restarted": None, "restart_error": None}
+    marker = restart_marker(marker_dir, role)
+    if not restart or not (done["changed"] or os.path.exists(marker)):
+        return result
+    os.makedirs(os.path.dirname(marker), exist_ok=True)
+    with open(marker, "w", encoding="utf-8") as fh:
+        fh.write(name + "\n")
+    try:
+        # Through __salt__: the argument ``restart`` (a flag) hides the function of that name.
+        result["restarted"] = __salt__["nova_console.restart"](role=role, deployment=result["deployment"], service=service)
+    except Exception as exc:  # pylint: disable=broad-except
+        result["restart_error"] = str(exc)
+    else:
+        os.unlink(marker)
+    return result
 
 
 def instances_without_console(uri=None):

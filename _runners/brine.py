@@ -220,7 +220,7 @@ def decide_file_changed(tag, data):
     if tag != "brine/file/changed":
         raise Rejected(f"unexpected tag {tag!r}")
     minion, payload = envelope(data)
-    _only_keys(payload, ("watch", "path", "sha256", "previous", "timestamp") + CLAIM_KEYS)
+    _only_keys(payload, ("watch", "path", "sha256", "previous", "timestamp", "restored") + CLAIM_KEYS)
     watch = _choice(payload, "watch", tuple(WATCH_STATES))
     path = payload.get("path")
     if not isinstance(path, str) or not path.startswith("/") or len(path) > 4096 or not path.isprintable():
@@ -231,7 +231,14 @@ def decide_file_changed(tag, data):
         if value is not None and not (isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value)):
             raise Rejected(f"{key}: {value!r} is not a SHA-256 digest")
         digests[key] = value
+    restored = payload.get("restored")
+    if restored is not None and not (isinstance(restored, str) and 0 < len(restored) <= 300 and restored.isprintable()):
+        raise Rejected(f"restored: {str(restored)[:100]!r} is not a short line of text")
     record = dict(digests, watch=watch, path=path, timestamp=_number(payload, "timestamp"))
+    if restored is not None:
+        # What the minion's engine says it did already; the state run below is the authority
+        # either way (it finds nothing to do after a good restore, so nothing restarts twice).
+        record["restored"] = restored
     # queue: a state run already in progress (the highstate, the previous rewrite) is waited
     # for instead of failing this one.
     return minion, record, [("state.apply", {"mods": WATCH_STATES[watch], "queue": True})]

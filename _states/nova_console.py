@@ -97,8 +97,7 @@ def configured(
         ret["comment"] = str(exc)
         return ret
     deployment = plan["settings"]["deployment"]
-    marker = os.path.join(marker_dir, f"nova-console-{role}")
-    pending = restart and os.path.exists(marker)
+    pending = restart and os.path.exists(__salt__["nova_console.restart_marker"](marker_dir, role))
     notes = []
 
     if not plan["exists"] and not create:
@@ -116,32 +115,24 @@ def configured(
             what = service or ("nova-compute" if role == "compute" else "nova-novncproxy")
             ret["changes"]["restart"] = f"would restart {what} ({deployment})"
     else:
-        if plan["findings"]:
-            try:
-                done = __salt__["nova_console.patch"](name, role=role, create=create, minion_id=minion_id)
-            except Exception as exc:  # pylint: disable=broad-except
-                ret["result"] = False
-                ret["comment"] = str(exc)
-                return ret
-            if done["changed"]:
-                ret["changes"]["diff"] = done["diff"]
-                ret["changes"]["backup"] = done["backup"]
-                notes.append(f"Patched {name}: " + "; ".join(f["message"] for f in done["findings"]))
-                pending = restart
-        if pending:
-            os.makedirs(os.path.dirname(marker), exist_ok=True)
-            with open(marker, "w", encoding="utf-8") as fh:
-                fh.write(name + "\n")
-            try:
-                what = __salt__["nova_console.restart"](role=role, deployment=deployment, service=service)
-            except Exception as exc:  # pylint: disable=broad-except
-                ret["result"] = False
-                ret["changes"]["restart"] = f"failed: {exc}"
-                notes.append(f"The restart failed ({exc}); the next run retries it.")
-            else:
-                os.unlink(marker)
-                ret["changes"]["restart"] = what
-                notes.append(f"Restarted {what}.")
+        try:
+            done = __salt__["nova_console.enforce"](name, role=role, create=create, restart=restart, service=service,
+                                                    marker_dir=marker_dir, minion_id=minion_id)
+        except Exception as exc:  # pylint: disable=broad-except
+            ret["result"] = False
+            ret["comment"] = str(exc)
+            return ret
+        if done["changed"]:
+            ret["changes"]["diff"] = done["diff"]
+            ret["changes"]["backup"] = done["backup"]
+            notes.append(f"Patched {name}: " + "; ".join(f["message"] for f in done["findings"]))
+        if done["restart_error"]:
+            ret["result"] = False
+            ret["changes"]["restart"] = f"failed: {done['restart_error']}"
+            notes.append(f"The restart failed ({done['restart_error']}); the next run retries it.")
+        elif done["restarted"]:
+            ret["changes"]["restart"] = done["restarted"]
+            notes.append(f"Restarted {done['restarted']}.")
 
     instances = _instances_comment(role, libvirt_uri) if restart else None
     if instances:

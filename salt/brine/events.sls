@@ -4,6 +4,7 @@
                        the bond's NICs and backend written out, so the watcher needs neither
                        pillar nor master when the minion starts;
       brine_filewatch  nova_conf on compute hosts (the nova.conf of the console deployment),
+                       restored by the engine itself at once (brine_settings:events:restore_nova_conf),
                        dhcp_log on the bootstrap host (the DHCP server's log file, or
                        journal:dhcpd: dhcp_reservations.log_source);
     and a restart of the minion (engines and beacons start with it) only when the file changed,
@@ -33,15 +34,23 @@ include:
 {%-     endif %}
 {%-   endif %}
 {%-   set watches = {} %}
+{%-   set restores = {} %}
 {%-   if 'compute' in me.get('roles', []) %}
 {%-     do watches.update({'nova_conf': console_paths.compute_conf}) %}
+{%-     if events.get('restore_nova_conf', True) %}
+{#-       What compute.console passes its state, and the settings themselves: the engine has no
+          current pillar, and a change of them changes this file (so the minion restarts). #}
+{%-       do restores.update({'nova_conf': {'role': 'compute', 'service': console_paths.compute_service,
+                                            'marker_dir': settings.config_dir ~ '/restart-pending',
+                                            'wanted': salt['nova_console.settings']('compute')}}) %}
+{%-     endif %}
 {%-   endif %}
 {%-   if 'bootstrap' in me.get('roles', []) %}
 {#-     The server's log file, or journal:dhcpd when dhcpd logs only to the journal. #}
 {%-     do watches.update({'dhcp_log': salt['dhcp_reservations.log_source']()}) %}
 {%-   endif %}
 {%-   if watches %}
-{%-     do engines.append({'brine_filewatch': {'watches': watches}}) %}
+{%-     do engines.append({'brine_filewatch': dict({'watches': watches}, **({'restore': restores} if restores else {}))}) %}
 {%-   endif %}
 {%-   if engines %}
 {%-     do conf.update({'engines': engines}) %}

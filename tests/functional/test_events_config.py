@@ -33,10 +33,23 @@ def test_a_compute_host_with_a_dual_bond_gets_both_watchers(salt_call, host, bac
             # The bond written out: the engine needs no pillar when the minion starts.
             {"brine_linkwatch": {"bonds": {"dualbond": {"members": ["eth2", "eth3"], "backend": backend}},
                                  "interfaces": ["eth2", "eth3"]}},
-            # packages deployment of the example inventory: nova_console's own path.
-            {"brine_filewatch": {"watches": {"nova_conf": "/etc/nova/nova.conf"}}},
+            # packages deployment of the example inventory: nova_console's own path, restored
+            # by the engine with what compute.console gives its state, the settings written out.
+            {"brine_filewatch": {"watches": {"nova_conf": "/etc/nova/nova.conf"},
+                                 "restore": {"nova_conf": {
+                                     "role": "compute", "service": "nova-compute",
+                                     "marker_dir": "/etc/brine/restart-pending",
+                                     "wanted": salt_call("nova_console.settings", minion_id=host)[0]}}}},
         ]
     }
+    own = conf["engines"][1]["brine_filewatch"]["restore"]["nova_conf"]["wanted"]["options"]["server_listen"]
+    assert own == {"ubuntu1": "10.10.0.11", "ubuntu3": "10.10.0.13"}[host]
+
+
+def test_restoring_nova_conf_in_the_engine_can_be_turned_off(salt_call):
+    pillar = "pillar=" + json.dumps({"brine_settings": {"events": {"enabled": True, "restore_nova_conf": False}}})
+    conf = watcher_config(salt_call, "ubuntu2", pillar)
+    assert conf["engines"][1] == {"brine_filewatch": {"watches": {"nova_conf": "/etc/nova/nova.conf"}}}
 
 
 def dhcp_watch(salt_call, setup, pillar_root=None):
@@ -101,7 +114,8 @@ def test_beacon_mode_replaces_the_link_engine(salt_call):
     assert conf["beacons"] == {"brine_linkwatch": [
         {"interval": 1}, {"bonds": {"dualbond": {"members": ["eth2", "eth3"], "backend": "ovs"}}},
         {"interfaces": ["eth2", "eth3"]}]}
-    assert conf["engines"] == [{"brine_filewatch": {"watches": {"nova_conf": "/etc/nova/nova.conf"}}}]
+    assert [list(engine) for engine in conf["engines"]] == [["brine_filewatch"]]
+    assert conf["engines"][0]["brine_filewatch"]["watches"] == {"nova_conf": "/etc/nova/nova.conf"}
 
 
 def test_masterless_runs_leave_the_minion_config_alone(salt_call):

@@ -245,3 +245,94 @@ def test_pillar_inventory_is_fetched_fresh_and_kept_for_its_ttl(monkeypatch):
 def test_pillar_inventory_without_a_brine_key_or_masking(monkeypatch):
     monkeypatch.setattr(filewatch, "__salt__", {"pillar.items": lambda: {"other": 1}}, raising=False)
     assert filewatch.PillarInventory().get() is None  # items() without unmask: an older Salt
+
+
+# --------------------------------------------------------------------------- restore (nova_conf)
+
+NOVA_WANTED = {"release": "2024.1", "naming": "vnc", "role": "compute", "deployment": "packages",
+               "options": {"enabled": True, "server_listen": "10.10.0.12", "server_proxyclient_address": "10.10.0.12",
+                           "novncproxy_base_url": "http://cloud.lab.home.arpa:6080/vnc_lite.html"}}
+WITHOUT_VNC = "[DEFAULT]\ndebug = false\n\n[libvirt]\nvirt_type = qemu\n"
+
+
+def replace_by_rename(path, text):
+    """What a configuration tool does: write aside, rename over the file."""
+    aside = path.with_name(".tool-tmp")
+    aside.write_text(text)
+    os.replace(aside, path)
+
+
+def test_restore_puts_nova_conf_right_at_once_and_its_own_write_raises_no_event(tmp_path, monkeypatch):
+    """The engine's restore with the real nova_console module and real inotify on a temp dir;
+    only the restart of nova-compute (which cannot run here) is a recorder."""
+    import nova_console
+
+    restarts, published = [], []
+    monkeypatch.setattr(nova_console, "__salt__", {"nova_console.restart": lambda **kw: restarts.append(kw) or "service nova-compute"},
+                        raising=False)
+    monkeypatch.setattr(filewatch, "__salt__", {"nova_console.enforce": nova_console.enforce,
+                                                "event.send": lambda tag, data: published.append((tag, data))}, raising=False)
+    conf = tmp_path / "nova" / "nova.conf"
+    conf.parent.mkdir()
+    conf.write_text(WITHOUT_VNC)
+    markers = tmp_path / "markers"
+    watcher = filewatch.Watcher({"nova_conf": str(conf)}, restore={"nova_conf": {
+        "role": "compute", "service": "nova-compute", "marker_dir": str(markers), "wanted": NOVA_WANTED}})
+    try:
+        replace_by_rename(conf, WITHOUT_VNC + "\n[neutron]\nauth_type = password\n")
+        watcher.step(timeout=5)
+        assert [tag for tag, _ in published] == ["brine/file/changed"]
+        assert published[0][1]["restored"] == "patched"
+        text = conf.read_text()
+        assert "[vnc]" in text and "server_listen = 10.10.0.12" in text and "[neutron]" in text
+        assert len(restarts) == 1 and not (markers / "nova-console-compute").exists()
+        watcher.step(timeout=0.5)  # the engine's own rename: the new baseline, no event
+        assert len(published) == 1
+        # The same bytes again: no event, no restart. A change that leaves VNC alone: an event,
+        # the file kept, no restart.
+        replace_by_rename(conf, text)
+        watcher.step(timeout=0.5)
+        assert len(published) == 1
+        replace_by_rename(conf, text.replace("debug = false", "debug = true"))
+        watcher.step(timeout=5)
+        assert len(published) == 2 and published[1][1]["restored"] == "in place"
+        assert "debug = true" in conf.read_text() and len(restarts) == 1
+    finally:
+        watcher.close()
+
+
+def test_a_failed_restore_is_said_in_the_event_and_the_engine_goes_on(tmp_path, monkeypatch):
+    published = []
+
+    def broken(path, **kwargs):
+        raise RuntimeError(f"{path} changed while it was being patched; run again")
+
+    monkeypatch.setattr(filewatch, "__salt__", {"nova_console.enforce": broken,
+                                                "event.send": lambda tag, data: published.append((tag, data))}, raising=False)
+    conf = tmp_path / "nova.conf"
+    conf.write_text(WITHOUT_VNC)
+    watcher = filewatch.Watcher({"nova_conf": str(conf)}, poll=True, poll_interval=0.05,
+                                restore={"nova_conf": {"role": "compute"}})
+    try:
+        conf.write_text(WITHOUT_VNC + "\n")
+        watcher.step(timeout=1)
+        assert published and published[0][1]["restored"].startswith("failed: ") and "changed while" in published[0][1]["restored"]
+    finally:
+        watcher.close()
+
+
+def test_restore_is_only_for_watches_it_knows():
+    watcher = filewatch.Watcher({"nova_conf": "/nonexistent/brine/nova.conf"}, poll=True,
+                                restore={"dhcp_log": {"x": 1}, "nova_conf": "not a mapping", "other": {}})
+    try:
+        assert watcher.restores == {}
+    finally:
+        watcher.close()
+
+
+def test_restore_outcome_words():
+    assert filewatch.restore_outcome({"changed": True, "restart_error": None}) == "patched"
+    assert filewatch.restore_outcome({"changed": False}) == "in place"
+    assert filewatch.restore_outcome({"changed": True, "restart_error": "service nova-compute did not restart"}) == \
+        "patched, restart failed: service nova-compute did not restart"
+    assert len(filewatch.restore_outcome({"changed": False, "restart_error": "x" * 1000})) == 300

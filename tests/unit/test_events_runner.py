@@ -164,6 +164,15 @@ def test_rewritten_nova_conf_reapplies_the_console_state_on_the_sender():
     assert record["watch"] == "nova_conf"
 
 
+def test_a_restore_by_the_engine_is_recorded_and_the_state_still_runs():
+    """The engine's word is recorded; the state run stays the authority (it finds nothing left)."""
+    _, record, actions = brine.decide_file_changed("brine/file/changed", event(nova(restored="patched")))
+    assert record["restored"] == "patched"
+    assert actions == [("state.apply", {"mods": "compute.console", "queue": True})]
+    _, record, _ = brine.decide_file_changed("brine/file/changed", event(nova()))
+    assert "restored" not in record
+
+
 def test_first_sighting_has_no_previous_digest():
     _, record, _ = brine.decide_file_changed("brine/file/changed", event(nova(previous=None)))
     assert record["previous"] is None
@@ -178,6 +187,10 @@ HOSTILE_FILE = [
     ("newline in path", nova(path="/etc/x\nid")),
     ("bad digest", nova(sha256="zz")),
     ("another minion", nova(minion="ubuntu2")),
+    ("restored not text", nova(restored={"cmd": "id"})),
+    ("restored empty", nova(restored="")),
+    ("restored with a newline", nova(restored="patched\nrm -rf /")),
+    ("restored too long", nova(restored="x" * 301)),
 ]
 
 

@@ -49,9 +49,12 @@ def module(monkeypatch):
 def state(module, tmp_path):
     st = load_extension("states", "nova_console")
     recorder = RestartRecorder()
+    module.__salt__["nova_console.restart"] = recorder  # enforce() restarts through __salt__
     st.__salt__ = {
         "nova_console.plan": module.plan,
         "nova_console.patch": module.patch,
+        "nova_console.enforce": module.enforce,
+        "nova_console.restart_marker": module.restart_marker,
         "nova_console.restart": recorder,
         "nova_console.instances_without_console": lambda uri=None: None,
     }
@@ -335,3 +338,39 @@ def test_repeated_repairs_keep_the_newest_backups(module, tmp_path):
         shutil.copy(JUJU, path)  # the other tool rewrites it again
         backups.append(os.path.basename(module.patch(str(path))["backup"]))
     assert listing(path.parent) == sorted(["nova.conf"] + backups[-nc.BACKUPS_KEPT:])
+
+
+# --------------------------------------------------------------------------- enforce (state + engine)
+
+
+def test_enforce_patches_and_restarts_once_then_does_nothing(state, module, tmp_path):
+    """enforce() is the state's work outside test mode, and what the file watcher runs."""
+    path = juju_conf(tmp_path)
+    markers = tmp_path / "markers"
+    first = module.enforce(str(path), marker_dir=str(markers))
+    assert first["changed"] and first["restarted"] == "service nova-compute" and first["restart_error"] is None
+    assert "+server_listen = 10.10.0.11" in first["diff"] and first["backup"]
+    assert not (markers / "nova-console-compute").exists()
+    again = module.enforce(str(path), marker_dir=str(markers))
+    assert not again["changed"] and again["restarted"] is None and again["diff"] == ""
+    assert state.recorder.calls == [("compute", "packages", None)]
+
+
+def test_enforce_keeps_a_failed_restart_owed_and_pays_it_next_time(state, module, tmp_path):
+    path = juju_conf(tmp_path)
+    markers = tmp_path / "markers"
+    state.recorder.fail = True
+    first = module.enforce(str(path), marker_dir=str(markers))
+    assert first["changed"] and first["restarted"] is None and "did not restart" in first["restart_error"]
+    assert (markers / "nova-console-compute").read_text() == f"{path}\n"
+    state.recorder.fail = False
+    second = module.enforce(str(path), marker_dir=str(markers))
+    assert not second["changed"] and second["restarted"] == "service nova-compute"
+    assert not (markers / "nova-console-compute").exists() and len(state.recorder.calls) == 2
+
+
+def test_enforce_without_restart_only_patches(state, module, tmp_path):
+    path = juju_conf(tmp_path)
+    done = module.enforce(str(path), restart=False, marker_dir=str(tmp_path / "markers"))
+    assert done["changed"] and done["restarted"] is None and state.recorder.calls == []
+    assert not (tmp_path / "markers").exists()
