@@ -51,7 +51,9 @@ For it the engine runs ``journalctl --follow --lines=0 --no-pager -o short-iso -
 (an argument list, no shell; the identifier must match ``[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}``)
 and reads its output in the same ``select`` loop as inotify. The new lines go to
 ``dhcp_reservations.discover_text`` (the parser ``discover`` uses, on those lines only, with
-the inventory's MACs as the known ones); each unknown MAC's running totals since the engine
+the inventory's MACs as the known ones: ``known_macs``, a list ``brine.events`` writes into
+this configuration from ``dhcp_reservations.known_macs``, as an engine has no usable pillar);
+each unknown MAC's running totals since the engine
 started (``count``, ``first_seen``, ``last_seen``, last ``ip`` and ``interface``) are
 published as ``brine/dhcp/unknown``, the same payload as for a log file. A line seen before
 (the same text, its time to the second included) is not counted again. If journalctl exits,
@@ -598,7 +600,7 @@ class Watcher:
     the journal sources, in one ``select``.
     """
 
-    def __init__(self, watches, poll=False, poll_interval=1.0, journal_command=None, restore=None):
+    def __init__(self, watches, poll=False, poll_interval=1.0, journal_command=None, restore=None, known_macs=None):
         files, journals, problems = split_watches(watches)
         for problem in problems:
             log.error("brine_filewatch: %s; that watch is left out", problem)
@@ -610,6 +612,8 @@ class Watcher:
             else:
                 self.restores[name] = kwargs
         self.leases = DhcpLeases()
+        # The inventory's MACs as brine.events wrote them here; else fetched (PillarInventory).
+        self.known_macs = list(known_macs) if isinstance(known_macs, (list, tuple)) else None
         self.inventory = PillarInventory()
         self.totals = SightingTotals()
         self.followers = [JournalFollower(name, ident, argv=journal_command) for name, ident in sorted(journals.items())]
@@ -671,9 +675,12 @@ class Watcher:
 
     def _journal_lines(self, follower, lines):
         kwargs = {}
-        known = self.inventory.get()
-        if known is not None:
-            kwargs["inventory"] = known
+        if self.known_macs is not None:
+            kwargs["known_macs"] = self.known_macs
+        else:
+            known = self.inventory.get()
+            if known is not None:
+                kwargs["inventory"] = known
         try:
             entries = __salt__["dhcp_reservations.discover_text"]("\n".join(lines) + "\n", **kwargs)
         except Exception as exc:  # pylint: disable=broad-except
@@ -691,7 +698,7 @@ class Watcher:
             self.inotify = None
 
 
-def start(watches=None, poll=False, poll_interval=1.0, restore=None):
+def start(watches=None, poll=False, poll_interval=1.0, restore=None, known_macs=None):
     """
     Watch the configured files and journals and publish ``brine/file/changed`` /
     ``brine/dhcp/unknown``.
@@ -702,7 +709,7 @@ def start(watches=None, poll=False, poll_interval=1.0, restore=None):
 
         salt-call config.get engines
     """
-    watcher = Watcher(watches or {}, poll=poll, poll_interval=poll_interval, restore=restore)
+    watcher = Watcher(watches or {}, poll=poll, poll_interval=poll_interval, restore=restore, known_macs=known_macs)
     if watcher.empty:
         log.warning("brine_filewatch: no watches configured; nothing to do")
         watcher.close()

@@ -991,12 +991,14 @@ def discover(log_path=None, server=None, inventory=None):
     return discover_text(text, server=server, default_time=default_time, inventory=inventory)
 
 
-def discover_text(text, server=None, default_time=None, inventory=None):
+def discover_text(text, server=None, default_time=None, inventory=None, known_macs=None):
     """
     :func:`discover` for log text the caller already has (e.g. the new lines of a journal the
     events engine follows): the MACs in ``text`` that are not in the inventory, ``[{"mac",
     "first_seen", "last_seen", "count", "ip", "interface"}]``, counted over ``text`` only.
-    ``default_time`` stands in for lines without a time.
+    ``default_time`` stands in for lines without a time. ``known_macs`` (a list of MACs) stands
+    in for the inventory's: the events engine has no pillar and gets them in its configuration
+    (:func:`known_macs`); then ``server`` None recognises each line by its format.
 
     CLI Example:
 
@@ -1004,8 +1006,26 @@ def discover_text(text, server=None, default_time=None, inventory=None):
 
         salt-call dhcp_reservations.discover_text "$(journalctl -o short-iso -t dhcpd --since -1h)"
     """
-    inventory = _inventory(inventory)
-    server = _server(server, inventory)
-    if server not in SERVERS:
+    if known_macs is not None:
+        known = {_canonical_mac(mac) for mac in known_macs}
+    else:
+        inventory = _inventory(inventory)
+        server = _server(server, inventory)
+        known = reserved_macs(inventory)
+    if server is not None and server not in SERVERS:
         raise CommandExecutionError(f"unknown DHCP server {server!r}; expected one of {', '.join(SERVERS)}")
-    return unknown_macs(parse_log(text, server=server), reserved_macs(inventory), default_time=default_time)
+    return unknown_macs(parse_log(text, server=server), known, default_time=default_time)
+
+
+def known_macs(inventory=None):
+    """
+    Every MAC the inventory knows, sorted (what :func:`discover` does not report): written into
+    the bootstrap host's events engine configuration, which has no pillar to read them from.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call dhcp_reservations.known_macs
+    """
+    return sorted(reserved_macs(_inventory(inventory)))

@@ -45,12 +45,18 @@ include:
                                             'wanted': salt['nova_console.settings']('compute')}}) %}
 {%-     endif %}
 {%-   endif %}
+{%-   set filewatch = {} %}
 {%-   if 'bootstrap' in me.get('roles', []) %}
-{#-     The server's log file, or journal:dhcpd when dhcpd logs only to the journal. #}
+{#-     The server's log file, or journal:dhcpd when dhcpd logs only to the journal; and the
+        inventory's MACs, which the engine cannot read from pillar (it has none). #}
 {%-     do watches.update({'dhcp_log': salt['dhcp_reservations.log_source']()}) %}
+{%-     do filewatch.update({'known_macs': salt['dhcp_reservations.known_macs']()}) %}
+{%-   endif %}
+{%-   if restores %}
+{%-     do filewatch.update({'restore': restores}) %}
 {%-   endif %}
 {%-   if watches %}
-{%-     do engines.append({'brine_filewatch': dict({'watches': watches}, **({'restore': restores} if restores else {}))}) %}
+{%-     do engines.append({'brine_filewatch': dict({'watches': watches}, **filewatch)}) %}
 {%-   endif %}
 {%-   if engines %}
 {%-     do conf.update({'engines': engines}) %}

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-from brine_testlib import REPO
+from brine_testlib import REPO, example_inventory
 
 import dhcp_reservations
 
@@ -76,7 +76,10 @@ def test_the_bootstrap_host_watches_its_dhcp_servers_log(salt_call):
     conf = watcher_config(salt_call, "bootstrap")
     source = dhcp_reservations.choose_log_source(
         "isc-dhcp", default_exists=os.path.exists("/var/log/syslog"), has_journalctl=bool(shutil.which("journalctl")))
-    assert conf == {"engines": [{"brine_filewatch": {"watches": {"dhcp_log": source}}}]}
+    macs = sorted(dhcp_reservations.reserved_macs(example_inventory()))
+    assert "52:54:00:10:01:02" in macs
+    # The inventory's MACs written out: the engine has no pillar to tell known from unknown.
+    assert conf == {"engines": [{"brine_filewatch": {"watches": {"dhcp_log": source}, "known_macs": macs}}]}
 
 
 def test_without_a_syslog_file_the_bootstrap_host_follows_dhcpds_journal(salt_call):

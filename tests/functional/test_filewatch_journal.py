@@ -70,7 +70,7 @@ def salt_functions(monkeypatch):
     monkeypatch.setattr(filewatch, "__salt__", {
         # What the engine's loader would give it: the real module, the fresh pillar, the bus.
         "dhcp_reservations.discover_text": dhcp_reservations.discover_text,
-        "pillar.items": lambda unmask=None: {"brine": inventory},
+        "pillar.items": lambda unmask=None: pytest.fail("known_macs given: no pillar needed"),
         "event.send": lambda tag, data: published.append((tag, dict(data))),
     }, raising=False)
     return published
@@ -124,8 +124,10 @@ def test_the_follow_loop_publishes_a_new_unknown_mac_once(salt_functions, feed, 
     nova_conf = tmp_path / "nova" / "nova.conf"
     nova_conf.parent.mkdir()
     nova_conf.write_text("old")
+    # As brine.events configures it: the inventory's MACs written out (no pillar in an engine).
+    known = dhcp_reservations.known_macs(example_inventory())
     watcher = filewatch.Watcher({"dhcp_log": "journal:dhcpd", "nova_conf": str(nova_conf)},
-                                journal_command=standin(feed, starts))
+                                journal_command=standin(feed, starts), known_macs=known)
     follower = watcher.followers[0]
     try:
         # A line from before the follower started is not read (--lines=0), nor after the

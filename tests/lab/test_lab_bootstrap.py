@@ -235,7 +235,9 @@ def test_an_unknown_macs_request_is_in_the_masters_discovered_machines(guests, s
     reaches the lab master's reactor, and `salt-run brine.discovered` lists the machine."""
     lab = guests
     conf = yaml.safe_load(lab.exec(BOOTSTRAP, "cat /etc/salt/minion.d/brine-events.conf").check().output)
-    assert conf["engines"] == [{"brine_filewatch": {"watches": {"dhcp_log": "journal:dhcpd"}}}], conf
+    (engine,) = conf["engines"]
+    assert engine["brine_filewatch"]["watches"] == {"dhcp_log": "journal:dhcpd"}, conf
+    assert {r["mac"] for r in settings["reservations"]} <= set(engine["brine_filewatch"]["known_macs"]), conf
     assert not lab.exec(BOOTSTRAP, "test -e /var/log/syslog").ok  # why the journal was chosen
     # The engine starts with the (restarted) minion; in a UML guest its loader takes a while.
     started = time.monotonic()

@@ -395,3 +395,11 @@ def test_log_source_reads_the_inventory_and_this_host(inventory, tmp_path, monke
     (tmp_path / "syslog").write_text("")
     assert dr.log_source(inventory) == str(tmp_path / "syslog")
     assert dr.log_path(inventory) == str(tmp_path / "syslog")  # log_path: the file, whatever exists
+
+
+def test_discover_text_with_known_macs_needs_no_inventory(inventory):
+    known = dr.known_macs(inventory)
+    assert "52:54:00:10:01:02" in known and known == sorted(known)
+    # What the events engine calls: no pillar, the MACs from its configuration, lines recognised by format.
+    assert dr.discover_text(JOURNAL_TEXT, known_macs=known) == dr.discover_text(JOURNAL_TEXT, inventory=inventory)
+    assert [e["mac"] for e in dr.discover_text(JOURNAL_TEXT, known_macs=[])] == ["02:b7:1e:00:00:01", "52:54:00:10:01:02"]
