@@ -57,7 +57,7 @@ published as ``brine/dhcp/unknown``, the same payload as for a log file. A line 
 (the same text, its time to the second included) is not counted again. If journalctl exits,
 it is started again after 1 s, doubling up to 60 s (a warning in the minion's log each time;
 the delay is back to 1 s once a journalctl ran for 60 s), from the second of the last line it
-printed (``--since=@<epoch>``) so the lines in between are not lost and the repeated ones are
+printed (``--lines=all --since=@<epoch>``) so the lines in between are not lost and the repeated ones are
 dropped. Only DHCP watches (``dhcp_log``) can take a journal source; messages from before the
 engine started are not read (``salt-call dhcp_reservations.discover`` reads them).
 """
@@ -247,10 +247,10 @@ def journal_argv(identifier, since=None):
     """
     if not isinstance(identifier, str) or not _IDENTIFIER.fullmatch(identifier):
         raise ValueError(f"{identifier!r} is not a syslog identifier")
-    argv = ["journalctl", "--follow", "--no-pager", "-o", "short-iso", "-t", identifier]
-    if since is None:
-        argv.insert(2, "--lines=0")
-    else:
+    # --follow alone would start with the last 10 lines: --lines=0 from now, all since a time.
+    lines = "--lines=0" if since is None else "--lines=all"
+    argv = ["journalctl", "--follow", lines, "--no-pager", "-o", "short-iso", "-t", identifier]
+    if since is not None:
         argv.append(f"--since=@{int(since)}")
     return argv
 
@@ -420,6 +420,7 @@ class JournalFollower:
         self.lines = JournalLines()
         self.restarts = 0
         self.returncode = None
+        self.following_since = None
 
     def fileno(self):
         return self.proc.stdout.fileno() if self.proc is not None else None
@@ -429,7 +430,10 @@ class JournalFollower:
         return max(0.0, self.next_start - now) if self.proc is None else None
 
     def start(self):
-        argv = self.argv(self.lines.last_time)
+        # From now on the first time; after that from the last line's second, or, if no line
+        # came yet, from when the first journalctl started: nothing in between is missed.
+        since = self.lines.last_time if self.lines.last_time is not None else self.following_since
+        argv = self.argv(since)
         if not isinstance(argv, (list, tuple)) or not all(isinstance(a, str) for a in argv):
             raise TypeError(f"the journal command must be an argument list, not {argv!r}")
         self.started = self.clock()
@@ -441,6 +445,8 @@ class JournalFollower:
             self._backoff()
             return
         os.set_blocking(self.proc.stdout.fileno(), False)
+        if self.following_since is None:
+            self.following_since = time.time()
         log.info("brine_filewatch: following the journal of %s for watch %s (pid %s)",
                  self.identifier, self.name, self.proc.pid)
 

@@ -14,6 +14,7 @@ collects the published events (the integration tests cover the real event bus an
 """
 
 import os
+import shutil
 import sys
 import time
 
@@ -180,11 +181,12 @@ def test_the_follow_loop_publishes_a_new_unknown_mac_once(salt_functions, feed, 
 
 
 def test_a_journalctl_that_keeps_dying_is_restarted_with_a_growing_delay(salt_functions):
-    starts = []
+    starts, sinces = [], []
 
     def argv(since):
         starts.append(time.monotonic())
-        return [sys.executable, "-c", "pass"]  # exits at once, like journalctl without a journal
+        sinces.append(since)
+        return [sys.executable, "-c", "pass"]  # exits at once, like a journalctl that fails
 
     watcher = filewatch.Watcher({"dhcp_log": "journal:dhcpd"}, journal_command=argv)
     watcher.followers[0].delays, watcher.followers[0].delay = (0.1, 0.8), 0.1
@@ -199,6 +201,8 @@ def test_a_journalctl_that_keeps_dying_is_restarted_with_a_growing_delay(salt_fu
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert gaps[0] >= 0.1 and gaps[2] >= 0.4 and all(g >= 0.1 for g in gaps), gaps
     assert salt_functions == []
+    # No line came: each restart follows from when the first one started, not from "now".
+    assert sinces[0] is None and len(set(sinces[1:])) == 1 and sinces[1] <= time.time() - 2.5
 
 
 def test_a_missing_journalctl_is_retried_too(salt_functions, tmp_path):
@@ -235,3 +239,28 @@ def test_an_invalid_journal_watch_is_left_out(salt_functions, feed):
         assert watcher.empty
     finally:
         watcher.close()
+
+
+@pytest.mark.skipif(not shutil.which("journalctl"), reason="no journalctl on this host")
+def test_the_real_journalctl_takes_the_engines_command_and_keeps_following(salt_functions):
+    """This host's journalctl (systemd 252, as on Debian 12) with no journal to read: it accepts
+    the engine's arguments and waits for messages instead of exiting, so no restart loop."""
+    watcher = filewatch.Watcher({"dhcp_log": "journal:dhcpd"})
+    follower = watcher.followers[0]
+    try:
+        settle(watcher, 2.0)
+        assert follower.proc is not None and follower.proc.poll() is None and follower.restarts == 0
+        with open(f"/proc/{follower.proc.pid}/cmdline", "rb") as fh:
+            assert fh.read().split(b"\0")[:-1] == [a.encode() for a in filewatch.journal_argv("dhcpd")]
+        # The restart form too (--lines=all --since=@<epoch>).
+        follower.lines.last_time = time.time() - 5
+        follower.proc.terminate()
+        follower.delays, follower.delay = (0.1, 1.0), 0.1
+        assert step_until(watcher, lambda: follower.restarts == 1 and follower.proc is not None)
+        settle(watcher, 1.5)
+        assert follower.proc is not None and follower.proc.poll() is None and follower.restarts == 1
+        pid = follower.proc.pid
+    finally:
+        watcher.close()
+    assert not os.path.exists(f"/proc/{pid}")  # closing the engine ends and reaps its journalctl
+    assert salt_functions == []

@@ -14,8 +14,10 @@ import json
 import re
 import secrets
 import shlex
+import time
 
 import pytest
+import yaml
 from lab_testlib import wait_until
 
 BOOTSTRAP = "bootstrap"
@@ -220,6 +222,59 @@ def test_an_unknown_mac_gets_a_dynamic_address_and_shows_up_in_discover(guests, 
     assert entry["interface"] == settings["interface"]
     assert entry["count"] >= 4  # DISCOVER, OFFER, REQUEST, ACK
     assert entry["first_seen"] <= entry["last_seen"]
+
+
+# The engine's journalctl (brine_filewatch, watch dhcp_log: journal:dhcpd): running means the
+# engine is past its loader and follows dhcpd's messages from then on (--lines=0).
+FOLLOWER = "journalctl --follow --lines=0 --no-pager -o short-iso -t dhcpd"
+
+
+def test_an_unknown_macs_request_is_in_the_masters_discovered_machines(guests, settings):
+    """The issue #5 path end to end: dhcpd logs only to the journal (no rsyslog in the lab
+    image), the bootstrap host's brine_filewatch follows it, its brine/dhcp/unknown event
+    reaches the lab master's reactor, and `salt-run brine.discovered` lists the machine."""
+    lab = guests
+    conf = yaml.safe_load(lab.exec(BOOTSTRAP, "cat /etc/salt/minion.d/brine-events.conf").check().output)
+    assert conf["engines"] == [{"brine_filewatch": {"watches": {"dhcp_log": "journal:dhcpd"}}}], conf
+    assert not lab.exec(BOOTSTRAP, "test -e /var/log/syslog").ok  # why the journal was chosen
+    # The engine starts with the (restarted) minion; in a UML guest its loader takes a while.
+    started = time.monotonic()
+    wait_until("the bootstrap host's filewatch engine to follow dhcpd's journal",
+               lambda: lab.exec(BOOTSTRAP, f"pgrep -f -x {shlex.quote(FOLLOWER)}").ok, timeout=300, interval=2)
+    print(f"\n(brine_filewatch's journalctl on {BOOTSTRAP}: running after {time.monotonic() - started:.0f} s of waiting)")
+    time.sleep(2)  # journalctl --lines=0 seeks to the journal's end just after it starts
+
+    interface = interface_with(lab, CLIENT, {r["host"]: r for r in settings["reservations"]}[CLIENT]["ip"])[0]
+    stranger = local_mac()
+    assert stranger not in {m["mac"] for m in lab.salt_run("brine.discovered")}
+    add_macvlan(lab, interface, stranger)
+    try:
+        asked = time.time()
+        ok, output, got = dhcp_exchange(lab, "discovered", "dhcp0", netns=NETNS)
+    finally:
+        lab.exec(CLIENT, f"ip netns del {NETNS}").check()
+    assert ok, f"dhclient with the unknown MAC {stranger} got no lease:\n{output}"
+    leased = got["new_ip_address"]
+
+    def listed():
+        found = [m for m in lab.salt_run("brine.discovered") if m["mac"] == stranger]
+        # The exchange's four messages may come in more than one event; wait for the lease.
+        return found if found and found[0].get("ip") == leased and found[0].get("count", 0) >= 4 else None
+
+    try:
+        (machine,) = wait_until(f"{stranger} in salt-run brine.discovered on the lab master", listed, timeout=120,
+                                detail=lambda: lab.salt_run("brine.events", "tag=brine/dhcp/unknown", "limit=5"))
+        print(f"{stranger}: DHCP exchange -> listed by salt-run brine.discovered "
+              f"{machine['updated'] - asked:.1f} s after the request started")
+        assert machine["reported_by"] == BOOTSTRAP
+        assert machine["interface"] == settings["interface"]
+        assert machine["first_seen"] <= machine["last_seen"]
+        assert machine["inventory"] == {"roles": [], "nics": {settings["interface"]: {"mac": stranger}}}
+        # The reserved hosts' own DHCP traffic (the test before renewed ubuntu1's lease) is not.
+        reserved = {r["mac"] for r in settings["reservations"]}
+        assert not reserved & {m["mac"] for m in lab.salt_run("brine.discovered")}
+    finally:
+        lab.salt_run("brine.forget", stranger)
 
 
 # ------------------------------------------------------------------------------ NTP

@@ -152,7 +152,7 @@ def test_journal_argv_follows_from_now_or_from_the_last_lines_second():
     assert filewatch.journal_argv("dhcpd") == [
         "journalctl", "--follow", "--lines=0", "--no-pager", "-o", "short-iso", "-t", "dhcpd"]
     assert filewatch.journal_argv("dhcpd", since=1795331446.9) == [
-        "journalctl", "--follow", "--no-pager", "-o", "short-iso", "-t", "dhcpd", "--since=@1795331446"]
+        "journalctl", "--follow", "--lines=all", "--no-pager", "-o", "short-iso", "-t", "dhcpd", "--since=@1795331446"]
     with pytest.raises(ValueError):
         filewatch.journal_argv("-f")
 
