@@ -376,3 +376,29 @@ def test_beacon_events_are_never_marked(monkeypatch):
     ups = [p for t, p in sent if t == "brine/net/link/up"]
     assert len(ups) == 1 and "reselect" not in ups[0] and ups[0]["backend"] == "ovs"
     assert "brine/net/bond/reselected" not in [t for t, _ in sent]
+
+
+def test_the_plan_the_engine_passes_is_all_dualbond_needs(monkeypatch):
+    # The engine has no pillar: dualbond.reselect_primary must act from the_plan alone.
+    import types
+
+    import dualbond
+
+    names = dualbond.device_names(["eth2", "eth3"])
+    monkeypatch.setattr(brine_linkwatch, "__salt__", {"dualbond.device_names": dualbond.device_names}, raising=False)
+    legs = brine_linkwatch.reselect_legs({"dualbond": {"members": ["eth2", "eth3"], "backend": "ovs"}})
+    assert legs == [{"nic": leg["nic"], "bond": leg["bond"]} for leg in names]
+    kwargs = local_reselect("brine/net/link/up", up_payload(bond="dualbond"), legs=legs)
+    ran = []
+
+    def run(argv, check=True, timeout=60):
+        ran.append(argv)
+        # Both OVS bonds are on eth3 (the primary's cable was cut); eth3's own link is down.
+        return types.SimpleNamespace(stdout="active member mac: 52:54:00:00:00:03(eth3)\n", returncode=0, stderr="")
+
+    monkeypatch.setattr(dualbond, "_ip_links", lambda: {"eth2": {"carrier": True}, "eth3": {"carrier": False}})
+    monkeypatch.setattr(dualbond, "_run", run)
+    monkeypatch.setattr(dualbond, "_load_plan", lambda *a: pytest.fail("read the plan from pillar"), raising=True)
+    done = dualbond.reselect_primary(**kwargs)
+    assert done == [f"{legs[0]['bond']}: active member is now eth2"]
+    assert ran[-1] == ["ovs-appctl", "bond/set-active-member", legs[0]["bond"], "eth2"]
