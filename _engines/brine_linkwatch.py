@@ -85,6 +85,8 @@ def handle(tag, payload, bonds=None, legs=None, reselect=True):
         payload = dict(payload, reselect="engine")
         # The link/up first: its record at the master does not wait for the reselect.
         publish(tag, payload)
+        # In this loop, not a thread: changes meanwhile wait in the netlink socket (an overrun is
+        # re-read from a dump), and two reselects never run at once.
         try:
             done = __salt__["dualbond.reselect_primary"](**kwargs)
             result = __salt__["brine_linkwatch.reselected"](payload, done=done)
