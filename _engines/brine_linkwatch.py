@@ -33,6 +33,7 @@ events from a 1-second poll and acts on nothing (the master's reactor re-selects
 
 import errno
 import logging
+import time
 
 try:
     from pyroute2 import IPRoute
@@ -45,6 +46,13 @@ except ImportError:  # pragma: no cover - exercised only on a minion without pyr
 log = logging.getLogger(__name__)
 
 __virtualname__ = "brine_linkwatch"
+
+# Seconds to wait before each new try of a failed local reselect. The engine hears of the
+# carrier first; Open vSwitch enables the member only at its next miimon check (the dual bond's
+# bond-miimon-interval, plus any updelay) and until then refuses to make it active ("cannot make
+# disabled member active"). After the last try the error goes to the master, whose reactor
+# runs the reselect as a job.
+RESELECT_RETRIES = (0.3, 1.0, 2.0)
 
 
 def __virtual__():
@@ -87,12 +95,19 @@ def handle(tag, payload, bonds=None, legs=None, reselect=True):
         publish(tag, payload)
         # In this loop, not a thread: changes meanwhile wait in the netlink socket (an overrun is
         # re-read from a dump), and two reselects never run at once.
-        try:
-            done = __salt__["dualbond.reselect_primary"](**kwargs)
+        result = None
+        for attempt, wait in enumerate((0,) + tuple(RESELECT_RETRIES)):
+            time.sleep(wait)
+            try:
+                done = __salt__["dualbond.reselect_primary"](**kwargs)
+            except Exception as exc:  # pylint: disable=broad-except
+                log.warning("brine_linkwatch: dualbond.reselect_primary failed (try %d): %s", attempt + 1, exc)
+                result = __salt__["brine_linkwatch.reselected"](payload, error=f"{type(exc).__name__}: {exc}")
+                continue
             result = __salt__["brine_linkwatch.reselected"](payload, done=done)
-        except Exception as exc:  # pylint: disable=broad-except
-            log.exception("brine_linkwatch: dualbond.reselect_primary failed; the master's reactor takes over")
-            result = __salt__["brine_linkwatch.reselected"](payload, error=f"{type(exc).__name__}: {exc}")
+            break
+        else:
+            log.error("brine_linkwatch: dualbond.reselect_primary failed; the master's reactor takes over")
         publish(*result)
     except Exception:  # pylint: disable=broad-except
         log.exception("brine_linkwatch: handling %s %s failed", tag, payload)

@@ -9,7 +9,7 @@ the real modules are proven by their own tests, on UML kernels and real daemons)
 * ``dualbond`` execution module (``reselect_primary``, ``loop_guard``): records each call in a
   JSON-lines file instead of touching a bond: this host's kernel has no bonding. A call made by
   a job from the master records its ``jid``; one made by the link engine in its own process has
-  none. ``fail_next_reselect`` makes the next ``reselect_primary`` call raise, once.
+  none. ``fail_next_reselect`` makes the next ``reselect_primary`` calls raise.
 * ``dhcp_reservations.discover``: reads ``<mac> <ip>`` lines from the log it is given, so the
   test controls exactly which MACs "asked" without running a DHCP server here.
 * the ``compute.console`` state (ID ``brine-nova-console``): always a stand-in here, because the
@@ -42,9 +42,15 @@ def reselect_primary(bond=None, the_plan=None, **pub):
     # Salt passes the job's __pub_* data to a function taking **kwargs; a direct call (the
     # engine's) has none.
     _record("reselect_primary", jid=pub.get("__pub_jid"), bond=bond, the_plan=the_plan)
-    fail = __opts__["brine_test_calls"] + ".fail-once"
+    fail = __opts__["brine_test_calls"] + ".fail"
     if os.path.exists(fail):
-        os.remove(fail)
+        with open(fail, encoding="utf-8") as fh:
+            left = int(fh.read()) - 1
+        if left:
+            with open(fail, "w", encoding="utf-8") as fh:
+                fh.write(str(left))
+        else:
+            os.remove(fail)
         raise RuntimeError("stand-in reselect failure (test)")
     return [f"{bond or 'each bond'}: active member is now the stand-in's"]
 
@@ -161,9 +167,9 @@ def calls(minion_config, since=0.0):
     return [e for e in entries if e["time"] >= since]
 
 
-def fail_next_reselect(minion_config):
-    """The next dualbond.reselect_primary call on that minion raises (once)."""
-    Path(minion_config["brine_test_calls"] + ".fail-once").write_text("")
+def fail_next_reselect(minion_config, times=1):
+    """The next ``times`` dualbond.reselect_primary calls on that minion raise."""
+    Path(minion_config["brine_test_calls"] + ".fail").write_text(str(times))
 
 
 def wait_for(predicate, timeout=60, interval=0.05):

@@ -289,10 +289,13 @@ class FakeMinion:
 
 
 @pytest.fixture
-def engine():
+def engine(monkeypatch):
     from brine_testlib import load_extension
 
-    return load_extension("engines", "brine_linkwatch")
+    module = load_extension("engines", "brine_linkwatch")
+    module.slept = []
+    monkeypatch.setattr(module.time, "sleep", module.slept.append)
+    return module
 
 
 def test_engine_publishes_the_marked_link_up_then_reselects_then_reports(engine):
@@ -314,12 +317,34 @@ def test_engine_reports_a_failed_reselect_and_carries_on(engine):
     minion = FakeMinion(reselect=fails)
     engine.__salt__ = minion.funcs
     engine.handle("brine/net/link/up", up_payload(), bonds=BONDS)
+    # Every try, then one report of the last error.
+    tries = 1 + len(engine.RESELECT_RETRIES)
+    assert [e[0] for e in minion.log] == ["send"] + ["reselect_primary"] * tries + ["send"]
+    assert [w for w in engine.slept if w] == list(engine.RESELECT_RETRIES)
     (_, tag, report) = minion.log[-1]
     assert tag == "brine/net/bond/reselected"
     assert report["error"] == "RuntimeError: ovs-vswitchd is not running" and "done" not in report
     # The next event is handled as usual.
     engine.handle("brine/net/link/down", up_payload(), bonds=BONDS)
     assert minion.log[-1][:2] == ("send", "brine/net/link/down")
+
+
+def test_engine_tries_again_while_ovs_has_not_enabled_the_member(engine):
+    answers = iter([RuntimeError("cannot make disabled member active"), ["bond0: active member is now eth2"]])
+
+    def reselect(**kwargs):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    minion = FakeMinion(reselect=reselect)
+    engine.__salt__ = minion.funcs
+    engine.handle("brine/net/link/up", up_payload(), bonds=BONDS)
+    assert [e[0] for e in minion.log] == ["send", "reselect_primary", "reselect_primary", "send"]
+    assert [w for w in engine.slept if w] == [engine.RESELECT_RETRIES[0]]
+    report = minion.log[-1][2]
+    assert report["done"] == ["bond0: active member is now eth2"] and "error" not in report
 
 
 def test_engine_without_dualbond_reports_an_error(engine):
