@@ -157,7 +157,7 @@ def _text(payload, key, optional=True):
 def _short_string(payload, key):
     value = payload.get(key)
     if not isinstance(value, str) or not value or len(value) > MAX_TEXT or not value.isprintable():
-        raise Rejected(f"{key}: {value!r} is not a short printable text")
+        raise Rejected(f"{key}: {value!r:.100} is not a short printable text")
     return value
 
 
@@ -234,7 +234,7 @@ def decide_link(tag, data):
         else:
             done = payload["done"]
             if not isinstance(done, list) or len(done) > RESELECT_DONE_MAX:
-                raise Rejected(f"done: {done!r} is not a list of at most {RESELECT_DONE_MAX} texts")
+                raise Rejected(f"done: {done!r:.100} is not a list of at most {RESELECT_DONE_MAX} texts")
             record["done"] = [_short_string({"done": item}, "done") for item in done]
             actions = []
     elif kind == "bond/failover":
