@@ -15,13 +15,25 @@ Configure it in the minion configuration:
           interfaces: [eth2, eth3]
           # Optional: watch the links of this network namespace (ip netns) instead.
           netns: null
+          # Optional. Re-select the primary of an OVS bond here when a member's link is back.
+          reselect: true
+
+With ``reselect`` (the default) a mended member of a bond whose backend does not re-select by
+itself (OVS) is acted on by the engine: it publishes the ``brine/net/link/up`` marked
+``"reselect": "engine"`` first (the master records it and starts nothing), then runs
+``dualbond.reselect_primary`` in this process and publishes ``brine/net/bond/reselected`` with
+what it did or the error (on an error the master's reactor runs the reselect as a job). Why
+here and not from the master: re-selecting the primary must not depend on reaching the master,
+which may sit behind the very bond that just failed over, and a job from the master costs
+Salt's per-job loader setup on the minion while this process has the modules loaded already.
 
 Minions that cannot run engines use the ``brine_linkwatch`` beacon, which publishes the same
-events from a 1-second poll.
+events from a 1-second poll and acts on nothing (the master's reactor re-selects for it).
 """
 
 import errno
 import logging
+import time
 
 try:
     from pyroute2 import IPRoute
@@ -35,6 +47,13 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "brine_linkwatch"
 
+# Seconds to wait before each new try of a failed local reselect. The engine hears of the
+# carrier first; Open vSwitch enables the member only at its next miimon check (the dual bond's
+# bond-miimon-interval, plus any updelay) and until then refuses to make it active ("cannot make
+# disabled member active"). After the last try the error goes to the master, whose reactor
+# runs the reselect as a job.
+RESELECT_RETRIES = (0.3, 1.0, 2.0)
+
 
 def __virtual__():
     if not HAS_PYROUTE2:
@@ -43,12 +62,58 @@ def __virtual__():
 
 
 def publish(tag, payload):
-    """Send one event to the master through the minion, which stamps it with this minion's id."""
+    """Send one event to the master through the minion, which stamps it with this minion's id.
+    False when it could not be sent: the engine carries on (the next change is sent again)."""
     log.info("brine_linkwatch: %s %s", tag, payload)
-    __salt__["event.send"](tag, payload)
+    try:
+        __salt__["event.send"](tag, payload)
+    except Exception:  # pylint: disable=broad-except
+        log.exception("brine_linkwatch: could not send %s", tag)
+        return False
+    return True
 
 
-def start(bonds=None, interfaces=None, netns=None):
+def as_flag(value):
+    """The ``reselect`` setting as a bool (YAML gives a bool; a string from a CLI is accepted)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    return bool(value)
+
+
+def handle(tag, payload, bonds=None, legs=None, reselect=True):
+    """
+    Publish one event of the tracker and, when it calls for it, re-select the primary here.
+    Never raises: one bad event must not stop the watcher.
+    """
+    try:
+        kwargs = __salt__["brine_linkwatch.local_reselect"](tag, payload, bonds=bonds, legs=legs) if reselect else None
+        if kwargs is None:
+            publish(tag, payload)
+            return
+        payload = dict(payload, reselect="engine")
+        # The link/up first: its record at the master does not wait for the reselect.
+        publish(tag, payload)
+        # In this loop, not a thread: changes meanwhile wait in the netlink socket (an overrun is
+        # re-read from a dump), and two reselects never run at once.
+        result = None
+        for attempt, wait in enumerate((0,) + tuple(RESELECT_RETRIES)):
+            time.sleep(wait)
+            try:
+                done = __salt__["dualbond.reselect_primary"](**kwargs)
+            except Exception as exc:  # pylint: disable=broad-except
+                log.warning("brine_linkwatch: dualbond.reselect_primary failed (try %d): %s", attempt + 1, exc)
+                result = __salt__["brine_linkwatch.reselected"](payload, error=f"{type(exc).__name__}: {exc}")
+                continue
+            result = __salt__["brine_linkwatch.reselected"](payload, done=done)
+            break
+        else:
+            log.error("brine_linkwatch: dualbond.reselect_primary failed; the master's reactor takes over")
+        publish(*result)
+    except Exception:  # pylint: disable=broad-except
+        log.exception("brine_linkwatch: handling %s %s failed", tag, payload)
+
+
+def start(bonds=None, interfaces=None, netns=None, reselect=True):
     """
     Watch the links and publish every change as a ``brine/net/...`` event until stopped.
 
@@ -59,6 +124,13 @@ def start(bonds=None, interfaces=None, netns=None):
         salt-call config.get engines
     """
     tracker = __salt__["brine_linkwatch.tracker"](bonds=bonds, interfaces=interfaces)
+    reselect = as_flag(reselect)
+    legs = None
+    if reselect:
+        # Loaded now, not at the first mended cable: the dual bond's names, and dualbond itself.
+        legs = __salt__["brine_linkwatch.reselect_legs"](tracker.bonds)
+        if "dualbond.reselect_primary" not in __salt__:
+            log.warning("brine_linkwatch: no dualbond module; a mended OVS member is left to the master")
     with IPRoute(**({"netns": netns} if netns else {})) as ipr:
         # Subscribe before the dump: a change between the two is then seen, not lost.
         ipr.bind(groups=RTMGRP_LINK)
@@ -77,7 +149,7 @@ def start(bonds=None, interfaces=None, netns=None):
                 messages = [dict_event(msg, "RTM_NEWLINK") for msg in ipr.get_links()]
             for msg in messages:
                 for tag, payload in tracker.observe_message(msg):
-                    publish(tag, payload)
+                    handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect)
 
 
 def dict_event(msg, event):

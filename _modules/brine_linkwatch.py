@@ -15,6 +15,14 @@ The pure core turns link observations into Brine events:
 ``brine/net/bond/restored``
     ``{"bond", "backend", "members", "active", "timestamp"}``: a member came back after ``down``.
 
+The engine also re-selects the primary of an OVS bond itself when a member's link comes back
+(:func:`local_reselect` decides; the ``link/up`` then carries ``"reselect": "engine"``) and
+reports the outcome (:func:`reselected`):
+
+``brine/net/bond/reselected``
+    ``{"bond", "backend", "done": [...], "timestamp"}``, or ``{"bond", "backend", "error",
+    "timestamp"}`` when ``dualbond.reselect_primary`` failed (the master's reactor then runs it).
+
 The first observation of an interface only sets its baseline: a watcher that starts reports
 changes, never the state it found.
 """
@@ -35,7 +43,7 @@ log = logging.getLogger(__name__)
 __virtualname__ = "brine_linkwatch"
 
 # The Salt functions; the pure core is for the engine, the beacon and the tests.
-__load__ = ["tracker", "inventory_bonds", "links"]
+__load__ = ["tracker", "inventory_bonds", "links", "local_reselect", "reselected", "reselect_legs"]
 
 TAG_PREFIX = "brine/net"
 
@@ -44,6 +52,16 @@ OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DOR
 
 # When the bonds come from the inventory, the pair of NICs of the dual bond is one group.
 INVENTORY_GROUP = "dualbond"
+
+# Backends whose bonds do not bring the primary member back by themselves when its link
+# returns: a Linux bond with a primary does (primary_reselect), an OVS active-backup bond stays
+# on the backup. _runners/brine.py holds the same tuple (a runner loaded from runner_dirs cannot
+# import minion modules); tests/unit/test_events_runner.py keeps the two equal.
+RESELECT_BACKENDS = ("ovs",)
+
+# Bounds of a bond/reselected payload; the master rejects anything longer (_runners/brine.py).
+RESULT_MAX_ITEMS = 16
+RESULT_MAX_TEXT = 200
 
 
 def __virtual__():
@@ -243,6 +261,103 @@ class LinkTracker:
         self.links.pop(name, None)
         self.names.pop(previous.get("index"), None)
         return events
+
+
+# --------------------------------------------------------------------------- local reselect
+
+
+def local_reselect(tag, payload, bonds=None, legs=None):
+    """
+    Whether a watcher's event calls for re-selecting the primary right here, on the minion, and
+    how: None, or the keyword arguments for ``dualbond.reselect_primary``. Pure.
+
+    Only ``brine/net/link/up`` of a member of a bond whose backend does not re-select by itself
+    (``RESELECT_BACKENDS``: OVS) does. The arguments always carry the bonds to act on
+    (``the_plan``: backend and ``legs``, each bond with its own NIC) when they are known, so
+    dualbond does not read its plan from pillar: an engine has none (it starts before the
+    minion compiles its pillar) and must not need the master for this.
+
+    tag, payload
+        One event of the tracker.
+    bonds
+        The tracker's bonds (``{name: {"members", "backend"}}``).
+    legs
+        ``[{"nic", "bond"}, ...]``: the dual bond's own bonds, for the inventory group
+        (:func:`reselect_legs`). Without them the group's reselect reads the plan from pillar.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_linkwatch.local_reselect brine/net/link/up '{bond: bond0, backend: ovs}' bonds='{bond0: {members: [eth2, eth3], backend: ovs}}'
+    """
+    if tag != f"{TAG_PREFIX}/link/up" or not isinstance(payload, dict):
+        return None
+    bond, backend = payload.get("bond"), payload.get("backend")
+    if not bond or backend not in RESELECT_BACKENDS:
+        return None
+    if bond == INVENTORY_GROUP:
+        # A group of the watcher, not a bond: every bond of the dual bond (no bond= argument).
+        return {"the_plan": {"backend": backend, "legs": [dict(leg) for leg in legs]}} if legs else {}
+    kwargs = {"bond": bond}
+    spec = (bonds or {}).get(bond)
+    if spec and spec.get("members"):
+        # The first member in the configured order is the primary (as current_active assumes).
+        kwargs["the_plan"] = {"backend": backend, "legs": [{"nic": spec["members"][0], "bond": bond}]}
+    return kwargs
+
+
+def short_text(value, limit=RESULT_MAX_TEXT):
+    """``value`` as one printable line of at most ``limit`` characters (for the master's checks)."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def reselected(payload, done=None, error=None, now=None):
+    """
+    The ``(tag, payload)`` of ``brine/net/bond/reselected`` reporting the engine's local reselect
+    for the ``link/up`` ``payload``: ``done`` (what ``dualbond.reselect_primary`` returned), or
+    ``error`` (what it raised). Pure; bounded as the master requires.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_linkwatch.reselected '{bond: bond0, backend: ovs}' done='["bond0: active member is now eth2"]'
+    """
+    event = {"bond": payload.get("bond"), "backend": payload.get("backend")}
+    if error is not None:
+        event["error"] = short_text(error) or "failed"
+    else:
+        items = list(done) if isinstance(done, (list, tuple)) else ([] if done is None else [done])
+        if len(items) > RESULT_MAX_ITEMS:
+            items = items[: RESULT_MAX_ITEMS - 1] + [f"(and {len(items) - RESULT_MAX_ITEMS + 1} more)"]
+        event["done"] = [short_text(item) or "(empty)" for item in items]
+    event["timestamp"] = time.time() if now is None else now
+    return f"{TAG_PREFIX}/bond/reselected", event
+
+
+def reselect_legs(bonds):
+    """
+    The dual bond's own bonds (``[{"nic", "bond"}, ...]``, named by ``dualbond.device_names``)
+    for the inventory group in ``bonds`` when its backend needs a reselect, else None. Read
+    once when the engine starts, so a reselect later needs neither pillar nor master.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_linkwatch.reselect_legs '{dualbond: {members: [eth2, eth3], backend: ovs}}'
+    """
+    spec = normalise_bonds(bonds).get(INVENTORY_GROUP)
+    if not spec or spec["backend"] not in RESELECT_BACKENDS:
+        return None
+    try:
+        names = __salt__["dualbond.device_names"](spec["members"])
+    except Exception as exc:  # pylint: disable=broad-except
+        log.warning("brine_linkwatch: no dual-bond names for a local reselect (%s); dualbond will read its plan", exc)
+        return None
+    return [{"nic": leg["nic"], "bond": leg["bond"]} for leg in names]
 
 
 # --------------------------------------------------------------------------- Salt functions

@@ -5,8 +5,10 @@ The reactors in ``reactor/`` (``#!py``) hand every event they match to :func:`re
 while they render; it validates the event in Python and decides what, if anything, runs:
 
 * ``brine/net/...`` (link watcher): recorded; a mended link of an OVS bond re-selects the primary
-  (``dualbond.reselect_primary``); a bond losing or regaining both members runs the double-failure
-  loop guard (``dualbond.loop_guard``).
+  (``dualbond.reselect_primary``) unless the engine did it on the minion (``reselect: engine``;
+  its ``bond/reselected`` is recorded, and on an ``error`` the reselect runs from here as the
+  fallback); a bond losing or regaining both members runs the double-failure loop guard
+  (``dualbond.loop_guard``).
 * ``brine/file/changed`` with watch ``nova_conf``: ``state.apply compute.console`` on that minion.
 * ``brine/dhcp/unknown``: the MAC is added to the discovered machines.
 * ``salt/minion/<id>/start``: ``state.apply`` (the highstate) on that minion, unless the master
@@ -58,7 +60,13 @@ OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DOR
 BACKENDS = ("linux", "ovs")
 # Backends that do not bring the primary member back by themselves when its link returns:
 # the Linux bond does (primary_reselect), an OVS active-backup bond stays on the backup.
+# The same tuple as _modules/brine_linkwatch.py's (which the engine acts on): a runner loaded
+# from runner_dirs cannot import minion modules; tests/unit/test_events_runner.py keeps them equal.
 RESELECT_BACKENDS = ("ovs",)
+# Who re-selected the primary of a mended bond member already (the link/up "reselect" value).
+RESELECT_BY = ("engine",)
+# Bounds of the engine's bond/reselected report (what _modules/brine_linkwatch.py sends).
+RESELECT_DONE_MAX = 16
 # Payload keys that name a minion: when present they must be the sender itself.
 CLAIM_KEYS = ("id", "minion", "minion_id", "host", "hostname", "target", "tgt")
 # File watches the master reacts to, and the state each one re-applies. The state comes from
@@ -146,6 +154,13 @@ def _text(payload, key, optional=True):
     return value
 
 
+def _short_string(payload, key):
+    value = payload.get(key)
+    if not isinstance(value, str) or not value or len(value) > MAX_TEXT or not value.isprintable():
+        raise Rejected(f"{key}: {value!r:.100} is not a short printable text")
+    return value
+
+
 def _only_keys(payload, allowed):
     unknown = sorted(str(k) for k in payload if k not in allowed)
     if unknown:
@@ -182,9 +197,12 @@ def decide_link(tag, data):
     kind = tag[len("brine/net/"):] if isinstance(tag, str) and tag.startswith("brine/net/") else None
     common = {"timestamp": _number(payload, "timestamp"), "backend": _choice(payload, "backend", BACKENDS, optional=True)}
     if kind in ("link/down", "link/up"):
-        _only_keys(payload, ("interface", "bond", "backend", "carrier", "operstate", "active", "timestamp") + CLAIM_KEYS)
+        _only_keys(payload, ("interface", "bond", "backend", "carrier", "operstate", "active", "timestamp", "reselect")
+                   + CLAIM_KEYS)
         if not isinstance(payload.get("carrier"), bool):
             raise Rejected(f"carrier: {payload.get('carrier')!r} is not true or false")
+        if kind == "link/down" and "reselect" in payload:
+            raise Rejected("reselect: only a link/up can say who re-selected the primary")
         record = dict(
             common,
             interface=_interface(payload, "interface"),
@@ -193,9 +211,32 @@ def decide_link(tag, data):
             carrier=payload["carrier"],
             operstate=_choice(payload, "operstate", OPERSTATES, optional=True),
         )
+        if "reselect" in payload:
+            record["reselect"] = _choice(payload, "reselect", RESELECT_BY)
         actions = []
-        if kind == "link/up" and record["bond"] is not None and record["backend"] in RESELECT_BACKENDS:
+        # "reselect: engine": the engine re-selects on the minion itself and reports it with
+        # bond/reselected (an error there brings the reselect back here). A hostile minion can
+        # only suppress the action on itself: every action targets the sender, never another.
+        if (kind == "link/up" and record["bond"] is not None and record["backend"] in RESELECT_BACKENDS
+                and "reselect" not in record):
             actions.append(("dualbond.reselect_primary", {}))
+    elif kind == "bond/reselected":
+        _only_keys(payload, ("bond", "backend", "done", "error", "timestamp") + CLAIM_KEYS)
+        if ("done" in payload) == ("error" in payload):
+            raise Rejected("a reselect report carries either done or error")
+        record = dict(common, bond=_interface(payload, "bond"), backend=_choice(payload, "backend", BACKENDS))
+        if "error" in payload:
+            record["error"] = _short_string(payload, "error")
+            # The engine's reselect failed: the fallback is the reactor's job, a fixed call with
+            # nothing from the event (every bond of the dual bond; a no-op where it is right).
+            # A hostile minion can trigger it only on itself, as it could with a link/up.
+            actions = [("dualbond.reselect_primary", {})]
+        else:
+            done = payload["done"]
+            if not isinstance(done, list) or len(done) > RESELECT_DONE_MAX:
+                raise Rejected(f"done: {done!r:.100} is not a list of at most {RESELECT_DONE_MAX} texts")
+            record["done"] = [_short_string({"done": item}, "done") for item in done]
+            actions = []
     elif kind == "bond/failover":
         _only_keys(payload, ("bond", "backend", "previous", "active", "timestamp") + CLAIM_KEYS)
         record = dict(common, bond=_interface(payload, "bond"), previous=_interface(payload, "previous"),

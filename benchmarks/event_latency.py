@@ -9,8 +9,10 @@ namespaces created here.
 Series (min / median / max over TRIALS each):
 
 * engine, cut → recorded: peer link taken down → the master's runner records brine/net/link/down
-* engine, mend → minion: peer link back up → dualbond.reselect_primary runs on the minion (OVS)
-* beacon, cut → recorded / mend → minion: the same through the 1-second beacon
+* engine, mend → minion: peer link back up → dualbond.reselect_primary runs on the minion (OVS),
+  called by the engine itself (its ``reselect``, the default)
+* engine with ``reselect: False``: the same, the reselect being the reactor's job from the master
+* beacon, cut → recorded / mend → minion: the same through the 1-second beacon (the reactor's job)
 * nova.conf replaced → [vnc] back: rename over nova.conf → compute.console put the lines back
 
 The dualbond module and the compute.console state are the stand-ins of tests/events_lab.py
@@ -74,7 +76,7 @@ def event_listener():
 
 def summary(name, samples):
     ms = [s * 1000 for s in samples]
-    return (f"{name:<40} n={len(ms):>3}  min {min(ms):7.0f} ms  median {statistics.median(ms):7.0f} ms  "
+    return (f"{name:<62} n={len(ms):>3}  min {min(ms):7.0f} ms  median {statistics.median(ms):7.0f} ms  "
             f"max {max(ms):7.0f} ms")
 
 
@@ -93,21 +95,24 @@ def record_time(master, minion, tag, interface, since):
     return times[0]
 
 
-def call_time(minion, since):
+def call_time(minion, since, by_job):
+    """When dualbond.reselect_primary started on the minion after ``since``: a job's call
+    (``by_job``) or the engine's own (no jid); the other kind must not be the one that ran."""
     made = wait_for(lambda: [c for c in calls(minion.config, since) if c["fun"] == "reselect_primary"], timeout=30,
                     interval=0.01)
     assert made, "dualbond.reselect_primary never ran"
+    assert bool(made[0]["jid"]) == by_job, made[0]
     return made[0]["time"]
 
 
-def cable_series(master, minion, lab, peer, watched, trials, settle):
+def cable_series(master, minion, lab, peer, watched, trials, settle, by_job):
     cut, mend = [], []
     for _ in range(trials):
         start = lab.cut(peer)
         cut.append(record_time(master, minion.id, "brine/net/link/down", watched, start) - start)
         time.sleep(settle)
         start = lab.mend(peer)
-        mend.append(call_time(minion, start) - start)
+        mend.append(call_time(minion, start, by_job) - start)
         record_time(master, minion.id, "brine/net/link/up", watched, start)
         time.sleep(settle)
     return cut, mend
@@ -122,6 +127,8 @@ def test_event_latency(salt_factories, tmp_path_factory):
         lab.add_pair("lbb", "lbbp")
         lab.add_pair("lbc", "lbcp")
         lab.add_pair("lbd", "lbdp")
+        lab.add_pair("lbe", "lbep")
+        lab.add_pair("lbf", "lbfp")
         master = salt_factories.salt_master_daemon("brine-bench-master", overrides=master_overrides(tree, False))
         with master.started(start_timeout=120):
             nova_conf = Path(tree) / "ubuntu3" / "nova" / "nova.conf"
@@ -134,14 +141,22 @@ def test_event_latency(salt_factories, tmp_path_factory):
             ]
             beacons = {"brine_linkwatch": [{"interval": 1}, {"netns": lab.watch_ns}, {"interfaces": ["lbc", "lbd"]},
                                            {"bonds": {"bond1": {"members": ["lbc", "lbd"], "backend": "ovs"}}}]}
+            # The same engine leaving the reselect to the master: the master -> minion job figure.
+            remote = [{"brine_linkwatch": {"netns": lab.watch_ns, "interfaces": ["lbe", "lbf"], "reselect": False,
+                                           "bonds": {"bond2": {"members": ["lbe", "lbf"], "backend": "ovs"}}}}]
             engine_minion = master.salt_minion_daemon("ubuntu3", overrides=minion_overrides(tree, "ubuntu3", engines=engines))
             beacon_minion = master.salt_minion_daemon("ubuntu2", overrides=minion_overrides(tree, "ubuntu2", beacons=beacons))
-            with engine_minion.started(start_timeout=120), beacon_minion.started(start_timeout=120):
+            remote_minion = master.salt_minion_daemon("ubuntu1", overrides=minion_overrides(tree, "ubuntu1", engines=remote))
+            with engine_minion.started(start_timeout=120), beacon_minion.started(start_timeout=120), \
+                    remote_minion.started(start_timeout=120):
                 time.sleep(3)  # the beacon's first poll sets its baseline
-                cut, mend = cable_series(master, engine_minion, lab, "lbbp", "lbb", trials, settle=0.2)
+                cut, mend = cable_series(master, engine_minion, lab, "lbbp", "lbb", trials, settle=0.2, by_job=False)
                 results += [summary("engine: cut -> recorded at master", cut),
                             summary("engine: mend -> reselect_primary on minion", mend)]
-                cut, mend = cable_series(master, beacon_minion, lab, "lbdp", "lbd", trials, settle=1.2)
+                cut, mend = cable_series(master, remote_minion, lab, "lbfp", "lbf", trials, settle=0.2, by_job=True)
+                results += [summary("engine, reselect off: cut -> recorded at master", cut),
+                            summary("engine, reselect off: mend -> reselect_primary job on minion", mend)]
+                cut, mend = cable_series(master, beacon_minion, lab, "lbdp", "lbd", trials, settle=1.2, by_job=True)
                 results += [summary("beacon: cut -> recorded at master", cut),
                             summary("beacon: mend -> reselect_primary on minion", mend)]
                 restored = []

@@ -66,55 +66,59 @@ rm -f $log
 """
 
 
-# vswitchd's own record of the switch (UTC, ms): "2026-11-22T06:30:01.123Z|...|bond|INFO|bond
-# bond-eth2: active member is now eth2".
+# Linux: the kernel log's own clock times the bond's switch; the mark says where this cut's
+# lines start, the switch port's "entered disabled state" line is the cut itself (the ``ip``
+# command that cuts takes 100-200 ms to start in a loaded guest). OVS: vswitchd logs its
+# switches (UTC, ms): "2026-11-22T06:30:01.123Z|...|bond|INFO|bond bond-eth2: active member is
+# now eth2" - the recovery's end. (Its switch to the crossing is not timed against the cut: the
+# kernel log's clock and the wall clock drift apart by tenths of a second in UML.)
+MARK_CUT = 'echo "brine-bench cut $nic" > /dev/kmsg; '
 SWITCH_LOG = {
     "linux": 'dmesg | sed -n "/brine-bench cut $nic$/,\\$p" | tail -n 50 | sed "s/^/KERNEL /"',
-    "ovs": 'grep -a "bond $bond: active member is now $nic" /var/log/openvswitch/ovs-vswitchd.log | tail -n 5 | sed "s/^/SWITCHLOG /"',
+    "ovs": 'grep -a "bond $bond: active member is now" /var/log/openvswitch/ovs-vswitchd.log | tail -n 6 | sed "s/^/SWITCHLOG /"',
 }
 
 
-def vswitchd_switch_time(lines, after):
-    """The first "active member is now" time at or after ``after`` (epoch s), from SWITCHLOG lines."""
+def vswitchd_switch_time(lines, member, after):
+    """The first time vswitchd made ``member`` active at or after ``after`` (epoch s)."""
     stamps = []
     for line in lines:
-        if line.startswith("SWITCHLOG "):
+        if line.startswith("SWITCHLOG ") and line.endswith(f"active member is now {member}"):
             stamp = datetime.datetime.strptime(line[10:33], "%Y-%m-%dT%H:%M:%S.%f")
             stamps.append(stamp.replace(tzinfo=datetime.timezone.utc).timestamp())
-    later = [t for t in stamps if t >= after - 0.002]
+    later = [t for t in stamps if t >= after]
     return min(later) if later else None
 
 
-# The kernel log's own clock marks the cut, so the bond's switch reads against it.
-MARK_CUT = {"linux": 'echo "brine-bench cut $nic" > /dev/kmsg; ', "ovs": ""}
-
-
-def kernel_switch_ms(lines, nic):
-    """
-    Linux: the switch port went down -> the bond made the crossing its active member, from the
-    kernel log (ms). The mark only says where this cut's lines start: the ``ip`` command that
-    cuts takes 100-200 ms to start in a loaded guest, so the port's own "entered disabled
-    state" line is the time of the cut.
-    """
+def kernel_times(lines, nic):
+    """Kernel log times (s since boot) of this cut: ``cut`` (the switch port went down) and
+    ``switch`` (the Linux bond made the crossing its active member)."""
     stamps = {}
     for line in lines:
         match = re.match(r"KERNEL \[\s*([\d.]+)\] (.*)$", line)
         if not match:
             continue
-        if match.group(2) == f"brine-bench cut {nic}":
-            stamps["mark"] = float(match.group(1))
-        elif "mark" in stamps and "cut" not in stamps and match.group(2).endswith(f"(sw-{nic}) entered disabled state"):
-            stamps["cut"] = float(match.group(1))
-        elif "cut" in stamps and "new active one" in match.group(2) and f"(slave vbk-{nic})" in match.group(2):
-            stamps.setdefault("switch", float(match.group(1)))
-    if "switch" not in stamps:
+        stamp, text = float(match.group(1)), match.group(2)
+        if text == f"brine-bench cut {nic}":
+            stamps["mark"] = stamp
+        elif "mark" in stamps and "cut" not in stamps and text.endswith(f"(sw-{nic}) entered disabled state"):
+            stamps["cut"] = stamp
+        elif "cut" in stamps and "new active one" in text and f"(slave vbk-{nic})" in text:
+            stamps.setdefault("switch", stamp)
+    return stamps
+
+
+def bond_switch_ms(lines, backend, nic):
+    """Linux: cut -> the bond made the crossing its active member, in ms (10 ms kernel ticks)."""
+    kernel = kernel_times(lines, nic)
+    if backend != "linux" or "cut" not in kernel or "switch" not in kernel:
         return None
-    return (stamps["switch"] - stamps["cut"]) * 1000
+    return (kernel["switch"] - kernel["cut"]) * 1000
 
 
 def one_cut(lab, host, backend, nic, peer):
-    script = SCRIPT.format(nic=nic, peer=peer, poll=POLL[backend], switch_log=SWITCH_LOG[backend],
-                           mark_cut=MARK_CUT[backend])
+    """One cable cut and mend: ``{"failover", "recovery", "bond_switch", "seen"}`` in ms."""
+    script = SCRIPT.format(nic=nic, peer=peer, poll=POLL[backend], switch_log=SWITCH_LOG[backend], mark_cut=MARK_CUT)
     out = lab.exec(host, script, timeout=120).check().output
     lines = out.split("\n")
     marks = next(line for line in lines if line.startswith("MARKS ")).split()
@@ -126,12 +130,14 @@ def one_cut(lab, host, backend, nic, peer):
     if not gaps:
         raise RuntimeError(f"{host} {nic}: no echo replies around the cut: traffic did not flow")
     seen = (t_back - t_mend) * 1000
+    recovery = seen
     if backend == "ovs":
-        switched = vswitchd_switch_time(lines, t_mend)
+        switched = vswitchd_switch_time(lines, nic, t_mend - 0.002)
         if switched is None:
             raise RuntimeError(f"{host} {nic}: vswitchd logged no switch back to {nic} after the mend")
-        return max(gaps) * 1000, (switched - t_mend) * 1000, seen
-    return max(gaps) * 1000, seen, kernel_switch_ms(lines, nic)
+        recovery = (switched - t_mend) * 1000
+    return {"failover": max(gaps) * 1000, "recovery": recovery, "bond_switch": bond_switch_ms(lines, backend, nic),
+            "seen": seen}
 
 
 def summary(values):
@@ -152,29 +158,28 @@ def main():
     for host in args.host or ["ubuntu1", "ubuntu3"]:
         backend = inv["hosts"][host]["dualbond"]["backend"]
         miimon = inv["hosts"][host]["dualbond"].get("miimon", 100)
-        failover, recovery, seen = [], [], []
+        samples = []
         for i in range(args.cuts):
             nic = ("eth2", "eth3")[i % 2]
             peer = inv["hosts"][PEER]["networks"][NETWORK_OF[nic]]["address"]
-            f, r, s = one_cut(lab, host, backend, nic, peer)
-            failover.append(f)
-            recovery.append(r)
-            seen.append(s)
-            if backend == "ovs":
-                extra = f" (seen by ovs-appctl after {s:6.0f} ms)"
-            else:
-                extra = f" (the bond switched {s:4.0f} ms after the cut, kernel log)" if s is not None else ""
-            print(f"{host} ({backend}) cut {i + 1:2d} {nic}: failover {f:6.0f} ms, recovery {r:6.0f} ms{extra}",
-                  flush=True)
-        rows.append((host, backend, miimon, failover, recovery, seen))
+            sample = one_cut(lab, host, backend, nic, peer)
+            samples.append(sample)
+            bond = f" (the bond switched after {sample['bond_switch']:3.0f} ms)" if sample["bond_switch"] is not None else ""
+            extra = f", seen by ovs-appctl after {sample['seen']:5.0f} ms" if backend == "ovs" else ""
+            print(f"{host} ({backend}) cut {i + 1:2d} {nic}: failover {sample['failover']:5.0f} ms{bond}, "
+                  f"recovery {sample['recovery']:5.0f} ms{extra}", flush=True)
+        rows.append((host, backend, miimon, samples))
     print(f"\n{'host':<9} {'backend':<7} {'cuts':>4}  failover ms min/median/max  recovery ms min/median/max")
-    for host, backend, miimon, failover, recovery, seen in rows:
-        print(f"{host:<9} {backend:<7} {len(failover):>4}  {summary(failover)}        {summary(recovery)}"
+    for host, backend, miimon, samples in rows:
+        values = {key: [sample[key] for sample in samples] for key in samples[0]}
+        print(f"{host:<9} {backend:<7} {len(samples):>4}  {summary(values['failover'])}        {summary(values['recovery'])}"
               f"   (targets: failover <= {miimon + 50}, recovery <= 1000)")
+        switches = [v for v in values["bond_switch"] if v is not None]
+        if switches:
+            print(f"{'':<9} {'':<7} {len(switches):>4}  {summary(switches)}   the bond's own switch: cut -> crossing "
+                  "active (kernel log, 10 ms ticks: indicative)")
         if backend == "ovs":
-            print(f"{'':<9} {'':<7} {'':>4}  {'':<28}{summary(seen)}   recovery as seen by ovs-appctl bond/show")
-        elif all(v is not None for v in seen):
-            print(f"{'':<9} {'':<7} {'':>4}  {summary(seen)}   the bond's own switch (kernel log, 10 ms ticks)")
+            print(f"{'':<9} {'':<7} {'':>4}  {'':<28}{summary(values['seen'])}   recovery as seen by ovs-appctl bond/show")
     print(f"host load average during the run: {os.getloadavg()[0]:.1f} (2 cores; UML guests' timing follows it)")
     return 0
 

@@ -7,7 +7,9 @@ Stand-ins, for what cannot run on this host (the tests only check that the react
 the real modules are proven by their own tests, on UML kernels and real daemons):
 
 * ``dualbond`` execution module (``reselect_primary``, ``loop_guard``): records each call in a
-  JSON-lines file instead of touching a bond: this host's kernel has no bonding.
+  JSON-lines file instead of touching a bond: this host's kernel has no bonding. A call made by
+  a job from the master records its ``jid``; one made by the link engine in its own process has
+  none. ``fail_next_reselect`` makes the next ``reselect_primary`` calls raise.
 * ``dhcp_reservations.discover``: reads ``<mac> <ip>`` lines from the log it is given, so the
   test controls exactly which MACs "asked" without running a DHCP server here.
 * the ``compute.console`` state (ID ``brine-nova-console``): always a stand-in here, because the
@@ -24,23 +26,37 @@ from pathlib import Path
 import yaml
 from brine_testlib import REPO
 
-DUALBOND_STANDIN = '''"""Test stand-in for the dualbond module (being written in parallel): records each call."""
+DUALBOND_STANDIN = '''"""Test stand-in for the dualbond module: records each call (and the job's jid, if any)."""
 import json
+import os
 import time
 
 
-def _record(fun, **kwargs):
+def _record(fun, jid=None, **kwargs):
     with open(__opts__["brine_test_calls"], "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"fun": fun, "time": time.time(), "kwargs": kwargs}) + "\\n")
+        fh.write(json.dumps({"fun": fun, "time": time.time(), "jid": jid, "kwargs": kwargs}) + "\\n")
     return True
 
 
-def reselect_primary(bond=None):
-    return _record("reselect_primary", bond=bond)
+def reselect_primary(bond=None, the_plan=None, **pub):
+    # Salt passes the job's __pub_* data to a function taking **kwargs; a direct call (the
+    # engine's) has none.
+    _record("reselect_primary", jid=pub.get("__pub_jid"), bond=bond, the_plan=the_plan)
+    fail = __opts__["brine_test_calls"] + ".fail"
+    if os.path.exists(fail):
+        with open(fail, encoding="utf-8") as fh:
+            left = int(fh.read()) - 1
+        if left:
+            with open(fail, "w", encoding="utf-8") as fh:
+                fh.write(str(left))
+        else:
+            os.remove(fail)
+        raise RuntimeError("stand-in reselect failure (test)")
+    return [f"{bond or 'each bond'}: active member is now the stand-in's"]
 
 
-def loop_guard():
-    return _record("loop_guard")
+def loop_guard(**pub):
+    return _record("loop_guard", jid=pub.get("__pub_jid"))
 '''
 
 DHCP_STANDIN = '''"""Test stand-in for dhcp_reservations.discover (being written in parallel)."""
@@ -149,6 +165,11 @@ def calls(minion_config, since=0.0):
         return []
     entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [e for e in entries if e["time"] >= since]
+
+
+def fail_next_reselect(minion_config, times=1):
+    """The next ``times`` dualbond.reselect_primary calls on that minion raise."""
+    Path(minion_config["brine_test_calls"] + ".fail").write_text(str(times))
 
 
 def wait_for(predicate, timeout=60, interval=0.05):

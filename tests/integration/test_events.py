@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 import salt.runner
+from brine_testlib import load_extension
 from events_lab import (
     NOVA_CONF_WITH_VNC,
     NOVA_CONF_WITHOUT_VNC,
     build_tree,
     calls,
+    fail_next_reselect,
     master_overrides,
     minion_overrides,
     replace_file,
@@ -36,6 +38,8 @@ def lab():
         veths.add_pair("lwa", "lwap")  # bond0 primary
         veths.add_pair("lwb", "lwbp")  # bond0 backup
         veths.add_pair("lwc", "lwcp")  # watched by the beacon
+        veths.add_pair("lwd", "lwdp")  # bond1 primary, watched by the beacon
+        veths.add_pair("lwe", "lwep")  # bond1 backup
         yield veths
 
 
@@ -84,10 +88,20 @@ def engine_minion(events_master, lab, tree):
 
 @pytest.fixture(scope="module")
 def beacon_minion(events_master, lab, tree):
-    beacons = {"brine_linkwatch": [{"interval": 1}, {"netns": lab.watch_ns}, {"interfaces": ["lwc"]}, {"bonds": {}}]}
+    beacons = {"brine_linkwatch": [{"interval": 1}, {"netns": lab.watch_ns}, {"interfaces": ["lwc"]},
+                                   {"bonds": {"bond1": {"members": ["lwd", "lwe"], "backend": "ovs"}}}]}
     factory = events_master.salt_minion_daemon(BEACON_MINION, overrides=minion_overrides(tree, BEACON_MINION, beacons=beacons))
     with factory.started(start_timeout=120):
         yield factory
+
+
+@pytest.fixture(scope="module")
+def beacon_watching(beacon_minion):
+    # The beacon's first poll sets its baseline; wait for it to have run: the minion must
+    # answer a job (its main loop, which runs the beacons every second, is up), then a few polls.
+    assert beacon_minion.salt_call_cli(timeout=300).run("test.ping").data is True
+    time.sleep(5)
+    return beacon_minion
 
 
 def recorded(runner, minion, tag, since, **match):
@@ -124,16 +138,44 @@ def test_cut_cable_is_recorded_at_the_master(events_master, engine_minion, lab, 
         assert wait_for(lambda: calls(engine_minion.config, mended), timeout=30)
 
 
-def test_mended_primary_of_an_ovs_bond_is_reselected(engine_minion, lab, runner):
+def test_mended_primary_of_an_ovs_bond_is_reselected_by_the_engine(engine_minion, lab, runner):
     start = lab.cut("lwap")
     (failover,) = wait_recorded(runner, ENGINE_MINION, "brine/net/bond/failover", start)
     assert failover["event"]["previous"] == "lwa" and failover["event"]["active"] == "lwb"
     assert calls(engine_minion.config, start) == []  # OVS fails over by itself
     mended = lab.mend("lwap")
-    (up,) = wait_recorded(runner, ENGINE_MINION, "brine/net/link/up", mended, interface="lwa")
-    assert [a["fun"] for a in up["actions"]] == ["dualbond.reselect_primary"]
     made = wait_for(lambda: calls(engine_minion.config, mended), timeout=30)
-    assert [c["fun"] for c in made] == ["reselect_primary"]
+    (up,) = wait_recorded(runner, ENGINE_MINION, "brine/net/link/up", mended, interface="lwa")
+    # The engine said it acts, so the master only records.
+    assert up["event"]["reselect"] == "engine" and up["actions"] == []
+    (report,) = wait_recorded(runner, ENGINE_MINION, "brine/net/bond/reselected", mended)
+    assert report["event"]["bond"] == "bond0" and report["event"]["done"] and report["actions"] == []
+    assert "error" not in report["event"]
+    # Give a wrongly published job time to land before checking that none did.
+    time.sleep(2)
+    made = calls(engine_minion.config, mended)
+    assert [(c["fun"], c["jid"]) for c in made] == [("reselect_primary", None)], made  # in the engine, no job
+    assert made[0]["kwargs"] == {"bond": "bond0",
+                                 "the_plan": {"backend": "ovs", "legs": [{"nic": "lwa", "bond": "bond0"}]}}
+
+
+def test_failed_engine_reselect_falls_back_to_the_reactor(engine_minion, lab, runner):
+    start = lab.cut("lwap")
+    wait_recorded(runner, ENGINE_MINION, "brine/net/bond/failover", start)
+    tries = 1 + len(load_extension("engines", "brine_linkwatch").RESELECT_RETRIES)
+    fail_next_reselect(engine_minion.config, times=tries)  # every try of the engine fails
+    mended = lab.mend("lwap")
+    (report,) = wait_recorded(runner, ENGINE_MINION, "brine/net/bond/reselected", mended)
+    assert report["event"]["error"] == "RuntimeError: stand-in reselect failure (test)"
+    assert [a["fun"] for a in report["actions"]] == ["dualbond.reselect_primary"]
+    made = wait_for(lambda: [c for c in calls(engine_minion.config, mended) if c["jid"]], timeout=30)
+    assert made, calls(engine_minion.config, mended)
+    made = calls(engine_minion.config, mended)
+    # The engine's tries, then the master's job (no arguments from the event).
+    assert [(c["fun"], bool(c["jid"])) for c in made] == [("reselect_primary", False)] * tries + [("reselect_primary", True)]
+    assert made[-1]["kwargs"] == {"bond": None, "the_plan": None}
+    (up,) = recorded(runner, ENGINE_MINION, "brine/net/link/up", mended, interface="lwa")
+    assert up["event"]["reselect"] == "engine" and up["actions"] == []
 
 
 def test_both_members_down_runs_the_loop_guard_on_both_edges(engine_minion, lab, runner):
@@ -206,6 +248,12 @@ HOSTILE = [
     ("brine/dhcp/unknown", {"mac": "$(reboot)", "ip": "10.10.0.5"}, "is not a MAC address"),
     ("brine/dhcp/unknown", {"mac": "52:54:00:de:ad:02", "host": BEACON_MINION}, "claims to be about another"),
     (f"salt/minion/{BEACON_MINION}/start", {"note": "not me"}, "is not the start event of"),
+    ("brine/net/link/up", {"interface": "lwa", "bond": "bond0", "backend": "ovs", "carrier": True, "operstate": "UP",
+                           "active": "lwa", "timestamp": 1.0, "reselect": "master"}, "reselect: 'master' is not one of"),
+    ("brine/net/bond/reselected", {"bond": "bond0", "backend": "ovs", "error": "x", "timestamp": 1.0, "tgt": "*"},
+     "claims to be about another"),
+    ("brine/net/bond/reselected", {"bond": "bond0", "backend": "ovs", "done": ["ok"], "error": "x", "timestamp": 1.0},
+     "either done or error"),
 ]
 
 
@@ -241,11 +289,7 @@ def test_hostile_events_are_rejected_and_nothing_runs(engine_minion, runner):
     assert Path(engine_minion.config["brine_test_nova_conf"]).read_text() == nova_before
 
 
-def test_beacon_reports_the_same_events_from_its_poll(beacon_minion, lab, runner):
-    # The beacon's first poll sets its baseline; wait for it to have run: the minion must
-    # answer a job (its main loop, which runs the beacons every second, is up), then a few polls.
-    assert beacon_minion.salt_call_cli(timeout=300).run("test.ping").data is True
-    time.sleep(5)
+def test_beacon_reports_the_same_events_from_its_poll(beacon_watching, lab, runner):
     start = lab.cut("lwcp")
     try:
         (entry,) = wait_recorded(runner, BEACON_MINION, "brine/net/link/down", start, timeout=60, interface="lwc")
@@ -253,3 +297,18 @@ def test_beacon_reports_the_same_events_from_its_poll(beacon_minion, lab, runner
     finally:
         lab.mend("lwcp")
     assert wait_recorded(runner, BEACON_MINION, "brine/net/link/up", start, timeout=60, interface="lwc")
+
+
+def test_beacon_leaves_the_reselect_to_the_reactor(beacon_watching, lab, runner):
+    start = lab.cut("lwdp")
+    try:
+        (down,) = wait_recorded(runner, BEACON_MINION, "brine/net/link/down", start, timeout=60, interface="lwd")
+        assert down["event"]["bond"] == "bond1" and down["event"]["active"] == "lwe"
+    finally:
+        mended = lab.mend("lwdp")
+    (up,) = wait_recorded(runner, BEACON_MINION, "brine/net/link/up", mended, timeout=60, interface="lwd")
+    assert "reselect" not in up["event"]
+    assert [a["fun"] for a in up["actions"]] == ["dualbond.reselect_primary"]
+    made = wait_for(lambda: calls(beacon_watching.config, mended), timeout=30)
+    assert [c["fun"] for c in made] == ["reselect_primary"] and made[0]["jid"]  # a job from the master
+    assert not recorded(runner, BEACON_MINION, "brine/net/bond/reselected", start)

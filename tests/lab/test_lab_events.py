@@ -163,7 +163,19 @@ def test_ovs_primary_is_reselected_after_the_cable_is_mended(converged_lab):
     assert back, lab.exec("ubuntu3", "ovs-appctl bond/show bond-eth2").output
     entries = wait_for(lambda: recorded(lab, "ubuntu3", "brine/net/link/up", since, interface="eth2"), timeout=60)
     assert entries
-    assert [a["fun"] for a in entries[-1]["actions"]] == ["dualbond.reselect_primary"]
+    # The engine re-selected on the guest itself (the link/up says so) and the master only
+    # recorded it: no reselect job from the master.
+    assert entries[-1]["event"]["reselect"] == "engine" and entries[-1]["actions"] == []
+    reports = wait_for(lambda: recorded(lab, "ubuntu3", "brine/net/bond/reselected", since), timeout=60)
+    assert reports, lab.salt_run("brine.events", "minion=ubuntu3", "limit=10")
+    report = reports[-1]
+    # The real dualbond module ran in the engine, without pillar (the engine has none): an
+    # error here would mean the reactor's fallback did the work instead.
+    assert "error" not in report["event"], report
+    assert report["minion"] == "ubuntu3" and report["event"]["bond"] == "dualbond" and report["actions"] == []
+    print(f"(the engine's reselect reported: {report['event']['done']}, "
+          f"{report['event']['timestamp'] - entries[-1]['event']['timestamp']:.2f} s after its link/up)")
+    assert ovs_active(lab, "ubuntu3", "bond-eth2") == "eth2"
 
 
 def test_linux_bond_primary_is_back_after_the_cable_is_mended(converged_lab):
@@ -242,8 +254,8 @@ def nova_host(converged_lab):
 def test_a_rewritten_nova_conf_gets_its_vnc_settings_back(nova_host):
     lab = nova_host
     lab.exec(NOVA_HOST, "mkdir -p /etc/nova").check()
-    # The tool installs nova.conf (no VNC): the watcher sees it, the reactor applies
-    # compute.console, which adds the VNC options and restarts nova-compute.
+    # The tool installs nova.conf (no VNC): the file watcher engine puts the VNC options in at
+    # once and restarts nova-compute; the reactor's compute.console run then finds them set.
     first = nova_compute_invocation(lab)
     replace_file(lab, NOVA_HOST, NOVA_CONF, NOVA_CONF_WITHOUT_VNC)
     assert wait_for(lambda: has_vnc(nova_conf(lab)), timeout=120), nova_conf(lab)
@@ -261,12 +273,22 @@ def test_a_rewritten_nova_conf_gets_its_vnc_settings_back(nova_host):
     text = nova_conf(lab)
     assert restored, text
     assert "virt_type = qemu" in text and "state_path = /var/lib/nova" in text  # the tool's lines stay
-    entries = recorded(lab, NOVA_HOST, "brine/file/changed", since, watch="nova_conf")
-    assert entries and entries[0]["actions"] == [
-        {"fun": "state.apply", "kwargs": {"mods": "compute.console", "queue": True}}]
-    # The settings changed, so nova-compute was restarted to read them.
+    # The engine restored the file itself and said so; the master recorded it and still sent
+    # compute.console (the authority), which found nothing left to do.
+    entries = wait_for(lambda: recorded(lab, NOVA_HOST, "brine/file/changed", since, watch="nova_conf"), timeout=60)
+    assert entries and entries[0]["event"]["restored"] == "patched", entries
+    assert entries[0]["actions"] == [{"fun": "state.apply", "kwargs": {"mods": "compute.console", "queue": True}}]
+    # The settings changed, so nova-compute was restarted to read them: once.
     assert wait_for(lambda: nova_compute_invocation(lab) != before, timeout=60)
+    restarted = nova_compute_invocation(lab)
+    jid = wait_for(lambda: reactor_state_job(lab, since), timeout=60)
+    assert jid
+    result = wait_for(lambda: lab.salt_run("jobs.lookup_jid", jid).get(NOVA_HOST), timeout=120, interval=1)
+    assert isinstance(result, dict), result
+    (console,) = [st for st in result.values() if st["__id__"] == "brine-nova-console"]
+    assert console["result"] is True and console["changes"] == {}, console
     settled_digest(lab)
+    assert nova_compute_invocation(lab) == restarted
 
 
 def test_nova_compute_is_not_restarted_when_nothing_changed(nova_host):
@@ -281,8 +303,8 @@ def test_nova_compute_is_not_restarted_when_nothing_changed(nova_host):
     since = time.time() - 1
     # 1. The same bytes written again by rename: the watcher hashes the content and stays silent.
     replace_file(lab, NOVA_HOST, NOVA_CONF, configured)
-    # 2. A change that leaves the VNC settings as they are: reported, compute.console runs,
-    #    finds nothing to fix, and restarts nothing.
+    # 2. A change that leaves the VNC settings as they are: reported ("in place": the engine
+    #    found nothing to fix), compute.console runs, finds nothing either, restarts nothing.
     unrelated = configured.replace("debug = false", "debug = true")
     assert unrelated != configured
     replace_file(lab, NOVA_HOST, NOVA_CONF, unrelated)
@@ -291,7 +313,7 @@ def test_nova_compute_is_not_restarted_when_nothing_changed(nova_host):
     assert entries
     # Events are recorded in order: the identical rewrite came first and produced none.
     assert [e["event"]["sha256"] for e in entries] == [new_digest]
-    assert entries[0]["event"]["previous"] == digest
+    assert entries[0]["event"]["previous"] == digest and entries[0]["event"]["restored"] == "in place"
     # The reactor's state run: find it in the master's job cache and wait for its result.
     jid = wait_for(lambda: reactor_state_job(lab, since), timeout=60)
     assert jid

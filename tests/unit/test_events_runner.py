@@ -62,6 +62,118 @@ def test_failover_is_recorded():
     assert actions == [] and record["active"] == "eth3"
 
 
+def test_link_up_the_engine_acted_on_is_recorded_only():
+    minion, record, actions = brine.decide_link("brine/net/link/up", event(link_up(reselect="engine")))
+    assert minion == "ubuntu3" and actions == []
+    assert record["reselect"] == "engine" and record["interface"] == "eth2"
+
+
+def test_unmarked_link_up_records_no_reselect_key():
+    _, record, _ = brine.decide_link("brine/net/link/up", event(link_up()))
+    assert "reselect" not in record
+
+
+def reselected(**changes):
+    payload = {"bond": "dualbond", "backend": "ovs", "done": ["bond-eth2: active member is now eth2"], "timestamp": T}
+    payload.update(changes)
+    return payload
+
+
+def test_engine_reselect_report_is_recorded_only():
+    minion, record, actions = brine.decide_link("brine/net/bond/reselected", event(reselected()))
+    assert minion == "ubuntu3" and actions == []
+    assert record == {"bond": "dualbond", "backend": "ovs", "done": ["bond-eth2: active member is now eth2"],
+                      "timestamp": T}
+    _, record, actions = brine.decide_link("brine/net/bond/reselected", event(reselected(done=[])))
+    assert record["done"] == [] and actions == []
+
+
+def test_failed_engine_reselect_falls_back_to_the_reactor_on_the_sender_only():
+    payload = reselected(error="CommandExecutionError: ovs-appctl failed")
+    del payload["done"]
+    minion, record, actions = brine.decide_link("brine/net/bond/reselected", event(payload))
+    assert minion == "ubuntu3"
+    # A fixed call: nothing from the report (not even the bond) reaches the job.
+    assert actions == [("dualbond.reselect_primary", {})]
+    assert record["error"] == "CommandExecutionError: ovs-appctl failed"
+    high = brine.reaction("link", "brine/net/bond/reselected", event(payload), {}, received=T)
+    assert high["brine-0-dualbond.reselect_primary"] == {
+        "local.dualbond.reselect_primary": [{"tgt": ["ubuntu3"]}, {"tgt_type": "list"}]}
+
+
+def test_runner_and_engine_agree_on_the_backends_to_reselect():
+    import brine_linkwatch
+
+    assert brine.RESELECT_BACKENDS == brine_linkwatch.RESELECT_BACKENDS
+    # What the engine sends, the runner accepts.
+    tag, payload = brine_linkwatch.reselected({"bond": "bond0", "backend": "ovs"},
+                                              done=[f"x\n{i}" * 100 for i in range(30)], now=T)
+    assert brine.decide_link(tag, event(payload))[1]["done"] == payload["done"]
+    tag, payload = brine_linkwatch.reselected({"bond": "bond0", "backend": "ovs"}, error="\x00" + "e" * 999, now=T)
+    assert brine.decide_link(tag, event(payload))[2] == [("dualbond.reselect_primary", {})]
+
+
+HOSTILE_MARK = [
+    ("reselect by someone else", "brine/net/link/up", link_up(reselect="master")),
+    ("reselect true", "brine/net/link/up", link_up(reselect=True)),
+    ("reselect null", "brine/net/link/up", link_up(reselect=None)),
+    ("reselect list", "brine/net/link/up", link_up(reselect=["engine"])),
+    ("reselect command", "brine/net/link/up", link_up(reselect="engine; reboot")),
+    ("reselect on link down", "brine/net/link/down", link_up(carrier=False, operstate="DOWN", reselect="engine")),
+    ("marked and claims another", "brine/net/link/up", link_up(reselect="engine", minion="ubuntu1")),
+]
+
+
+@pytest.mark.parametrize("why,tag,payload", HOSTILE_MARK, ids=[w for w, _, _ in HOSTILE_MARK])
+def test_hostile_reselect_marks_are_rejected(why, tag, payload):
+    with pytest.raises(Rejected):
+        brine.decide_link(tag, event(payload))
+
+
+def without_done(**changes):
+    payload = reselected(**changes)
+    del payload["done"]
+    return payload
+
+
+HOSTILE_RESELECTED = [
+    ("neither done nor error", without_done()),
+    ("both done and error", reselected(error="x")),
+    ("bad bond", reselected(bond="bond0/../x")),
+    ("bond list", reselected(bond=["bond0"])),
+    ("no bond", reselected(bond=None)),
+    ("unknown backend", reselected(backend="sh")),
+    ("no backend", reselected(backend=None)),
+    ("done not a list", reselected(done="bond0: ok")),
+    ("done too long", reselected(done=["ok"] * 17)),
+    ("done item not text", reselected(done=[{"fun": "cmd.run"}])),
+    ("done item number", reselected(done=[3])),
+    ("done item newline", reselected(done=["ok\nrm -rf /"])),
+    ("done item huge", reselected(done=["x" * 257])),
+    ("error empty", without_done(error="")),
+    ("error not text", without_done(error={"fun": "cmd.run"})),
+    ("error newline", without_done(error="x\ny")),
+    ("error huge", without_done(error="x" * 257)),
+    ("error null", without_done(error=None)),
+    ("nan time", reselected(timestamp=float("nan"))),
+    ("extra key", reselected(fun="cmd.run")),
+    ("extra args", without_done(error="x", args=["bond=x"])),
+    ("claims another minion", without_done(error="x", minion="ubuntu1")),
+    ("target field", without_done(error="x", tgt="*")),
+]
+
+
+@pytest.mark.parametrize("why,payload", HOSTILE_RESELECTED, ids=[w for w, _ in HOSTILE_RESELECTED])
+def test_hostile_reselect_reports_are_rejected(why, payload):
+    with pytest.raises(Rejected):
+        brine.decide_link("brine/net/bond/reselected", event(payload))
+
+
+def test_rejected_reselect_report_starts_no_fallback():
+    high = brine.reaction("link", "brine/net/bond/reselected", event(without_done(error="x", tgt="*")), {})
+    assert list(high) == ["brine-record"]
+
+
 HOSTILE_LINK = [
     ("claims another minion", link_up(minion="ubuntu1")),
     ("claims another id", link_up(id="ubuntu1")),

@@ -180,3 +180,250 @@ def test_beacon_validates_its_configuration(config, valid):
     beacon.__salt__ = {"brine_linkwatch.tracker": brine_linkwatch.LinkTracker}
     ok, _message = beacon.validate(config)
     assert ok is valid
+
+
+# --------------------------------------------------------------------------- local reselect
+
+from brine_linkwatch import local_reselect, reselected  # noqa: E402
+
+BONDS = {"bond0": {"members": ["eth2", "eth3"], "backend": "ovs"}}
+GROUP_LEGS = [{"nic": "eth2", "bond": "bond-eth2"}, {"nic": "eth3", "bond": "bond-eth3"}]
+
+
+def up_payload(bond="bond0", backend="ovs", interface="eth2"):
+    return {"interface": interface, "bond": bond, "backend": backend, "carrier": True, "operstate": "UP",
+            "active": interface, "timestamp": NOW}
+
+
+def test_mended_member_of_a_named_ovs_bond_is_reselected_here_with_its_own_plan():
+    assert local_reselect("brine/net/link/up", up_payload(), bonds=BONDS) == {
+        "bond": "bond0", "the_plan": {"backend": "ovs", "legs": [{"nic": "eth2", "bond": "bond0"}]}}
+    # The backup coming back asks too: the bond may still be on it.
+    assert local_reselect("brine/net/link/up", up_payload(interface="eth3"), bonds=BONDS)["bond"] == "bond0"
+
+
+def test_the_inventory_group_is_no_bond_name():
+    kwargs = local_reselect("brine/net/link/up", up_payload(bond=brine_linkwatch.INVENTORY_GROUP), legs=GROUP_LEGS)
+    assert kwargs == {"the_plan": {"backend": "ovs", "legs": GROUP_LEGS}}
+    assert "bond" not in kwargs
+    # Without the dual bond's names: every bond, from dualbond's own plan.
+    assert local_reselect("brine/net/link/up", up_payload(bond=brine_linkwatch.INVENTORY_GROUP)) == {}
+
+
+@pytest.mark.parametrize("tag,payload", [
+    ("brine/net/link/down", up_payload()),
+    ("brine/net/bond/failover", up_payload()),
+    ("brine/net/bond/restored", up_payload()),
+    ("brine/net/link/up", up_payload(backend="linux")),  # the kernel re-selects by itself
+    ("brine/net/link/up", up_payload(bond=None, backend=None)),
+    ("brine/net/link/up", None),
+])
+def test_nothing_else_is_reselected_here(tag, payload):
+    assert local_reselect(tag, payload, bonds=BONDS, legs=GROUP_LEGS) is None
+
+
+def test_tracker_events_drive_the_decision():
+    tracker = pair_tracker()
+    tracker.observe(link("eth2", 2, up=False), NOW)
+    decided = [local_reselect(t, p, bonds=tracker.bonds) for t, p in tracker.observe(link("eth2", 2), NOW + 1)]
+    assert decided == [{"bond": "bond0", "the_plan": {"backend": "ovs", "legs": [{"nic": "eth2", "bond": "bond0"}]}},
+                       None]  # link/up, then the failover: one reselect
+
+
+def test_reselected_reports_what_was_done():
+    tag, payload = reselected(up_payload(), done=["bond0: active member is now eth2"], now=NOW)
+    assert tag == "brine/net/bond/reselected"
+    assert payload == {"bond": "bond0", "backend": "ovs", "done": ["bond0: active member is now eth2"], "timestamp": NOW}
+    assert reselected(up_payload(), done=[], now=NOW)[1]["done"] == []
+
+
+def test_reselected_reports_an_error_short_and_printable():
+    _, payload = reselected(up_payload(), error="CommandExecutionError: ovs-appctl\nfailed\x00 " + "x" * 500, now=NOW)
+    assert set(payload) == {"bond", "backend", "error", "timestamp"}
+    assert len(payload["error"]) <= brine_linkwatch.RESULT_MAX_TEXT and payload["error"].isprintable()
+    assert payload["error"].startswith("CommandExecutionError: ovs-appctl failed")
+
+
+def test_reselected_bounds_what_the_master_would_reject():
+    _, payload = reselected(up_payload(), done=[f"line\n{i}" for i in range(40)], now=NOW)
+    assert len(payload["done"]) == brine_linkwatch.RESULT_MAX_ITEMS
+    assert payload["done"][-1] == "(and 25 more)" and all(d.isprintable() for d in payload["done"])
+    assert reselected(up_payload(), done=True, now=NOW)[1]["done"] == ["True"]
+    assert reselected(up_payload(), done=[""], now=NOW)[1]["done"] == ["(empty)"]
+
+
+def test_reselect_legs_come_from_dualbond_names(monkeypatch):
+    names = [dict(leg, bridge="br", backup="x", crossing="y") for leg in GROUP_LEGS]
+    monkeypatch.setattr(brine_linkwatch, "__salt__", {"dualbond.device_names": lambda nics: names}, raising=False)
+    group = {"dualbond": {"members": ["eth2", "eth3"], "backend": "ovs"}}
+    assert brine_linkwatch.reselect_legs(group) == GROUP_LEGS
+    assert brine_linkwatch.reselect_legs({"dualbond": {"members": ["eth2", "eth3"], "backend": "linux"}}) is None
+    assert brine_linkwatch.reselect_legs(BONDS) is None
+
+    def broken(nics):
+        raise KeyError("dualbond.device_names")
+
+    monkeypatch.setattr(brine_linkwatch, "__salt__", {"dualbond.device_names": broken}, raising=False)
+    assert brine_linkwatch.reselect_legs(group) is None
+
+
+# --------------------------------------------------------------------------- the engine's handling
+
+
+class FakeMinion:
+    """The engine's __salt__: the real pure functions, a recording event.send, a dualbond stand-in."""
+
+    def __init__(self, reselect=None):
+        self.log = []
+        self.reselect = reselect or (lambda **kwargs: ["bond0: active member is now eth2"])
+        self.funcs = {
+            "brine_linkwatch.local_reselect": local_reselect,
+            "brine_linkwatch.reselected": reselected,
+            "event.send": lambda tag, payload: self.log.append(("send", tag, payload)),
+            "dualbond.reselect_primary": self.call,
+        }
+
+    def call(self, **kwargs):
+        self.log.append(("reselect_primary", kwargs))
+        return self.reselect(**kwargs)
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    from brine_testlib import load_extension
+
+    module = load_extension("engines", "brine_linkwatch")
+    module.slept = []
+    monkeypatch.setattr(module.time, "sleep", module.slept.append)
+    return module
+
+
+def test_engine_publishes_the_marked_link_up_then_reselects_then_reports(engine):
+    minion = FakeMinion()
+    engine.__salt__ = minion.funcs
+    engine.handle("brine/net/link/up", up_payload(), bonds=BONDS)
+    assert [entry[0] if entry[0] != "send" else entry[1] for entry in minion.log] == [
+        "brine/net/link/up", "reselect_primary", "brine/net/bond/reselected"]
+    assert minion.log[0][2] == dict(up_payload(), reselect="engine")
+    assert minion.log[1][1] == {"bond": "bond0", "the_plan": {"backend": "ovs", "legs": [{"nic": "eth2", "bond": "bond0"}]}}
+    report = minion.log[2][2]
+    assert report["done"] == ["bond0: active member is now eth2"] and report["bond"] == "bond0" and "error" not in report
+
+
+def test_engine_reports_a_failed_reselect_and_carries_on(engine):
+    def fails(**kwargs):
+        raise RuntimeError("ovs-vswitchd is not running")
+
+    minion = FakeMinion(reselect=fails)
+    engine.__salt__ = minion.funcs
+    engine.handle("brine/net/link/up", up_payload(), bonds=BONDS)
+    # Every try, then one report of the last error.
+    tries = 1 + len(engine.RESELECT_RETRIES)
+    assert [e[0] for e in minion.log] == ["send"] + ["reselect_primary"] * tries + ["send"]
+    assert [w for w in engine.slept if w] == list(engine.RESELECT_RETRIES)
+    (_, tag, report) = minion.log[-1]
+    assert tag == "brine/net/bond/reselected"
+    assert report["error"] == "RuntimeError: ovs-vswitchd is not running" and "done" not in report
+    # The next event is handled as usual.
+    engine.handle("brine/net/link/down", up_payload(), bonds=BONDS)
+    assert minion.log[-1][:2] == ("send", "brine/net/link/down")
+
+
+def test_engine_tries_again_while_ovs_has_not_enabled_the_member(engine):
+    answers = iter([RuntimeError("cannot make disabled member active"), ["bond0: active member is now eth2"]])
+
+    def reselect(**kwargs):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    minion = FakeMinion(reselect=reselect)
+    engine.__salt__ = minion.funcs
+    engine.handle("brine/net/link/up", up_payload(), bonds=BONDS)
+    assert [e[0] for e in minion.log] == ["send", "reselect_primary", "reselect_primary", "send"]
+    assert [w for w in engine.slept if w] == [engine.RESELECT_RETRIES[0]]
+    report = minion.log[-1][2]
+    assert report["done"] == ["bond0: active member is now eth2"] and "error" not in report
+
+
+def test_engine_without_dualbond_reports_an_error(engine):
+    minion = FakeMinion()
+    del minion.funcs["dualbond.reselect_primary"]
+    engine.__salt__ = minion.funcs
+    engine.handle("brine/net/link/up", up_payload(), bonds=BONDS)
+    assert [e[1] for e in minion.log] == ["brine/net/link/up", "brine/net/bond/reselected"]
+    assert "dualbond.reselect_primary" in minion.log[-1][2]["error"]
+
+
+def test_engine_survives_a_failing_event_send(engine):
+    minion = FakeMinion()
+
+    def broken_send(tag, payload):
+        raise OSError("minion event bus gone")
+
+    minion.funcs["event.send"] = broken_send
+    engine.__salt__ = minion.funcs
+    engine.handle("brine/net/link/up", up_payload(), bonds=BONDS)  # must not raise
+    assert [e[0] for e in minion.log] == ["reselect_primary"]  # the reselect still ran
+
+
+@pytest.mark.parametrize("payload,tag", [(up_payload(backend="linux"), "brine/net/link/up"),
+                                         (up_payload(), "brine/net/link/down")])
+def test_engine_passes_other_events_through_unmarked(engine, payload, tag):
+    minion = FakeMinion()
+    engine.__salt__ = minion.funcs
+    engine.handle(tag, payload, bonds=BONDS)
+    assert minion.log == [("send", tag, payload)]
+
+
+@pytest.mark.parametrize("setting", [False, "false", "no", 0])
+def test_engine_with_reselect_off_leaves_it_to_the_master(engine, setting):
+    minion = FakeMinion()
+    engine.__salt__ = minion.funcs
+    engine.handle("brine/net/link/up", up_payload(), bonds=BONDS, reselect=engine.as_flag(setting))
+    assert minion.log == [("send", "brine/net/link/up", up_payload())]
+
+
+def test_beacon_events_are_never_marked(monkeypatch):
+    from brine_testlib import load_extension
+
+    beacon = load_extension("beacons", "brine_linkwatch")
+    sent = []
+    states = iter([[link("eth2", 2), link("eth3", 3)], [link("eth2", 2, up=False), link("eth3", 3)],
+                   [link("eth2", 2), link("eth3", 3)]])
+    beacon.__salt__ = {"brine_linkwatch.tracker": brine_linkwatch.tracker,
+                       "brine_linkwatch.links": lambda netns=None, interfaces=None: next(states),
+                       "event.send": lambda tag, payload: sent.append((tag, payload))}
+    config = [{"interval": 1}, {"bonds": BONDS}, {"interfaces": ["eth2", "eth3"]}]
+    for _ in range(3):
+        assert beacon.beacon(config) == []
+    ups = [p for t, p in sent if t == "brine/net/link/up"]
+    assert len(ups) == 1 and "reselect" not in ups[0] and ups[0]["backend"] == "ovs"
+    assert "brine/net/bond/reselected" not in [t for t, _ in sent]
+
+
+def test_the_plan_the_engine_passes_is_all_dualbond_needs(monkeypatch):
+    # The engine has no pillar: dualbond.reselect_primary must act from the_plan alone.
+    import types
+
+    import dualbond
+
+    names = dualbond.device_names(["eth2", "eth3"])
+    monkeypatch.setattr(brine_linkwatch, "__salt__", {"dualbond.device_names": dualbond.device_names}, raising=False)
+    legs = brine_linkwatch.reselect_legs({"dualbond": {"members": ["eth2", "eth3"], "backend": "ovs"}})
+    assert legs == [{"nic": leg["nic"], "bond": leg["bond"]} for leg in names]
+    kwargs = local_reselect("brine/net/link/up", up_payload(bond="dualbond"), legs=legs)
+    ran = []
+
+    def run(argv, check=True, timeout=60):
+        ran.append(argv)
+        # Both OVS bonds are on eth3 (the primary's cable was cut); eth3's own link is down.
+        return types.SimpleNamespace(stdout="active member mac: 52:54:00:00:00:03(eth3)\n", returncode=0, stderr="")
+
+    monkeypatch.setattr(dualbond, "_ip_links", lambda: {"eth2": {"carrier": True}, "eth3": {"carrier": False}})
+    monkeypatch.setattr(dualbond, "_run", run)
+    monkeypatch.setattr(dualbond, "_load_plan", lambda *a: pytest.fail("read the plan from pillar"), raising=True)
+    done = dualbond.reselect_primary(**kwargs)
+    assert done == [f"{legs[0]['bond']}: active member is now eth2"]
+    assert ran[-1] == ["ovs-appctl", "bond/set-active-member", legs[0]["bond"], "eth2"]
