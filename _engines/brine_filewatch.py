@@ -568,13 +568,17 @@ def _restore(content, name, restores):
     return restore_outcome(done)
 
 
-def _changes(content, leases, names, inventory=None, restores=None):
+def _changes(content, leases, names, inventory=None, restores=None, known_macs=None):
     for name in names:
         if name in DHCP_WATCHES:
             if content.check(name) is None:
                 continue
             kwargs = {"log_path": content.paths[name]}
-            known = inventory.get() if inventory is not None else None
+            known = None
+            if known_macs is not None:
+                kwargs["known_macs"] = known_macs
+            elif inventory is not None:
+                known = inventory.get()
             if known is not None:
                 kwargs["inventory"] = known
             try:
@@ -663,7 +667,7 @@ class Watcher:
                     self._journal_lines(reader, lines)
         if self.next_poll is not None and time.monotonic() >= self.next_poll:
             self.next_poll = time.monotonic() + self.poll_interval
-            _changes(self.content, self.leases, list(self.content.paths), self.inventory, self.restores)
+            _changes(self.content, self.leases, list(self.content.paths), self.inventory, self.restores, self.known_macs)
 
     def _inotify_events(self, events):
         if any(mask & IN_Q_OVERFLOW for _wd, mask, _name in events):
@@ -671,7 +675,7 @@ class Watcher:
         else:
             wd_dirs, content = self.wd_dirs, self.content
             names = sorted({n for wd, _m, f in events if wd in wd_dirs for n in content.names_in(wd_dirs[wd], f)})
-        _changes(self.content, self.leases, names, self.inventory, self.restores)
+        _changes(self.content, self.leases, names, self.inventory, self.restores, self.known_macs)
 
     def _journal_lines(self, follower, lines):
         kwargs = {}

@@ -954,7 +954,7 @@ def _read_log(server, log_path):
     raise CommandExecutionError(f"no {server} log: {default} does not exist (pass log_path)")
 
 
-def discover(log_path=None, server=None, inventory=None):
+def discover(log_path=None, server=None, inventory=None, known_macs=None):
     """
     The MACs that asked the DHCP server and have no reservation (no NIC in the inventory),
     read from the server's log: ``[{"mac", "first_seen", "last_seen", "count", "ip",
@@ -969,6 +969,10 @@ def discover(log_path=None, server=None, inventory=None):
     server
         isc-dhcp, kea or dnsmasq; default: the inventory's ``services:dhcp:server``.
 
+    known_macs
+        With ``log_path``: the MACs that are known, instead of the inventory's (the events
+        engine, which has no pillar, passes the list from its configuration).
+
     inventory
         The inventory whose MACs are known; default: pillar's (the events engine passes the
         one it fetched: its own ``__pillar__`` is empty).
@@ -980,15 +984,26 @@ def discover(log_path=None, server=None, inventory=None):
         salt-call dhcp_reservations.discover
         salt-call dhcp_reservations.discover log_path=/var/log/brine-dnsmasq.log server=dnsmasq
     """
-    inventory = _inventory(inventory)
-    server = _server(server, inventory)
-    if server not in SERVERS:
-        raise CommandExecutionError(f"unknown DHCP server {server!r}; expected one of {', '.join(SERVERS)}")
-    text, mtime = _read_log(server, log_path or (_services(inventory).get("dhcp") or {}).get("log"))
+    if known_macs is not None and log_path is not None:
+        # The events engine: no pillar, its known MACs and its log file from its configuration.
+        server = server or _detect_server(log_path)
+        text, mtime = _read_log(server, log_path)
+        inventory = None
+    else:
+        inventory = _inventory(inventory)
+        server = _server(server, inventory)
+        if server not in SERVERS:
+            raise CommandExecutionError(f"unknown DHCP server {server!r}; expected one of {', '.join(SERVERS)}")
+        text, mtime = _read_log(server, log_path or (_services(inventory).get("dhcp") or {}).get("log"))
     default_time = None
     if mtime is not None:
         default_time = datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).isoformat()
-    return discover_text(text, server=server, default_time=default_time, inventory=inventory)
+    return discover_text(text, server=server, default_time=default_time, inventory=inventory, known_macs=known_macs)
+
+
+def _detect_server(log_path):
+    """None (each line recognised by its format) unless the path is a server's default log."""
+    return next((server for server, path in DEFAULT_LOGS.items() if path == log_path and server != "isc-dhcp"), None)
 
 
 def discover_text(text, server=None, default_time=None, inventory=None, known_macs=None):

@@ -403,3 +403,10 @@ def test_discover_text_with_known_macs_needs_no_inventory(inventory):
     # What the events engine calls: no pillar, the MACs from its configuration, lines recognised by format.
     assert dr.discover_text(JOURNAL_TEXT, known_macs=known) == dr.discover_text(JOURNAL_TEXT, inventory=inventory)
     assert [e["mac"] for e in dr.discover_text(JOURNAL_TEXT, known_macs=[])] == ["02:b7:1e:00:00:01", "52:54:00:10:01:02"]
+
+
+def test_discover_a_log_file_with_known_macs_needs_no_inventory(inventory, tmp_path):
+    log = tmp_path / "syslog"
+    log.write_text(JOURNAL_TEXT)
+    found = dr.discover(log_path=str(log), known_macs=dr.known_macs(inventory))
+    assert [e["mac"] for e in found] == ["02:b7:1e:00:00:01"] and found[0]["count"] == 2
