@@ -384,6 +384,19 @@ class Lab:
             return None
         return pid if marker in cmdline and _pid_alive(pid) else None
 
+    def _pid_report(self, what):
+        """What the pid file of ``what`` names and what /proc says of it, for error messages."""
+        try:
+            pid = int(self._pid_file(what).read_text())
+        except (FileNotFoundError, ValueError) as exc:
+            return f"pid file: {exc.__class__.__name__}"
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, IndexError):
+            return f"pid {pid}: gone"
+        return f"pid {pid}: state {state}, command line {cmdline[:120]!r}"
+
     def guest_pid(self, name):
         return self._pid(f"guest-{name}", f"uml_dir={self.layout.uml_dir}")
 
@@ -555,7 +568,12 @@ class Lab:
         while pending:
             for name in sorted(pending):
                 if not self.is_running(name):
-                    raise LabError(f"guest {name} stopped while booting; see {self.layout.console_log(name)}")
+                    # Seen once in CI with a guest that went on booting: look again before
+                    # calling it stopped, and say what was seen.
+                    time.sleep(2)
+                    if not self.is_running(name):
+                        raise LabError(f"guest {name} stopped while booting ({self._pid_report(f'guest-{name}')}); "
+                                       f"see {self.layout.console_log(name)}")
                 try:
                     if self.exec(name, "systemctl is-active -q brine-lab-init", timeout=10).ok:
                         pending.discard(name)
