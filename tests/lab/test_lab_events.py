@@ -281,11 +281,7 @@ def test_a_rewritten_nova_conf_gets_its_vnc_settings_back(nova_host):
     # The settings changed, so nova-compute was restarted to read them: once.
     assert wait_for(lambda: nova_compute_invocation(lab) != before, timeout=60)
     restarted = nova_compute_invocation(lab)
-    jid = wait_for(lambda: reactor_state_job(lab, since), timeout=60)
-    assert jid
-    result = wait_for(lambda: lab.salt_run("jobs.lookup_jid", jid).get(NOVA_HOST), timeout=120, interval=1)
-    assert isinstance(result, dict), result
-    (console,) = [st for st in result.values() if st["__id__"] == "brine-nova-console"]
+    console = reactor_console_state(lab, since)
     assert console["result"] is True and console["changes"] == {}, console
     settled_digest(lab)
     assert nova_compute_invocation(lab) == restarted
@@ -315,14 +311,21 @@ def test_nova_compute_is_not_restarted_when_nothing_changed(nova_host):
     assert [e["event"]["sha256"] for e in entries] == [new_digest]
     assert entries[0]["event"]["previous"] == digest and entries[0]["event"]["restored"] == "in place"
     # The reactor's state run: find it in the master's job cache and wait for its result.
+    console = reactor_console_state(lab, since)
+    assert console["result"] is True and console["changes"] == {}, console
+    assert nova_conf(lab) == unrelated
+    assert nova_compute_invocation(lab) == restarted
+
+
+def reactor_console_state(lab, since):
+    """The ``brine-nova-console`` state of the reactor's compute.console run on the nova host
+    started after ``since``, once it has returned."""
     jid = wait_for(lambda: reactor_state_job(lab, since), timeout=60)
     assert jid
     result = wait_for(lambda: lab.salt_run("jobs.lookup_jid", jid).get(NOVA_HOST), timeout=120, interval=1)
     assert isinstance(result, dict), result
     (console,) = [s for s in result.values() if s["__id__"] == "brine-nova-console"]
-    assert console["result"] is True and console["changes"] == {}, console
-    assert nova_conf(lab) == unrelated
-    assert nova_compute_invocation(lab) == restarted
+    return console
 
 
 def reactor_state_job(lab, since):
