@@ -371,6 +371,76 @@ def guard_present(tc_output, hook):
     return any(f"pref {GUARD_PREF} " in line and f" {kind} " in line + " " for line in (tc_output or "").splitlines())
 
 
+# Open vSwitch resolves a ring of patch ports inside one flow translation and stops it at its
+# translation depth (64), so it is no storm, but each frame would still go round 64 times and be
+# delivered to the host as often. The same rule as Linux's, in OpenFlow: a frame arriving over a
+# crossing's patch port gets the mark (pkt_mark survives the patch ports), and a marked frame
+# arriving over one again is dropped. Flows are not kept by OVSDB: the guard unit puts them
+# back when ovs-vswitchd (re)starts.
+OVS_GUARD_COOKIE = "0xb41e0001"
+
+
+def ovs_guard_flows(the_plan):
+    """
+    ``[{"bridge", "port", "kind", "flow"}]``: the OpenFlow rules of the loop guard, for
+    ``ovs-ofctl add-flow BRIDGE FLOW`` (the NORMAL action keeps the bridge a learning switch).
+    """
+    mark = f"{LOOP_MARK:#x}"
+    flows = []
+    for leg in the_plan["legs"]:
+        for bridge, port in ((leg["bridge"], leg["backup"]), (leg["crossing_bridge"], leg["crossing"])):
+            flows.append({"bridge": bridge, "port": port, "kind": "drop",
+                          "flow": f"cookie={OVS_GUARD_COOKIE},priority=100,in_port={port},pkt_mark={mark}/{mark},actions=drop"})
+            flows.append({"bridge": bridge, "port": port, "kind": "mark",
+                          "flow": f"cookie={OVS_GUARD_COOKIE},priority=90,in_port={port},actions=set_field:{mark}/{mark}->pkt_mark,NORMAL"})
+    return flows
+
+
+def ovs_guard_observed(bridge, dump):
+    """
+    The guard flows ``ovs-ofctl --names --no-stats dump-flows BRIDGE cookie=C/-1`` listed:
+    ``[{"bridge", "port", "kind", "match"}]``; ``kind`` is None for a flow with the guard's
+    cookie that is neither guard rule (left behind, to be deleted).
+    """
+    mark = f"{LOOP_MARK:#x}"
+    found = []
+    for line in (dump or "").splitlines():
+        line = line.strip()
+        if not line.startswith("cookie=") or " actions=" not in line:
+            continue
+        match, actions = line.split(" actions=", 1)
+        match = match.split(",", 1)[1].strip() if "," in match else ""
+        fields = dict(f.split("=", 1) for f in match.split(",") if "=" in f)
+        port = fields.get("in_port", "").strip('"')
+        kind = None
+        if fields.get("pkt_mark") == f"{mark}/{mark}" and fields.get("priority") == "100" and actions == "drop":
+            kind = "drop"
+        elif "pkt_mark" not in fields and fields.get("priority") == "90" and actions.endswith("NORMAL") \
+                and ("PKT_MARK[28]" in actions or "pkt_mark" in actions):
+            kind = "mark"
+        found.append({"bridge": bridge, "port": port, "kind": kind, "match": match})
+    return found
+
+
+def ovs_guard_changes(the_plan, observed):
+    """Add the guard flows ``observed`` (``ovs_guard_observed`` over the bridges) lacks, and
+    delete flows with the guard's cookie that are not guard rules of this plan."""
+    want = ovs_guard_flows(the_plan)
+    have = {(f["bridge"], f["port"], f["kind"]) for f in observed}
+    wanted = {(f["bridge"], f["port"], f["kind"]) for f in want}
+    todo = []
+    for flow in want:
+        if (flow["bridge"], flow["port"], flow["kind"]) not in have:
+            what = "mark frames arriving over" if flow["kind"] == "mark" else "drop marked frames arriving over"
+            todo.append(_change("guard", flow["port"], f"loop guard: {what} {flow['port']} on {flow['bridge']}",
+                                ["ovs-ofctl", "add-flow", flow["bridge"], flow["flow"]]))
+    for flow in observed:
+        if (flow["bridge"], flow["port"], flow["kind"]) not in wanted:
+            todo.append(_change("guard", flow["bridge"], f"delete stale loop-guard flow {flow['match']} on {flow['bridge']}",
+                                ["ovs-ofctl", "--strict", "del-flows", flow["bridge"], flow["match"]]))
+    return todo
+
+
 # =========================================================================== pure core: live snapshot
 
 
@@ -949,7 +1019,10 @@ def ifupdown_files(the_plan):
                       f"    up ip link set {leg['nic']} up", ""]
         for leg in the_plan["legs"]:
             # OVS recreates the bridge's internal port at boot, down.
-            lines += [f"auto {leg['bridge']}", f"iface {leg['bridge']} inet manual", f"    up ip link set {leg['bridge']} up", ""]
+            lines += [f"auto {leg['bridge']}", f"iface {leg['bridge']} inet manual", f"    up ip link set {leg['bridge']} up"]
+            lines += [f"    up ovs-ofctl add-flow {f['bridge']} {f['flow']}" for f in ovs_guard_flows(the_plan)
+                      if f["bridge"] == leg["bridge"]]
+            lines.append("")
         for vlan in the_plan["vlans"]:
             lines += [f"auto {vlan['name']}", f"iface {vlan['name']} inet manual", f"    up ip link set {vlan['name']} mtu {vlan['mtu']} up"]
             lines += [f"    up ip address add {a} dev {vlan['name']}" for a in the_plan["addresses"].get(vlan["name"], [])]
@@ -966,9 +1039,25 @@ def _systemd_escape_dev(name):
 
 def guard_unit(the_plan):
     """
-    A systemd unit that installs the loop guard at boot, once networkd has created the veths
-    (networkd can make qdiscs but not tc filters).
+    A systemd unit that installs the loop guard at boot: on Linux once networkd has created the
+    veths (networkd can make qdiscs but not tc filters); on OVS whenever ovs-vswitchd starts
+    (OpenFlow rules are not kept in OVSDB).
     """
+    if the_plan["backend"] == "ovs":
+        lines = [
+            HEADER.rstrip(),
+            "[Unit]",
+            "Description=Brine dual bond: loop guard flows on the patch-port crossings",
+            "After=ovs-vswitchd.service openvswitch-switch.service",
+            "PartOf=ovs-vswitchd.service",
+            "",
+            "[Service]",
+            "Type=oneshot",
+            "RemainAfterExit=yes",
+        ]
+        lines += [f"ExecStart=/usr/bin/ovs-ofctl add-flow {f['bridge']} {f['flow']}" for f in ovs_guard_flows(the_plan)]
+        lines += ["", "[Install]", "WantedBy=ovs-vswitchd.service", ""]
+        return "\n".join(lines)
     devs = [leg[k] for leg in the_plan["legs"] for k in ("crossing", "backup")]
     units = " ".join(_systemd_escape_dev(d) for d in devs)
     cmds = []
@@ -1059,6 +1148,16 @@ def _ovs_seen():
                 if iface["mtu_request"] == []:
                     iface["mtu_request"] = None
     return seen
+
+
+def _ovs_guard_seen(the_plan, seen):
+    """The guard flows on the plan's bridges that exist in ``seen`` (``_ovs_seen``)."""
+    observed = []
+    for bridge in dict.fromkeys(leg["bridge"] for leg in the_plan["legs"]):
+        if bridge in seen:
+            dump = _run(["ovs-ofctl", "--names", "--no-stats", "dump-flows", bridge, f"cookie={OVS_GUARD_COOKIE}/-1"]).stdout
+            observed.extend(ovs_guard_observed(bridge, dump))
+    return observed
 
 
 def ovs_version():
@@ -1186,8 +1285,10 @@ def changes(host=None, networks=None, minion_id=None, the_plan=None):
         else:
             seen_links = _ip_links()
             _resolve_renamed_nics(the_plan, seen_links)
-            todo = diff_ovs(the_plan, _ovs_seen(), _supports_bond_primary())
+            seen_ovs = _ovs_seen()
+            todo = diff_ovs(the_plan, seen_ovs, _supports_bond_primary())
             todo += _ovs_link_changes(the_plan, seen_links)
+            todo += ovs_guard_changes(the_plan, _ovs_guard_seen(the_plan, seen_ovs))
     except PlanError as exc:
         raise CommandExecutionError(str(exc)) from None
     return todo + _file_changes(the_plan)
@@ -1231,8 +1332,7 @@ def _files_for(the_plan, config_dirs=None):
     dirs = _config_dirs(config_dirs)
     if the_plan["config_style"] == "networkd":
         files = {os.path.join(dirs["networkd"], n): t for n, t in networkd_files(the_plan).items()}
-        if the_plan["backend"] == "linux":
-            files[os.path.join(dirs["systemd"], GUARD_UNIT)] = guard_unit(the_plan)
+        files[os.path.join(dirs["systemd"], GUARD_UNIT)] = guard_unit(the_plan)
         return files
     return {os.path.join(dirs["ifupdown"], n): t for n, t in ifupdown_files(the_plan).items()}
 
@@ -1547,11 +1647,9 @@ def loop_guard(host=None, networks=None, minion_id=None, the_plan=None):
     Apply the double-failure protection now (idempotent; returns what it changed).
 
     Linux backend: the tc mark guard on every crossing (see ``LOOP_MARK``); it lives in the
-    kernel, so it needs no reaction to link events. OVS backend: nothing to install. A ring of
-    patch ports is resolved inside one flow translation, which OVS cuts at its recursion limit,
-    so it cannot become a storm (measured: 130-900 packets in 5 s on the four patch ports with
-    both NICs down, against ~870,000 for an unguarded Linux ring); and neither ``bond/disable-member`` nor an
-    OpenFlow port-down keeps a patch member out of a bond (both tried, see docs/dualbond.md).
+    kernel, so it needs no reaction to link events. OVS backend: the same rule as OpenFlow
+    flows on the patch ports (see ``OVS_GUARD_COOKIE``); they are lost when ovs-vswitchd
+    restarts, which is what the guard unit and this function (run by the link reactor) undo.
 
     CLI Example:
 
@@ -1560,9 +1658,9 @@ def loop_guard(host=None, networks=None, minion_id=None, the_plan=None):
         salt-call dualbond.loop_guard
     """
     the_plan = the_plan or _load_plan(host, networks, minion_id)
-    seen = _ip_links()
     if the_plan["backend"] == "ovs":
-        return []
+        return _execute(ovs_guard_changes(the_plan, _ovs_guard_seen(the_plan, _ovs_seen())))
+    seen = _ip_links()
     guard = _guard_seen(the_plan, seen)
     todo = []
     for name in [leg[k] for leg in the_plan["legs"] for k in ("crossing", "backup")]:

@@ -43,15 +43,14 @@ brine-dualbond-networkd:
     - enable: True
     - require:
       - dualbond: brine-dualbond
-{%-         if me.dualbond.backend == 'linux' %}
 
-{#- networkd cannot make tc filters: the loop guard comes back at boot from this unit. #}
+{#- networkd cannot make tc filters, and OVS does not keep OpenFlow rules: the loop guard comes
+    back at boot (and, on OVS, whenever ovs-vswitchd restarts) from this unit. #}
 brine-dualbond-guard-at-boot:
   service.enabled:
     - name: brine-dualbond-guard.service
     - require:
       - dualbond: brine-dualbond
-{%-         endif %}
 {%-       endif %}
 {%-     endif %}
 {%-   endif %}

@@ -464,6 +464,69 @@ def test_ovs_converged_database_has_no_changes_and_drift_is_fixed():
     assert details == ["set mtu of br-eth3 to 9000", "set bond-primary of bond-eth2 to eth2", "rebuild OVS port br-eth3.200 on br-eth3"]
 
 
+# What ``ovs-ofctl --names --no-stats dump-flows BRIDGE cookie=C/-1`` prints for the guard, in
+# both spellings of the mark action (OpenFlow 1.0 and 1.3 dumps).
+OVS_GUARD_DUMP = """\
+ cookie=0xb41e0001, priority=100,pkt_mark=0x10000000/0x10000000,in_port="vbk-eth2" actions=drop
+ cookie=0xb41e0001, priority=100,pkt_mark=0x10000000/0x10000000,in_port=vx-eth3 actions=drop
+ cookie=0xb41e0001, priority=90,in_port="vbk-eth2" actions=load:0x1->NXM_NX_PKT_MARK[28],NORMAL
+ cookie=0xb41e0001, priority=90,in_port=vx-eth3 actions=set_field:0x10000000/0x10000000->pkt_mark,NORMAL
+"""
+
+
+def test_ovs_guard_marks_and_drops_on_every_patch_port_of_the_ring():
+    flows = dualbond.ovs_guard_flows(make_plan("ubuntu3"))
+    assert {(f["bridge"], f["port"]) for f in flows} == {
+        ("br-eth2", "vbk-eth2"), ("br-eth2", "vx-eth3"), ("br-eth3", "vbk-eth3"), ("br-eth3", "vx-eth2")}
+    for f in flows:
+        assert f["flow"].startswith(f"cookie={dualbond.OVS_GUARD_COOKIE},") and f"in_port={f['port']}," in f["flow"]
+        if f["kind"] == "drop":  # checked before the mark is set, so only a second crossing meets it
+            assert "priority=100," in f["flow"] and f["flow"].endswith("pkt_mark=0x10000000/0x10000000,actions=drop")
+        else:
+            assert "priority=90," in f["flow"] and f["flow"].endswith("actions=set_field:0x10000000/0x10000000->pkt_mark,NORMAL")
+    assert sorted(f["kind"] for f in flows) == ["drop"] * 4 + ["mark"] * 4
+
+
+def test_ovs_guard_is_read_from_the_flow_dump():
+    found = dualbond.ovs_guard_observed("br-eth2", OVS_GUARD_DUMP + "NXST_FLOW reply (xid=0x4):\n")
+    assert [(f["port"], f["kind"]) for f in found] == [("vbk-eth2", "drop"), ("vx-eth3", "drop"), ("vbk-eth2", "mark"), ("vx-eth3", "mark")]
+    assert found[1]["match"] == "priority=100,pkt_mark=0x10000000/0x10000000,in_port=vx-eth3"
+    odd = dualbond.ovs_guard_observed("br-eth2", " cookie=0xb41e0001, priority=90,in_port=vx-eth3 actions=NORMAL\n")
+    assert [f["kind"] for f in odd] == [None]  # a NORMAL without the mark is no guard
+
+
+def test_ovs_guard_changes_add_what_is_missing_and_delete_what_is_stale():
+    p = make_plan("ubuntu3")
+    fresh = dualbond.ovs_guard_changes(p, [])
+    assert [c["argv"][:3] for c in fresh] == [["ovs-ofctl", "add-flow", f["bridge"]] for f in dualbond.ovs_guard_flows(p)]
+    assert [c["argv"][3] for c in fresh] == [f["flow"] for f in dualbond.ovs_guard_flows(p)]
+    present = dualbond.ovs_guard_observed("br-eth2", OVS_GUARD_DUMP) + dualbond.ovs_guard_observed(
+        "br-eth3", OVS_GUARD_DUMP.replace("vbk-eth2", "vbk-eth3").replace("vx-eth3", "vx-eth2"))
+    assert dualbond.ovs_guard_changes(p, present) == []
+    missing = [f for f in present if not (f["port"] == "vx-eth2" and f["kind"] == "drop")]
+    (change,) = dualbond.ovs_guard_changes(p, missing)
+    assert change["detail"] == "loop guard: drop marked frames arriving over vx-eth2 on br-eth3"
+    stale = present + dualbond.ovs_guard_observed("br-eth2", " cookie=0xb41e0001, priority=100,pkt_mark=0x10000000/0x10000000,in_port=old-port actions=drop\n")
+    (change,) = dualbond.ovs_guard_changes(p, stale)
+    assert change["argv"] == ["ovs-ofctl", "--strict", "del-flows", "br-eth2", "priority=100,pkt_mark=0x10000000/0x10000000,in_port=old-port"]
+
+
+def test_ovs_guard_unit_puts_the_flows_back_whenever_ovs_vswitchd_starts():
+    p = make_plan("ubuntu3")
+    unit = parse(dualbond.guard_unit(p))
+    assert unit["Unit"]["PartOf"] == "ovs-vswitchd.service" and unit["Install"]["WantedBy"] == "ovs-vswitchd.service"
+    execs = [line.split("=", 1)[1] for line in dualbond.guard_unit(p).splitlines() if line.startswith("ExecStart=")]
+    assert execs == [f"/usr/bin/ovs-ofctl add-flow {f['bridge']} {f['flow']}" for f in dualbond.ovs_guard_flows(p)]
+    assert "/etc/systemd/system/brine-dualbond-guard.service" in dualbond.persistent_files(p)
+
+
+def test_ovs_ifupdown_bridges_carry_their_guard_flows():
+    p = make_plan("ubuntu3", lambda h: h.update(network_config="ifupdown"))
+    (text,) = dualbond.ifupdown_files(p).values()
+    stanza = text.split("iface br-eth3 inet manual", 1)[1].split("\n\n", 1)[0]
+    assert stanza.count("    up ovs-ofctl add-flow br-eth3 ") == 4 and "br-eth2 " not in stanza
+
+
 def test_ovs_refuses_to_steal_a_nic_from_another_port():
     p = make_plan("ubuntu3")
     seen = {"br-ex": {"datapath_type": "system", "hwaddr": "", "ports": {"eth2": {"interfaces": {"eth2": {}}, "bond_mode": None, "tag": None, "other_config": {}}}}}
