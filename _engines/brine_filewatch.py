@@ -113,8 +113,6 @@ _ISO_PREFIX = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d:
 RESTART_DELAY = (1.0, 60.0)  # journalctl restarts: first delay, longest delay (doubling)
 MAX_PARTIAL = 1 << 16  # bytes of a line without its end kept waiting for it
 REMEMBERED_LINES = 4096  # lines kept to drop repeats (a restart replays at most its first second)
-INVENTORY_KEY = "brine"  # the pillar key of the inventory (brine_inventory.PILLAR_KEY)
-INVENTORY_TTL = 60.0  # seconds a fetched inventory is used before it is fetched again
 
 
 def __virtual__():
@@ -505,40 +503,6 @@ def publish(tag, payload):
     __salt__["event.send"](tag, payload)
 
 
-class PillarInventory:
-    """
-    The inventory (pillar ``brine``) for telling known MACs from unknown ones. An engine's own
-    ``__pillar__`` is what the minion had when it started the engines, which is before its
-    first pillar compile: empty. So the inventory is fetched (``pillar.items``, a fresh pillar
-    from the master) when DHCP lines need it, and kept ``ttl`` seconds. None when it cannot
-    be had; then ``dhcp_reservations`` falls back to ``__pillar__``.
-    """
-
-    def __init__(self, ttl=INVENTORY_TTL, clock=time.monotonic):
-        self.ttl = ttl
-        self.clock = clock
-        self.value = None
-        self.fetched = None
-
-    def get(self):
-        now = self.clock()
-        if self.value is not None and now - self.fetched < self.ttl:
-            return self.value
-        try:
-            try:
-                pillar = __salt__["pillar.items"](unmask=True)
-            except TypeError:  # a Salt without pillar masking
-                pillar = __salt__["pillar.items"]()
-        except Exception as exc:  # pylint: disable=broad-except
-            log.warning("brine_filewatch: no fresh pillar (%s); using %s", exc,
-                        "the inventory fetched before" if self.value is not None else "the engine's own pillar")
-            return self.value
-        inventory = pillar.get(INVENTORY_KEY) if isinstance(pillar, dict) else None
-        if isinstance(inventory, dict) and inventory:
-            self.value, self.fetched = inventory, now
-        return self.value
-
-
 # What a restore calls for each file watch (the only ones a restore may be configured for).
 RESTORE_FUNCTIONS = {"nova_conf": "nova_console.enforce"}
 
@@ -568,19 +532,14 @@ def _restore(content, name, restores):
     return restore_outcome(done)
 
 
-def _changes(content, leases, names, inventory=None, restores=None, known_macs=None):
+def _changes(content, leases, names, restores=None, known_macs=None):
     for name in names:
         if name in DHCP_WATCHES:
             if content.check(name) is None:
                 continue
             kwargs = {"log_path": content.paths[name]}
-            known = None
             if known_macs is not None:
                 kwargs["known_macs"] = known_macs
-            elif inventory is not None:
-                known = inventory.get()
-            if known is not None:
-                kwargs["inventory"] = known
             try:
                 entries = __salt__["dhcp_reservations.discover"](**kwargs)
             except Exception as exc:  # pylint: disable=broad-except
@@ -616,9 +575,11 @@ class Watcher:
             else:
                 self.restores[name] = kwargs
         self.leases = DhcpLeases()
-        # The inventory's MACs as brine.events wrote them here; else fetched (PillarInventory).
+        # The inventory's MACs as brine.events wrote them here: an engine has no usable pillar.
         self.known_macs = list(known_macs) if isinstance(known_macs, (list, tuple)) else None
-        self.inventory = PillarInventory()
+        if self.known_macs is None and (journals or any(n in DHCP_WATCHES for n in files)):
+            log.warning("brine_filewatch: no known_macs configured; DHCP clients are told apart with the "
+                        "engine's own pillar, which is empty in an engine: every MAC counts as unknown")
         self.totals = SightingTotals()
         self.followers = [JournalFollower(name, ident, argv=journal_command) for name, ident in sorted(journals.items())]
         self.poll_interval = poll_interval
@@ -667,7 +628,7 @@ class Watcher:
                     self._journal_lines(reader, lines)
         if self.next_poll is not None and time.monotonic() >= self.next_poll:
             self.next_poll = time.monotonic() + self.poll_interval
-            _changes(self.content, self.leases, list(self.content.paths), self.inventory, self.restores, self.known_macs)
+            _changes(self.content, self.leases, list(self.content.paths), self.restores, self.known_macs)
 
     def _inotify_events(self, events):
         if any(mask & IN_Q_OVERFLOW for _wd, mask, _name in events):
@@ -675,16 +636,10 @@ class Watcher:
         else:
             wd_dirs, content = self.wd_dirs, self.content
             names = sorted({n for wd, _m, f in events if wd in wd_dirs for n in content.names_in(wd_dirs[wd], f)})
-        _changes(self.content, self.leases, names, self.inventory, self.restores, self.known_macs)
+        _changes(self.content, self.leases, names, self.restores, self.known_macs)
 
     def _journal_lines(self, follower, lines):
-        kwargs = {}
-        if self.known_macs is not None:
-            kwargs["known_macs"] = self.known_macs
-        else:
-            known = self.inventory.get()
-            if known is not None:
-                kwargs["inventory"] = known
+        kwargs = {} if self.known_macs is None else {"known_macs": self.known_macs}
         try:
             entries = __salt__["dhcp_reservations.discover_text"]("\n".join(lines) + "\n", **kwargs)
         except Exception as exc:  # pylint: disable=broad-except

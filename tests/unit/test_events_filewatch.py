@@ -1,5 +1,6 @@
 """The file watcher engine's core: inotify parsing, content hashes, real inotify on a temp dir."""
 
+import logging
 import os
 import struct
 
@@ -221,32 +222,6 @@ def test_sighting_totals_add_up_batches_in_the_payload_shape():
     assert totals.totals["02:b7:1e:00:00:01"]["count"] == 6
 
 
-def test_pillar_inventory_is_fetched_fresh_and_kept_for_its_ttl(monkeypatch):
-    calls, now = [], [100.0]
-
-    def items(**kwargs):
-        calls.append(kwargs)
-        if len(calls) == 3:
-            raise RuntimeError("master unreachable")
-        return {"brine": {"hosts": {"n": len(calls)}}}
-
-    monkeypatch.setattr(filewatch, "__salt__", {"pillar.items": items}, raising=False)
-    inventory = filewatch.PillarInventory(ttl=60, clock=lambda: now[0])
-    assert inventory.get() == {"hosts": {"n": 1}}
-    now[0] += 59
-    assert inventory.get() == {"hosts": {"n": 1}} and len(calls) == 1
-    now[0] += 1
-    assert inventory.get() == {"hosts": {"n": 2}}
-    now[0] += 60
-    assert inventory.get() == {"hosts": {"n": 2}}  # the fetch failed: the one before stays
-    assert calls[0] == {"unmask": True}
-
-
-def test_pillar_inventory_without_a_brine_key_or_masking(monkeypatch):
-    monkeypatch.setattr(filewatch, "__salt__", {"pillar.items": lambda: {"other": 1}}, raising=False)
-    assert filewatch.PillarInventory().get() is None  # items() without unmask: an older Salt
-
-
 # --------------------------------------------------------------------------- restore (nova_conf)
 
 NOVA_WANTED = {"release": "2024.1", "naming": "vnc", "role": "compute", "deployment": "packages",
@@ -336,3 +311,13 @@ def test_restore_outcome_words():
     assert filewatch.restore_outcome({"changed": True, "restart_error": "service nova-compute did not restart"}) == \
         "patched, restart failed: service nova-compute did not restart"
     assert len(filewatch.restore_outcome({"changed": False, "restart_error": "x" * 1000})) == 300
+
+
+def test_a_dhcp_watch_without_known_macs_says_every_mac_will_count_as_unknown(caplog):
+    caplog.set_level(logging.WARNING)
+    watcher = filewatch.Watcher({"dhcp_log": "journal:dhcpd"})
+    watcher.close()
+    assert "no known_macs configured" in caplog.text and "every MAC counts as unknown" in caplog.text
+    caplog.clear()
+    filewatch.Watcher({"dhcp_log": "journal:dhcpd"}, known_macs=["52:54:00:10:01:02"]).close()
+    assert "known_macs" not in caplog.text
