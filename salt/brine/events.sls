@@ -7,8 +7,9 @@
                        restored by the engine itself at once (brine_settings:events:restore_nova_conf),
                        dhcp_log on the bootstrap host (the DHCP server's log file, or
                        journal:dhcpd: dhcp_reservations.log_source);
-    and a restart of the minion (engines and beacons start with it) only when the file changed,
-    in the background once this state run has returned. The engine and beacon modules come
+    and a restart of the minion (engines and beacons start with it) only when the file changed
+    (which includes the watchers' code changing on the master), in the background once this
+    state run has returned. The engine and beacon modules come
     with saltutil.sync_all (a highstate syncs them too, autoload_dynamic_modules). #}
 {%- from 'brine/map.jinja' import settings, check, inventory, me with context %}
 {%- from 'compute/map.jinja' import console_paths with context %}
@@ -60,6 +61,23 @@ include:
 {%-   endif %}
 {%-   if engines %}
 {%-     do conf.update({'engines': engines}) %}
+{%-   endif %}
+{#-   The code the watchers run, as the master serves it: an engine (and a beacon's module)
+      keeps the code it started with, whatever saltutil.sync_all brings, so a change of that
+      code changes this file too and the minion restarts onto it. Masterless, there is no
+      salt://_engines to look at: left out. #}
+{%-   set code = {} %}
+{%-   if conf %}
+{%-     for path in ['_engines/brine_linkwatch.py', '_engines/brine_filewatch.py', '_beacons/brine_linkwatch.py',
+                     '_modules/dualbond.py', '_modules/nova_console.py', '_modules/dhcp_reservations.py'] %}
+{%-       set digest = salt['cp.hash_file']('salt://' ~ path) or {} %}
+{%-       if digest.get('hsum') %}
+{%-         do code.update({path: digest.hsum}) %}
+{%-       endif %}
+{%-     endfor %}
+{%-   endif %}
+{%-   if code %}
+{%-     do conf.update({'brine_events_code': code}) %}
 {%-   endif %}
 {%-   set conf_dir = salt['file.dirname'](opts['conf_file']) %}
 

@@ -11,6 +11,8 @@ import shlex
 import time
 
 import pytest
+import yaml
+from brine_testlib import REPO
 
 NOVA_CONF = "/etc/nova/nova.conf"
 NOVA_HOST = "ubuntu2"
@@ -114,6 +116,11 @@ def test_the_converge_configured_the_watchers_and_the_minions_run_them(converged
     lab = converged_lab
     conf = lab.exec("ubuntu3", "cat /etc/salt/minion.d/brine-events.conf").check().output
     assert "brine_linkwatch" in conf and "backend: ovs" in conf and "nova_conf: /etc/nova/nova.conf" in conf
+    # The watchers' code as the master serves it: when it changes, the file changes and the
+    # minion restarts onto it (an engine keeps the code it started with).
+    code = yaml.safe_load(conf)["brine_events_code"]
+    assert code["_engines/brine_linkwatch.py"] == hashlib.sha256((REPO / "_engines" / "brine_linkwatch.py").read_bytes()).hexdigest()
+    assert set(code) >= {"_engines/brine_filewatch.py", "_modules/dualbond.py", "_modules/nova_console.py"}
     conf = lab.exec("bootstrap", "cat /etc/salt/minion.d/brine-events.conf").check().output
     assert "dhcp_log:" in conf and "brine_linkwatch" not in conf
     # The minions the first apply configured restarted (in the background, after the run) and
