@@ -121,8 +121,9 @@ def test_the_converge_configured_the_watchers_and_the_minions_run_them(converged
     code = yaml.safe_load(conf)["brine_events_code"]
     assert code["_engines/brine_linkwatch.py"] == hashlib.sha256((REPO / "_engines" / "brine_linkwatch.py").read_bytes()).hexdigest()
     assert set(code) >= {"_engines/brine_filewatch.py", "_modules/dualbond.py", "_modules/nova_console.py"}
-    conf = lab.exec("bootstrap", "cat /etc/salt/minion.d/brine-events.conf").check().output
-    assert "dhcp_log:" in conf and "brine_linkwatch" not in conf
+    conf = yaml.safe_load(lab.exec("bootstrap", "cat /etc/salt/minion.d/brine-events.conf").check().output)
+    engines = {name: args for engine in conf["engines"] for name, args in engine.items()}
+    assert list(engines) == ["brine_filewatch"] and "dhcp_log" in engines["brine_filewatch"]["watches"]
     # The minions the first apply configured restarted (in the background, after the run) and
     # answer; the apply after that changes nothing, so nothing restarts again.
     assert set(lab.restarted_minions) == set(lab.layout.hosts)
