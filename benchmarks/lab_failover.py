@@ -159,6 +159,10 @@ def main():
         backend = inv["hosts"][host]["dualbond"]["backend"]
         miimon = inv["hosts"][host]["dualbond"].get("miimon", 100)
         samples = []
+        if backend == "ovs":
+            # vswitchd rate-limits its bond log lines (a burst, then a few per minute): without
+            # this, a run of cuts soon finds no "active member is now" line to time.
+            lab.exec(host, "ovs-appctl vlog/disable-rate-limit bond").check()
         for i in range(args.cuts):
             nic = ("eth2", "eth3")[i % 2]
             peer = inv["hosts"][PEER]["networks"][NETWORK_OF[nic]]["address"]
