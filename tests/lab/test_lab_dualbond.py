@@ -267,3 +267,21 @@ def test_the_topology_survives_a_power_cycle(converged_lab, host):
     assert ping(lab, host, address(PEER, "tunnel"))
     assert ping(lab, PEER, address(host, "external"))
     assert lab.salt_json(host, "dualbond.apply", "test=True")[host]["changes"] == []
+
+
+def test_restarting_ovs_vswitchd_brings_the_loop_guard_back(converged_lab):
+    """OVSDB keeps bridges and ports but not OpenFlow rules: the guard unit puts the loop
+    guard's flows back when ovs-vswitchd starts (a package upgrade, an operator's restart)."""
+    lab = converged_lab
+    host = "ubuntu3"
+    guard_flows = ("ovs-ofctl --no-stats dump-flows br-eth2 cookie=0xb41e0001/-1; "
+                   "ovs-ofctl --no-stats dump-flows br-eth3 cookie=0xb41e0001/-1")
+    assert lab.exec(host, guard_flows).check().output.count("cookie=0xb41e0001") == 8
+    lab.exec(host, "systemctl restart ovs-vswitchd").check()
+    wait_for(lambda: lab.exec(host, guard_flows).output.count("cookie=0xb41e0001") == 8, 60,
+             f"{host}: the loop guard's 8 flows back after the restart")
+    for nic in ("eth2", "eth3"):
+        wait_for(lambda: active_member(lab, host, f"bond-{nic}") == nic, 30, f"{host} bond-{nic} on {nic} after the restart")
+    assert lab.exec(host, "systemctl is-active brine-dualbond-guard.service").output.strip() == "active"
+    assert lab.salt_json(host, "dualbond.apply", "test=True")[host]["changes"] == []
+    assert ping(lab, host, address(PEER, "management"))
