@@ -532,16 +532,14 @@ def _restore(content, name, restores):
     return restore_outcome(done)
 
 
-def _changes(content, leases, names, restores=None, known_macs=None):
+def _changes(content, leases, names, restores=None, known=None):
+    """``known``: the keyword arguments that tell ``dhcp_reservations`` the known MACs."""
     for name in names:
         if name in DHCP_WATCHES:
             if content.check(name) is None:
                 continue
-            kwargs = {"log_path": content.paths[name]}
-            if known_macs is not None:
-                kwargs["known_macs"] = known_macs
             try:
-                entries = __salt__["dhcp_reservations.discover"](**kwargs)
+                entries = __salt__["dhcp_reservations.discover"](log_path=content.paths[name], **(known or {}))
             except Exception as exc:  # pylint: disable=broad-except
                 log.error("brine_filewatch: %s not looked at: %s", content.paths[name], exc)
                 continue
@@ -576,8 +574,8 @@ class Watcher:
                 self.restores[name] = kwargs
         self.leases = DhcpLeases()
         # The inventory's MACs as brine.events wrote them here: an engine has no usable pillar.
-        self.known_macs = list(known_macs) if isinstance(known_macs, (list, tuple)) else None
-        if self.known_macs is None and (journals or any(n in DHCP_WATCHES for n in files)):
+        self.known = {"known_macs": list(known_macs)} if isinstance(known_macs, (list, tuple)) else {}
+        if not self.known and (journals or any(n in DHCP_WATCHES for n in files)):
             log.warning("brine_filewatch: no known_macs configured; DHCP clients are told apart with the "
                         "engine's own pillar, which is empty in an engine: every MAC counts as unknown")
         self.totals = SightingTotals()
@@ -628,7 +626,7 @@ class Watcher:
                     self._journal_lines(reader, lines)
         if self.next_poll is not None and time.monotonic() >= self.next_poll:
             self.next_poll = time.monotonic() + self.poll_interval
-            _changes(self.content, self.leases, list(self.content.paths), self.restores, self.known_macs)
+            _changes(self.content, self.leases, list(self.content.paths), self.restores, self.known)
 
     def _inotify_events(self, events):
         if any(mask & IN_Q_OVERFLOW for _wd, mask, _name in events):
@@ -636,12 +634,11 @@ class Watcher:
         else:
             wd_dirs, content = self.wd_dirs, self.content
             names = sorted({n for wd, _m, f in events if wd in wd_dirs for n in content.names_in(wd_dirs[wd], f)})
-        _changes(self.content, self.leases, names, self.restores, self.known_macs)
+        _changes(self.content, self.leases, names, self.restores, self.known)
 
     def _journal_lines(self, follower, lines):
-        kwargs = {} if self.known_macs is None else {"known_macs": self.known_macs}
         try:
-            entries = __salt__["dhcp_reservations.discover_text"]("\n".join(lines) + "\n", **kwargs)
+            entries = __salt__["dhcp_reservations.discover_text"]("\n".join(lines) + "\n", **self.known)
         except Exception as exc:  # pylint: disable=broad-except
             # An inventory that does not render (pillar being edited) must not end the engine.
             log.error("brine_filewatch: %d journal lines of watch %s not looked at: %s", len(lines), follower.name, exc)

@@ -1037,6 +1037,15 @@ def _systemd_escape_dev(name):
     return "sys-subsystem-net-devices-" + "".join(c if c.isalnum() or c in "_." else f"\\x{ord(c):02x}" for c in name) + ".device"
 
 
+def _oneshot_unit(description, unit_deps, commands, wanted_by):
+    """A oneshot systemd unit that runs ``commands`` (argument lists, absolute paths) once."""
+    lines = [HEADER.rstrip(), "[Unit]", f"Description={description}", *unit_deps, "",
+             "[Service]", "Type=oneshot", "RemainAfterExit=yes"]
+    lines += ["ExecStart=" + " ".join(argv) for argv in commands]
+    lines += ["", "[Install]", f"WantedBy={wanted_by}", ""]
+    return "\n".join(lines)
+
+
 def guard_unit(the_plan):
     """
     A systemd unit that installs the loop guard at boot: on Linux once networkd has created the
@@ -1044,43 +1053,23 @@ def guard_unit(the_plan):
     (OpenFlow rules are not kept in OVSDB).
     """
     if the_plan["backend"] == "ovs":
-        lines = [
-            HEADER.rstrip(),
-            "[Unit]",
-            "Description=Brine dual bond: loop guard flows on the patch-port crossings",
-            "After=ovs-vswitchd.service openvswitch-switch.service",
-            "PartOf=ovs-vswitchd.service",
-            "",
-            "[Service]",
-            "Type=oneshot",
-            "RemainAfterExit=yes",
-        ]
-        lines += [f"ExecStart=/usr/bin/ovs-ofctl add-flow {f['bridge']} {f['flow']}" for f in ovs_guard_flows(the_plan)]
-        lines += ["", "[Install]", "WantedBy=ovs-vswitchd.service", ""]
-        return "\n".join(lines)
+        return _oneshot_unit(
+            "Brine dual bond: loop guard flows on the patch-port crossings",
+            ["After=ovs-vswitchd.service openvswitch-switch.service", "PartOf=ovs-vswitchd.service"],
+            [["/usr/bin/ovs-ofctl", "add-flow", f["bridge"], f["flow"]] for f in ovs_guard_flows(the_plan)],
+            "ovs-vswitchd.service")
     devs = [leg[k] for leg in the_plan["legs"] for k in ("crossing", "backup")]
     units = " ".join(_systemd_escape_dev(d) for d in devs)
-    cmds = []
-    for d in devs:
-        cmds.append(["tc", "qdisc", "replace", "dev", d, "clsact"])
+    cmds = [["tc", "qdisc", "replace", "dev", d, "clsact"] for d in devs]
     cmds += [c["argv"] for c in guard_commands(the_plan)]
     # networkd's [BridgeFDB] makes "permanent" entries, which a bridge treats as its own MAC
     # (delivered locally, never forwarded): the pins must be "static", so they live here too.
     cmds += [["bridge", "fdb", "replace", e["mac"], "dev", e["port"], "master", "static"] for e in the_plan.get("fdb", [])]
-    lines = [
-        HEADER.rstrip(),
-        "[Unit]",
-        "Description=Brine dual bond: loop guard and FDB pins on the veth crossings",
-        f"BindsTo={units}",
-        f"After={units} systemd-networkd.service",
-        "",
-        "[Service]",
-        "Type=oneshot",
-        "RemainAfterExit=yes",
-    ]
-    lines += [f"ExecStart={'/usr/sbin/bridge' if c[0] == 'bridge' else '/usr/sbin/tc'} " + " ".join(c[1:]) for c in cmds]
-    lines += ["", "[Install]", f"WantedBy={units}", ""]
-    return "\n".join(lines)
+    return _oneshot_unit(
+        "Brine dual bond: loop guard and FDB pins on the veth crossings",
+        [f"BindsTo={units}", f"After={units} systemd-networkd.service"],
+        [[f"/usr/sbin/{c[0]}", *c[1:]] for c in cmds],
+        units)
 
 
 def persistent_files(the_plan):

@@ -84,8 +84,7 @@ def test_reselect_primary_puts_a_bond_back_on_its_nic_and_is_a_no_op_after(lifec
 def test_cutting_both_cables_forms_no_loop(lifecycle):
     backend, run = lifecycle
     result = run.result("loop")
-    print(f"{backend}, both cables cut: {result['host_sent']} frames from the host, crossings {result['ring_total']} in all, in 5 s "
-          f"{result['loop']}, in a quiet 2 s {result['quiet']}")
+    print_loop_figures(f"{backend}, both cables cut", result)
     # With both NICs down, once the host stops sending, nothing moves on the crossings: the ring
     # does not forward by itself. Without the guard the Linux ring does (the test below).
     assert result["quiet"] is not None, "the host never stopped sending for 3.5 s"
@@ -115,12 +114,21 @@ def test_remove_takes_everything_away_but_the_nics(lifecycle):
     assert result["again"] == {"changes": [], "comment": "already absent"}
 
 
-def test_without_the_guard_the_ovs_ring_carries_each_frame_round_and_round():
-    run = run_scenario("loop", "ovs")
-    result = run.result("loop")
+def print_loop_figures(what, result):
+    print(f"{what}: {result['host_sent']} frames from the host, crossings {result['ring_total']} in all, "
+          f"in 5 s {result['loop']}, in a quiet 2 s {result['quiet']}")
+
+
+def unguarded_loop(backend):
+    """The loop scenario with the guard taken away (tc filters or OpenFlow rules); its result."""
+    result = run_scenario("loop", backend).result("loop")
     assert result["guarded"] is False
-    print(f"OVS unguarded: {result['host_sent']} frames from the host, crossings {result['ring_total']} in all, in 5 s {result['loop']}, "
-          f"in a quiet 2 s {result['quiet']}")
+    print_loop_figures(f"{backend} unguarded", result)
+    return result
+
+
+def test_without_the_guard_the_ovs_ring_carries_each_frame_round_and_round():
+    result = unguarded_loop("ovs")
     # Not a storm (OVS stops at its translation depth), but many times what the guard lets through.
     assert result["ring_total"] > 4 * RING_PACKETS_PER_FRAME * max(result["host_sent"], 1), result
     # The guard unit's flows (what ovs-vswitchd's restart runs) put everything back.
@@ -128,11 +136,7 @@ def test_without_the_guard_the_ovs_ring_carries_each_frame_round_and_round():
 
 
 def test_the_loop_is_real_without_the_guard():
-    run = run_scenario("loop", "linux")
-    result = run.result("loop")
-    assert result["guarded"] is False
-    print(f"unguarded: {result['host_sent']} frames from the host, crossings {result['ring_total']} in all, in 5 s {result['loop']}, "
-          f"in a quiet 2 s {result['quiet']}")
+    result = unguarded_loop("linux")
     assert sum(result["loop"].values()) > 10000, result["loop"]
     assert result["ring_total"] > RING_PACKETS_PER_FRAME * max(result["host_sent"], 1), result
     assert sum(result["quiet"].values()) > 10000, result["quiet"]  # it forwards by itself
