@@ -1601,9 +1601,23 @@ def _removal(the_plan, config_dirs=None):
         todo = removal_linux(the_plan, _ip_links())
     else:
         todo = removal_ovs(the_plan, _ovs_seen()) if shutil.which("ovs-vsctl") else []
-    for path in _own_files(config_dirs):
+    for path in _own_files(config_dirs) + _guard_unit_links(config_dirs):
         todo.append({"action": "file-remove", "name": path, "detail": f"remove {path}"})
     return todo
+
+
+def _guard_unit_links(config_dirs=None):
+    """The ``*.wants/`` and ``*.requires/`` links ``systemctl enable`` made to the guard unit:
+    removed with the unit, or they dangle (systemd then warns about them at every boot)."""
+    directory = _config_dirs(config_dirs)["systemd"]
+    if not os.path.isdir(directory):
+        return []
+    links = []
+    for entry in sorted(os.listdir(directory)):
+        link = os.path.join(directory, entry, GUARD_UNIT)
+        if entry.endswith((".wants", ".requires")) and os.path.islink(link):
+            links.append(link)
+    return links
 
 
 def remove(host=None, networks=None, minion_id=None, test=False, config_dirs=None, state_dir=None):

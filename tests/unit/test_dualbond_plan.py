@@ -421,6 +421,34 @@ def test_persistent_paths_for_networkd():
     assert all(p.startswith(("/etc/systemd/network/60-brine-dualbond-", "/etc/systemd/system/")) for p in paths)
 
 
+def test_removal_takes_the_guard_units_enable_links_with_it(tmp_path, monkeypatch):
+    systemd, networkd = tmp_path / "system", tmp_path / "network"
+    networkd.mkdir()
+    (networkd / "60-brine-dualbond-br-eth2.netdev").write_text("[NetDev]\n")
+    (networkd / "10-other.network").write_text("[Match]\n")
+    systemd.mkdir()
+    unit = systemd / dualbond.GUARD_UNIT
+    unit.write_text("[Unit]\n")
+    for wants in ("multi-user.target.wants", "ovs-vswitchd.service.wants", "network.target.requires"):
+        (systemd / wants).mkdir()
+        (systemd / wants / dualbond.GUARD_UNIT).symlink_to(unit)
+    (systemd / "multi-user.target.wants" / "ssh.service").symlink_to("/lib/systemd/system/ssh.service")
+    (systemd / "brine.conf.d").mkdir()
+    (systemd / "brine.conf.d" / dualbond.GUARD_UNIT).write_text("not a link\n")
+    dirs = {"networkd": str(networkd), "ifupdown": str(tmp_path / "none"), "systemd": str(systemd)}
+    monkeypatch.setattr(dualbond, "_ip_links", lambda: [])  # no bond devices: only the files are planned
+
+    removed = [t["name"] for t in dualbond._removal(make_plan(), dirs) if t["action"] == "file-remove"]
+
+    assert sorted(removed) == sorted([
+        str(networkd / "60-brine-dualbond-br-eth2.netdev"),
+        str(unit),
+        str(systemd / "multi-user.target.wants" / dualbond.GUARD_UNIT),
+        str(systemd / "network.target.requires" / dualbond.GUARD_UNIT),
+        str(systemd / "ovs-vswitchd.service.wants" / dualbond.GUARD_UNIT),
+    ])
+
+
 # --------------------------------------------------------------------------- OVS
 
 
