@@ -72,6 +72,16 @@ def ping(address, count=3, source=None):
     return sh(*argv, check=False).returncode == 0
 
 
+def jumbo_ping(address):
+    """A 9000-byte IP packet, not fragmented (-M do), answered: the whole path carries MTU 9000."""
+    return ping_sized(address, 9000)
+
+
+def ping_sized(address, ip_size):
+    argv = ["ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", "-M", "do", "-s", str(ip_size - 28), address]
+    return sh(*argv, check=False).returncode == 0
+
+
 def active_slave(bond):
     try:
         return Path(f"/sys/class/net/{bond}/bonding/active_slave").read_text().strip()
@@ -112,6 +122,8 @@ def scenario_apply(backend, style="networkd"):
     before = {leg["nic"]: counters(leg["nic"]) for leg in legs}
     reach = {net: ping(addr) for net, addr in PEERS.items()}
     after = {leg["nic"]: counters(leg["nic"]) for leg in legs}
+    jumbo = {net: jumbo_ping(addr) for net, addr in PEERS.items()}
+    full_size = {net: ping_sized(addr, networks[net]["mtu"]) for net, addr in PEERS.items()}
     second = dualbond.apply(host=host, networks=networks, minion_id=minion)
     status = dualbond.status(host=host, networks=networks, minion_id=minion)
     files = sorted(os.listdir(CONFIG_DIRS[style]))
@@ -121,6 +133,9 @@ def scenario_apply(backend, style="networkd"):
         grain={n: nic_table.get(n) for n in host["dualbond"]["nics"]},
         settled=settled,
         reach=reach,
+        jumbo=jumbo,
+        full_size=full_size,
+        mtus={net: networks[net]["mtu"] for net in PEERS},
         tx={nic: after[nic]["tx_packets"] - before[nic]["tx_packets"] for nic in after},
         rx={nic: after[nic]["rx_packets"] - before[nic]["rx_packets"] for nic in after},
         second=second,
@@ -141,9 +156,11 @@ def scenario_cut(backend, ctx=None):
         sh("ip", "-n", "sw", "link", "set", f"sw-{nic}", "down")
         moved = wait_for(lambda: active_of(backend, bond) == leg["backup"], 5)
         reach_cut = ping(PEERS[net], count=3)
+        jumbo_cut = jumbo_ping(PEERS[net])
         sh("ip", "-n", "sw", "link", "set", f"sw-{nic}", "up")
         back = wait_for(lambda: active_of(backend, bond) == nic, 5)
-        results.append({"nic": nic, "moved_to_backup": moved, "reach_while_cut": reach_cut, "back_on_primary": back,
+        results.append({"nic": nic, "network": net, "mtu": networks[net]["mtu"], "moved_to_backup": moved,
+                        "reach_while_cut": reach_cut, "jumbo_while_cut": jumbo_cut, "back_on_primary": back,
                         "reach_after": ping(PEERS[net], count=2)})
     emit(cuts=results)
 

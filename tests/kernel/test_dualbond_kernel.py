@@ -40,6 +40,16 @@ def test_apply_brings_both_bonds_up_on_their_own_nic_and_traffic_uses_both_ports
     assert interfaces["br-eth2.100"]["mtu"] == 1500
 
 
+def test_jumbo_frames_cross_the_bonds_on_the_9000_byte_networks_only(lifecycle):
+    backend, run = lifecycle
+    applied = run.result("jumbo")
+    assert applied["mtus"] == {"management": 9000, "tunnel": 9000, "external": 1500}
+    # a 9000-byte packet, not fragmented, goes to the peer and back on the VLANs with MTU 9000
+    # and is refused on the one with 1500, where a full 1500-byte packet still passes
+    assert applied["jumbo"] == {"management": True, "tunnel": True, "external": False}
+    assert applied["full_size"] == {"management": True, "tunnel": True, "external": True}
+
+
 def test_grain_reports_the_nics_bond_membership_and_permanent_mac(lifecycle):
     backend, run = lifecycle
     applied = run.result("grain")
@@ -71,6 +81,8 @@ def test_cutting_one_cable_keeps_traffic_flowing_and_mending_it_restores_the_pri
     assert [c["nic"] for c in cuts] == ["eth2", "eth3"]
     for cut in cuts:
         assert cut == {**cut, "moved_to_backup": True, "reach_while_cut": True, "back_on_primary": True, "reach_after": True}
+        # through the crossing into the other bridge, 9000-byte packets still pass
+        assert cut["mtu"] == 9000 and cut["jumbo_while_cut"] is True, cut
 
 
 def test_reselect_primary_puts_a_bond_back_on_its_nic_and_is_a_no_op_after(lifecycle):
