@@ -65,6 +65,8 @@ def highstate(request):
     backend = request.param
     minion = "ubuntu1" if backend == "linux" else "ubuntu3"
     inventory = example_inventory()
+    if backend == "ovs":
+        inventory["hosts"][minion]["dualbond"]["datapath_type"] = "netdev"  # kernel datapath loses upcalls in UML
     payload, work = salt_payload(minion, inventory, backend)
     try:
         run = uml_guest.run_guest(payload, timeout=600, mem="512M")
