@@ -47,7 +47,7 @@ IMPLICIT_ROLES = ("network",)
 
 DUALBOND_BACKENDS = ("linux", "ovs")
 # probe, rollback_seconds and datapath_type are checked in detail by dualbond.build_plan().
-DUALBOND_KEYS = ("nics", "backend", "miimon", "bridges", "probe", "rollback_seconds", "datapath_type")
+DUALBOND_KEYS = ("nics", "backend", "miimon", "link_detect", "bridges", "probe", "rollback_seconds", "datapath_type")
 NETWORK_CONFIG_STYLES = ("networkd", "ifupdown")
 DISK_ID_KEYS = ("by_id", "serial", "wwn")
 
@@ -390,6 +390,11 @@ class _Checker:
         miimon = spec.get("miimon", 100)
         if isinstance(miimon, bool) or not isinstance(miimon, int) or not 10 <= miimon <= 10000:
             self.err(f"{path}:miimon", f"miimon {miimon!r} must be 10-10000 ms")
+        link_detect = spec.get("link_detect")
+        if link_detect is not None and link_detect not in ("carrier", "miimon"):
+            self.err(f"{path}:link_detect", f"unknown link detection {link_detect!r}; expected carrier or miimon")
+        elif link_detect == "carrier" and backend != "ovs":
+            self.err(f"{path}:link_detect", "Linux bonds detect links by miimon only; carrier is for the ovs backend")
         bridges = spec.get("bridges")
         if bridges is not None:
             if not isinstance(bridges, list) or len(bridges) != 2:

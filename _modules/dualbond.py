@@ -47,6 +47,10 @@ IFNAME_MAX = 15
 BACKENDS = ("linux", "ovs")
 CONFIG_STYLES = ("networkd", "ifupdown")
 DATAPATH_TYPES = ("system", "netdev")
+# How an OVS bond learns that a member's link went down: "carrier" (OVS's default) acts on the
+# kernel's carrier notification at once; "miimon" polls every ``miimon`` ms, for drivers that
+# report carrier wrongly. Linux bonds always poll (miimon).
+LINK_DETECT_MODES = ("carrier", "miimon")
 DEFAULT_MIIMON = 100
 DEFAULT_ROLLBACK_SECONDS = 30
 SALT_MASTER_PORTS = (4506, 4505)
@@ -215,6 +219,11 @@ def build_plan(host, networks, minion_id="host"):
     datapath = spec.get("datapath_type", "system")
     if datapath not in DATAPATH_TYPES:
         raise PlanError(f"{path}:datapath_type: {datapath!r}; expected system or netdev")
+    link_detect = spec.get("link_detect", "carrier" if backend == "ovs" else "miimon")
+    if link_detect not in LINK_DETECT_MODES:
+        raise PlanError(f"{path}:link_detect: {link_detect!r}; expected carrier or miimon")
+    if backend == "linux" and link_detect != "miimon":
+        raise PlanError(f"{path}:link_detect: Linux bonds detect links by miimon only; carrier is for the ovs backend")
     rollback = spec.get("rollback_seconds", DEFAULT_ROLLBACK_SECONDS)
     if isinstance(rollback, bool) or not isinstance(rollback, (int, float)) or not 1 <= rollback <= 600:
         raise PlanError(f"{path}:rollback_seconds: {rollback!r} must be 1-600 seconds")
@@ -309,6 +318,7 @@ def build_plan(host, networks, minion_id="host"):
         "minion_id": minion_id,
         "backend": backend,
         "miimon": miimon,
+        "link_detect": link_detect,
         "datapath_type": datapath,
         "config_style": style,
         "mtu": mtu,
@@ -718,7 +728,8 @@ def ovs_desired(the_plan, supports_bond_primary=True):
         want[leg["bridge"]] = {"datapath_type": the_plan["datapath_type"], "hwaddr": leg["mac"], "ports": {}}
     for leg in the_plan["legs"]:
         other_config = {
-            "bond-detect-mode": "miimon",
+            # a plan saved by an earlier version (rollback) has no link_detect: it polled
+            "bond-detect-mode": the_plan.get("link_detect", "miimon"),
             "bond-miimon-interval": str(the_plan["miimon"]),
         }
         if supports_bond_primary:

@@ -41,6 +41,11 @@ MISTAKES = {
         "brine:hosts:ubuntu1:roles:3",
         "unknown role 'controler'",
     ),
+    "carrier detection on a Linux bond": (
+        lambda i: i["hosts"]["ubuntu1"]["dualbond"].update(link_detect="carrier"),
+        "brine:hosts:ubuntu1:dualbond:link_detect",
+        "Linux bonds detect links by miimon only",
+    ),
     "bond member not a NIC": (
         lambda i: i["hosts"]["ubuntu1"]["dualbond"].update(nics=["eth2", "eth4"]),
         "brine:hosts:ubuntu1:dualbond:nics:1",

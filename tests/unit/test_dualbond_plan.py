@@ -475,6 +475,47 @@ def test_ovs_fresh_database_gets_bridges_bonds_and_patches():
     assert "tag=10" in vlan and "type=internal" in vlan
 
 
+def test_ovs_bonds_act_on_carrier_unless_told_to_poll():
+    def bond_argv(plan):
+        return next(c["argv"] for c in dualbond.diff_ovs(plan, {}) if "add-bond" in c["argv"])
+
+    assert "other_config:bond-detect-mode=carrier" in bond_argv(make_plan("ubuntu3"))
+    polled = make_plan("ubuntu3", lambda h: h["dualbond"].update(link_detect="miimon", miimon=50))
+    assert "other_config:bond-detect-mode=miimon" in bond_argv(polled)
+    assert "other_config:bond-miimon-interval=50" in bond_argv(polled)
+
+
+def test_a_polling_ovs_bond_is_changed_to_carrier_detection():
+    p = make_plan("ubuntu3")
+    seen = ovs_converged(p)
+    for port in seen["br-eth2"]["ports"].values():
+        if port["bond_mode"]:
+            port["other_config"]["bond-detect-mode"] = "miimon"  # as applied by the earlier version
+    changes = [c["detail"] for c in dualbond.diff_ovs(p, seen)]
+    assert len(changes) == 1 and "bond-eth2" in changes[0], changes
+    assert dualbond.diff_ovs(p, ovs_converged(p)) == []
+
+
+def test_a_plan_saved_before_link_detect_still_polls():
+    saved = make_plan("ubuntu3")
+    del saved["link_detect"]
+    bond = dualbond.ovs_desired(saved)["br-eth2"]["ports"]["bond-eth2"]
+    assert bond["other_config"]["bond-detect-mode"] == "miimon"
+
+
+@pytest.mark.parametrize("backend, value, words", [
+    ("linux", "carrier", "Linux bonds detect links by miimon only"),
+    ("ovs", "mii", "'mii'; expected carrier or miimon"),
+])
+def test_link_detection_mistakes_are_refused(backend, value, words):
+    minion = "ubuntu1" if backend == "linux" else "ubuntu3"
+    host, networks = host_and_networks(minion)  # the inventory check refuses it too (inventory_mistakes)
+    host["dualbond"]["link_detect"] = value
+    with pytest.raises(dualbond.PlanError, match=words) as err:
+        dualbond.build_plan(host, networks, minion)
+    assert f"hosts:{minion}:dualbond:link_detect" in str(err.value)
+
+
 def test_ovs_before_2_14_has_no_bond_primary():
     p = make_plan("ubuntu3")
     argvs = [c["argv"] for c in dualbond.diff_ovs(p, {}, supports_bond_primary=False)]
