@@ -46,6 +46,7 @@ KNOWN_ROLES = (
 IMPLICIT_ROLES = ("network",)
 
 DUALBOND_BACKENDS = ("linux", "ovs")
+DUALBOND_LINK_DETECT = ("carrier", "miimon")  # dualbond.LINK_DETECT_MODES
 # probe, rollback_seconds and datapath_type are checked in detail by dualbond.build_plan().
 DUALBOND_KEYS = ("nics", "backend", "miimon", "link_detect", "bridges", "probe", "rollback_seconds", "datapath_type")
 NETWORK_CONFIG_STYLES = ("networkd", "ifupdown")
@@ -391,7 +392,7 @@ class _Checker:
         if isinstance(miimon, bool) or not isinstance(miimon, int) or not 10 <= miimon <= 10000:
             self.err(f"{path}:miimon", f"miimon {miimon!r} must be 10-10000 ms")
         link_detect = spec.get("link_detect")
-        if link_detect is not None and link_detect not in ("carrier", "miimon"):
+        if link_detect is not None and link_detect not in DUALBOND_LINK_DETECT:
             self.err(f"{path}:link_detect", f"unknown link detection {link_detect!r}; expected carrier or miimon")
         elif link_detect == "carrier" and backend != "ovs":
             self.err(f"{path}:link_detect", "Linux bonds detect links by miimon only; carrier is for the ovs backend")

@@ -198,6 +198,12 @@ def host_cpu_ticks():
     return sum(fields) - idle, sum(fields)
 
 
+def host_cpu_busy_since(before):
+    """The fraction of the host's CPU time that was busy since ``before`` (``host_cpu_ticks()``)."""
+    busy, total = (after - start for after, start in zip(host_cpu_ticks(), before))
+    return busy / total if total else 0.0
+
+
 def wait_for_quiet_host(busy_below=0.25, window=5.0, give_up=300.0):
     """Wait until the host's CPUs were less than ``busy_below`` busy over ``window`` s (at most
     ``give_up`` s); return the last fraction measured.
@@ -210,8 +216,7 @@ def wait_for_quiet_host(busy_below=0.25, window=5.0, give_up=300.0):
     while True:
         before = host_cpu_ticks()
         time.sleep(window)
-        busy, total = (after - start for after, start in zip(host_cpu_ticks(), before))
-        fraction = busy / total if total else 0.0
+        fraction = host_cpu_busy_since(before)
         if fraction < busy_below or time.monotonic() > deadline:
             return fraction
         print(f"waiting for the lab to settle: host CPUs {100 * fraction:.0f}% busy", flush=True)
@@ -267,8 +272,7 @@ def main():
                   "active (kernel log, 10 ms ticks: indicative)")
         if backend == "ovs":
             print(f"{'':<9} {'':<7} {'':>4}  {'':<28}{summary(values['seen'])}   recovery as seen by ovs-appctl bond/show")
-    busy, total = (after - before for after, before in zip(host_cpu_ticks(), cpu_before))
-    print(f"host during the run: CPUs {100 * busy / total:.0f}% busy, load average {os.getloadavg()[0]:.1f} "
+    print(f"host during the run: CPUs {100 * host_cpu_busy_since(cpu_before):.0f}% busy, load average {os.getloadavg()[0]:.1f} "
           f"({os.cpu_count()} cores; the UML guests' timing follows it)")
     return 0
 

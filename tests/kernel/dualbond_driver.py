@@ -67,19 +67,17 @@ def counters(name):
     return {k: int(Path(base, k).read_text()) for k in ("tx_packets", "rx_packets")}
 
 
-def ping(address, count=3, source=None):
+def ping(address, count=3, source=None, ip_size=None):
+    """Echo replies came back; with ``ip_size``, for IP packets of that size, not fragmented."""
     argv = ["ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1", address]
+    if ip_size:
+        argv[-1:-1] = ["-M", "do", "-s", str(ip_size - 28)]
     return sh(*argv, check=False).returncode == 0
 
 
 def jumbo_ping(address):
-    """A 9000-byte IP packet, not fragmented (-M do), answered: the whole path carries MTU 9000."""
-    return ping_sized(address, 9000)
-
-
-def ping_sized(address, ip_size):
-    argv = ["ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", "-M", "do", "-s", str(ip_size - 28), address]
-    return sh(*argv, check=False).returncode == 0
+    """A 9000-byte IP packet, not fragmented, answered: the whole path carries MTU 9000."""
+    return ping(address, count=2, ip_size=9000)
 
 
 def active_slave(bond):
@@ -123,7 +121,7 @@ def scenario_apply(backend, style="networkd"):
     reach = {net: ping(addr) for net, addr in PEERS.items()}
     after = {leg["nic"]: counters(leg["nic"]) for leg in legs}
     jumbo = {net: jumbo_ping(addr) for net, addr in PEERS.items()}
-    full_size = {net: ping_sized(addr, networks[net]["mtu"]) for net, addr in PEERS.items()}
+    full_size = {net: ping(addr, count=2, ip_size=networks[net]["mtu"]) for net, addr in PEERS.items()}
     second = dualbond.apply(host=host, networks=networks, minion_id=minion)
     status = dualbond.status(host=host, networks=networks, minion_id=minion)
     files = sorted(os.listdir(CONFIG_DIRS[style]))
