@@ -4,18 +4,20 @@ Brine's virtual lab: one user-mode-linux guest per inventory host, a lab switch,
 Host side, everything the lab creates is in one network namespace of its own (``brine-lab-ID``,
 ID derived from the checkout's path, so two checkouts never share a lab):
 
-- ``uml_switch`` (daemon transport, carries 802.1Q tags): the lab switch. Every inventory NIC of
-  every host has its own cable (UML NIC) to it.
+- bridge ``labsw``, the lab switch (a plain Linux bridge: 802.1Q tags and jumbo frames pass as
+  they are). Every inventory NIC of every host has its own cable to it: a tap device, the far end
+  of a UML vector NIC (tap transport).
 - bridge ``ctlbr`` with the master's address on the out-of-band control network (like a BMC
-  network, not in the inventory): every guest's ``vec0`` is a raw-socket NIC on a veth plugged
-  into it. Salt and the lab's command channel use it, so Brine's own network states can rewire
-  the inventory NICs without cutting Salt.
+  network, not in the inventory): every guest's ``vec0`` is a tap on it. Its ports are isolated,
+  so a guest reaches the master and nothing else there. Salt and the lab's command channel use
+  it, so Brine's own network states can rewire the inventory NICs without cutting Salt.
 - the salt-master, serving this checkout (``etc/master`` with ``/srv/brine`` replaced).
 
-Guest side: its own kernel (``linux.uml``), its own root (a UML copy-on-write file over the shared
-base image), sparse disk images as ``/dev/ubdb``..., systemd as PID 1, and ``lab/guest/boot.sh``
-wiring the inventory NICs through a ``tor`` network namespace (the switch port) so a cut cable is
-a real carrier loss on the NIC.
+Guest side: its own kernel (lab/kernel.py), its own root (a UML copy-on-write file over the shared
+base image), sparse disk images as ``/dev/ubdb``..., a read-only config drive (its settings, its
+minion key, its command channel key), systemd as PID 1, and ``lab/guest/boot.sh`` wiring the
+inventory NICs through a ``tor`` network namespace (the switch port) so a cut cable is a real
+carrier loss on the NIC. The guest has no view of the host's files (``hostfs=/dev/null``).
 
 Files: runtime (sockets, pids, master state) under ``/run/brine-lab/ID``; bulky or useful ones
 (copy-on-write roots, disks, logs) under the checkout's ``.cache/lab``. ``down`` removes both but
@@ -25,6 +27,7 @@ the logs.
 import base64
 import ctypes
 import hashlib
+import hmac
 import ipaddress
 import json
 import os
@@ -33,24 +36,27 @@ import shlex
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
 
 import yaml
 
-from lab import image
+from lab import image, kernel
 
 REPO = Path(__file__).resolve().parents[1]
-UML_KERNEL = "/usr/bin/linux.uml"
 EXEC_PORT = 7100
 DEFAULT_CONTROL_CIDR = "172.31.255.0/24"
 DEFAULT_MEMORY = "768M"
 DEFAULT_DISK_SIZE = "64G"  # sparse: costs only what the guest writes
-MAX_UBD = 16  # the UML block driver's limit, root included
+MAX_UBD = 16  # the UML block driver's limit, root and config drive included
+CONFIG_UBD = MAX_UBD - 1  # the config drive: the last UML block device
+CONFIG_DRIVE = "ubd" + chr(ord("a") + CONFIG_UBD)
+# The lab switch's ports carry jumbo frames (inventory MTUs up to 9216).
+SWITCH_MTU = 9216
 LAB_KEYS = ("control_cidr", "memory", "disk_size")
 LAB_HOST_KEYS = ("memory", "disk_sizes")
 
@@ -145,6 +151,8 @@ class Layout:
                     "mac": spec["mac"],
                     # Locally administered, never an inventory MAC: the cable's end in the guest.
                     "uplink_mac": f"02:b1:00:{index:02x}:{port_index:02x}:01",
+                    # The cable's end on the lab switch (host side).
+                    "tap": f"sw{index}p{port_index}",
                 })
             disk_sizes = lab.get("disk_sizes") or {}
             for disk in disk_sizes:
@@ -152,8 +160,8 @@ class Layout:
                     raise LabError(f"{path}:disk_sizes:{disk}: not one of the host's disks")
             disks = []
             for disk_index, (disk, spec) in enumerate(sorted(host.get("disks", {}).items()), start=1):
-                if disk_index >= MAX_UBD:
-                    raise LabError(f"brine:hosts:{name}:disks: the lab gives a guest at most {MAX_UBD - 1} disks")
+                if disk_index >= CONFIG_UBD:
+                    raise LabError(f"brine:hosts:{name}:disks: the lab gives a guest at most {CONFIG_UBD - 1} disks")
                 size = disk_sizes.get(disk, disk_size)
                 _size_bytes(size, f"{path}:disk_sizes:{disk}")
                 disks.append({
@@ -167,7 +175,7 @@ class Layout:
                 "index": index,
                 "roles": host["roles"],
                 "control_ip": str(self.control_net.network_address + 10 + index),
-                "control_veth": f"ctl{index}",
+                "control_tap": f"ctl{index}",
                 # UML gives every vec NIC the same MAC unless told otherwise: on one bridge that
                 # would leave a single guest reachable at a time.
                 "control_mac": f"02:b1:00:{index:02x}:ff:01",
@@ -211,13 +219,8 @@ class Layout:
     def uml_dir(self):
         return self.run_dir / "uml"
 
-    @property
-    def switch_socket(self):
-        return self.run_dir / "switch.ctl"
-
-    @property
-    def bpf_file(self):
-        return self.run_dir / "no-outgoing.bpf"
+    def config_drive(self, name):
+        return self.host_dir(name) / "cfg.tar"
 
     @property
     def master_dir(self):
@@ -231,19 +234,23 @@ class Layout:
         host = self.host(name)
         hdir = self.host_dir(name)
         cmd = [
-            UML_KERNEL, f"umid={name}", f"uml_dir={self.uml_dir}", f"mem={host['memory']}",
+            str(kernel.KERNEL), f"umid={name}", f"uml_dir={self.uml_dir}", f"mem={host['memory']}",
             f"ubd0={hdir / 'root.cow'},{base_image}",
         ]
         for disk_index, disk in enumerate(host["disks"], start=1):
             cmd.append(f"ubd{disk_index}={hdir / (disk['disk'] + '.img')}")
-        cmd.append(
-            f"vec0:transport=raw,ifname={host['control_veth']},mac={host['control_mac']},depth=128,bpffile={self.bpf_file}"
-        )
-        for port_index, port in enumerate(host["ports"]):
-            cmd.append(f"eth{port_index}=daemon,{port['uplink_mac']},unix,{self.switch_socket}")
+        # r: opened read-only by the UML process, whatever the guest does.
+        cmd.append(f"ubd{CONFIG_UBD}r={self.config_drive(name)}")
+        cmd.append(f"vec0:transport=tap,ifname={host['control_tap']},mac={host['control_mac']}")
+        for port_index, port in enumerate(host["ports"], start=1):
+            # mtu=: without it the vector NIC refuses an MTU above 1500.
+            cmd.append(f"vec{port_index}:transport=tap,ifname={port['tap']},mac={port['uplink_mac']},mtu={SWITCH_MTU}")
         cmd += [
             "root=/dev/ubda", "rw", "con=null", "ssl=null", "con0=null,fd:1",
-            f"brine_lab_cfg={self.cfg_dir(name)}", "loglevel=4",
+            # hostfs is built into the kernel and would show a guest the host's files; a file as
+            # its root makes every hostfs mount fail (a path through a file does not resolve).
+            "hostfs=/dev/null",
+            f"brine_lab_cfg={CONFIG_DRIVE}", "loglevel=4",
             # Unit start/fail lines on the console (lab console HOST): the way to see a boot
             # that never reaches the command channel.
             "systemd.show_status=true",
@@ -251,12 +258,30 @@ class Layout:
         return cmd
 
 
-# The control network's raw sockets would hand each guest its own frames back; this classic
-# BPF program (ld pkttype; jeq PACKET_OUTGOING; ret 0; ret 256K) drops them.
-NO_OUTGOING_BPF = b"".join(
-    struct.pack("<HBBI", code, jt, jf, k)
-    for code, jt, jf, k in ((0x20, 0, 0, 0xFFFFF004), (0x15, 0, 1, 4), (0x06, 0, 0, 0), (0x06, 0, 0, 0x40000))
+# What a guest's console says when it died while booting, and what to do about it.
+BOOT_FAILURE_HINTS = (
+    ("ptrace set fp regs failed",
+     "this UML kernel cannot run on this host's CPU (the host kernel refuses its FPU state); "
+     "the lab's kernel is pinned in lab/uml-kernel.conf (scripts/uml-kernel.sh installs it)"),
+    ("Failed to start brine-lab-init", "the lab's wiring step failed in the guest (lab/guest/boot.sh, lab/image/rootfs)"),
+    ("brine-lab-init: no ", "the lab's wiring step failed in the guest (lab/guest/boot.sh, lab/image/rootfs)"),
+    ("Kernel panic", "the guest's kernel panicked"),
+    ("Out of memory", "the guest ran out of memory (lab: memory in the inventory)"),
 )
+BOOT_FAILURE_LINES = 12
+
+
+def boot_failure_report(console):
+    """A few lines on why a guest died while booting, from its console text: the known cause
+    and what to do, then the console's last lines (kernel messages, the lab's init)."""
+    lines = [line.rstrip() for line in console.replace("\r\n", "\n").splitlines() if line.strip()]
+    start = max((i for i, line in enumerate(lines) if line.startswith("===== brine-lab: power on")), default=-1)
+    lines = lines[start + 1:]
+    causes = list(dict.fromkeys(hint for marker, hint in BOOT_FAILURE_HINTS if any(marker in line for line in lines)))
+    text = "cause: " + "; ".join(causes) if causes else "cause: not recognised (see the console lines)"
+    tail = "\n".join("  | " + line for line in lines[-BOOT_FAILURE_LINES:]) or "  | (the console is empty)"
+    return f"{text}\nlast console lines:\n{tail}"
+
 
 _CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -423,9 +448,8 @@ class Lab:
         Returns the seconds it took (base image build excluded)."""
         if self.is_up:
             raise LabError(f"the lab is already up (network namespace {self.layout.netns}); `brine-lab down` first")
-        for tool in (UML_KERNEL, "/usr/bin/uml_switch"):
-            if not os.access(tool, os.X_OK):
-                raise LabError(f"{tool} is missing: apt-get install user-mode-linux uml-utilities (scripts/apt-packages.txt)")
+        if kernel.problem():
+            raise LabError(kernel.problem())
         base = image.ensure_base_image(log=self.log)
         image.mark_used(base)
         started = time.monotonic()
@@ -433,8 +457,6 @@ class Lab:
         try:
             self._prepare_files(base)
             self._make_network()
-            self._spawn("switch", ["uml_switch", "-unix", layout.switch_socket], layout.data_dir / "logs" / "uml_switch.log")
-            self._wait_for(lambda: layout.switch_socket.exists(), 10, "the lab switch socket")
             self._start_master()
             for name in layout.hosts:
                 self.start(name, wait=False)
@@ -453,14 +475,13 @@ class Lab:
                 shutil.rmtree(d)
         for d in (layout.uml_dir, layout.master_config_dir, layout.data_dir / "logs", layout.run_dir / "pids"):
             d.mkdir(parents=True, exist_ok=True)
-        layout.bpf_file.write_bytes(NO_OUTGOING_BPF)
         (layout.run_dir / "base-image").write_text(str(base))
         keys = self._generate_keys()
         pki = layout.master_dir / "etc" / "salt" / "pki" / "master" / "minions"
         pki.mkdir(parents=True, exist_ok=True)
         for name, host in layout.hosts.items():
             cfg = layout.cfg_dir(name)
-            cfg.mkdir(parents=True)
+            cfg.mkdir(parents=True, mode=0o700)
             shutil.copy(REPO / "lab" / "guest" / "boot.sh", cfg / "boot.sh")
             (cfg / "host.env").write_text(
                 f"LAB_HOST={shlex.quote(name)}\n"
@@ -490,9 +511,27 @@ class Lab:
             (cfg / "minion.pem").write_bytes(private)
             (cfg / "minion.pub").write_bytes(public)
             (pki / name).write_bytes(public)
+            # The command channel's key: the host and this guest have it, no other guest.
+            (cfg / "exec.key").write_text(secrets.token_hex(32) + "\n")
+            self._write_config_drive(name)
             for disk in host["disks"]:
                 with open(layout.host_dir(name) / f"{disk['disk']}.img", "wb") as fh:
                     fh.truncate(_size_bytes(disk["size"], disk["disk"]))
+
+    def _write_config_drive(self, name):
+        """The guest's config drive: its cfg directory as a tar file (owner root, mode 0600), which
+        the guest's brine-lab-init unpacks; the UML process opens it read-only."""
+        cfg = self.layout.cfg_dir(name)
+        drive = self.layout.config_drive(name)
+        fd = os.open(drive, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for path in sorted(cfg.iterdir()):
+                info = tar.gettarinfo(str(path), arcname=path.name)
+                info.uid = info.gid = 0
+                info.uname = info.gname = "root"
+                info.mode = 0o755 if path.name.endswith(".sh") else 0o600
+                with open(path, "rb") as data:
+                    tar.addfile(info, data)
 
     def _generate_keys(self):
         from cryptography.hazmat.primitives import serialization
@@ -513,18 +552,23 @@ class Lab:
         layout = self.layout
         _run(["ip", "netns", "add", layout.netns])
         ns = ["ip", "-n", layout.netns]
+        bridge = ["stp_state", "0", "forward_delay", "0", "mcast_snooping", "0"]
         _run(ns + ["link", "set", "lo", "up"])
-        _run(ns + ["link", "add", "ctlbr", "type", "bridge", "stp_state", "0", "forward_delay", "0"])
+        _run(ns + ["link", "add", "ctlbr", "type", "bridge", *bridge])
         _run(ns + ["addr", "add", f"{layout.master_ip}/{layout.control_net.prefixlen}", "dev", "ctlbr"])
         _run(ns + ["link", "set", "ctlbr", "up"])
+        _run(ns + ["link", "add", "labsw", "type", "bridge", *bridge])
+        _run(ns + ["link", "set", "labsw", "mtu", str(SWITCH_MTU), "up"])
         for host in layout.hosts.values():
-            veth = host["control_veth"]
-            _run(ns + ["link", "add", veth, "type", "veth", "peer", "name", f"{veth}br"])
-            _run(ns + ["link", "set", f"{veth}br", "master", "ctlbr"])
-            # The UML end is only a cable end for a raw socket: keep the namespace's IP stack off it.
-            self._ns("sysctl", "-qw", f"net.ipv4.conf.{veth}.arp_ignore=8", f"net.ipv6.conf.{veth}.disable_ipv6=1")
-            _run(ns + ["link", "set", veth, "up"])
-            _run(ns + ["link", "set", f"{veth}br", "up"])
+            tap = host["control_tap"]
+            _run(ns + ["tuntap", "add", "dev", tap, "mode", "tap"])
+            _run(ns + ["link", "set", tap, "master", "ctlbr", "up"])
+            # An isolated port talks to the bridge itself (the master) and to no other port.
+            self._ns("bridge", "link", "set", "dev", tap, "isolated", "on")
+            for port in host["ports"]:
+                _run(ns + ["tuntap", "add", "dev", port["tap"], "mode", "tap"])
+                _run(ns + ["link", "set", port["tap"], "mtu", str(SWITCH_MTU)])
+                _run(ns + ["link", "set", port["tap"], "master", "labsw", "up"])
 
     def _master_config(self):
         layout = self.layout
@@ -572,8 +616,9 @@ class Lab:
                     # calling it stopped, and say what was seen.
                     time.sleep(2)
                     if not self.is_running(name):
-                        raise LabError(f"guest {name} stopped while booting ({self._pid_report(f'guest-{name}')}); "
-                                       f"see {self.layout.console_log(name)}")
+                        raise LabError(f"guest {name} stopped while booting ({self._pid_report(f'guest-{name}')})\n"
+                                       f"{boot_failure_report(self.console(name))}\n"
+                                       f"whole console: {self.layout.console_log(name)}")
                 try:
                     if self.exec(name, "systemctl is-active -q brine-lab-init", timeout=10).ok:
                         pending.discard(name)
@@ -631,12 +676,15 @@ class Lab:
         host = self.layout.host(name)
         if isinstance(command, (list, tuple)):
             command = shlex.join(command)
-        token = "BRINE-LAB-" + secrets.token_hex(8)
+        token = f"{int(time.time())}-{secrets.token_hex(8)}"
+        encoded = base64.b64encode(command.encode()).decode()
+        key = bytes.fromhex((self.layout.cfg_dir(name) / "exec.key").read_text().strip())
+        mac = hmac.new(key, f"{token} {encoded}".encode(), hashlib.sha256).hexdigest()
         sock = _socket_in_netns(self.layout.netns)
         with sock:
             sock.settimeout(timeout)
             sock.connect((host["control_ip"], EXEC_PORT))
-            sock.sendall(f"{token} {base64.b64encode(command.encode()).decode()}\n".encode())
+            sock.sendall(f"{mac} {token} {encoded}\n".encode())
             chunks = []
             while True:
                 chunk = sock.recv(65536)
@@ -794,7 +842,7 @@ class Lab:
             pid = self.guest_pid(name)
             if pid is not None:
                 _kill_group(pid)
-        for what, marker in (("master", "salt-master"), ("switch", "uml_switch")):
+        for what, marker in (("master", "salt-master"),):
             pid = self._pid(what, marker)
             if pid is not None:
                 try:

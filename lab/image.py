@@ -7,17 +7,11 @@ import sys
 import time
 from pathlib import Path
 
+from lab import kernel
+
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_DIR = REPO / "lab" / "image"
 CACHE_ROOT = Path(os.environ.get("BRINE_LAB_CACHE", "/var/cache/brine-lab"))
-UML_MODULES = Path("/usr/lib/uml/modules")
-
-
-def uml_kernel_version():
-    versions = sorted(p.name for p in UML_MODULES.iterdir()) if UML_MODULES.is_dir() else []
-    if len(versions) != 1:
-        raise RuntimeError(f"expected one UML kernel under {UML_MODULES} (apt-get install user-mode-linux), found {versions}")
-    return versions[0]
 
 
 def recipe_hash():
@@ -28,7 +22,7 @@ def recipe_hash():
         digest.update(str(path.relative_to(IMAGE_DIR)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     digest.update((REPO / "requirements.txt").read_bytes())
-    digest.update(uml_kernel_version().encode())
+    digest.update(kernel.SETTINGS["UML_VERSION"].encode() + kernel.release().encode())
     return digest.hexdigest()[:16]
 
 
@@ -76,7 +70,8 @@ def ensure_base_image(log=print):
         started = time.monotonic()
         with open(log_file, "w") as out:
             proc = subprocess.run(
-                [str(IMAGE_DIR / "build.sh"), str(target), str(REPO / "requirements.txt"), str(REPO / ".venv" / "bin" / "pip")],
+                [str(IMAGE_DIR / "build.sh"), str(target), str(REPO / "requirements.txt"), str(REPO / ".venv" / "bin" / "pip"),
+                 str(kernel.MODULES / kernel.release())],
                 stdout=out, stderr=subprocess.STDOUT,
             )
         if proc.returncode != 0 or not image.exists():

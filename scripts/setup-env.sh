@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Brine needs on a Debian 12 machine, and nothing twice:
 #   - the apt packages listed in scripts/apt-packages.txt (only the missing ones);
-#   - a virtualenv in .venv from the pinned requirements.txt (rebuilt when it changes).
+#   - a virtualenv in .venv from the pinned requirements.txt (rebuilt when it changes);
+#   - the virtual lab's user-mode-linux kernel (scripts/uml-kernel.sh, lab/uml-kernel.conf).
 # Run as root (apt-get, and later the virtual lab, need it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,3 +41,5 @@ if [[ ! -x .venv/bin/python ]] || ! cmp -s requirements.txt .venv/.requirements.
     || { tail -30 .cache/pip-install.log; echo "setup: pip install failed (full log: .cache/pip-install.log)"; exit 1; }
   cp requirements.txt .venv/.requirements.installed
 fi
+
+scripts/uml-kernel.sh

@@ -16,6 +16,9 @@ VENV_BIN = Path(sys.executable).parent
 # kinds reuse module names, so load those with load_extension()).
 if str(REPO / "_modules") not in sys.path:
     sys.path.insert(0, str(REPO / "_modules"))
+# The lab package (lab/: the lab itself, the UML kernel's location).
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 
 def load_extension(kind, name):

@@ -1,12 +1,13 @@
 #!/bin/bash
 # Runs once at every boot of a lab guest, before the network and the Salt minion, from
-# /run/brine-lab/cfg (a copy of the host's per-guest directory, see lab/core.py):
+# /run/brine-lab/cfg (unpacked from the guest's read-only config drive, see lab/core.py):
 #   host.env   LAB_HOST, LAB_CTL_ADDR (control address/prefix), LAB_MASTER
 #   ports.txt  one line per inventory NIC: NAME MAC UPLINK_MAC
 #   disks.txt  one line per data disk: UBD_NAME BY_ID_NAME
 #   minion.conf, minion.pem, minion.pub   the Salt minion's identity (key accepted on the master)
+#   exec.key   the command channel's key (brine-lab-exec)
 #
-# Wiring: the UML NIC with UPLINK_MAC is the cable to the lab switch. It moves into netns "tor"
+# Wiring: the UML NIC with UPLINK_MAC (a vector NIC on a tap of the lab switch) is the cable. It moves into netns "tor"
 # (this host's top-of-rack port) as up-NAME and is bridged (br-NAME) with sw-NAME, the veth peer
 # of NAME, the NIC the inventory names, carrying the inventory MAC. Taking sw-NAME down is a
 # pulled cable: NAME loses carrier. Taking up-NAME down isolates the port from the switch while

@@ -3,13 +3,14 @@
 # kernel's modules, a Salt venv (/opt/salt) and the files under rootfs/. Writes OUTDIR/base.img
 # (ext4, made with mkfs.ext4 -d: no loop device) and OUTDIR/build.log.
 #
-# usage: build.sh OUTDIR CONSTRAINTS_FILE HOST_PIP
+# usage: build.sh OUTDIR CONSTRAINTS_FILE HOST_PIP UML_MODULE_DIR
 # HOST_PIP (the checkout's .venv/bin/pip) downloads the guests' Python wheels with the host's own
 # pip configuration (index, find-links, certificates); the chroot installs them offline.
+# UML_MODULE_DIR is the lab kernel's module tree (lab/kernel.py), named after its release.
 # The lab command calls it with OUTDIR=/var/cache/brine-lab/<hash of this recipe>; the image is
 # built in OUTDIR.tmp-PID and renamed into place only when complete.
 set -euo pipefail
-out=$1 constraints=$2 host_pip=$3
+out=$1 constraints=$2 host_pip=$3 module_dir=$4
 here=$(cd "$(dirname "$0")" && pwd)
 work="$out.tmp-$$"
 rootfs="$work/rootfs"
@@ -35,8 +36,8 @@ mirror() {
   return 1
 }
 
-uml_version=$(ls /usr/lib/uml/modules/)
-[[ $(wc -w <<<"$uml_version") == 1 ]] || { echo "build.sh: expected one UML kernel in /usr/lib/uml/modules, found: $uml_version" >&2; exit 1; }
+[[ -d $module_dir ]] || { echo "build.sh: no UML module tree at $module_dir" >&2; exit 1; }
+uml_version=${module_dir##*/}
 mapfile -t packages < <(grep -vE '^\s*(#|$)' "$here/packages.txt")
 mapfile -t pypackages < <(grep -vE '^\s*(#|$)' "$here/guest-requirements.txt")
 
@@ -70,7 +71,7 @@ rm -f "$rootfs/tmp/constraints.txt"
 
 echo "build: UML kernel modules $uml_version"
 mkdir -p "$rootfs/usr/lib/modules"
-cp -a "/usr/lib/uml/modules/$uml_version" "$rootfs/usr/lib/modules/"
+cp -a "$module_dir" "$rootfs/usr/lib/modules/"
 chroot "$rootfs" depmod -a "$uml_version"
 
 echo "build: lab files and services"
@@ -97,7 +98,8 @@ chroot "$rootfs" /bin/sh -ec '
     dm-event.socket lvm2-lvmpolld.socket systemd-random-seed.service 2>/dev/null || true
   systemctl set-default multi-user.target
   systemctl enable brine-lab-init.service salt-minion.service brine-lab-exec.socket
-  passwd -d root >/dev/null
+  # No password login for root (the lab reaches guests over its authenticated command channel).
+  passwd -l root >/dev/null
 '
 rm -f "$rootfs/usr/sbin/policy-rc.d" "$rootfs/etc/hostname"
 # The kernel mounts the root read-write (root=/dev/ubda rw): no fstab entry, so systemd neither

@@ -3,11 +3,12 @@ A small kernel-test harness: boot a user-mode-linux guest that sees the host's r
 read-only (hostfs), run one bash payload inside it as PID 1's child, and hand back its output.
 
 Why it is built this way:
-- The host kernel has no bonding, 802.1q or openvswitch; Debian's UML kernel has them all and
-  boots in about two seconds.
+- The host kernel has no bonding, 802.1q or openvswitch; the lab's UML kernel (lab/kernel.py,
+  the same one the virtual lab runs) has them all and boots in about two seconds.
 - hostfs is the *live* host file system and the guest runs as root. The root is mounted
   read-only, and every directory anything in the guest writes to gets its own tmpfs (see
-  ``WRITABLE``), so a guest cannot change the host even by mistake.
+  ``WRITABLE``), so a guest cannot change the host even by mistake. Salt's cache
+  (/var/cache/salt) is one of them: the guest never depends on what the host has there.
 - Carrier loss from the host side does not reach a guest, so the "switch" lives inside the
   guest: a network namespace whose veth peers face the guest's NICs (``switch_setup()``).
 
@@ -24,9 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-UML_KERNEL = Path("/usr/bin/linux.uml")
-UML_MODULES = Path("/usr/lib/uml/modules")
-REPO = Path(__file__).resolve().parents[2]
+from brine_testlib import REPO
+
+from lab import kernel
+
+UML_KERNEL = kernel.KERNEL
+UML_MODULES = kernel.MODULES
 PYTHON = REPO / ".venv" / "bin" / "python"
 
 # Every directory a payload (or OVS, networkd, Python) may write to: each gets a private tmpfs.
@@ -36,6 +40,7 @@ WRITABLE = (
     "/var/log",
     "/var/lib",
     "/var/tmp",
+    "/var/cache",
     "/etc/openvswitch",
     "/etc/network",
     "/etc/systemd/network",
@@ -146,8 +151,8 @@ class GuestRun:
 
 def available():
     """Why a guest cannot boot here, or None when it can."""
-    if not UML_KERNEL.exists():
-        return "user-mode-linux is not installed (scripts/apt-packages.txt)"
+    if kernel.problem():
+        return kernel.problem()
     if not UML_MODULES.is_dir() or not any(UML_MODULES.iterdir()):
         return f"no UML kernel modules under {UML_MODULES}"
     if os.geteuid() != 0:

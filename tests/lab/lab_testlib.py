@@ -18,7 +18,7 @@ def host_view(layout):
     links = [line.split(":")[1].strip().split("@")[0] for line in out("ip", "-o", "link").splitlines()]
     paths = (str(layout.run_dir), str(layout.data_dir))
     return {
-        "links": sorted(name for name in links if re.fullmatch(r"ctlbr|ctl\d+(br)?|(up|sw|br)-eth\d+", name)),
+        "links": sorted(name for name in links if re.fullmatch(r"ctlbr|labsw|ctl\d+|sw\d+p\d+|(up|sw|br)-eth\d+", name)),
         "mounts": sorted(m for m in (line.split()[4] for line in open("/proc/self/mountinfo")) if m.startswith(paths)),
         "netns": sorted(n for n in out("ip", "netns", "list").split() if n == layout.netns),
     }
@@ -50,3 +50,19 @@ def wait_until(what, predicate, timeout, interval=2.0, detail=None):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}; last: {detail() if detail else value!r}")
         time.sleep(interval)
+
+
+def raw_exec_request(lab, name, line, timeout=30):
+    """Send one raw request line to a guest's command channel from the lab master's side (as
+    anyone on the control network could) and return what the guest answered."""
+    from lab.core import EXEC_PORT, _socket_in_netns
+
+    sock = _socket_in_netns(lab.layout.netns)
+    with sock:
+        sock.settimeout(timeout)
+        sock.connect((lab.layout.hosts[name]["control_ip"], EXEC_PORT))
+        sock.sendall(line.encode() + b"\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")

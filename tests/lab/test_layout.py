@@ -6,7 +6,8 @@ import copy
 import pytest
 from brine_testlib import example_inventory
 
-from lab.core import NO_OUTGOING_BPF, LabError, Layout, load_inventory
+from lab import kernel
+from lab.core import LabError, Layout, boot_failure_report, load_inventory
 
 
 def layout_of(raw):
@@ -40,11 +41,28 @@ def test_the_guest_command_line_has_its_own_root_disks_and_cables():
     cmd = layout.uml_command("ubuntu1", "/cache/base.img")
     assert f"ubd0={layout.host_dir('ubuntu1') / 'root.cow'},/cache/base.img" in cmd
     assert sum(arg.startswith(("ubd1=", "ubd2=", "ubd3=", "ubd4=")) for arg in cmd) == 4
-    assert [a for a in cmd if a.startswith("eth")] == [
-        f"eth0=daemon,02:b1:00:02:00:01,unix,{layout.switch_socket}",
-        f"eth1=daemon,02:b1:00:02:01:01,unix,{layout.switch_socket}",
+    assert cmd[0] == str(kernel.KERNEL)
+    # One tap cable per NIC to the lab switch, jumbo-capable; the control NIC first (vec0).
+    assert [a for a in cmd if a.startswith("vec")] == [
+        "vec0:transport=tap,ifname=ctl2,mac=02:b1:00:02:ff:01",
+        "vec1:transport=tap,ifname=sw2p0,mac=02:b1:00:02:00:01,mtu=9216",
+        "vec2:transport=tap,ifname=sw2p1,mac=02:b1:00:02:01:01,mtu=9216",
     ]
+    # The settings come on a read-only config drive; hostfs shows the guest nothing.
+    assert f"ubd15r={layout.host_dir('ubuntu1') / 'cfg.tar'}" in cmd
+    assert "brine_lab_cfg=ubdp" in cmd
+    assert "hostfs=/dev/null" in cmd
+    assert not any("daemon" in a for a in cmd)
     assert "mem=768M" in cmd
+
+
+def test_a_host_may_have_as_many_disks_as_the_config_drive_leaves():
+    raw = example_inventory()
+    raw["hosts"]["ubuntu1"]["disks"] = {f"d{i:02d}": {"serial": f"S{i}"} for i in range(14)}
+    assert len(layout_of(raw).hosts["ubuntu1"]["disks"]) == 14
+    raw["hosts"]["ubuntu1"]["disks"]["d14"] = {"serial": "S14"}
+    with pytest.raises(LabError, match="at most 14 disks"):
+        layout_of(raw)
 
 
 def test_serial_and_wwn_disks_get_by_id_names():
@@ -76,7 +94,33 @@ def test_a_missing_inventory_file_is_refused():
         load_inventory("brine/no-such-lab.yaml")
 
 
-def test_the_control_network_filter_drops_only_outgoing_frames():
-    # struct sock_filter {u16 code; u8 jt; u8 jf; u32 k}: ld pkttype; jeq OUTGOING; ret 0; ret all
-    assert len(NO_OUTGOING_BPF) == 4 * 8
-    assert NO_OUTGOING_BPF[:8] == bytes.fromhex("2000000004f0ffff")
+AMX_PANIC = """\
+===== brine-lab: power on ubuntu1 at 10:00:00 =====
+Linux version 6.1.0 (debian-kernel@lists.debian.org)
+Run /sbin/init as init process
+userspace - ptrace set fp regs failed, errno = 14
+Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b
+"""
+
+
+def test_a_guest_that_dies_booting_is_explained_from_its_console():
+    report = boot_failure_report(AMX_PANIC)
+    assert report.startswith("cause: this UML kernel cannot run on this host's CPU")
+    assert "the guest's kernel panicked" in report
+    assert "lab/uml-kernel.conf" in report
+    assert "  | userspace - ptrace set fp regs failed, errno = 14" in report
+
+
+def test_only_the_last_boot_of_the_console_counts():
+    console = AMX_PANIC + "===== brine-lab: power on ubuntu1 at 10:05:00 =====\n" + \
+        "[FAILED] Failed to start brine-lab-init.service - Brine lab: wire this guest\n" + \
+        "brine-lab-init: no UML NIC with MAC 02:b1:00:02:00:01 for eth2\n"
+    report = boot_failure_report(console)
+    assert report.startswith("cause: the lab's wiring step failed in the guest")
+    assert "ptrace" not in report and report.count("wiring step") == 1
+    assert "  | brine-lab-init: no UML NIC with MAC 02:b1:00:02:00:01 for eth2" in report
+
+
+def test_an_unknown_death_still_shows_the_console():
+    assert boot_failure_report("some line\n").startswith("cause: not recognised")
+    assert "(the console is empty)" in boot_failure_report("")
