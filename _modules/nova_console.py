@@ -9,7 +9,8 @@ file with an INI-aware edit that leaves every other byte alone.
 
 Pure core (no Salt, no system access; unit-tested on real nova.conf files):
 
-- :func:`release_ordinal`, :func:`naming_for_release`: which option names a release reads;
+- :func:`release_ordinal`, :func:`naming_for_release`, :func:`option_name`: which option names a
+  release reads (``RELEASE_TABLE``);
 - :func:`console_settings`: inventory + minion id in, the wanted option values out;
 - :func:`parse`: nova.conf text in, its sections and assignments out, following oslo.config's
   own parser rule for rule (continuations, comments, ``:`` or ``=``, quotes, group-name case);
@@ -94,50 +95,102 @@ def release_ordinal(release):
     )
 
 
-# Option names through nova's history: for each logical option, the (group, key) nova reads
-# from a release on. Up to Kilo everything is in [DEFAULT] (vnc_enabled, vncserver_listen, ...);
-# Liberty moved the compute options to [vnc]; Newton moved the proxy's host and port there
-# (nova release note add-novnc-proxy-config-to-vnc-group); Pike renamed vncserver_* to
-# server_*. Current nova still reads the older spellings as deprecated aliases (nova/conf/vnc.py),
-# so a stale one elsewhere in the file is a conflicting duplicate: patch_text removes it.
-OPTION_HISTORY = {
-    "enabled": (("austin", "DEFAULT", "vnc_enabled"), ("liberty", "vnc", "enabled")),
-    "server_listen": (
-        ("austin", "DEFAULT", "vncserver_listen"),
-        ("liberty", "vnc", "vncserver_listen"),
-        ("pike", "vnc", "server_listen"),
-    ),
-    "server_proxyclient_address": (
-        ("austin", "DEFAULT", "vncserver_proxyclient_address"),
-        ("liberty", "vnc", "vncserver_proxyclient_address"),
-        ("pike", "vnc", "server_proxyclient_address"),
-    ),
-    "novncproxy_base_url": (("austin", "DEFAULT", "novncproxy_base_url"), ("liberty", "vnc", "novncproxy_base_url")),
-    "novncproxy_host": (("austin", "DEFAULT", "novncproxy_host"), ("newton", "vnc", "novncproxy_host")),
-    "novncproxy_port": (("austin", "DEFAULT", "novncproxy_port"), ("newton", "vnc", "novncproxy_port")),
+# Which names nova reads, release by release, from nova's own option definitions
+# (tests/data/nova/optdefs/ holds them; tests/nova_options/ loads every fixture with them):
+#   icehouse  [DEFAULT] vnc_enabled, vncserver_listen, vncserver_proxyclient_address,
+#             novncproxy_base_url (nova/vnc/__init__.py), novncproxy_host/port
+#             (nova/cmd/novncproxy.py)
+#   liberty   the compute options move to [vnc] (enabled, vncserver_listen, ...); the [DEFAULT]
+#             names stay deprecated aliases (380c4d750f "Register the vnc config options under
+#             group 'vnc'")
+#   mitaka    novncproxy_host/port move to [vnc], [DEFAULT] aliases (11a42d4030 "config
+#             options: Make noVNC proxy into vnc group")
+#   queens    vncserver_listen/vncserver_proxyclient_address renamed server_listen/
+#             server_proxyclient_address; the old names in [DEFAULT] and [vnc] stay deprecated
+#             aliases (e5a03e3c54 "conf: Rename two VNC options"; pike reads only the old ones)
+#   yoga      those aliases removed: vncserver_* are not read at all (cec9e7f1f1 "Remove
+#             deprecated opts from VNC conf"); [DEFAULT] vnc_enabled, novncproxy_base_url,
+#             novncproxy_host and novncproxy_port remain deprecated aliases
+# Releases before icehouse have no row: the console is not configured for them.
+# Each row: (first release, {option: (group, key) read}, {option: deprecated aliases read}).
+_D = "DEFAULT"
+_COMPUTE_ALIASES = {
+    "enabled": ((_D, "vnc_enabled"),),
+    "server_listen": ((_D, "vncserver_listen"),),
+    "server_proxyclient_address": ((_D, "vncserver_proxyclient_address"),),
+    "novncproxy_base_url": ((_D, "novncproxy_base_url"),),
 }
+_PROXY_ALIASES = {"novncproxy_host": ((_D, "novncproxy_host"),), "novncproxy_port": ((_D, "novncproxy_port"),)}
+
+
+def _names(listen, proxy_group):
+    return {
+        "enabled": ("vnc", "enabled"),
+        "server_listen": ("vnc", listen),
+        "server_proxyclient_address": ("vnc", listen.replace("listen", "proxyclient_address")),
+        "novncproxy_base_url": ("vnc", "novncproxy_base_url"),
+        "novncproxy_host": (proxy_group, "novncproxy_host"),
+        "novncproxy_port": (proxy_group, "novncproxy_port"),
+    }
+
+
+RELEASE_TABLE = (
+    ("icehouse", {
+        "enabled": (_D, "vnc_enabled"),
+        "server_listen": (_D, "vncserver_listen"),
+        "server_proxyclient_address": (_D, "vncserver_proxyclient_address"),
+        "novncproxy_base_url": (_D, "novncproxy_base_url"),
+        "novncproxy_host": (_D, "novncproxy_host"),
+        "novncproxy_port": (_D, "novncproxy_port"),
+    }, {}),
+    ("liberty", _names("vncserver_listen", _D), _COMPUTE_ALIASES),
+    ("mitaka", _names("vncserver_listen", "vnc"), {**_COMPUTE_ALIASES, **_PROXY_ALIASES}),
+    ("queens", _names("server_listen", "vnc"), {
+        **_COMPUTE_ALIASES, **_PROXY_ALIASES,
+        "server_listen": ((_D, "vncserver_listen"), ("vnc", "vncserver_listen")),
+        "server_proxyclient_address": ((_D, "vncserver_proxyclient_address"), ("vnc", "vncserver_proxyclient_address")),
+    }),
+    ("yoga", _names("server_listen", "vnc"), {
+        "enabled": ((_D, "vnc_enabled"),), "novncproxy_base_url": ((_D, "novncproxy_base_url"),), **_PROXY_ALIASES,
+    }),
+)
 # The scheme of the compute options' names, for display (settings' "naming").
-NAMING_CUTOVERS = (("liberty", "vnc-group"), ("pike", "vnc"))
+NAMING_CUTOVERS = (("icehouse", "default"), ("liberty", "vnc-group"), ("queens", "vnc"))
+
+
+def _row(release):
+    ordinal = release_ordinal(release)
+    chosen = None
+    for row in RELEASE_TABLE:
+        if ordinal >= release_ordinal(row[0]):
+            chosen = row
+    if chosen is None:
+        raise ValueError(f"{release!r} is older than {RELEASE_TABLE[0][0]}: Brine does not configure its console")
+    return chosen
 
 
 def option_name(option, release):
     """The ``(group, key)`` under which ``release`` of nova reads the logical ``option``."""
-    ordinal = release_ordinal(release)
-    chosen = None
-    for first, group, key in OPTION_HISTORY[option]:
-        if ordinal >= release_ordinal(first):
-            chosen = (group, key)
-    return chosen
+    return _row(release)[1][option]
+
+
+def deprecated_names(option, release):
+    """The ``(group, key)`` aliases ``release`` of nova still reads ``option`` under, with a warning."""
+    return list(_row(release)[2].get(option, ()))
 
 
 def other_names(option, release):
-    """Every other ``(group, key)`` nova ever read ``option`` under: conflicting aliases."""
+    """
+    Every other ``(group, key)`` some release reads ``option`` under: the deprecated aliases of
+    ``release`` (they conflict) and the names it ignores (they mislead). The patch removes them.
+    """
     current = option_name(option, release)
     current = (normalize_group(current[0]), current[1])
     out = []
-    for _, group, key in OPTION_HISTORY[option]:
-        if (normalize_group(group), key) != current and (group, key) not in out:
-            out.append((group, key))
+    for _, names, aliases in RELEASE_TABLE:
+        for group, key in (names[option], *aliases.get(option, ())):
+            if (normalize_group(group), key) != current and (group, key) not in out:
+                out.append((group, key))
     return out
 
 
@@ -160,8 +213,9 @@ def naming_for_release(release):
         salt-call nova_console.naming_for_release 2024.1
         salt-call nova_console.naming_for_release icehouse
     """
+    _row(release)  # refuses the releases without a row
     ordinal = release_ordinal(release)
-    scheme = "default"
+    scheme = None
     for first, name in NAMING_CUTOVERS:
         if ordinal >= release_ordinal(first):
             scheme = name
@@ -452,11 +506,14 @@ def _findings(doc, wanted):
             findings.append({"kind": "wrong", "option": label, "line": current[-1].first + 1,
                              "found": current[-1].value, "wanted": want,
                              "message": f"{label} is {current[-1].value!r} at line {current[-1].first + 1}, wanted {want!r}"})
+        aliases = deprecated_names(option, wanted["release"])
         for lgroup, lkey in other_names(option, wanted["release"]):
+            why = ("a deprecated alias of " + label + ": it conflicts" if (lgroup, lkey) in aliases
+                   else "not read by nova " + str(wanted["release"]) + " (" + label + " is)")
             for old in doc.find(lgroup, lkey):
                 findings.append({"kind": "legacy", "option": _label(lgroup, lkey), "line": old.first + 1,
                                  "found": old.value, "wanted": None,
-                                 "message": f"[{old.section.name}] {lkey} at line {old.first + 1} is {label} under the name of other releases; it conflicts and goes"})
+                                 "message": f"[{old.section.name}] {lkey} at line {old.first + 1} is {why}; it goes"})
     return findings
 
 

@@ -15,7 +15,7 @@ import shutil
 import pytest
 from brine_inventory import normalise
 from brine_testlib import REPO, example_inventory, load_extension
-from nova_conf_oracle import nova_vnc_values
+from nova_judge import nova_vnc_values
 
 import nova_console as nc
 
