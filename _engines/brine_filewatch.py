@@ -499,7 +499,7 @@ class JournalFollower:
 
 def publish(tag, payload):
     """Send one event to the master through the minion, which stamps it with this minion's id."""
-    log.info("brine_filewatch: %s %s", tag, payload)
+    log.info("brine_filewatch: %s %.1000s", tag, payload)  # bounded: a payload is never a flood in the log
     __salt__["event.send"](tag, payload)
 
 

@@ -348,7 +348,7 @@ def decide(planned, facts):
     only_gpt = facts.get("pttype") == "gpt" and set(signatures) <= set(GPT_SIGNATURES)
     if only_gpt and sorted(have) == sorted(want):
         return {"action": "unchanged", "reasons": [], "add": []}
-    found = _describe(facts)
+    found = _describe(facts) or list(facts.get("deep", []))
     if not found:
         return _fit({"action": "create", "reasons": [], "add": list(planned["partitions"])}, facts, planned["partitions"])
     remaining = list(want)
@@ -435,6 +435,99 @@ def is_disk_name(kname):
 def kolla_labels(names):
     """The partition names Kolla looks for (bootstrap and bootstrapped ones) among ``names``."""
     return [n for n in names if n and n.startswith(("KOLLA_CEPH_OSD_", BOOTSTRAPPED_PREFIX))]
+
+
+MIB = 1024 * 1024
+# Where a partition (and its file system) starts on disks partitioned by the usual tools:
+# the DOS era's 63 sectors, the 1 MiB (2048 x 512 B sectors) of every tool since 2010, 2 MiB.
+PARTITION_OFFSETS = (0, 63 * 512, MIB, 2 * MIB)
+# Bytes read at each offset: enough for the btrfs superblock (64 KiB + 64) and a 64 KiB page's
+# swap signature.
+PROBE_SPAN = 128 * 1024
+# (what, offset in the file system, magic): the labels wipefs looks for at the start of a
+# device, looked for here at each partition offset too.
+_MAGICS = (
+    ("an XFS file system", 0, b"XFSB"),
+    ("a LUKS volume", 0, b"LUKS\xba\xbe"),
+    ("a Ceph bluestore OSD", 0, b"bluestore block device"),
+    ("an MD RAID member (v1.1)", 0, b"\xfc\x4e\x2b\xa9"),
+    ("an MD RAID member (v1.2)", 4096, b"\xfc\x4e\x2b\xa9"),
+    ("an NTFS file system", 3, b"NTFS    "),
+    ("a btrfs file system", 0x10040, b"_BHRfS_M"),
+    ("swap", 4096 - 10, b"SWAPSPACE2"),
+    ("swap", 4096 - 10, b"SWAP-SPACE"),
+    ("swap (64 KiB pages)", 65536 - 10, b"SWAPSPACE2"),
+    ("an ISO 9660 file system", 0x8001, b"CD001"),
+)
+
+
+def _where(offset):
+    if offset % MIB == 0:
+        return f"byte {offset} ({offset // MIB} MiB)"
+    return f"byte {offset} (sector {offset // 512})" if offset % 512 == 0 else f"byte {offset}"
+
+
+def _signatures_at(block, start):
+    """What ``block`` (the bytes from disk offset ``start``) begins with, as found-texts."""
+    found = []
+    if block[0x438:0x43A] == b"\x53\xef":
+        compat = int.from_bytes(block[0x45C:0x460], "little")
+        incompat = int.from_bytes(block[0x460:0x464], "little")
+        kind = "ext4" if incompat & 0x2C0 else "ext3" if compat & 0x4 else "ext2"
+        found.append(f"an {kind} file system at {_where(start)}")
+    for offset in range(0, 4 * 512, 512):
+        if block[offset:offset + 8] == b"LABELONE" and block[offset + 24:offset + 32] == b"LVM2 001":
+            found.append(f"an LVM physical volume at {_where(start)}")
+            break
+    for what, offset, magic in _MAGICS:
+        if block[offset:offset + len(magic)] == magic:
+            found.append(f"{what} at {_where(start)}")
+    return found
+
+
+def _first_nonzero(data):
+    stripped = data.lstrip(b"\0")
+    return len(data) - len(stripped) if stripped else None
+
+
+def probe(fh, size, sector=512):
+    """
+    What lies on a disk that looks blank at its start: ``fh`` is the disk (or an image of it)
+    open for reading in binary, ``size`` its size in bytes. Returns found-texts, each saying
+    what is where: file system, LVM, RAID, swap, LUKS and bluestore labels at the usual
+    partition offsets (0, 63 sectors, 1 MiB, 2 MiB and 2048 logical sectors), a GPT header
+    (primary or the backup at the end, which survive zeroing sector 0), and any other non-zero
+    byte in the first and the last MiB: a blank disk has none.
+    """
+    found = []
+
+    def read(offset, length):
+        if offset >= size:
+            return b""
+        fh.seek(offset)
+        return fh.read(min(length, size - offset))
+
+    offsets = sorted(set(PARTITION_OFFSETS) | {2048 * sector})
+    for start in offsets:
+        block = read(start, PROBE_SPAN)
+        if block.strip(b"\0"):
+            found += _signatures_at(block, start)
+    for lba_size in sorted({512, sector}):
+        if read(lba_size, 8) == b"EFI PART":
+            found.append(f"a GPT header at {_where(lba_size)} (the table's first copy)")
+        if size >= 2 * lba_size and read(size - lba_size, 8) == b"EFI PART":
+            found.append(f"a GPT header at {_where(size - lba_size)} (the backup copy at the end of the disk)")
+    head = read(0, MIB)
+    if read(510, 2) == b"\x55\xaa" and not found:
+        found.append("a boot sector signature at byte 510")
+    first = _first_nonzero(head)
+    if first is not None and not found:
+        found.append(f"non-zero data at {_where(first)} (in the first MiB)")
+    tail_start = max(0, size - MIB)
+    last = _first_nonzero(read(tail_start, MIB))
+    if last is not None and not any("backup copy" in f for f in found):
+        found.append(f"non-zero data at {_where(tail_start + last)} (in the last MiB)")
+    return found
 
 
 # --------------------------------------------------------------------------- live state
@@ -638,16 +731,27 @@ def facts(device):
             end = max(end, part["start"] + part["size"])
         last = table.get("lastlba", size_bytes // ssz - 34)
         free_mib = max(0, (last - end) * ssz // (1024 * 1024) - 1)
+    signatures = _signatures(device)
     return {
         "device": device,
         "size_mib": size_bytes // (1024 * 1024),
         "pttype": pttype,
         "partitions": partitions,
-        "signatures": _signatures(device),
+        "signatures": signatures,
+        # Only a disk with neither table nor signature is looked at deeper: it could be blank.
+        "deep": [] if table or signatures else _probe_device(device, size_bytes, sector),
         "in_use": in_use(device),
         "root": kname in root_disks(),
         "free_mib": free_mib,
     }
+
+
+def _probe_device(device, size_bytes, sector):
+    try:
+        with open(device, "rb", buffering=0) as fh:
+            return probe(fh, size_bytes, sector)
+    except OSError as exc:  # an unreadable disk is never a blank one
+        return [f"unreadable ({exc.strerror})"]
 
 
 def _by_id_links():
@@ -712,6 +816,11 @@ def _wipe_device(device, current):
     try:
         size = os.lseek(fd, 0, os.SEEK_END)
         zeros = bytes(chunk)
+        # The whole head of the disk up to past the last offset probe() looks at (2048 sectors
+        # of 4 KiB at most): partitions' file systems there must not outlive the wipe.
+        head = min(size, 2048 * 4096 + PROBE_SPAN)
+        for offset in range(0, head, chunk):
+            os.pwrite(fd, zeros[: min(chunk, head - offset)], offset)
         spans = [(0, size)]
         table = _table(device)
         if table:
@@ -886,7 +995,7 @@ def wipe(name, confirm=None, disks=None):
         "device": device,
         "before": [p["name"] for p in current["partitions"]] + current["signatures"],
         "after": [p["name"] for p in after["partitions"]] + after["signatures"],
-        "blank": not after["partitions"] and not after["signatures"] and after["pttype"] is None,
+        "blank": not after["partitions"] and not after["signatures"] and after["pttype"] is None and not after["deep"],
     }
 
 

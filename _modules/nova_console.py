@@ -365,8 +365,9 @@ class Document:
         self._parse()
 
     def _error(self, lineno, message):
-        raw = self.lines[lineno].rstrip("\r\n")
-        raise NovaConfError(f"line {lineno + 1}: {message}: {raw!r}")
+        # The line number only: the line itself may be a password (a broken continuation of
+        # rabbit_password, a connection URL), and this message reaches job returns and events.
+        raise NovaConfError(f"line {lineno + 1}: {message}")
 
     def _parse(self):
         pending = None  # [section, key, value parts, first, last, prefix]
@@ -607,10 +608,69 @@ def patch_text(text, wanted):
     return new_text, findings
 
 
+# --------------------------------------------------------------------------- secrets
+
+MASK = "****"
+# Option names whose value is a secret: password, passwd, secret, token, a key (api_key,
+# secret_key, ...: key as a word of the name, not keymap or keystone).
+_SECRET_KEY = re.compile(r"(passw(or)?d|secret|token|credential|(^|[_.-])(key|keys)($|[_.-]))", re.IGNORECASE)
+# user:password@ in a URL's authority; transport_url lists several hosts (u:p@h1,u:p@h2).
+_URL_USERINFO = re.compile(r"(://|,)([^:/@,\s]*):[^@\s]*?@")
+# password=... and the like in a URL query (SQLAlchemy and oslo accept them there too).
+_URL_QUERY_SECRET = re.compile(r"([?&;](?:[A-Za-z_]*(?:passw(?:or)?d|secret|token|key)[A-Za-z_]*)=)[^&;#\s]*",
+                               re.IGNORECASE)
+_COMMENTED = re.compile(r"^([#;]\s*)([A-Za-z0-9_.-]+)(\s*[=:]\s*)(.*?)(\s*)$", re.DOTALL)
+_ASSIGNMENT = re.compile(r"^(\s*)([^\s=:#;\[][^=:]*?)(\s*[=:]\s*)(.*?)(\s*)$", re.DOTALL)
+
+
+def secret_key(key):
+    """Whether an option named ``key`` holds a secret (its value is never shown)."""
+    return bool(_SECRET_KEY.search(str(key)))
+
+
+def mask_urls(text):
+    """``text`` with the passwords of any URLs in it (``scheme://user:pass@host``) masked."""
+    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MASK}@", str(text))
+    return _URL_QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+
+
+def mask_text(text):
+    """
+    nova.conf ``text`` (or any part of it) with every secret masked: the whole value of an
+    option with a secret-bearing name (its continuation lines too) and the password of every
+    URL (``connection``, ``transport_url``). Line structure and every other byte are kept, so
+    the diff of two masked texts is the masked diff of the texts.
+    """
+    out = []
+    secret = False  # the last option line seen had a secret value: its continuations do too
+    for raw in split_lines(text):
+        body = raw.rstrip("\r\n")
+        ending = raw[len(body):]
+        if body[:1] in (" ", "\t") and body.strip():
+            if secret:
+                body = body[: len(body) - len(body.lstrip())] + MASK
+            out.append(mask_urls(body) + ending)
+            continue
+        secret = False
+        comment = _COMMENTED.match(body)  # a commented-out option (#rabbit_password = old) too
+        if comment:
+            lead, key, sep, value, trail = comment.groups()
+        else:
+            match = _ASSIGNMENT.match(body) if not body.startswith(("#", ";", "[")) else None
+            lead, key, sep, value, trail = match.groups() if match else (None,) * 5
+            secret = bool(match) and secret_key(key.strip())
+        if key is not None and secret_key(key.strip()) and value:
+            body = lead + key + sep + MASK + trail
+        out.append(mask_urls(body) + ending)
+    return "".join(out)
+
+
 def unified_diff(old, new, path):
+    """The unified diff of two nova.conf texts, with every secret masked (:func:`mask_text`)."""
     return "".join(
         difflib.unified_diff(
-            old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=path, tofile=path
+            mask_text(old).splitlines(keepends=True), mask_text(new).splitlines(keepends=True),
+            fromfile=path, tofile=path
         )
     )
 
@@ -727,6 +787,9 @@ def _plan(path, role, create, minion_id, wanted=None):
         new_text, findings = patch_text(text or "", wanted)
     except NovaConfError as exc:
         raise CommandExecutionError(f"{path} is not a valid nova.conf, {exc}; it was not changed") from None
+    # A finding quotes a console option's value; a URL in it keeps its password to itself.
+    findings = [dict(f, found=f["found"] if f["found"] is None else mask_urls(f["found"]),
+                     message=mask_urls(f["message"])) for f in findings]
     result.update(findings=findings, diff=unified_diff(text or "", new_text, path))
     return result, text, new_text
 

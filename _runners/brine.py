@@ -19,9 +19,15 @@ the event's envelope (set by the master from the authenticated connection), neve
 field; every payload field is checked; a payload that names another minion, has unknown keys or
 an invalid value is rejected: nothing runs, and the rejection is logged and recorded.
 
-Records live in the master's cachedir (``<cachedir>/brine/``): ``events.jsonl``, bounded by
-``brine_events_max_bytes`` (default 8 MiB; the oldest half goes when it is exceeded), and
-``discovered.json``.
+Records live in the master's cachedir (``<cachedir>/brine/``, files mode 0600):
+``events.jsonl``, appended line by line and bounded by ``brine_events_max_bytes`` (default
+8 MiB; past it the log is cut to half, each minion keeping its newest entries up to a common
+level and never more than ``brine_events_minion_max_bytes``, so a flooding minion loses only
+its own history), and ``discovered.json`` (at most ``brine_discovered_max`` machines, default
+1024). Every text a record or a log line holds is bounded (cut with a marker); NaN and infinity
+are refused. A store is rewritten through a temporary file, fsync and rename; a corrupt
+``discovered.json`` is moved aside (``.corrupt-<UTC time>``) with a ``brine/store/corrupt``
+record, and recording goes on.
 """
 
 import fcntl
@@ -31,6 +37,7 @@ import logging
 import math
 import os
 import re
+import tempfile
 import time
 from datetime import datetime, timezone
 
@@ -50,6 +57,8 @@ __virtualname__ = "brine"
 __load__ = ["record", "events", "discovered", "forget"]
 
 DEFAULT_EVENTS_MAX_BYTES = 8 * 1024 * 1024
+# Machines kept in discovered.json: any host on the LAN can make up MACs.
+DEFAULT_DISCOVERED_MAX = 1024
 
 # Minion ids: what Salt accepts as a key name that is also a sane host name (no globs, no
 # slashes, no white space), so an id is safe as an exact list target and a file name.
@@ -85,6 +94,60 @@ class Rejected(ValueError):
     """An event that is not acted on, and why."""
 
 
+# What a message or log line quotes of a value (an event field can be megabytes long).
+SHOWN_MAX = 120
+# The longest text kept in a record; longer ones are cut with a marker.
+FIELD_MAX = 1024
+
+
+def shown(value, limit=SHOWN_MAX):
+    """``repr(value)``, cut to ``limit`` characters with a marker saying how much was left out."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}...[{len(text) - limit} more characters]"
+
+
+def bounded(value, limit=FIELD_MAX, depth=0):
+    """``value`` with every text cut to ``limit`` characters (with a marker), lists and mappings
+    cut to 64 items and nesting to 8 levels: what a record may hold of anything."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else f"{value[:limit]}...[{len(value) - limit} more characters]"
+    if depth >= 8:
+        return shown(value, limit)
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {bounded(str(k), 200): bounded(v, limit, depth + 1) for k, v in items[:64]}
+        if len(items) > 64:
+            out["..."] = f"{len(items) - 64} more items"
+        return out
+    if isinstance(value, (list, tuple)):
+        out = [bounded(v, limit, depth + 1) for v in value[:64]]
+        if len(value) > 64:
+            out.append(f"...[{len(value) - 64} more items]")
+        return out
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return shown(value, limit)
+
+
+def non_finite(value, where="entry"):
+    """The path of the first NaN or infinity in ``value`` (JSON has neither), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = non_finite(item, f"{where}.{key}")
+        if found:
+            return found
+    return None
+
+
 # --------------------------------------------------------------------------- field checks
 
 
@@ -93,26 +156,26 @@ def interface_name_problem(name):
     if not isinstance(name, str) or not name:
         return "interface name must be a non-empty string"
     if len(name) > IFNAME_MAX:
-        return f"interface name {name!r} is longer than the kernel's {IFNAME_MAX} characters"
+        return f"interface name {shown(name)} is longer than the kernel's {IFNAME_MAX} characters"
     if name in (".", ".."):
-        return f"interface name {name!r} is reserved"
+        return f"interface name {shown(name)} is reserved"
     if _IFNAME_FORBIDDEN.search(name):
-        return f"interface name {name!r} contains '/', ':' or white space"
+        return f"interface name {shown(name)} contains '/', ':' or white space"
     if not name.isascii() or not name.isprintable():
-        return f"interface name {name!r} contains non-printable or non-ASCII characters"
+        return f"interface name {shown(name)} contains non-printable or non-ASCII characters"
     return None
 
 
 def canonical_mac(value):
     """A unicast 48-bit MAC in canonical form (as brine_inventory.canonical_mac), or Rejected."""
     if not isinstance(value, str) or len(value) > 32:
-        raise Rejected(f"mac: {value!r} is not a MAC address")
+        raise Rejected(f"mac: {shown(value)} is not a MAC address")
     try:
         eui = netaddr.EUI(value.strip())
     except (netaddr.AddrFormatError, TypeError, ValueError):
-        raise Rejected(f"mac: {value!r} is not a MAC address") from None
+        raise Rejected(f"mac: {shown(value)} is not a MAC address") from None
     if eui.version != 48 or int(eui) == 0 or eui.words[0] & 0x01:
-        raise Rejected(f"mac: {value!r} is not a unicast 48-bit MAC address")
+        raise Rejected(f"mac: {shown(value)} is not a unicast 48-bit MAC address")
     eui.dialect = netaddr.mac_unix_expanded
     return str(eui).lower()
 
@@ -130,7 +193,7 @@ def _interface(payload, key, optional=False):
 def _number(payload, key):
     value = payload.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise Rejected(f"{key}: {value!r} is not a number")
+        raise Rejected(f"{key}: {shown(value)} is not a number")
     return value
 
 
@@ -139,7 +202,7 @@ def _choice(payload, key, choices, optional=False):
     if value is None and optional:
         return None
     if value not in choices:
-        raise Rejected(f"{key}: {value!r} is not one of {', '.join(choices)}")
+        raise Rejected(f"{key}: {shown(value)} is not one of {', '.join(choices)}")
     return value
 
 
@@ -147,24 +210,28 @@ def _text(payload, key, optional=True):
     value = payload.get(key)
     if value is None and optional:
         return None
-    if isinstance(value, bool) or isinstance(value, (int, float)):
+    if isinstance(value, bool) or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise Rejected(f"{key}: {shown(value)} is not a finite number")
         return value
     if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
-        raise Rejected(f"{key}: {value!r} is not a short printable text or number")
+        raise Rejected(f"{key}: {shown(value)} is not a short printable text or number")
     return value
 
 
 def _short_string(payload, key):
     value = payload.get(key)
     if not isinstance(value, str) or not value or len(value) > MAX_TEXT or not value.isprintable():
-        raise Rejected(f"{key}: {value!r:.100} is not a short printable text")
+        raise Rejected(f"{key}: {shown(value)} is not a short printable text")
     return value
 
 
 def _only_keys(payload, allowed):
     unknown = sorted(str(k) for k in payload if k not in allowed)
     if unknown:
-        raise Rejected(f"unexpected payload keys {unknown}")
+        raise Rejected(f"unexpected payload keys {shown(unknown)}")
 
 
 def envelope(data):
@@ -173,7 +240,7 @@ def envelope(data):
         raise Rejected("event data is not a mapping")
     minion = data.get("id")
     if not isinstance(minion, str) or not _MINION_ID.match(minion):
-        raise Rejected(f"envelope id {minion!r} is not a valid minion id")
+        raise Rejected(f"envelope id {shown(minion)} is not a valid minion id")
     payload = data.get("data")
     if not isinstance(payload, dict):
         raise Rejected("the event carries no payload mapping (was it sent with event.send?)")
@@ -181,7 +248,7 @@ def envelope(data):
     payload = {k: v for k, v in payload.items() if not (isinstance(k, str) and k.startswith("__pub_"))}
     for key in CLAIM_KEYS:
         if key in payload and payload[key] != minion:
-            raise Rejected(f"payload {key}={payload[key]!r} claims to be about another minion than {minion!r}")
+            raise Rejected(f"payload {key}={shown(payload[key])} claims to be about another minion than {shown(minion)}")
     return minion, payload
 
 
@@ -200,7 +267,7 @@ def decide_link(tag, data):
         _only_keys(payload, ("interface", "bond", "backend", "carrier", "operstate", "active", "timestamp", "reselect")
                    + CLAIM_KEYS)
         if not isinstance(payload.get("carrier"), bool):
-            raise Rejected(f"carrier: {payload.get('carrier')!r} is not true or false")
+            raise Rejected(f"carrier: {shown(payload.get('carrier'))} is not true or false")
         if kind == "link/down" and "reselect" in payload:
             raise Rejected("reselect: only a link/up can say who re-selected the primary")
         record = dict(
@@ -234,7 +301,7 @@ def decide_link(tag, data):
         else:
             done = payload["done"]
             if not isinstance(done, list) or len(done) > RESELECT_DONE_MAX:
-                raise Rejected(f"done: {done!r:.100} is not a list of at most {RESELECT_DONE_MAX} texts")
+                raise Rejected(f"done: {shown(done)} is not a list of at most {RESELECT_DONE_MAX} texts")
             record["done"] = [_short_string({"done": item}, "done") for item in done]
             actions = []
     elif kind == "bond/failover":
@@ -246,35 +313,35 @@ def decide_link(tag, data):
         _only_keys(payload, ("bond", "backend", "members", "active", "timestamp") + CLAIM_KEYS)
         members = payload.get("members")
         if not isinstance(members, list) or not 1 <= len(members) <= 16:
-            raise Rejected(f"members: {members!r} is not a list of 1-16 interfaces")
+            raise Rejected(f"members: {shown(members)} is not a list of 1-16 interfaces")
         record = dict(common, bond=_interface(payload, "bond"), active=_interface(payload, "active", optional=True),
                       members=[_interface({"members": m}, "members") for m in members])
         # Both members down is the double failure; the guard decides on both edges.
         actions = [("dualbond.loop_guard", {})]
     else:
-        raise Rejected(f"unknown link event tag {tag!r}")
+        raise Rejected(f"unknown link event tag {shown(tag)}")
     return minion, record, actions
 
 
 def decide_file_changed(tag, data):
     """Validate ``brine/file/changed``; ``(minion, record, actions)`` or Rejected."""
     if tag != "brine/file/changed":
-        raise Rejected(f"unexpected tag {tag!r}")
+        raise Rejected(f"unexpected tag {shown(tag)}")
     minion, payload = envelope(data)
     _only_keys(payload, ("watch", "path", "sha256", "previous", "timestamp", "restored") + CLAIM_KEYS)
     watch = _choice(payload, "watch", tuple(WATCH_STATES))
     path = payload.get("path")
     if not isinstance(path, str) or not path.startswith("/") or len(path) > 4096 or not path.isprintable():
-        raise Rejected(f"path: {path!r} is not an absolute path")
+        raise Rejected(f"path: {shown(path)} is not an absolute path")
     digests = {}
     for key in ("sha256", "previous"):
         value = payload.get(key)
         if value is not None and not (isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value)):
-            raise Rejected(f"{key}: {value!r} is not a SHA-256 digest")
+            raise Rejected(f"{key}: {shown(value)} is not a SHA-256 digest")
         digests[key] = value
     restored = payload.get("restored")
     if restored is not None and not (isinstance(restored, str) and 0 < len(restored) <= 300 and restored.isprintable()):
-        raise Rejected(f"restored: {str(restored)[:100]!r} is not a short line of text")
+        raise Rejected(f"restored: {shown(restored)} is not a short line of text")
     record = dict(digests, watch=watch, path=path, timestamp=_number(payload, "timestamp"))
     if restored is not None:
         # What the minion's engine says it did already; the state run below is the authority
@@ -288,7 +355,7 @@ def decide_file_changed(tag, data):
 def decide_dhcp_unknown(tag, data):
     """Validate ``brine/dhcp/unknown``; ``(minion, record, [])`` or Rejected."""
     if tag != "brine/dhcp/unknown":
-        raise Rejected(f"unexpected tag {tag!r}")
+        raise Rejected(f"unexpected tag {shown(tag)}")
     minion, payload = envelope(data)
     _only_keys(payload, ("mac", "ip", "interface", "first_seen", "last_seen", "count", "timestamp") + CLAIM_KEYS)
     record = {"mac": canonical_mac(payload.get("mac"))}
@@ -297,14 +364,14 @@ def decide_dhcp_unknown(tag, data):
         try:
             ip = str(ipaddress.ip_address(ip if isinstance(ip, str) else ""))
         except ValueError:
-            raise Rejected(f"ip: {ip!r} is not an IP address") from None
+            raise Rejected(f"ip: {shown(ip)} is not an IP address") from None
     record["ip"] = ip
     record["interface"] = _interface(payload, "interface", optional=True)
     record["first_seen"] = _text(payload, "first_seen")
     record["last_seen"] = _text(payload, "last_seen")
     count = payload.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**31:
-        raise Rejected(f"count: {count!r} is not a count")
+        raise Rejected(f"count: {shown(count)} is not a count")
     record["count"] = count
     return minion, record, []
 
@@ -318,9 +385,9 @@ def decide_minion_start(tag, data, enabled=True):
         raise Rejected("event data is not a mapping")
     minion = data.get("id")
     if not isinstance(minion, str) or not _MINION_ID.match(minion):
-        raise Rejected(f"envelope id {minion!r} is not a valid minion id")
+        raise Rejected(f"envelope id {shown(minion)} is not a valid minion id")
     if tag != f"salt/minion/{minion}/start":
-        raise Rejected(f"tag {tag!r} is not the start event of {minion!r}")
+        raise Rejected(f"tag {shown(tag)} is not the start event of {shown(minion)}")
     actions = [("state.apply", {"queue": True})] if enabled else []
     return minion, {"highstate": bool(enabled)}, actions
 
@@ -346,60 +413,184 @@ def _parse_since(since):
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"since={since!r}: expected epoch seconds, an ISO 8601 time or an age like 30m") from None
+        raise ValueError(f"since={shown(since)}: expected epoch seconds, an ISO 8601 time or an age like 30m") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()
 
 
-class EventLog:
-    """An append-only JSON-lines file, locked for each write, trimmed to its newest half when
-    it grows past ``max_bytes``."""
+def _fsync_directory(directory):
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    def __init__(self, path, max_bytes=DEFAULT_EVENTS_MAX_BYTES):
+
+def replace_file(path, data):
+    """
+    Put ``data`` (bytes) at ``path`` so that a crash leaves either the old file or the new one,
+    never a mix: a temporary file in the same directory (mode 0600), fsync, rename over
+    ``path``, fsync of the directory.
+    """
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def move_aside(path, now=None):
+    """Rename a corrupt store to ``<path>.corrupt-<UTC time>`` and return that name."""
+    when = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
+    aside = f"{path}.corrupt-{when.strftime('%Y%m%dT%H%M%S%fZ')}"
+    os.replace(path, aside)
+    os.chmod(aside, 0o600)
+    _fsync_directory(os.path.dirname(path) or ".")
+    return aside
+
+
+class _Lock:
+    """An exclusive or shared flock on ``<path>.lock``: the stores are replaced by rename, so
+    the lock cannot live on the file itself."""
+
+    def __init__(self, path, exclusive=True):
+        self.path = path + ".lock"
+        self.exclusive = exclusive
+        self.fd = None
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+def _private(fd):
+    """Records are the master's own: mode 0600, whatever an older version created."""
+    if os.fstat(fd).st_mode & 0o077:
+        os.fchmod(fd, 0o600)
+
+
+def _minion_key(line):
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None, False
+    return (entry.get("minion") if isinstance(entry, dict) else None), True
+
+
+def fair_trim(lines, target, minion_max):
+    """
+    The lines (bytes, oldest first) to keep so that they add up to at most ``target`` bytes:
+    each minion keeps its newest lines up to a common level (no more than ``minion_max``),
+    chosen as high as the target allows. A minion that floods the log loses its own history;
+    the others keep theirs. Lines that are not JSON go.
+    """
+    per_minion = {}
+    keyed = []
+    for line in lines:
+        minion, valid = _minion_key(line)
+        if not valid:
+            continue
+        key = json.dumps(minion)
+        keyed.append((key, line))
+        per_minion[key] = per_minion.get(key, 0) + len(line)
+
+    def total(level):
+        return sum(min(size, level) for size in per_minion.values())
+
+    low, high = 0, min(max(per_minion.values(), default=0), minion_max)
+    while low < high:  # the highest level whose kept total fits the target
+        mid = (low + high + 1) // 2
+        if total(mid) <= target:
+            low = mid
+        else:
+            high = mid - 1
+    budget = dict.fromkeys(per_minion, low)
+    keep = []
+    for key, line in reversed(keyed):
+        if len(line) <= budget[key]:
+            budget[key] -= len(line)
+            keep.append(line)
+        else:
+            budget[key] = 0  # an older line never jumps over a newer one that did not fit
+    keep.reverse()
+    return keep
+
+
+class EventLog:
+    """
+    An append-only JSON-lines file (mode 0600). Each entry is one line appended and fsynced
+    under a lock; a line torn by a crash is closed before the next one, and readers skip what
+    does not parse. Past ``max_bytes`` it is cut to half of that with :func:`fair_trim` (no
+    minion keeps more than ``minion_max_bytes``) and replaced by rename (:func:`replace_file`).
+    """
+
+    def __init__(self, path, max_bytes=DEFAULT_EVENTS_MAX_BYTES, minion_max_bytes=None):
         self.path = path
         self.max_bytes = max_bytes
+        self.minion_max_bytes = minion_max_bytes or max(1, max_bytes // 8)
 
     def append(self, entry):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        line = json.dumps(entry, sort_keys=True, default=str) + "\n"
-        with open(self.path, "a+", encoding="utf-8") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            fh.write(line)
-            fh.flush()
-            if fh.tell() > self.max_bytes:
-                fh.seek(0)
-                lines = fh.readlines()
-                keep, size = [], 0
-                for kept in reversed(lines):
-                    size += len(kept.encode("utf-8"))
-                    if size > self.max_bytes // 2:
-                        break
-                    keep.append(kept)
-                fh.seek(0)
-                fh.truncate()
-                fh.writelines(reversed(keep))
+        problem = non_finite(entry)
+        if problem:
+            raise ValueError(f"{problem}: NaN and infinity are not recorded (JSON has no such numbers)")
+        line = (json.dumps(entry, sort_keys=True, default=str, allow_nan=False) + "\n").encode("utf-8")
+        with _Lock(self.path):
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                _private(fd)
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line  # the last line was torn by a crash: close it
+                os.write(fd, line)
+                os.fsync(fd)
+                size += len(line)
+            finally:
+                os.close(fd)
+            if size > self.max_bytes:
+                with open(self.path, "rb") as fh:
+                    lines = fh.readlines()
+                keep = fair_trim(lines, self.max_bytes // 2, self.minion_max_bytes)
+                replace_file(self.path, b"".join(keep))
         return entry
 
     def query(self, minion=None, since=None, tag=None, limit=50):
         """The newest ``limit`` entries (oldest first) matching every given filter; ``tag``
         may end in ``*`` to match a prefix."""
         since = _parse_since(since)
-        try:
-            with open(self.path, encoding="utf-8") as fh:
-                fcntl.flock(fh, fcntl.LOCK_SH)
-                lines = fh.readlines()
-        except FileNotFoundError:
+        if not os.path.exists(self.path):
             return []
+        with _Lock(self.path, exclusive=False):
+            try:
+                with open(self.path, "rb") as fh:
+                    lines = fh.readlines()
+            except FileNotFoundError:
+                return []
         found = []
         for line in lines:
             try:
-                entry = json.loads(line)
+                entry = json.loads(line.decode("utf-8", "replace"))
             except ValueError:
+                continue
+            if not isinstance(entry, dict):
                 continue
             if minion is not None and entry.get("minion") != minion:
                 continue
-            if since is not None and entry.get("received", 0) < since:
+            if since is not None and not (isinstance(entry.get("received"), (int, float))
+                                          and entry["received"] >= since):
                 continue
             if tag is not None:
                 event_tag = str(entry.get("tag"))
@@ -412,30 +603,58 @@ class EventLog:
         return found[-limit:] if limit else found
 
 
+class StoreFull(Exception):
+    """The discovered machines are at their cap: a new MAC is not added."""
+
+
 class DiscoveredStore:
-    """The MACs seen by the bootstrap host's DHCP server without a reservation, by MAC."""
+    """
+    The MACs seen by the bootstrap host's DHCP server without a reservation, by MAC: one JSON
+    file (mode 0600) replaced whole by rename on each change (:func:`replace_file`), at most
+    ``max_entries`` machines. A file that does not parse (a crash of an older version, a disk
+    error) is moved aside by :func:`move_aside` and ``on_corrupt(path, aside, reason)`` is
+    called; the store then starts empty.
+    """
 
-    def __init__(self, path):
+    def __init__(self, path, max_entries=DEFAULT_DISCOVERED_MAX, on_corrupt=None):
         self.path = path
+        self.max_entries = max_entries
+        self.on_corrupt = on_corrupt
 
-    def _load(self, fh):
-        fh.seek(0)
-        text = fh.read()
-        return json.loads(text) if text.strip() else {}
+    def _load(self):
+        """The machines; called with the lock held."""
+        try:
+            with open(self.path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            return {}
+        try:
+            machines = json.loads(data.decode("utf-8"))
+            if not isinstance(machines, dict) or not all(
+                    isinstance(m, dict) and m.get("mac") == mac for mac, m in machines.items()):
+                raise ValueError("not a mapping of MAC to machine")
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            reason = "empty" if not data else f"unreadable ({bounded(str(exc), 200)})"
+            aside = move_aside(self.path)
+            log.error("brine: %s was %s; moved aside to %s, starting an empty store", self.path, reason, aside)
+            if self.on_corrupt is not None:
+                self.on_corrupt(self.path, aside, reason)
+            return {}
+        return machines
 
     def _update(self, change):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        with open(self.path, "a+", encoding="utf-8") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            machines = self._load(fh)
+        with _Lock(self.path):
+            machines = self._load()
             result = change(machines)
-            fh.seek(0)
-            fh.truncate()
-            json.dump(machines, fh, sort_keys=True, indent=1)
+            replace_file(self.path, json.dumps(machines, sort_keys=True, indent=1).encode("utf-8"))
         return result
 
     def add(self, reporter, sighting, received):
+        """The machine's entry after this sighting; :class:`StoreFull` for a new MAC at the cap."""
         def change(machines):
+            if sighting["mac"] not in machines and len(machines) >= self.max_entries:
+                raise StoreFull(f"{self.path} holds {len(machines)} machines (brine_discovered_max); "
+                                f"{sighting['mac']} is not added: forget some with salt-run brine.forget")
             entry = machines.get(sighting["mac"], {"mac": sighting["mac"], "discovered": received})
             entry.update({k: v for k, v in sighting.items() if v is not None})
             entry.update(reported_by=reporter, updated=received)
@@ -448,12 +667,10 @@ class DiscoveredStore:
         return self._update(lambda machines: machines.pop(mac, None) is not None)
 
     def all(self):
-        try:
-            with open(self.path, encoding="utf-8") as fh:
-                fcntl.flock(fh, fcntl.LOCK_SH)
-                machines = self._load(fh)
-        except FileNotFoundError:
+        if not os.path.exists(self.path):
             return []
+        with _Lock(self.path):  # exclusive: a corrupt file is moved aside here too
+            machines = self._load()
         return sorted(machines.values(), key=lambda m: (m.get("discovered", 0), m["mac"]))
 
 
@@ -470,13 +687,30 @@ def _store_dir():
     return os.path.join(__opts__["cachedir"], "brine")
 
 
+def size_option(opts, name, default):
+    """A master option that must be a positive integer, or ValueError naming it."""
+    value = opts.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"master option {name}: {shown(value)} is not a positive integer")
+    return value
+
+
 def _event_log():
-    return EventLog(os.path.join(_store_dir(), "events.jsonl"),
-                    int(__opts__.get("brine_events_max_bytes", DEFAULT_EVENTS_MAX_BYTES)))
+    max_bytes = size_option(__opts__, "brine_events_max_bytes", DEFAULT_EVENTS_MAX_BYTES)
+    return EventLog(os.path.join(_store_dir(), "events.jsonl"), max_bytes,
+                    size_option(__opts__, "brine_events_minion_max_bytes", max(1, max_bytes // 8)))
+
+
+def _store_trouble(path, aside, reason):
+    """The event-log line that says a store was found corrupt and moved aside."""
+    _event_log().append({"received": time.time(), "minion": None, "tag": "brine/store/corrupt",
+                         "store": path, "moved_to": aside, "reason": reason})
 
 
 def _discovered():
-    return DiscoveredStore(os.path.join(_store_dir(), "discovered.json"))
+    return DiscoveredStore(os.path.join(_store_dir(), "discovered.json"),
+                           size_option(__opts__, "brine_discovered_max", DEFAULT_DISCOVERED_MAX),
+                           on_corrupt=_store_trouble)
 
 
 def decide(kind, tag, data, enabled=True):
@@ -489,7 +723,7 @@ def decide(kind, tag, data, enabled=True):
         return decide_dhcp_unknown(tag, data)
     if kind == "minion_start":
         return decide_minion_start(tag, data, enabled=enabled)
-    raise Rejected(f"no reaction of kind {kind!r}")
+    raise Rejected(f"no reaction of kind {shown(kind)}")
 
 
 def highstate_on_start(opts):
@@ -512,9 +746,9 @@ def reaction(kind, tag, data, opts=None, received=None):
         minion, record_, actions = decide(kind, tag, data, enabled=highstate_on_start(opts or {}))
     except Rejected as exc:
         sender = data.get("id") if isinstance(data, dict) else None
-        log.warning("brine: rejected event %.200r from %.100r: %s", tag, sender, exc)
-        entry = {"received": received, "minion": sender if isinstance(sender, str) else repr(sender)[:100],
-                 "tag": str(tag)[:200], "rejected": str(exc)[:500]}
+        log.warning("brine: rejected event %s from %s: %s", shown(tag, 200), shown(sender, 100), bounded(str(exc), 500))
+        entry = {"received": received, "minion": bounded(sender, 100) if isinstance(sender, str) else shown(sender, 100),
+                 "tag": bounded(str(tag), 200), "rejected": bounded(str(exc), 500)}
         return {"brine-record": {"runner.brine.record": [{"args": [{"entry": entry}]}]}}
     high = {}
     for number, (fun, kwargs) in enumerate(actions):
@@ -542,9 +776,17 @@ def record(entry, **_reactor):
     """
     if not isinstance(entry, dict):
         raise ValueError("entry must be a mapping")
+    entry = bounded(entry)
+    # The log first: whatever becomes of the discovered store, the event is on record.
+    written = _event_log().append(entry)
     if entry.get("tag") == "brine/dhcp/unknown" and isinstance(entry.get("event"), dict):
-        _discovered().add(entry["minion"], entry["event"], entry["received"])
-    return _event_log().append(entry)
+        try:
+            _discovered().add(entry["minion"], entry["event"], entry["received"])
+        except StoreFull as exc:
+            log.warning("brine: %s", exc)
+        except (OSError, KeyError, TypeError) as exc:
+            log.error("brine: the discovered machines were not updated: %s", bounded(str(exc), 300))
+    return written
 
 
 def events(minion=None, since=None, tag=None, limit=50):

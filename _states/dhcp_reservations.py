@@ -4,13 +4,16 @@ The DHCP server's configuration, rendered from the lab inventory and checked by 
 ``dhcp_reservations.managed`` renders the configuration (ISC dhcpd, Kea or dnsmasq), and only
 when it differs from the file on disk writes it to a temporary file next to it, runs the
 daemon's own check on that file (``dhcpd -t -cf``, ``kea-dhcp4 -t``, ``dnsmasq --test``) and
-renames it over the old one. An inventory the renderer refuses, or a configuration the daemon
+renames it over the old one, after copying the old one to ``.<file>.brine-<UTC time>.bak``
+beside it (the newest five are kept). An inventory the renderer refuses, or a configuration the daemon
 refuses, leaves the running configuration untouched. Restart the daemon with ``watch`` (see
 ``salt/bootstrap/service.sls``): it then restarts only when the file changed.
 """
 
+import datetime
 import difflib
 import os
+import shutil
 import tempfile
 
 __virtualname__ = "dhcp_reservations"
@@ -23,6 +26,27 @@ def __virtual__():
     if "dhcp_reservations.render" not in __salt__:
         return (False, "the dhcp_reservations execution module is not available")
     return __virtualname__
+
+
+# The previous files kept beside the configuration, newest first (as nova_console keeps nova.conf's).
+BACKUPS_KEPT = 5
+
+
+def _backup(name):
+    """
+    Copy ``name`` to ``.<file>.brine-<UTC time>.bak`` beside it (hidden: dnsmasq's conf-dir
+    skips dot files, so a backup is never read as configuration) and keep the newest
+    ``BACKUPS_KEPT``. Returns the backup's path.
+    """
+    directory, base = os.path.split(os.path.abspath(name))
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    backup = os.path.join(directory, f".{base}.brine-{stamp}.bak")
+    shutil.copy2(name, backup)
+    prefix = f".{base}.brine-"
+    kept = sorted(n for n in os.listdir(directory) if n.startswith(prefix) and n.endswith(".bak"))
+    for old in kept[:-BACKUPS_KEPT]:
+        os.unlink(os.path.join(directory, old))
+    return backup
 
 
 def _diff(old, new, name):
@@ -106,6 +130,7 @@ def managed(name, server=None, inventory=None, interface=None, mode="0644"):
                 f"{verdict['output']}"
             )
             return ret
+        backup = _backup(name) if current is not None else None
         os.replace(candidate, name)
         candidate = None
     finally:
@@ -113,5 +138,7 @@ def managed(name, server=None, inventory=None, interface=None, mode="0644"):
             os.unlink(candidate)
     ret["result"] = True
     ret["changes"] = {"diff": diff}
+    if backup:
+        ret["changes"]["backup"] = backup
     ret["comment"] = f"{name} rendered for {server}, checked and written"
     return ret

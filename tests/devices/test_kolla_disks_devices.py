@@ -175,6 +175,55 @@ def test_with_the_phrase_a_disk_holding_data_is_wiped_and_labelled(loop_disks, k
     assert again["action"] == "unchanged", "the phrase must not wipe a disk already as planned"
 
 
+def ext4_at_1_mib(disk, tmp_path):
+    """The ext4 of a partition that started at 1 MiB, left after its table was erased."""
+    run("mkfs.ext4", "-q", "-F", "-E", "offset=1048576", disk.device, "64M")
+
+
+def one_sector_erase(disk, tmp_path):
+    """The field report's clean-up of an msdos-labelled disk with an ext4 partition: dd count=1
+    over sector 0. (On a GPT disk the table's header at sector 1 survives, and wipefs sees it.)"""
+    run("parted", "-s", disk.device, "mklabel", "msdos", "mkpart", "primary", "ext4", "1MiB", "65MiB")
+    run("mkfs.ext4", "-q", "-F", "-E", "offset=1048576", disk.device, "64M")
+    run("dd", "if=/dev/zero", f"of={disk.device}", "bs=512", "count=1", "conv=fsync,notrunc", "status=none")
+
+
+@pytest.mark.parametrize("make", [ext4_at_1_mib, one_sector_erase])
+def test_a_disk_that_only_looks_blank_is_refused_until_the_phrase(loop_disks, kolla, tmp_path, make):
+    victim, other = loop_disks(2)
+    make(victim, tmp_path)
+    assert victim.signatures() == [], "wipefs must see nothing at offset 0 for this test to mean anything"
+    before = victim.sha256()
+    disks = layout_disks({"victim": (victim, {"kolla": "osd"}), "other": (other, {"kolla": "osd"})})
+    out = kolla("label", links=[victim, other], disks=disks)["return"]
+    assert out["victim"]["result"] is False and out["victim"]["action"] == "refuse"
+    assert out["victim"]["device"] == victim.device and out["victim"]["disk"] == "victim"
+    reason = out["victim"]["reasons"][0]
+    assert "an ext4 file system at byte 1048576 (1 MiB)" in reason and f"wipe: {PHRASE}" in reason, reason
+    assert out["other"]["result"] is True and victim.sha256() == before
+
+    disks["victim"]["wipe"] = PHRASE
+    out = kolla("label", links=[victim, other], disks=disks)["return"]["victim"]
+    assert out["result"] is True and out["action"] == "wipe-and-create" and out["after"] == [P]
+    with open(victim.image, "rb") as fh:
+        fh.seek(1048576 + 0x438)
+        assert fh.read(2) != b"\x53\xef", "the ext4 superblock at 1 MiB survived the wipe"
+    again = kolla("label", links=[victim, other], disks=disks)["return"]["victim"]
+    assert again["action"] == "unchanged"
+
+
+def test_wipe_leaves_no_file_system_at_1_mib(loop_disks, kolla, tmp_path):
+    (disk,) = loop_disks(1)
+    ext4_at_1_mib(disk, tmp_path)
+    disks = layout_disks({"old": (disk, {"kolla": "osd"})})
+    out = kolla("wipe", links=[disk], name="old", confirm=PHRASE, disks=disks)["return"]
+    assert out["blank"] is True
+    with open(disk.image, "rb") as fh:
+        fh.seek(1048576 + 0x438)
+        assert fh.read(2) != b"\x53\xef", "the ext4 superblock at 1 MiB survived the wipe"
+    assert kolla("check", links=[disk], disks=disks)["return"]["old"]["action"] == "create"
+
+
 @pytest.mark.parametrize("where", ["whole disk", "partition"])
 def test_a_mounted_disk_is_refused_even_with_the_phrase(loop_disks, kolla, tmp_path, where):
     (victim,) = loop_disks(1)

@@ -410,3 +410,30 @@ def test_discover_a_log_file_with_known_macs_needs_no_inventory(inventory, tmp_p
     log.write_text(JOURNAL_TEXT)
     found = dr.discover(log_path=str(log), known_macs=dr.known_macs(inventory))
     assert [e["mac"] for e in found] == ["02:b7:1e:00:00:01"] and found[0]["count"] == 2
+
+
+# --------------------------------------------------------------------------- the state's backups
+
+
+def test_managed_keeps_the_newest_backups_of_the_replaced_file(tmp_path, monkeypatch):
+    """The state with its rendering and the daemon's check stubbed: each replaced file is
+    backed up beside it under a hidden name (dnsmasq's conf-dir skips dot files), five kept."""
+    from brine_testlib import load_extension
+
+    st = load_extension("states", "dhcp_reservations")
+    versions = iter(f"# version {i}\n" for i in range(1, 9))
+    st.__salt__ = {"dhcp_reservations.render": lambda **kw: next(versions),
+                   "dhcp_reservations.check_config": lambda path, server=None: {"valid": True, "output": ""}}
+    st.__opts__ = {"test": False}
+    conf = tmp_path / "dhcpd.conf"
+    conf.write_text("# written by hand\n")
+    backups = []
+    for _ in range(7):
+        ret = st.managed(str(conf), server="isc-dhcp")
+        assert ret["result"] is True
+        backups.append(ret["changes"]["backup"])
+    assert conf.read_text() == "# version 7\n"
+    kept = sorted(p for p in tmp_path.iterdir() if p.name != "dhcpd.conf")
+    assert [str(p) for p in kept] == backups[-5:] and all(p.name.startswith(".dhcpd.conf.brine-") for p in kept)
+    assert [p.read_text() for p in kept] == [f"# version {i}\n" for i in range(2, 7)]
+    assert all(p.stat().st_mode == conf.stat().st_mode for p in kept)

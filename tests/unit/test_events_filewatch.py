@@ -296,6 +296,31 @@ def test_a_failed_restore_is_said_in_the_event_and_the_engine_goes_on(tmp_path, 
         watcher.close()
 
 
+def test_a_restore_failing_on_a_broken_file_forwards_no_secret(tmp_path, monkeypatch, caplog):
+    """The real nova_console on a Juju-style file whose password lost its key: the event and the
+    minion's log say which line, never what is on it."""
+    import nova_console
+    from brine_testlib import REPO
+
+    published = []
+    monkeypatch.setattr(filewatch, "__salt__", {"nova_console.enforce": nova_console.enforce,
+                                                "event.send": lambda tag, data: published.append((tag, data))}, raising=False)
+    secrets = (REPO / "tests" / "data" / "nova" / "juju-secrets-nova-compute.conf").read_text()
+    conf = tmp_path / "nova.conf"
+    conf.write_text(secrets)
+    watcher = filewatch.Watcher({"nova_conf": str(conf)}, poll=True, poll_interval=0.05, restore={"nova_conf": {
+        "role": "compute", "marker_dir": str(tmp_path / "markers"), "wanted": NOVA_WANTED}})
+    try:
+        with caplog.at_level(logging.DEBUG):
+            conf.write_text(secrets.replace("rabbit_password=RabbitS3cretJuju", "RabbitS3cretJuju"))
+            watcher.step(timeout=1)
+        restored = published[0][1]["restored"]
+        assert restored.startswith("failed: ") and "line 10: not an INI line" in restored
+        assert "S3cret" not in repr(published) and "S3cret" not in caplog.text
+    finally:
+        watcher.close()
+
+
 def test_restore_is_only_for_watches_it_knows():
     watcher = filewatch.Watcher({"nova_conf": "/nonexistent/brine/nova.conf"}, poll=True,
                                 restore={"dhcp_log": {"x": 1}, "nova_conf": "not a mapping", "other": {}})

@@ -1,6 +1,7 @@
 """The brine runner's pure core: event → validated action or rejection; the record stores."""
 
 import json
+import os
 
 import pytest
 from brine_testlib import load_extension
@@ -484,3 +485,142 @@ def test_minion_start_reaction_follows_the_option():
     assert "brine-0-state.apply" in brine.reaction("minion_start", "salt/minion/ubuntu2/start", data, {})
     assert list(brine.reaction("minion_start", "salt/minion/ubuntu2/start", data,
                                {"brine_highstate_on_start": False})) == ["brine-record"]
+
+
+# --------------------------------------------------------------------------- floods and crashes
+
+HUGE = "x" * 900_000
+
+
+@pytest.fixture
+def master(tmp_path, monkeypatch):
+    """The runner's thin layer on a temporary master cachedir."""
+    monkeypatch.setattr(brine, "__opts__", {"cachedir": str(tmp_path)}, raising=False)
+    return tmp_path / "brine"
+
+
+def dhcp_entry(mac, minion="bootstrap", received=T, **extra):
+    return {"received": received, "minion": minion, "tag": "brine/dhcp/unknown",
+            "event": {"mac": mac, "ip": None, "interface": "eth0", "first_seen": None, "last_seen": None,
+                      "count": 1, **extra}, "actions": []}
+
+
+def test_a_huge_field_is_bounded_in_the_rejection_and_the_master_log(caplog):
+    payload = {"mac": "52:54:00:aa:bb:cc", "first_seen": HUGE, "timestamp": T}
+    with caplog.at_level("DEBUG"):
+        high = brine.reaction("dhcp_unknown", "brine/dhcp/unknown", event(payload), {}, received=T)
+    entry = high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
+    assert len(json.dumps(entry)) < 2000 and "more characters]" in entry["rejected"]
+    assert len(caplog.text) < 4000 and "more characters]" in caplog.text
+
+
+def test_huge_keys_and_tags_are_bounded_too(caplog):
+    with caplog.at_level("DEBUG"):
+        high = brine.reaction("link", "brine/net/link/up", event({HUGE: 1, "timestamp": T}), {}, received=T)
+        high.update(brine.reaction("link", HUGE, event({"timestamp": T}), {}, received=T))
+    assert len(json.dumps(high)) < 3000 and len(caplog.text) < 4000
+
+
+def test_record_bounds_every_value_it_writes(master):
+    brine.record({"received": T, "minion": "ubuntu1", "tag": "note", "event": {"text": HUGE, "list": list(range(1000))}})
+    (entry,) = brine.events()
+    assert len(entry["event"]["text"]) < 1100 and entry["event"]["text"].endswith("more characters]")
+    assert len(entry["event"]["list"]) == 65 and (master / "events.jsonl").stat().st_size < 3000
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_numbers_are_rejected_and_never_recorded(master, value):
+    with pytest.raises(Rejected, match="first_seen: .* is not a finite number"):
+        brine.decide_dhcp_unknown("brine/dhcp/unknown", event({"mac": "52:54:00:aa:bb:cc", "first_seen": value}))
+    with pytest.raises(ValueError, match=r"entry\.event\.x: NaN and infinity are not recorded"):
+        brine.record({"received": T, "minion": "ubuntu1", "tag": "note", "event": {"x": value}})
+    assert brine.events() == []
+
+
+def test_discovered_machines_are_capped_and_known_ones_still_update(master, monkeypatch, caplog):
+    brine.__opts__["brine_discovered_max"] = 3
+    for i in range(6):
+        brine.record(dhcp_entry(f"52:54:00:00:00:0{i}", received=T + i))
+    brine.record(dhcp_entry("52:54:00:00:00:01", received=T + 10, count=7))
+    machines = brine.discovered()
+    assert [m["mac"] for m in machines] == ["52:54:00:00:00:00", "52:54:00:00:00:01", "52:54:00:00:00:02"]
+    assert machines[1]["count"] == 7
+    assert len(brine.events(limit=0)) == 7  # every sighting is on record all the same
+    assert "52:54:00:00:00:05 is not added" in caplog.text
+
+
+def test_a_flooding_minion_pushes_out_only_its_own_history(tmp_path):
+    log = brine.EventLog(str(tmp_path / "events.jsonl"), max_bytes=40_000)
+    for i in range(20):
+        log.append({"received": T + i, "minion": f"quiet{i % 4}", "tag": "brine/net/link/down"})
+    for i in range(3000):
+        log.append({"received": T + 100 + i, "minion": "flood", "tag": "brine/net/link/up", "pad": "y" * 50})
+    assert (tmp_path / "events.jsonl").stat().st_size <= 40_000
+    kept = log.query(limit=0)
+    assert [e["received"] for e in kept if e["minion"] != "flood"] == [T + i for i in range(20)]
+    flood = [e["received"] for e in kept if e["minion"] == "flood"]
+    assert flood[-1] == T + 100 + 2999 and flood == sorted(flood) and len(flood) > 50
+
+
+def test_a_cut_leaves_no_minion_more_than_its_quota():
+    lines = [json.dumps({"minion": m, "n": i}).encode() + b"\n" for i in range(300) for m in ("a", "b", None)]
+    kept = brine.fair_trim(lines, 100_000, 2_000)
+    for minion in ("a", "b", None):
+        mine = [line for line in kept if json.loads(line)["minion"] == minion]
+        assert 1_900 < sum(map(len, mine)) <= 2_000 and json.loads(mine[-1])["n"] == 299
+
+
+def test_fair_trim_keeps_everything_that_fits_and_drops_what_does_not_parse():
+    lines = [b'{"minion": "a", "n": 1}\n', b"garbage\n", b'{"minion": "b", "n": 2}\n']
+    assert brine.fair_trim(lines, 1000, 1000) == [lines[0], lines[2]]
+
+
+def test_record_files_are_private(master):
+    old = os.umask(0o022)
+    try:
+        brine.record(dhcp_entry("52:54:00:aa:bb:cc"))
+    finally:
+        os.umask(old)
+    assert (master / "events.jsonl").stat().st_mode & 0o777 == 0o600
+    assert (master / "discovered.json").stat().st_mode & 0o777 == 0o600
+    (master / "events.jsonl").chmod(0o644)  # as an older version left it
+    brine.record({"received": T, "minion": "ubuntu1", "tag": "note"})
+    assert (master / "events.jsonl").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("left", ['{"52:54:00:aa:bb:cc": {"mac": "52:54:00:aa:b', "", "\xff\xfe", "[1, 2]"])
+def test_a_corrupt_discovered_store_is_moved_aside_and_recording_goes_on(master, left):
+    master.mkdir()
+    (master / "discovered.json").write_bytes(left.encode("latin-1"))
+    assert brine.discovered() == []  # read: no exception
+    brine.record(dhcp_entry("52:54:00:aa:bb:01", received=T + 1))
+    assert [m["mac"] for m in brine.discovered()] == ["52:54:00:aa:bb:01"]
+    (aside,) = [p for p in master.iterdir() if p.name.startswith("discovered.json.corrupt-")]
+    assert aside.read_bytes() == left.encode("latin-1") and aside.stat().st_mode & 0o777 == 0o600
+    (note,) = brine.events(tag="brine/store/corrupt")
+    assert note["store"] == str(master / "discovered.json") and note["moved_to"] == str(aside)
+    assert [e["event"]["mac"] for e in brine.events(tag="brine/dhcp/unknown")] == ["52:54:00:aa:bb:01"]
+
+
+def test_a_write_that_fails_halfway_leaves_the_old_store(master):
+    brine.record(dhcp_entry("52:54:00:aa:bb:01"))
+    before = (master / "discovered.json").read_bytes()
+    with pytest.raises(TypeError):
+        brine._discovered().add("bootstrap", {"mac": "52:54:00:aa:bb:02", "first_seen": object()}, T)
+    assert (master / "discovered.json").read_bytes() == before
+    assert sorted(p.name for p in master.iterdir()) == ["discovered.json", "discovered.json.lock",
+                                                        "events.jsonl", "events.jsonl.lock"]
+
+
+def test_an_append_after_a_torn_line_is_not_lost(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"received": 1, "minion": "a", "tag": "t"}\n{"recei')
+    log = brine.EventLog(str(path))
+    log.append({"received": 2, "minion": "b", "tag": "t"})
+    assert [e["minion"] for e in log.query()] == ["a", "b"]
+
+
+def test_bad_store_options_are_named(master):
+    brine.__opts__["brine_events_max_bytes"] = "lots"
+    with pytest.raises(ValueError, match="master option brine_events_max_bytes: 'lots' is not a positive integer"):
+        brine.events()

@@ -405,3 +405,87 @@ def test_disk_names(kname):
 @pytest.mark.parametrize("kname", ["dm-0", "md127", "ram0", "zram0", "sr0", "fd0", "nbd3", ""])
 def test_virtual_devices_are_not_disks(kname):
     assert not kd.is_disk_name(kname)
+
+
+# ---------------------------------------------------------------- a disk that only looks blank
+
+import subprocess  # noqa: E402
+
+MIB = 1024 * 1024
+SIZE = 256 * MIB
+
+
+def image(tmp_path, name="disk.img", size=SIZE):
+    path = tmp_path / name
+    with open(path, "wb") as fh:
+        fh.truncate(size)  # sparse: reads as zeros, takes no space
+    return path
+
+
+def poke(path, offset, data):
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(data)
+
+
+def probe(path, sector=512):
+    with open(path, "rb") as fh:
+        return kd.probe(fh, path.stat().st_size, sector)
+
+
+def ext4_at(path, offset):
+    """A real ext4 (mke2fs) starting ``offset`` bytes into the image, with no partition table."""
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-E", f"offset={offset}", str(path), "64M"], check=True,
+                   capture_output=True)
+
+
+def test_a_blank_disk_has_nothing_to_show(tmp_path):
+    assert probe(image(tmp_path)) == []
+
+
+def test_ext4_at_1_mib_without_a_partition_table_is_found_and_refused(tmp_path):
+    path = image(tmp_path)
+    ext4_at(path, MIB)
+    found = probe(path)
+    assert found[0] == "an ext4 file system at byte 1048576 (1 MiB)"
+    facts = dict(BLANK, deep=found)
+    decision = kd.decide(planned(P), facts)
+    assert decision["action"] == "refuse" and decision["add"] == []
+    assert "an ext4 file system at byte 1048576 (1 MiB)" in decision["reasons"][0]
+    assert f"wipe: {PHRASE}" in decision["reasons"][0]
+    wiped = kd.decide(planned(P, wipe=True), facts)
+    assert wiped["action"] == "wipe-and-create" and wiped["reasons"] == found
+
+
+def test_the_field_reports_one_sector_erase_leaves_the_partitions_to_be_found(tmp_path):
+    """sgdisk table + ext4 in partition 1, then `dd if=/dev/zero of=disk bs=512 count=1`."""
+    path = image(tmp_path)
+    subprocess.run(["sgdisk", "--new", "1:2048:+100M", str(path)], check=True, capture_output=True)
+    ext4_at(path, MIB)
+    poke(path, 0, bytes(512))
+    found = probe(path)
+    assert "an ext4 file system at byte 1048576 (1 MiB)" in found
+    assert "a GPT header at byte 512 (sector 1) (the table's first copy)" in found
+    assert f"a GPT header at byte {SIZE - 512} (sector {SIZE // 512 - 1}) (the backup copy at the end of the disk)" in found
+
+
+@pytest.mark.parametrize("offset, magic, words", [
+    (63 * 512, b"XFSB", "an XFS file system at byte 32256 (sector 63)"),
+    (2 * MIB + 512, b"LABELONE\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0LVM2 001", "an LVM physical volume at byte 2097152 (2 MiB)"),
+    (MIB + 4096, b"\xfc\x4e\x2b\xa9", "an MD RAID member (v1.2) at byte 1048576 (1 MiB)"),
+    (MIB, b"bluestore block device", "a Ceph bluestore OSD at byte 1048576 (1 MiB)"),
+    (4086, b"SWAPSPACE2", "swap at byte 0 (0 MiB)"),
+    (SIZE - 1000, b"old data", f"non-zero data at byte {SIZE - 1000} (in the last MiB)"),
+    (700 * 1024, b"old data", "non-zero data at byte 716800 (sector 1400) (in the first MiB)"),
+])
+def test_labels_at_partition_offsets_and_leftover_data_are_found(tmp_path, offset, magic, words):
+    path = image(tmp_path)
+    poke(path, offset, magic)
+    assert words in probe(path)
+
+
+def test_4k_sector_disks_are_probed_at_2048_of_their_sectors(tmp_path):
+    path = image(tmp_path)
+    ext4_at(path, 2048 * 4096)
+    assert probe(path) == []  # not where 512-byte-sector disks put partitions...
+    assert probe(path, sector=4096) == ["an ext4 file system at byte 8388608 (8 MiB)"]  # ...but 4Kn disks do

@@ -374,3 +374,68 @@ def test_enforce_without_restart_only_patches(state, module, tmp_path):
     done = module.enforce(str(path), restart=False, marker_dir=str(tmp_path / "markers"))
     assert done["changed"] and done["restarted"] is None and state.recorder.calls == []
     assert not (tmp_path / "markers").exists()
+
+
+# --------------------------------------------------------------------------- secrets
+
+SECRETS = DATA / "juju-secrets-nova-compute.conf"
+
+
+def secrets_conf(tmp_path, text=None):
+    path = tmp_path / "nova.conf"
+    path.write_text(SECRETS.read_text() if text is None else text)
+    return path
+
+
+def test_diff_and_findings_mask_every_secret_and_keep_the_change(module, tmp_path):
+    path = secrets_conf(tmp_path)
+    result = module.patch(str(path))
+    assert result["changed"] and "S3cret" in path.read_text()  # the file itself keeps them
+    shown = repr(result)
+    assert "S3cret" not in shown
+    diff = result["diff"]
+    # The change is still readable, and the context around it says which options were masked.
+    assert "+server_listen = 10.10.0.11" in diff and "-vncserver_listen = 0.0.0.0" in diff
+    assert " rabbit_password=****" in diff
+    assert " transport_url=rabbit://nova:****@10.10.0.20:5672,nova:****@10.10.0.21:5672/openstack" in diff
+
+
+def test_state_returns_mask_every_secret(state, tmp_path):
+    path = secrets_conf(tmp_path)
+    state.__opts__["test"] = True
+    shown = repr(run(state, str(path)))
+    state.__opts__["test"] = False
+    shown += repr(run(state, str(path)))
+    assert "rabbit_password=****" in shown and "S3cret" not in shown
+
+
+def test_enforce_masks_every_secret(state, module, tmp_path):
+    path = secrets_conf(tmp_path)
+    done = module.enforce(str(path), marker_dir=str(tmp_path / "markers"))
+    assert done["changed"] and done["diff"] and "S3cret" not in repr(done)
+
+
+@pytest.mark.parametrize("broken", [
+    "RabbitS3cretJuju\n",                   # a password on a line of its own: not an INI line
+    "rabbit_password=x\n\n  ContinuedS3cret\n",  # an indented line after a blank one
+])
+def test_parse_errors_give_the_line_number_not_the_line(state, module, tmp_path, broken):
+    text = SECRETS.read_text().replace("rabbit_password=RabbitS3cretJuju\n", broken)
+    path = secrets_conf(tmp_path, text)
+    with pytest.raises(nc.CommandExecutionError, match=r"line \d+: ") as info:
+        module.patch(str(path))
+    assert "S3cret" not in str(info.value)
+    ret = run(state, str(path))
+    assert ret["result"] is False and "S3cret" not in repr(ret) and path.read_text() == text
+
+
+def test_mask_text_keeps_the_lines_and_masks_only_secrets():
+    text = SECRETS.read_text()
+    masked = nc.mask_text(text)
+    assert len(nc.split_lines(masked)) == len(nc.split_lines(text)) and "S3cret" not in masked
+    assert "#admin_token = ****" in masked and "memcache_secret_key = ****" in masked
+    assert "connection=mysql+pymysql://nova:****@10.10.0.23/nova?charset=utf8" in masked
+    assert "rabbit_host=10.10.0.20" in masked and "auth_url = http://10.10.0.21:35357" in masked
+    assert nc.mask_text("[x]\nkeymap = en-us\nkeystone = yes\napi_key = k\n") == "[x]\nkeymap = en-us\nkeystone = yes\napi_key = ****\n"
+    assert nc.mask_text("a = b\n  c\n") == "a = b\n  c\n"
+    assert nc.mask_text("password = p\n  more\n") == "password = ****\n  ****\n"
