@@ -25,6 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "kernel"))
+sys.path.insert(0, str(REPO / "tests"))
 
 import uml_guest  # noqa: E402
 
@@ -58,6 +59,9 @@ def main():
     parser.add_argument("--backend", action="append", choices=["linux", "ovs"])
     parser.add_argument("--json", action="store_true", help="print the raw samples as JSON too")
     args = parser.parse_args()
+    from lab import kernel
+
+    print(kernel.describe_host())
     for backend in args.backend or ["linux", "ovs"]:
         result = run(backend, args.cuts)
         samples = result["bench"]

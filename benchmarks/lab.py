@@ -17,7 +17,7 @@ from pathlib import Path
 # This file is lab.py too: the checkout, not benchmarks/, must come first for `import lab`.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from lab import image  # noqa: E402
+from lab import image, kernel  # noqa: E402
 from lab.core import Lab, _group_members, minion_restarts  # noqa: E402
 
 
@@ -78,7 +78,7 @@ def main():
         seconds, left = timed(lab.down)
         figures.append(("lab down", f"{seconds:.1f} s" + (f" LEFT BEHIND: {left}" if left else "")))
     width = max(len(k) for k, _ in figures)
-    print(f"\nBrine lab benchmark ({os.cpu_count()} CPUs)")
+    print(f"\nBrine lab benchmark ({os.cpu_count()} CPUs; {kernel.describe_host()})")
     for key, value in figures:
         print(f"  {key:<{width}}  {value}")
 

@@ -48,6 +48,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from lab import kernel  # noqa: E402
 from lab.core import Lab, load_inventory  # noqa: E402
 
 PEER = "ubuntu2"
@@ -274,6 +275,7 @@ def main():
             print(f"{'':<9} {'':<7} {'':>4}  {'':<28}{summary(values['seen'])}   recovery as seen by ovs-appctl bond/show")
     print(f"host during the run: CPUs {100 * host_cpu_busy_since(cpu_before):.0f}% busy, load average {os.getloadavg()[0]:.1f} "
           f"({os.cpu_count()} cores; the UML guests' timing follows it)")
+    print(kernel.describe_host())
     return 0
 
 

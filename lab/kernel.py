@@ -36,3 +36,16 @@ def release():
     if len(versions) != 1:
         raise RuntimeError(f"expected one UML module tree under {MODULES} (scripts/uml-kernel.sh), found {versions}")
     return versions[0]
+
+
+def describe_host():
+    """The kernel and the host CPU, for benchmark figures: figures depend on both."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"UML kernel {SETTINGS['UML_VERSION']} ({release()}), host CPU {model}"
