@@ -31,6 +31,7 @@ import hmac
 import ipaddress
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -273,14 +274,19 @@ BOOT_FAILURE_LINES = 12
 
 def boot_failure_report(console):
     """A few lines on why a guest died while booting, from its console text: the known cause
-    and what to do, then the console's last lines (kernel messages, the lab's init)."""
+    and what to do, the console lines that show it, then the console's last lines (kernel
+    messages, the lab's init; a kernel stack trace's frames left out)."""
     lines = [line.rstrip() for line in console.replace("\r\n", "\n").splitlines() if line.strip()]
     start = max((i for i, line in enumerate(lines) if line.startswith("===== brine-lab: power on")), default=-1)
     lines = lines[start + 1:]
     causes = list(dict.fromkeys(hint for marker, hint in BOOT_FAILURE_HINTS if any(marker in line for line in lines)))
     text = "cause: " + "; ".join(causes) if causes else "cause: not recognised (see the console lines)"
-    tail = "\n".join("  | " + line for line in lines[-BOOT_FAILURE_LINES:]) or "  | (the console is empty)"
-    return f"{text}\nlast console lines:\n{tail}"
+    evidence = [line for line in lines if any(marker in line for marker, _ in BOOT_FAILURE_HINTS)][:6]
+    if evidence:
+        text += "\nwhat the console says:\n" + "\n".join("  | " + line for line in evidence)
+    frames = re.compile(r"^\s*\[<[0-9a-f]+>\]")
+    tail = "\n".join("  | " + line for line in [l for l in lines if not frames.match(l)][-BOOT_FAILURE_LINES:])
+    return f"{text}\nlast console lines:\n{tail or '  | (the console is empty)'}"
 
 
 _CLONE_NEWNET = 0x40000000

@@ -100,6 +100,8 @@ Linux version 6.1.0 (debian-kernel@lists.debian.org)
 Run /sbin/init as init process
 userspace - ptrace set fp regs failed, errno = 14
 Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b
+Call Trace:
+ [<60048839>] userspace+0xab/0x570
 """
 
 
@@ -108,7 +110,8 @@ def test_a_guest_that_dies_booting_is_explained_from_its_console():
     assert report.startswith("cause: this UML kernel cannot run on this host's CPU")
     assert "the guest's kernel panicked" in report
     assert "lab/uml-kernel.conf" in report
-    assert "  | userspace - ptrace set fp regs failed, errno = 14" in report
+    assert "what the console says:\n  | userspace - ptrace set fp regs failed, errno = 14\n  | Kernel panic" in report
+    assert "userspace+0xab" not in report  # stack frames are noise
 
 
 def test_only_the_last_boot_of_the_console_counts():
