@@ -684,7 +684,11 @@ class Lab:
             command = shlex.join(command)
         token = f"{int(time.time())}-{secrets.token_hex(8)}"
         encoded = base64.b64encode(command.encode()).decode()
-        key = bytes.fromhex((self.layout.cfg_dir(name) / "exec.key").read_text().strip())
+        key_file = self.layout.cfg_dir(name) / "exec.key"
+        try:
+            key = bytes.fromhex(key_file.read_text().strip())
+        except FileNotFoundError:
+            raise LabError(f"the lab is not up (no command channel key {key_file}); `brine-lab up` first") from None
         mac = hmac.new(key, f"{token} {encoded}".encode(), hashlib.sha256).hexdigest()
         sock = _socket_in_netns(self.layout.netns)
         with sock:
