@@ -154,9 +154,27 @@ class ContentWatch:
     one that follows is).
     """
 
-    def __init__(self, watches):
+    # A tool that rewrites a file in place (truncate, then write) can be caught half done: the
+    # half-written content must not go out as a change of its own (seen: an empty nova.conf read
+    # between the truncation and the write of the next state run, whose event made the reactor
+    # apply the state again, and again). A new content counts once two reads SETTLE_SECONDS
+    # apart agree.
+    SETTLE_SECONDS = 0.1
+    SETTLE_TRIES = 20
+
+    def __init__(self, watches, sleep=time.sleep):
         self.paths = {name: os.path.abspath(path) for name, path in watches.items()}
         self.digests = {name: file_digest(path) for name, path in self.paths.items()}
+        self.sleep = sleep
+
+    def _settled_digest(self, path, digest):
+        for _ in range(self.SETTLE_TRIES):
+            self.sleep(self.SETTLE_SECONDS)
+            again = file_digest(path)
+            if again == digest:
+                break
+            digest = again
+        return digest
 
     def names_in(self, directory, filename):
         full = os.path.join(directory, filename)
@@ -169,6 +187,9 @@ class ContentWatch:
         """``(tag, payload)`` when the content of watch ``name`` changed, else None."""
         digest = file_digest(self.paths[name])
         previous = self.digests[name]
+        if digest is None or digest == previous:
+            return None
+        digest = self._settled_digest(self.paths[name], digest)
         if digest is None or digest == previous:
             return None
         self.digests[name] = digest

@@ -42,6 +42,38 @@ def test_content_watch_reports_only_new_content(tmp_path):
     assert watch.check("nova_conf") is None
 
 
+def writer_finishing(path, contents):
+    """A sleep stand-in for ContentWatch: each wait of the watcher lets an in-place writer get
+    one step further (``contents``: what the file holds after each step)."""
+    steps = list(contents)
+
+    def sleep(_seconds):
+        if steps:
+            path.write_text(steps.pop(0))
+    return sleep
+
+
+def test_a_file_caught_half_rewritten_in_place_reports_the_finished_content(tmp_path):
+    conf = tmp_path / "nova.conf"
+    conf.write_text("[DEFAULT]\ndebug = true\n")
+    watch = filewatch.ContentWatch({"nova_conf": str(conf)})
+    conf.write_text("")  # truncated: the writer has not written yet
+    watch.sleep = writer_finishing(conf, ["[DEFAULT]\ndebug = true\n\n[vnc]\n"])
+    tag, payload = watch.check("nova_conf")
+    assert payload["sha256"] == filewatch.hashlib.sha256(b"[DEFAULT]\ndebug = true\n\n[vnc]\n").hexdigest()
+    assert payload["sha256"] != filewatch.hashlib.sha256(b"").hexdigest()
+
+
+def test_a_rewrite_in_place_with_the_same_content_stays_silent(tmp_path):
+    conf = tmp_path / "nova.conf"
+    conf.write_text("[vnc]\nenabled = true\n")
+    watch = filewatch.ContentWatch({"nova_conf": str(conf)})
+    conf.write_text("")  # the same bytes are about to be written again
+    watch.sleep = writer_finishing(conf, ["[vnc]\nenabled = true\n"])
+    assert watch.check("nova_conf") is None
+    assert watch.check("nova_conf") is None
+
+
 def test_a_vanished_file_is_not_a_change_but_its_return_is(tmp_path):
     conf = tmp_path / "nova.conf"
     conf.write_text("a")
