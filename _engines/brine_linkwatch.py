@@ -66,11 +66,16 @@ def publish(tag, payload):
     False when it could not be sent: the engine carries on (the next change is sent again)."""
     log.info("brine_linkwatch: %s %s", tag, payload)
     try:
-        __salt__["event.send"](tag, payload)
+        __salt__["event.send"](tag, signed(tag, payload))
     except Exception:  # pylint: disable=broad-except
         log.exception("brine_linkwatch: could not send %s", tag)
         return False
     return True
+
+
+def signed(tag, payload):
+    """The payload signed with this minion's key (brine_sign), so the master knows who sent it."""
+    return __salt__["brine_sign.sign"](tag, payload) if "brine_sign.sign" in __salt__ else payload
 
 
 def as_flag(value):
