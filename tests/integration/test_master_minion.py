@@ -35,7 +35,7 @@ def test_highstate_renders_through_the_master(salt_cli, salt_minion):
 
 def test_reactor_answers_the_minion_that_asked(salt_master, salt_minion, event_listener):
     start = time.time()
-    ret = salt_minion.salt_call_cli().run("event.send", "brine/echo/request")
+    ret = salt_minion.salt_call_cli().run("brine_sign.send", "brine/echo/request")
     assert ret.returncode == 0 and ret.data is True, ret
     found = event_listener.wait_for_events(
         [(salt_master.id, "brine/echo/reply")], after_time=start, timeout=60
