@@ -43,3 +43,8 @@ def test_reactor_answers_the_minion_that_asked(salt_master, salt_minion, event_l
     assert found.found_all_events, "the reactor did not answer"
     (event,) = found.matches
     assert event.data["id"] == salt_minion.id
+
+
+def test_minion_gets_its_signing_key_in_its_own_pillar(salt_cli, salt_minion):
+    ret = salt_cli.run("pillar.get", "brine_events_key", minion_tgt=salt_minion.id)
+    assert ret.data == salt_minion.config["brine_events_key"] and len(ret.data) == 64
