@@ -63,6 +63,10 @@ RESELECT_RETRIES = (0.3, 1.0, 2.0)
 # latest state (and only if that differs from what was published), so a burst of flaps costs a
 # bounded number of events and reselects.
 HOLD_DOWN = 1.0
+# When the watch fails (netlink socket lost, pyroute2 error), it starts again after 1 s,
+# doubling up to 60 s; back to 1 s once a watch ran for 60 s. Salt restarts an engine that
+# exits at once, so the engine never exits on an error.
+RESTART_DELAY = (1.0, 60.0)
 
 
 def __virtual__():
@@ -219,6 +223,23 @@ def watch(ipr, tracker, act, hold, clock=time.monotonic, readable=_readable):
             act(*item)
 
 
+def keep_running(run, clock=time.monotonic, sleep=time.sleep, delays=RESTART_DELAY):
+    """Call ``run()`` again and again, after a growing delay when it failed quickly."""
+    first, longest = delays
+    delay = first
+    while True:
+        began = clock()
+        try:
+            run()
+            log.warning("brine_linkwatch: the watch ended; starting it again in %.0f s", delay)
+        except Exception:  # pylint: disable=broad-except
+            log.exception("brine_linkwatch: the watch failed; starting it again in %.0f s", delay)
+        if clock() - began >= longest:
+            delay = first
+        sleep(delay)
+        delay = min(delay * 2, longest)
+
+
 def start(bonds=None, interfaces=None, netns=None, reselect=True, hold_down=HOLD_DOWN):
     """
     Watch the links and publish every change as a ``brine/net/...`` event until stopped.
@@ -238,14 +259,21 @@ def start(bonds=None, interfaces=None, netns=None, reselect=True, hold_down=HOLD
         legs = __salt__["brine_linkwatch.reselect_legs"](tracker.bonds)
         if "dualbond.reselect_primary" not in __salt__:
             log.warning("brine_linkwatch: no dualbond module; a mended OVS member is left to the master")
-    with IPRoute(**({"netns": netns} if netns else {})) as ipr:
-        # Subscribe before the dump: a change between the two is then seen, not lost.
-        ipr.bind(groups=RTMGRP_LINK)
-        for msg in ipr.get_links():
-            tracker.observe_message(dict_event(msg, "RTM_NEWLINK"))
-        log.info("brine_linkwatch: watching %s", sorted(n for n in tracker.links if tracker.watched(n)))
-        watch(ipr, tracker, lambda tag, payload: handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect),
-              hold)
+
+    def run():
+        with IPRoute(**({"netns": netns} if netns else {})) as ipr:
+            # Subscribe before the dump: a change between the two is then seen, not lost. After
+            # a restart the dump is compared with the last known states: what changed meanwhile
+            # is published.
+            ipr.bind(groups=RTMGRP_LINK)
+            for msg in ipr.get_links():
+                for tag, payload in tracker.observe_message(dict_event(msg, "RTM_NEWLINK")):
+                    handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect)
+            log.info("brine_linkwatch: watching %s", sorted(n for n in tracker.links if tracker.watched(n)))
+            watch(ipr, tracker,
+                  lambda tag, payload: handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect), hold)
+
+    keep_running(run)
 
 
 def dict_event(msg, event):
