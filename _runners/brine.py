@@ -14,9 +14,11 @@ while they render; it validates the event in Python and decides what, if anythin
 * ``salt/minion/<id>/start``: ``state.apply`` (the highstate) on that minion, unless the master
   option ``brine_highstate_on_start`` is False.
 
-Untrusted input: any minion can send any event. The target of every action is the minion id of
-the event's envelope (set by the master from the authenticated connection), never a payload
-field; every payload field is checked; a payload that names another minion, has unknown keys or
+Untrusted input: any minion can send any event, in any minion's name (Salt fires a minion's
+beacon-style event list with the data it wrote, ``id`` included). So an event is acted on only
+when it is signed with the key of the minion its envelope names (:func:`authenticate`; a replay
+or a stale signature is refused), and each minion's reactions are rate-limited (:class:`Guard`).
+The target of every action is that minion, never a payload field; every payload field is checked; a payload that names another minion, has unknown keys or
 an invalid value is rejected: nothing runs, and the rejection is logged and recorded.
 
 Records live in the master's cachedir (``<cachedir>/brine/``, files mode 0600):
