@@ -9,8 +9,8 @@ import os
 
 
 def run():
-    if __opts__.get("file_client") == "local" or __opts__.get("__role") == "minion":
-        return {}  # masterless: no master to send events to, no master secret
+    if __opts__.get("__role") != "master":
+        return {}  # masterless (salt-call --local): no master to send events to, no master secret
     dirs = list(__opts__.get("runner_dirs") or [])
     path = next((os.path.join(d, "brine.py") for d in dirs if os.path.isfile(os.path.join(d, "brine.py"))), None)
     if path is None:
