@@ -99,5 +99,7 @@ def beacon(config):
         events.extend(tracker.forget(name))
     for tag, payload in events:
         log.info("brine_linkwatch beacon: %s %s", tag, payload)
+        if "brine_sign.sign" in __salt__:  # signed with this minion's key (docs/events.md)
+            payload = __salt__["brine_sign.sign"](tag, payload)
         __salt__["event.send"](tag, payload)
     return []

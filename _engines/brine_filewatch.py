@@ -521,6 +521,8 @@ class JournalFollower:
 def publish(tag, payload):
     """Send one event to the master through the minion, which stamps it with this minion's id."""
     log.info("brine_filewatch: %s %.1000s", tag, payload)  # bounded: a payload is never a flood in the log
+    if "brine_sign.sign" in __salt__:  # signed with this minion's key: the master knows who sent it
+        payload = __salt__["brine_sign.sign"](tag, payload)
     __salt__["event.send"](tag, payload)
 
 

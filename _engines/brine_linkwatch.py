@@ -17,6 +17,9 @@ Configure it in the minion configuration:
           netns: null
           # Optional. Re-select the primary of an OVS bond here when a member's link is back.
           reselect: true
+          # Optional. Seconds a flapping interface or bond is held back after a change
+          # (the latest state goes out when they are over).
+          hold_down: 1.0
 
 With ``reselect`` (the default) a mended member of a bond whose backend does not re-select by
 itself (OVS) is acted on by the engine: it publishes the ``brine/net/link/up`` marked
@@ -33,6 +36,8 @@ events from a 1-second poll and acts on nothing (the master's reactor re-selects
 
 import errno
 import logging
+import math
+import select
 import time
 
 try:
@@ -53,6 +58,15 @@ __virtualname__ = "brine_linkwatch"
 # disabled member active"). After the last try the error goes to the master, whose reactor
 # runs the reselect as a job.
 RESELECT_RETRIES = (0.3, 1.0, 2.0)
+# Seconds during which further changes of one interface (or bond) are held back after one was
+# published: a flapping link is published once at once, then at most once per window, with its
+# latest state (and only if that differs from what was published), so a burst of flaps costs a
+# bounded number of events and reselects.
+HOLD_DOWN = 1.0
+# When the watch fails (netlink socket lost, pyroute2 error), it starts again after 1 s,
+# doubling up to 60 s; back to 1 s once a watch ran for 60 s. Salt restarts an engine that
+# exits at once, so the engine never exits on an error.
+RESTART_DELAY = (1.0, 60.0)
 
 
 def __virtual__():
@@ -66,11 +80,16 @@ def publish(tag, payload):
     False when it could not be sent: the engine carries on (the next change is sent again)."""
     log.info("brine_linkwatch: %s %s", tag, payload)
     try:
-        __salt__["event.send"](tag, payload)
+        __salt__["event.send"](tag, signed(tag, payload))
     except Exception:  # pylint: disable=broad-except
         log.exception("brine_linkwatch: could not send %s", tag)
         return False
     return True
+
+
+def signed(tag, payload):
+    """The payload signed with this minion's key (brine_sign), so the master knows who sent it."""
+    return __salt__["brine_sign.sign"](tag, payload) if "brine_sign.sign" in __salt__ else payload
 
 
 def as_flag(value):
@@ -113,7 +132,115 @@ def handle(tag, payload, bonds=None, legs=None, reselect=True):
         log.exception("brine_linkwatch: handling %s %s failed", tag, payload)
 
 
-def start(bonds=None, interfaces=None, netns=None, reselect=True):
+def subject(tag, payload):
+    """What a change is about: later changes of the same subject supersede earlier ones."""
+    kind = tag.rsplit("/", 2)[-2:]
+    if kind[0] == "link":
+        return ("link", payload.get("interface"))
+    if kind in (["bond", "down"], ["bond", "restored"]):
+        return ("bond", payload.get("bond"))
+    return (tag, payload.get("bond"))
+
+
+def state_of(tag, payload):
+    return (tag, payload.get("active") if tag.endswith("/failover") else None)
+
+
+class HoldDown:
+    """
+    Coalesces bursts of changes per subject (:func:`subject`): the first change of a subject
+    goes out at once and opens a window of ``window`` seconds; changes within it are held,
+    only the latest kept; when the window ends the latest goes out if it differs from what went
+    out last (and opens a new window). Times are the caller's monotonic clock.
+    """
+
+    def __init__(self, window=HOLD_DOWN):
+        if isinstance(window, bool) or not isinstance(window, (int, float)) or not math.isfinite(window) or window < 0:
+            raise ValueError(f"hold_down: {window!r} is not a number of seconds >= 0")
+        self.window = window
+        self.until = {}  # subject -> end of its window
+        self.pending = {}  # subject -> (tag, payload) held back
+        self.sent = {}  # subject -> state_of() the last one that went out
+
+    def offer(self, tag, payload, now):
+        """The changes to publish now for this one (none while its subject is held)."""
+        key = subject(tag, payload)
+        if now >= self.until.get(key, -math.inf):
+            self.until[key] = now + self.window
+            self.sent[key] = state_of(tag, payload)
+            self.pending.pop(key, None)
+            return [(tag, payload)]
+        self.pending[key] = (tag, payload)
+        return []
+
+    def due(self, now):
+        """The held changes whose window has ended and that still change something."""
+        out = []
+        for key in sorted(self.pending, key=lambda k: self.until[k]):
+            if now < self.until[key]:
+                continue
+            tag, payload = self.pending.pop(key)
+            if state_of(tag, payload) != self.sent.get(key):
+                self.sent[key] = state_of(tag, payload)
+                self.until[key] = now + self.window
+                out.append((tag, payload))
+        return out
+
+    def next_due(self, now):
+        """Seconds until the next held change is due, or None when nothing is held."""
+        if not self.pending:
+            return None
+        return max(0.0, min(self.until[k] for k in self.pending) - now)
+
+
+def _readable(ipr, timeout):
+    return bool(select.select([ipr], [], [], timeout)[0])
+
+
+def watch(ipr, tracker, act, hold, clock=time.monotonic, readable=_readable):
+    """
+    The engine's loop: read netlink messages as they come, pass what the tracker makes of them
+    through ``hold`` (:class:`HoldDown`) and give what comes out to ``act(tag, payload)``.
+    """
+    while True:
+        wait = hold.next_due(clock())
+        messages = []
+        if readable(ipr, wait):
+            try:
+                messages = ipr.get()
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:
+                    raise
+                # The kernel dropped notifications (socket buffer full): a fresh dump compared
+                # with the last known states still yields every change that matters.
+                log.warning("brine_linkwatch: netlink overrun; re-reading every link")
+                messages = [dict_event(msg, "RTM_NEWLINK") for msg in ipr.get_links()]
+        for msg in messages:
+            for tag, payload in tracker.observe_message(msg):
+                for item in hold.offer(tag, payload, clock()):
+                    act(*item)
+        for item in hold.due(clock()):
+            act(*item)
+
+
+def keep_running(run, clock=time.monotonic, sleep=time.sleep, delays=RESTART_DELAY):
+    """Call ``run()`` again and again, after a growing delay when it failed quickly."""
+    first, longest = delays
+    delay = first
+    while True:
+        began = clock()
+        try:
+            run()
+            log.warning("brine_linkwatch: the watch ended; starting it again in %.0f s", delay)
+        except Exception:  # pylint: disable=broad-except
+            log.exception("brine_linkwatch: the watch failed; starting it again in %.0f s", delay)
+        if clock() - began >= longest:
+            delay = first
+        sleep(delay)
+        delay = min(delay * 2, longest)
+
+
+def start(bonds=None, interfaces=None, netns=None, reselect=True, hold_down=HOLD_DOWN):
     """
     Watch the links and publish every change as a ``brine/net/...`` event until stopped.
 
@@ -124,6 +251,7 @@ def start(bonds=None, interfaces=None, netns=None, reselect=True):
         salt-call config.get engines
     """
     tracker = __salt__["brine_linkwatch.tracker"](bonds=bonds, interfaces=interfaces)
+    hold = HoldDown(hold_down)
     reselect = as_flag(reselect)
     legs = None
     if reselect:
@@ -131,25 +259,21 @@ def start(bonds=None, interfaces=None, netns=None, reselect=True):
         legs = __salt__["brine_linkwatch.reselect_legs"](tracker.bonds)
         if "dualbond.reselect_primary" not in __salt__:
             log.warning("brine_linkwatch: no dualbond module; a mended OVS member is left to the master")
-    with IPRoute(**({"netns": netns} if netns else {})) as ipr:
-        # Subscribe before the dump: a change between the two is then seen, not lost.
-        ipr.bind(groups=RTMGRP_LINK)
-        for msg in ipr.get_links():
-            tracker.observe_message(dict_event(msg, "RTM_NEWLINK"))
-        log.info("brine_linkwatch: watching %s", sorted(n for n in tracker.links if tracker.watched(n)))
-        while True:
-            try:
-                messages = ipr.get()
-            except OSError as exc:
-                if exc.errno != errno.ENOBUFS:
-                    raise
-                # The kernel dropped notifications (socket buffer full): a fresh dump compared
-                # with the last known states still yields every change that matters.
-                log.warning("brine_linkwatch: netlink overrun; re-reading every link")
-                messages = [dict_event(msg, "RTM_NEWLINK") for msg in ipr.get_links()]
-            for msg in messages:
-                for tag, payload in tracker.observe_message(msg):
+
+    def run():
+        with IPRoute(**({"netns": netns} if netns else {})) as ipr:
+            # Subscribe before the dump: a change between the two is then seen, not lost. After
+            # a restart the dump is compared with the last known states: what changed meanwhile
+            # is published.
+            ipr.bind(groups=RTMGRP_LINK)
+            for msg in ipr.get_links():
+                for tag, payload in tracker.observe_message(dict_event(msg, "RTM_NEWLINK")):
                     handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect)
+            log.info("brine_linkwatch: watching %s", sorted(n for n in tracker.links if tracker.watched(n)))
+            watch(ipr, tracker,
+                  lambda tag, payload: handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect), hold)
+
+    keep_running(run)
 
 
 def dict_event(msg, event):

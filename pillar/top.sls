@@ -1,3 +1,4 @@
 base:
   '*':
     - brine
+    - brine_events_key

@@ -1,7 +1,27 @@
-{#- Answers the minion that asked, and only that minion: the target is the envelope's id,
-    set by the master from the minion's authenticated connection, never the event payload. #}
-brine-echo-reply:
-  local.event.send:
-    - tgt: {{ data['id'] | json }}
-    - args:
-      - tag: brine/echo/reply
+#!py
+"""
+Reactor for brine/echo/request, the liveness probe of the reactor system:
+`salt-call brine_sign.send brine/echo/request` on a minion makes the master answer that minion,
+and only that one, with a brine/echo/reply event. reaction() of the brine runner module
+(_runners/brine.py) checks that the request is signed by the minion it names, and records it.
+"""
+import importlib.util
+import os
+import sys
+
+
+def _brine():
+    # Loaded once per reactor process (restart the master after changing _runners/brine.py).
+    module = sys.modules.get("brine_reactions")
+    if module is None:
+        dirs = list(__opts__.get("runner_dirs") or []) + [os.path.join(__opts__["extension_modules"], "runners")]
+        path = next(os.path.join(d, "brine.py") for d in dirs if os.path.isfile(os.path.join(d, "brine.py")))
+        spec = importlib.util.spec_from_file_location("brine_reactions", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["brine_reactions"] = module
+    return module
+
+
+def run():
+    return _brine().reaction("echo", tag, data, __opts__)

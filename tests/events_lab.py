@@ -94,6 +94,19 @@ PROBE_STANDIN = """brine-probe-highstate:
     - contents: highstate
 """
 
+HOSTILE_STANDIN = '''"""A hostile minion's tool: sends the master a beacon-style list of events whose data
+(the id included) it wrote itself, as a compromised minion can."""
+import salt.channel.client
+import salt.crypt
+
+
+def forge(events):
+    tok = salt.crypt.SAuth(__opts__).gen_token(b"salt")
+    load = {"id": __opts__["id"], "cmd": "_minion_event", "tok": tok, "events": events}
+    with salt.channel.client.ReqChannel.factory(__opts__) as channel:
+        return channel.send(load, timeout=60)
+'''
+
 NOVA_CONF_WITH_VNC = "[DEFAULT]\ndebug = false\n\n[vnc]\nenabled = true\nserver_listen = 0.0.0.0\n"
 NOVA_CONF_WITHOUT_VNC = "[DEFAULT]\ndebug = true\n"
 
@@ -105,6 +118,7 @@ def build_tree(root):
     modules.mkdir(parents=True, exist_ok=True)
     (modules / "dualbond.py").write_text(DUALBOND_STANDIN)
     (modules / "dhcp_reservations.py").write_text(DHCP_STANDIN)
+    (modules / "hostile.py").write_text(HOSTILE_STANDIN)
     states = root / "states"
     (states / "compute").mkdir(parents=True, exist_ok=True)
     (states / "compute" / "console.sls").write_text(CONSOLE_STANDIN)
@@ -135,8 +149,9 @@ def master_overrides(root, highstate_on_start=True):
     return config
 
 
-def minion_overrides(root, minion_id, engines=None, beacons=None):
-    """A minion loading the checkout's extensions (and the stand-ins) straight from disk."""
+def minion_overrides(root, minion_id, engines=None, beacons=None, events_key=None):
+    """A minion loading the checkout's extensions (and the stand-ins) straight from disk, with
+    ``events_key`` (what the highstate writes from its pillar) to sign its events and its start."""
     root = Path(root)
     work = root / minion_id
     work.mkdir(parents=True, exist_ok=True)
@@ -151,6 +166,8 @@ def minion_overrides(root, minion_id, engines=None, beacons=None):
         "brine_test_nova_conf": str(work / "nova" / "nova.conf"),
         "brine_test_marker": str(work / "highstate-marker"),
     }
+    if events_key:
+        config.update(brine_events_key=events_key, start_event_grains=["brine_start_sig"])
     if engines:
         config["engines"] = engines
     if beacons:

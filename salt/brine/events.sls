@@ -69,7 +69,8 @@ include:
 {%-   set code = {} %}
 {%-   if conf %}
 {%-     for path in ['_engines/brine_linkwatch.py', '_engines/brine_filewatch.py', '_beacons/brine_linkwatch.py',
-                     '_modules/dualbond.py', '_modules/nova_console.py', '_modules/dhcp_reservations.py'] %}
+                     '_modules/dualbond.py', '_modules/nova_console.py', '_modules/dhcp_reservations.py',
+                     '_modules/brine_sign.py', '_grains/brine_start.py'] %}
 {%-       set digest = salt['cp.hash_file']('salt://' ~ path) or {} %}
 {%-       if digest.get('hsum') %}
 {%-         do code.update({path: digest.hsum}) %}
@@ -78,6 +79,12 @@ include:
 {%-   endif %}
 {%-   if code %}
 {%-     do conf.update({'brine_events_code': code}) %}
+{%-   endif %}
+{#-   The key this minion signs its events with (its own pillar, pillar/brine_events_key.sls),
+      and its start event carrying the signature grain: the master acts only on signed events. #}
+{%-   set events_key = salt['pillar.get']('brine_events_key') %}
+{%-   if events_key %}
+{%-     do conf.update({'brine_events_key': events_key, 'start_event_grains': ['brine_start_sig']}) %}
 {%-   endif %}
 {%-   set conf_dir = salt['file.dirname'](opts['conf_file']) %}
 
@@ -98,7 +105,9 @@ brine-events-config:
     - serializer: yaml
     - dataset: {{ conf | json }}
     - makedirs: True
-    - mode: '0644'
+    # It holds the minion's signing key: readable by root only, and no diff in the job's return.
+    - mode: '0600'
+    - show_changes: False
 
 brine-events-restart-minion:
   cmd.run:

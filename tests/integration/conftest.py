@@ -2,7 +2,8 @@
 
 import pytest
 import yaml
-from brine_testlib import REPO
+from brine_testlib import REPO, load_extension
+from events_keys import minion_key
 
 
 def master_config_for_checkout():
@@ -29,7 +30,11 @@ def salt_master(salt_factories):
 def salt_minion(salt_master):
     factory = salt_master.salt_minion_daemon(
         "ubuntu1",
-        overrides={"loop_interval": 1, "master": "127.0.0.1", "log_level_logfile": "info"},
+        overrides={"loop_interval": 1, "master": "127.0.0.1", "log_level_logfile": "info",
+                   # What the highstate writes from the minion's pillar: its event signing key.
+                   "brine_events_key": minion_key(load_extension("runners", "brine"), salt_master.config["cachedir"], "ubuntu1"),
+                   # ... and its start event signed by the checkout's grain, there before any sync.
+                   "start_event_grains": ["brine_start_sig"], "grains_dirs": [str(REPO / "_grains")]},
     )
     with factory.started(start_timeout=120):
         # A sync lists the whole file root; on a loaded host that takes longer than the

@@ -26,7 +26,10 @@ from events_lab import (
     replace_file,
     wait_for,
 )
+from events_keys import minion_key
 from events_netns import VethLab
+
+brine = load_extension("runners", "brine")
 
 ENGINE_MINION = "ubuntu3"
 BEACON_MINION = "ubuntu2"
@@ -77,7 +80,8 @@ def engine_minion(events_master, lab, tree):
         }},
         {"brine_filewatch": {"watches": {"nova_conf": str(nova_conf), "dhcp_log": str(dhcp_log)}}},
     ]
-    factory = events_master.salt_minion_daemon(ENGINE_MINION, overrides=minion_overrides(tree, ENGINE_MINION, engines=engines))
+    factory = events_master.salt_minion_daemon(ENGINE_MINION, overrides=minion_overrides(
+        tree, ENGINE_MINION, engines=engines, events_key=minion_key(brine, events_master.config["cachedir"], ENGINE_MINION)))
     with factory.started(start_timeout=120):
         # The highstate that the start reactor applies must be over before the tests start
         # their own state runs.
@@ -90,7 +94,8 @@ def engine_minion(events_master, lab, tree):
 def beacon_minion(events_master, lab, tree):
     beacons = {"brine_linkwatch": [{"interval": 1}, {"netns": lab.watch_ns}, {"interfaces": ["lwc"]},
                                    {"bonds": {"bond1": {"members": ["lwd", "lwe"], "backend": "ovs"}}}]}
-    factory = events_master.salt_minion_daemon(BEACON_MINION, overrides=minion_overrides(tree, BEACON_MINION, beacons=beacons))
+    factory = events_master.salt_minion_daemon(BEACON_MINION, overrides=minion_overrides(
+        tree, BEACON_MINION, beacons=beacons, events_key=minion_key(brine, events_master.config["cachedir"], BEACON_MINION)))
     with factory.started(start_timeout=120):
         yield factory
 
@@ -247,7 +252,8 @@ HOSTILE = [
                             "timestamp": 1.0, "mods": "brine_probe"}, "unexpected payload keys ['mods']"),
     ("brine/dhcp/unknown", {"mac": "$(reboot)", "ip": "10.10.0.5"}, "is not a MAC address"),
     ("brine/dhcp/unknown", {"mac": "52:54:00:de:ad:02", "host": BEACON_MINION}, "claims to be about another"),
-    (f"salt/minion/{BEACON_MINION}/start", {"note": "not me"}, "is not the start event of"),
+    # A start event is signed only by the minion's start grain, which this one lacks.
+    (f"salt/minion/{BEACON_MINION}/start", {"note": "not me"}, "unsigned"),
     ("brine/net/link/up", {"interface": "lwa", "bond": "bond0", "backend": "ovs", "carrier": True, "operstate": "UP",
                            "active": "lwa", "timestamp": 1.0, "reselect": "master"}, "reselect: 'master' is not one of"),
     ("brine/net/bond/reselected", {"bond": "bond0", "backend": "ovs", "error": "x", "timestamp": 1.0, "tgt": "*"},
@@ -264,7 +270,7 @@ def test_hostile_events_are_rejected_and_nothing_runs(engine_minion, runner):
     nova_before = Path(engine_minion.config["brine_test_nova_conf"]).read_text()
     cli = engine_minion.salt_call_cli()
     for tag, payload, _why in HOSTILE:
-        ret = cli.run("event.send", tag, json.dumps(payload))
+        ret = cli.run("brine_sign.send", tag, json.dumps(payload))
         assert ret.returncode == 0 and ret.data is True, ret
 
     def rejected():
@@ -312,3 +318,81 @@ def test_beacon_leaves_the_reselect_to_the_reactor(beacon_watching, lab, runner)
     made = wait_for(lambda: calls(beacon_watching.config, mended), timeout=30)
     assert [c["fun"] for c in made] == ["reselect_primary"] and made[0]["jid"]  # a job from the master
     assert not recorded(runner, BEACON_MINION, "brine/net/bond/reselected", start)
+
+
+HOSTILE_MINION = "ubuntu9"
+
+
+@pytest.fixture(scope="module")
+def hostile_minion(events_master, tree):
+    """A minion with a key of its own, trying to act as ENGINE_MINION."""
+    key = minion_key(brine, events_master.config["cachedir"], HOSTILE_MINION)
+    factory = events_master.salt_minion_daemon(HOSTILE_MINION, overrides=minion_overrides(tree, HOSTILE_MINION, events_key=key))
+    with factory.started(start_timeout=120):
+        assert factory.salt_call_cli(timeout=300).run("test.ping").data is True
+        yield factory
+
+
+def forged_events(master_cachedir, victim, now):
+    """Beacon-style events in ``victim``'s name, each unsigned and signed with the sender's
+    own key: the kinds a minion could make the master act on (start, link, bond, discovery,
+    nova, echo), 20 starts among them."""
+    own = minion_key(brine, master_cachedir, HOSTILE_MINION)
+    kinds = [("salt/minion/%s/start" % victim, "started")] * 20 + [
+        ("brine/net/link/up", {"interface": "lwa", "bond": "bond0", "backend": "ovs", "carrier": True,
+                               "operstate": "UP", "active": "lwb", "timestamp": now}),
+        ("brine/net/bond/down", {"bond": "bond0", "backend": "ovs", "members": ["lwa", "lwb"], "timestamp": now}),
+        ("brine/net/bond/restored", {"bond": "bond0", "backend": "ovs", "members": ["lwa", "lwb"], "active": "lwa",
+                                     "timestamp": now}),
+        ("brine/net/bond/reselected", {"bond": "bond0", "backend": "ovs", "error": "forged", "timestamp": now}),
+        ("brine/dhcp/unknown", {"mac": "52:54:00:de:ad:09", "ip": "10.0.0.9", "timestamp": now}),
+        ("brine/file/changed", {"watch": "nova_conf", "path": "/etc/nova/nova.conf", "sha256": "0" * 64,
+                                "previous": None, "timestamp": now}),
+        ("brine/echo/request", {}),
+    ]
+    events = []
+    for number, (tag, payload) in enumerate(kinds):
+        for key in (None, own):
+            data = {"id": victim, "cmd": "_minion_event", "tag": tag, "data": payload}
+            if key and tag.startswith("salt/minion/"):
+                data["grains"] = {brine.START_SIG_GRAIN: brine.sign(key, victim, tag, {}, now=now + number)[brine.SIG_KEY]}
+            elif key:
+                data["data"] = brine.sign(key, victim, tag, payload, now=now)
+            events.append({"tag": tag, "data": data})
+    # And the echo aimed at every minion.
+    events.append({"tag": "brine/echo/request", "data": {"id": "*", "cmd": "_minion_event", "data": {}}})
+    events.append({"tag": "brine/echo/request",
+                   "data": {"id": "*", "data": brine.sign(own, "*", "brine/echo/request", {}, now=now)}})
+    return events
+
+
+def test_events_forged_in_another_minions_name_are_inert(events_master, engine_minion, hostile_minion, runner,
+                                                         event_listener):
+    start = time.time()
+    marker = Path(engine_minion.config["brine_test_marker"])
+    marker_mtime = marker.stat().st_mtime
+    nova_before = Path(engine_minion.config["brine_test_nova_conf"]).read_text()
+    events = forged_events(events_master.config["cachedir"], ENGINE_MINION, start)
+    ret = hostile_minion.salt_call_cli(timeout=120).run("hostile.forge", json.dumps(events))
+    assert ret.returncode == 0, ret
+
+    def rejections():
+        found = [e for e in runner("brine.events", since=start, limit=0) if "rejected" in e]
+        return found if len(found) >= len(events) else None
+
+    rejected = wait_for(rejections, timeout=120, interval=0.5) or []
+    time.sleep(3)  # a wrongly started job or record has time to land before it is looked for
+    entries = runner("brine.events", since=start, limit=0)
+    jobs = [e for e in event_listener.get_events([(events_master.id, "salt/job/*/new")], after_time=start)
+            if ENGINE_MINION in json.dumps(e.data.get("tgt")) or "*" in json.dumps(e.data.get("tgt"))]
+    replies = event_listener.get_events([(events_master.id, "brine/echo/reply")], after_time=start)
+    acted = [e for e in entries if "rejected" not in e]
+    inert = len(events) - len(acted) if not (jobs or replies) else 0
+    print(f"\nforged-identity payloads tried: {len(events)}, inert: {inert}, recorded as rejected: {len(rejected)}")
+    assert acted == [] and not jobs and not replies
+    assert len(rejected) == len(events)
+    assert all(e["rejected"].startswith(("unsigned", "bad signature", "envelope id")) for e in rejected), rejected
+    assert calls(engine_minion.config, start) == []
+    assert marker.stat().st_mtime == marker_mtime
+    assert Path(engine_minion.config["brine_test_nova_conf"]).read_text() == nova_before
+    assert not [m for m in runner("brine.discovered") if m["mac"] == "52:54:00:de:ad:09"]

@@ -1,5 +1,6 @@
 """The checkout served by a real master: sync, custom module, custom state, reactor."""
 
+import hashlib
 import time
 
 
@@ -35,7 +36,7 @@ def test_highstate_renders_through_the_master(salt_cli, salt_minion):
 
 def test_reactor_answers_the_minion_that_asked(salt_master, salt_minion, event_listener):
     start = time.time()
-    ret = salt_minion.salt_call_cli().run("event.send", "brine/echo/request")
+    ret = salt_minion.salt_call_cli().run("brine_sign.send", "brine/echo/request")
     assert ret.returncode == 0 and ret.data is True, ret
     found = event_listener.wait_for_events(
         [(salt_master.id, "brine/echo/reply")], after_time=start, timeout=60
@@ -43,3 +44,10 @@ def test_reactor_answers_the_minion_that_asked(salt_master, salt_minion, event_l
     assert found.found_all_events, "the reactor did not answer"
     (event,) = found.matches
     assert event.data["id"] == salt_minion.id
+
+
+def test_minion_gets_its_signing_key_in_its_own_pillar(salt_cli, salt_minion):
+    # Compared by digest: Salt's CLI masks the value itself.
+    ret = salt_cli.run("slsutil.renderer", string="{{ pillar['brine_events_key'] | sha256 }}",
+                       default_renderer="jinja", minion_tgt=salt_minion.id)
+    assert ret.data.strip() == hashlib.sha256(salt_minion.config["brine_events_key"].encode()).hexdigest()

@@ -5,6 +5,7 @@ import os
 
 import pytest
 from brine_testlib import load_extension
+from events_keys import minion_key, signed
 
 import brine_inventory
 
@@ -23,6 +24,15 @@ def link_up(**changes):
                "active": "eth2", "timestamp": T}
     payload.update(changes)
     return payload
+
+
+@pytest.fixture
+def react(tmp_path):
+    """reaction() of a master on ``tmp_path`` for an event its minion signed (at ``received``)."""
+    def call(kind, tag, data, extra_opts=None, received=T):
+        opts = {"cachedir": str(tmp_path), **(extra_opts or {})}
+        return brine.reaction(kind, tag, signed(brine, tmp_path, tag, data, received), opts, received=received)
+    return call
 
 
 # --------------------------------------------------------------------------- link events
@@ -89,7 +99,7 @@ def test_engine_reselect_report_is_recorded_only():
     assert record["done"] == [] and actions == []
 
 
-def test_failed_engine_reselect_falls_back_to_the_reactor_on_the_sender_only():
+def test_failed_engine_reselect_falls_back_to_the_reactor_on_the_sender_only(react):
     payload = reselected(error="CommandExecutionError: ovs-appctl failed")
     del payload["done"]
     minion, record, actions = brine.decide_link("brine/net/bond/reselected", event(payload))
@@ -97,7 +107,7 @@ def test_failed_engine_reselect_falls_back_to_the_reactor_on_the_sender_only():
     # A fixed call: nothing from the report (not even the bond) reaches the job.
     assert actions == [("dualbond.reselect_primary", {})]
     assert record["error"] == "CommandExecutionError: ovs-appctl failed"
-    high = brine.reaction("link", "brine/net/bond/reselected", event(payload), {}, received=T)
+    high = react("link", "brine/net/bond/reselected", event(payload))
     assert high["brine-0-dualbond.reselect_primary"] == {
         "local.dualbond.reselect_primary": [{"tgt": ["ubuntu3"]}, {"tgt_type": "list"}]}
 
@@ -170,8 +180,8 @@ def test_hostile_reselect_reports_are_rejected(why, payload):
         brine.decide_link("brine/net/bond/reselected", event(payload))
 
 
-def test_rejected_reselect_report_starts_no_fallback():
-    high = brine.reaction("link", "brine/net/bond/reselected", event(without_done(error="x", tgt="*")), {})
+def test_rejected_reselect_report_starts_no_fallback(react):
+    high = react("link", "brine/net/bond/reselected", event(without_done(error="x", tgt="*")))
     assert list(high) == ["brine-record"]
 
 
@@ -445,8 +455,8 @@ def test_discovered_store_merges_sightings_and_forgets(tmp_path):
 # --------------------------------------------------------------------------- reactor high data
 
 
-def test_reaction_targets_only_the_sender_then_records():
-    high = brine.reaction("link", "brine/net/link/up", event(link_up()), {}, received=T)
+def test_reaction_targets_only_the_sender_then_records(react):
+    high = react("link", "brine/net/link/up", event(link_up()))
     assert list(high) == sorted(high)  # the order in which the reactor runs them
     assert high["brine-0-dualbond.reselect_primary"] == {
         "local.dualbond.reselect_primary": [{"tgt": ["ubuntu3"]}, {"tgt_type": "list"}]}
@@ -455,8 +465,8 @@ def test_reaction_targets_only_the_sender_then_records():
     assert entry["entry"]["actions"] == [{"fun": "dualbond.reselect_primary", "kwargs": {}}]
 
 
-def test_reaction_passes_fixed_arguments():
-    high = brine.reaction("file_changed", "brine/file/changed", event(nova(), minion="ubuntu1"), {})
+def test_reaction_passes_fixed_arguments(react):
+    high = react("file_changed", "brine/file/changed", event(nova(), minion="ubuntu1"))
     assert high["brine-0-state.apply"] == {"local.state.apply": [
         {"tgt": ["ubuntu1"]}, {"tgt_type": "list"}, {"args": [{"mods": "compute.console"}, {"queue": True}]}]}
 
@@ -467,8 +477,8 @@ def test_reaction_passes_fixed_arguments():
     ("dhcp_unknown", "brine/dhcp/unknown", sighting(mac="x")),
     ("nonsense", "brine/net/link/up", link_up()),
 ])
-def test_rejected_reaction_only_records(kind, tag, payload):
-    high = brine.reaction(kind, tag, event(payload), {})
+def test_rejected_reaction_only_records(kind, tag, payload, react):
+    high = react(kind, tag, event(payload))
     assert list(high) == ["brine-record"]
     (arg,) = high["brine-record"]["runner.brine.record"][0]["args"]
     assert arg["entry"]["rejected"] and arg["entry"]["minion"] == "ubuntu3"
@@ -480,11 +490,11 @@ def test_highstate_on_start_option(value, expected):
     assert brine.highstate_on_start({}) is True
 
 
-def test_minion_start_reaction_follows_the_option():
+def test_minion_start_reaction_follows_the_option(react):
     data = {"id": "ubuntu2", "data": "started"}
-    assert "brine-0-state.apply" in brine.reaction("minion_start", "salt/minion/ubuntu2/start", data, {})
-    assert list(brine.reaction("minion_start", "salt/minion/ubuntu2/start", data,
-                               {"brine_highstate_on_start": False})) == ["brine-record"]
+    assert "brine-0-state.apply" in react("minion_start", "salt/minion/ubuntu2/start", data)
+    assert list(react("minion_start", "salt/minion/ubuntu2/start", data,
+                         {"brine_highstate_on_start": False})) == ["brine-record"]
 
 
 # --------------------------------------------------------------------------- floods and crashes
@@ -505,19 +515,19 @@ def dhcp_entry(mac, minion="bootstrap", received=T, **extra):
                       "count": 1, **extra}, "actions": []}
 
 
-def test_a_huge_field_is_bounded_in_the_rejection_and_the_master_log(caplog):
+def test_a_huge_field_is_bounded_in_the_rejection_and_the_master_log(caplog, react):
     payload = {"mac": "52:54:00:aa:bb:cc", "first_seen": HUGE, "timestamp": T}
     with caplog.at_level("DEBUG"):
-        high = brine.reaction("dhcp_unknown", "brine/dhcp/unknown", event(payload), {}, received=T)
+        high = react("dhcp_unknown", "brine/dhcp/unknown", event(payload))
     entry = high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
     assert len(json.dumps(entry)) < 2000 and "more characters]" in entry["rejected"]
     assert len(caplog.text) < 4000 and "more characters]" in caplog.text
 
 
-def test_huge_keys_and_tags_are_bounded_too(caplog):
+def test_huge_keys_and_tags_are_bounded_too(caplog, react):
     with caplog.at_level("DEBUG"):
-        high = brine.reaction("link", "brine/net/link/up", event({HUGE: 1, "timestamp": T}), {}, received=T)
-        high.update(brine.reaction("link", HUGE, event({"timestamp": T}), {}, received=T))
+        high = react("link", "brine/net/link/up", event({HUGE: 1, "timestamp": T}))
+        high.update(react("link", HUGE, event({"timestamp": T})))
     assert len(json.dumps(high)) < 3000 and len(caplog.text) < 4000
 
 
@@ -624,3 +634,118 @@ def test_bad_store_options_are_named(master):
     brine.__opts__["brine_events_max_bytes"] = "lots"
     with pytest.raises(ValueError, match="master option brine_events_max_bytes: 'lots' is not a positive integer"):
         brine.events()
+
+
+# --------------------------------------------------------------------------- who sent it
+
+
+LINK_UP = "brine/net/link/up"
+
+
+def test_an_event_signed_by_its_sender_acts(react):
+    assert "brine-0-dualbond.reselect_primary" in react("link", LINK_UP, event(link_up()))
+
+
+def forged(tmp_path, tag, data, now=T, key=None):
+    """What a hostile minion (ubuntu9) can send in another's name: the victim's id, signed
+    with its own key or a made-up one, or not at all."""
+    return signed(brine, tmp_path, tag, data, now, key=key or minion_key(brine, tmp_path, "ubuntu9"))
+
+
+def unsigned(tmp_path, tag, data, now=T):
+    return data
+
+
+def replayed_elsewhere(tmp_path, tag, data, now=T):
+    """A good signature of the victim's, made for another event, pasted onto this one."""
+    sig = signed(brine, tmp_path, "brine/other", event({}, minion=data["id"]), now)["data"]["brine_sig"]
+    if tag.startswith("salt/minion/"):
+        return dict(data, grains={"brine_start_sig": sig})
+    return dict(data, data=dict(data["data"], brine_sig=sig))
+
+
+@pytest.mark.parametrize("make", [forged, unsigned, replayed_elsewhere])
+@pytest.mark.parametrize("kind,tag,data", [
+    ("minion_start", "salt/minion/ubuntu3/start", {"id": "ubuntu3", "data": "started"}),
+    ("link", LINK_UP, event(link_up())),
+    ("link", "brine/net/bond/down", event({"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"], "timestamp": T})),
+    ("link", "brine/net/bond/reselected", event({"bond": "bond0", "backend": "ovs", "error": "x", "timestamp": T})),
+    ("file_changed", "brine/file/changed", event({"watch": "nova_conf", "path": "/etc/nova/nova.conf",
+                                                 "sha256": "0" * 64, "previous": None, "timestamp": T})),
+    ("dhcp_unknown", "brine/dhcp/unknown", event({"mac": "52:54:00:aa:bb:cc", "timestamp": T})),
+    ("echo", "brine/echo/request", event({})),
+])
+def test_events_in_another_minions_name_are_inert(tmp_path, make, kind, tag, data):
+    high = brine.reaction(kind, tag, make(tmp_path, tag, data), {"cachedir": str(tmp_path)}, received=T)
+    assert list(high) == ["brine-record"]
+    entry = high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
+    assert entry["rejected"].startswith(("bad signature", "unsigned", "brine_sig")), entry["rejected"]
+
+
+def test_echo_answers_the_sender_only(react):
+    high = react("echo", "brine/echo/request", event({}, minion="ubuntu2"))
+    assert high["brine-0-event.send"] == {"local.event.send": [
+        {"tgt": ["ubuntu2"]}, {"tgt_type": "list"}, {"args": [{"tag": "brine/echo/reply"}]}]}
+
+
+def test_echo_to_a_glob_is_rejected(react):
+    assert list(react("echo", "brine/echo/request", event({}, minion="*"))) == ["brine-record"]
+
+
+def test_a_replayed_event_is_inert(tmp_path):
+    opts = {"cachedir": str(tmp_path)}
+    data = signed(brine, tmp_path, LINK_UP, event(link_up()), T)
+    assert "brine-0-dualbond.reselect_primary" in brine.reaction("link", LINK_UP, data, opts, received=T)
+    again = brine.reaction("link", LINK_UP, data, opts, received=T + 1)
+    assert "replayed" in again["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]["rejected"]
+
+
+def test_a_stale_signature_is_inert(tmp_path):
+    data = signed(brine, tmp_path, LINK_UP, event(link_up()), T - 301)
+    high = brine.reaction("link", LINK_UP, data, {"cachedir": str(tmp_path)}, received=T)
+    assert "stale" in high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]["rejected"]
+
+
+def test_reactions_are_rate_limited_per_minion(tmp_path):
+    opts = {"cachedir": str(tmp_path), "brine_reactions_burst": 3, "brine_reactions_per_minute": 6}
+
+    def start(minion, at):
+        tag = f"salt/minion/{minion}/start"
+        return list(brine.reaction("minion_start", tag, signed(brine, tmp_path, tag, {"id": minion}, at), opts, received=at))
+
+    acted = [start("ubuntu3", T + i * 0.01) for i in range(20)]
+    assert acted.count(["brine-0-state.apply", "brine-record"]) == 3
+    assert acted[3:] == [["brine-record"]] * 17
+    assert start("ubuntu1", T + 0.5) == ["brine-0-state.apply", "brine-record"]  # others unaffected
+    assert start("ubuntu3", T + 10.5) == ["brine-0-state.apply", "brine-record"]  # one more after 10 s
+    assert start("ubuntu3", T + 10.6) == ["brine-record"]
+
+
+def test_events_that_start_nothing_are_not_rate_limited(react):
+    down = [react("link", "brine/net/link/down", event(link_up(carrier=False)), received=T + i) for i in range(30)]
+    assert all("rejected" not in h["brine-record"]["runner.brine.record"][0]["args"][0]["entry"] for h in down)
+
+
+def test_the_minion_signs_as_the_master_checks(tmp_path, monkeypatch):
+    brine_sign = load_extension("modules", "brine_sign")
+    key = minion_key(brine, tmp_path, "ubuntu3")
+    monkeypatch.setattr(brine_sign, "__opts__", {"id": "ubuntu3", "brine_events_key": key}, raising=False)
+    payload = brine_sign.sign(LINK_UP, link_up())
+    high = brine.reaction("link", LINK_UP, event(payload), {"cachedir": str(tmp_path)})
+    assert "brine-0-dualbond.reselect_primary" in high
+
+
+def test_the_start_grain_signs_as_the_master_checks(tmp_path, monkeypatch):
+    grain = load_extension("grains", "brine_start")
+    key = minion_key(brine, tmp_path, "ubuntu3")
+    monkeypatch.setattr(grain, "__opts__", {"id": "ubuntu3", "brine_events_key": key}, raising=False)
+    data = {"id": "ubuntu3", "data": "started", "grains": grain.brine_start_sig()}
+    high = brine.reaction("minion_start", "salt/minion/ubuntu3/start", data, {"cachedir": str(tmp_path)})
+    assert "brine-0-state.apply" in high
+
+
+def test_the_secret_is_private_and_kept(tmp_path):
+    first = brine.master_secret(str(tmp_path / "brine"))
+    assert brine.master_secret(str(tmp_path / "brine")) == first
+    assert (tmp_path / "brine" / "events.secret").stat().st_mode & 0o777 == 0o600
+    assert minion_key(brine, tmp_path, "a") != minion_key(brine, tmp_path, "b")

@@ -427,3 +427,104 @@ def test_the_plan_the_engine_passes_is_all_dualbond_needs(monkeypatch):
     done = dualbond.reselect_primary(**kwargs)
     assert done == [f"{legs[0]['bond']}: active member is now eth2"]
     assert ran[-1] == ["ovs-appctl", "bond/set-active-member", legs[0]["bond"], "eth2"]
+
+
+# --------------------------------------------------------------------------- flapping links
+
+
+class DictTracker(LinkTracker):
+    """A tracker fed link dicts where the engine feeds it netlink messages."""
+
+    def observe_message(self, msg, now=None):
+        return self.observe(msg, now)
+
+
+class FakeNetlink:
+    """Netlink messages at set times on a fake monotonic clock; ends the loop when drained."""
+
+    class Drained(Exception):
+        pass
+
+    def __init__(self, batches):
+        self.batches = list(batches)  # [(time, [link, ...])]
+        self.now = 0.0
+
+    def clock(self):
+        return self.now
+
+    def readable(self, _ipr, timeout):
+        if self.batches and (timeout is None or self.now + timeout >= self.batches[0][0]):
+            self.now = max(self.now, self.batches[0][0])
+            return True
+        if timeout is None:
+            raise self.Drained()
+        self.now += timeout
+        return False
+
+    def get(self):
+        return self.batches.pop(0)[1]
+
+
+def run_engine(engine, batches, hold_down=1.0):
+    minion = FakeMinion()
+    engine.__salt__ = minion.funcs
+    tracker = DictTracker(bonds=BONDS, interfaces=["eth2", "eth3"])
+    tracker.observe(link("eth2", 2))
+    tracker.observe(link("eth3", 3))
+    net = FakeNetlink(batches)
+    act = lambda tag, payload: engine.handle(tag, payload, bonds=tracker.bonds, reselect=True)  # noqa: E731
+    with pytest.raises(FakeNetlink.Drained):
+        engine.watch(net, tracker, act, engine.HoldDown(hold_down), clock=net.clock, readable=net.readable)
+    return minion.log, net
+
+
+def test_a_burst_of_300_flaps_in_30_ms_is_a_bounded_few_events_and_one_reselect(engine):
+    # eth2 (the primary) goes down and up 150 times in 30 ms and ends up.
+    burst = [(i * 0.0001, [link("eth2", 2, up=bool(i % 2))]) for i in range(300)]
+    log, net = run_engine(engine, burst)
+    sent = [(e[1], e[2]) for e in log if e[0] == "send"]
+    reselects = [entry for entry in log if entry[0] == "reselect_primary"]
+    print(f"\n300 link changes in 30 ms: {len(sent)} events, {len(reselects)} reselect calls")
+    assert len(sent) <= 6 and len(reselects) == 1
+    links = [(tag, p["interface"]) for tag, p in sent if "/link/" in tag]
+    assert links == [("brine/net/link/down", "eth2"), ("brine/net/link/up", "eth2")]  # first and final state
+    assert [t for t, _ in sent].count("brine/net/bond/reselected") == 1
+    assert net.now < 1.2  # the final state went out when the window ended, not later
+
+
+def test_a_single_change_goes_out_at_once_and_one_after_the_window_too(engine):
+    log, _ = run_engine(engine, [(0.0, [link("eth3", 3, up=False)]), (5.0, [link("eth3", 3)])])
+    sent = [(e[1], e[2].get("interface")) for e in log if e[0] == "send" and "/link/" in e[1]]
+    assert sent == [("brine/net/link/down", "eth3"), ("brine/net/link/up", "eth3")]
+
+
+def test_a_flap_that_ends_where_it_began_is_not_published_again(engine):
+    burst = [(0.0, [link("eth3", 3, up=False)]), (0.01, [link("eth3", 3)]), (0.02, [link("eth3", 3, up=False)])]
+    log, _ = run_engine(engine, burst)
+    assert [e[1] for e in log if e[0] == "send" and "/link/" in e[1]] == ["brine/net/link/down"]
+
+
+@pytest.mark.parametrize("window", [-1, float("nan"), "soon"])
+def test_a_bad_hold_down_is_one_clear_error(engine, window):
+    with pytest.raises(ValueError, match="hold_down"):
+        engine.HoldDown(window)
+
+
+def test_a_failing_watch_is_restarted_with_a_growing_delay_up_to_a_cap(engine):
+    clock = [0.0]
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        clock[0] += seconds
+        if len(waits) == 9:
+            raise KeyboardInterrupt  # the test's way out of the endless loop
+
+    def run():
+        if len(waits) == 6:
+            clock[0] += 61  # this one watched for a minute before it failed
+        raise OSError("netlink socket closed")
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.keep_running(run, clock=lambda: clock[0], sleep=sleep, delays=(1.0, 8.0))
+    assert waits == [1, 2, 4, 8, 8, 8, 1, 2, 4]
