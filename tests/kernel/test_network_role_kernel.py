@@ -16,7 +16,7 @@ import pytest
 import uml_guest
 import yaml
 from brine_testlib import REPO, example_inventory
-from conftest import PEER_ADDRS
+from kernel_scenarios import PEER_ADDRS
 
 VENV_BIN = REPO / ".venv" / "bin"
 
