@@ -596,7 +596,8 @@ def validate(inventory=None):
     inventory
         An inventory dict to check instead of pillar ``brine``.
 
-    Returns ``{"valid": bool, "errors": ["brine:hosts:x:nics:eth2:mac: ...", ...]}``.
+    Returns ``{"valid": bool, "errors": ["brine:hosts:x:nics:eth2:mac: ...", ...]}``; salt-call
+    exits 1 when the inventory is invalid.
 
     CLI Example:
 
@@ -605,7 +606,17 @@ def validate(inventory=None):
         salt-call brine_inventory.validate
     """
     errors = check(_from_pillar(inventory))
+    if errors:
+        _set_retcode(1)
     return {"valid": not errors, "errors": [str(e) for e in errors]}
+
+
+def _set_retcode(code):
+    """Salt's way for an execution module to make salt-call exit non-zero (``__context__``)."""
+    try:
+        __context__["retcode"] = code
+    except NameError:  # imported as a plain module (tests): no loader context
+        pass
 
 
 def get(inventory=None):
