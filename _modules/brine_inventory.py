@@ -23,6 +23,13 @@ try:
 except ImportError:  # pragma: no cover - exercised only on a minion without netaddr
     HAS_NETADDR = False
 
+# The dual bond's device names are derived in one place, dualbond.py next to this file (Salt's
+# loader puts this directory on sys.path while it imports a module; the tests put it there too).
+try:
+    import dualbond as _dualbond
+except ImportError:  # pragma: no cover - a minion whose extension modules were synced partly
+    _dualbond = None
+
 try:
     from salt.exceptions import CommandExecutionError
 except ImportError:  # pragma: no cover - the pure core is importable without Salt
@@ -66,6 +73,8 @@ TOP_LEVEL_KEYS = ("domain", "networks", "vips", "hosts", "secrets", "openstack",
 def __virtual__():
     if not HAS_NETADDR:
         return (False, "brine_inventory needs the netaddr Python library")
+    if _dualbond is None:
+        return (False, "brine_inventory needs dualbond.py next to it (the dual bond's device names)")
     return __virtualname__
 
 
@@ -355,7 +364,7 @@ class _Checker:
                     self.err(f"{npath}:speed", f"speed {speed!r} must be a positive number of Mbit/s")
 
         if "dualbond" in host:
-            self.check_dualbond(host["dualbond"], nic_names, f"{path}:dualbond")
+            self.check_dualbond(host["dualbond"], nic_names, f"{path}:dualbond", host)
 
         style = host.get("network_config", "networkd")
         if style not in NETWORK_CONFIG_STYLES:
@@ -367,7 +376,7 @@ class _Checker:
         self.check_host_networks(host.get("networks", {}), nic_names, f"{path}:networks")
         self.check_disks(host.get("disks", {}), f"{path}:disks")
 
-    def check_dualbond(self, spec, nic_names, path):
+    def check_dualbond(self, spec, nic_names, path, host):
         if not self.is_mapping(spec, path):
             return
         for key in spec:
@@ -405,6 +414,43 @@ class _Checker:
                     problem = interface_name_problem(name)
                     if problem:
                         self.err(f"{path}:bridges:{idx}", problem)
+        self.check_dualbond_names(spec, nic_names, path, host)
+
+    def check_dualbond_names(self, spec, nic_names, path, host):
+        """The names dualbond.build_plan derives must be the host's alone: two things, one name
+        would merge into one device."""
+        members, bridges = spec.get("nics"), spec.get("bridges")
+        if not isinstance(members, list) or len(members) != 2 or members[0] == members[1]:
+            return
+        if not all(isinstance(n, str) and not interface_name_problem(n) for n in members):
+            return
+        if bridges is not None and (
+            not isinstance(bridges, list) or len(bridges) != 2 or any(interface_name_problem(b) for b in bridges)
+        ):
+            return
+        try:
+            legs = _dualbond.device_names(members, bridges)
+        except ValueError as exc:
+            self.err(f"{path}:nics", str(exc))
+            return
+        bridge_of = {leg["nic"]: leg["bridge"] for leg in legs}
+        networks = self.inv.get("networks") if isinstance(self.inv.get("networks"), dict) else {}
+        vlans = []
+        attachments = host.get("networks") if isinstance(host.get("networks"), dict) else {}
+        for net_name, att in attachments.items():
+            net = networks.get(net_name)
+            if not isinstance(att, dict) or att.get("nic") not in bridge_of or not isinstance(net, dict):
+                continue
+            vid = net.get("vlan")
+            if isinstance(vid, int) and not isinstance(vid, bool) and 1 <= vid <= 4094:
+                try:
+                    name = _dualbond.vlan_name(bridge_of[att["nic"]], vid)
+                except ValueError as exc:
+                    self.err(f"{path}:bridges", str(exc))
+                    continue
+                vlans.append({"name": name, "vlan": vid, "network": net_name})
+        for clash in _dualbond.name_clashes(legs, vlans, [n for n in nic_names if isinstance(n, str)]):
+            self.err(path, clash)
 
     def check_host_networks(self, attachments, nic_names, path):
         if not self.is_mapping(attachments, path):

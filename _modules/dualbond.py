@@ -96,7 +96,8 @@ def _short_hash(text):
 def fit_name(prefix, base, suffix=""):
     """
     ``prefix + base + suffix`` when that fits the kernel's 15 characters; otherwise ``base`` is
-    cut and a 4-hex-digit hash of the whole base keeps different bases apart.
+    cut and a 4-hex-digit hash of the whole base is appended. The hash alone can collide (two
+    consecutive ``enx<MAC>`` names do): :func:`device_names` tells such a pair apart.
 
     CLI Example:
 
@@ -113,9 +114,29 @@ def fit_name(prefix, base, suffix=""):
     return f"{prefix}{base[:room]}{_short_hash(base)}{suffix}"
 
 
+def _fit_pair(prefix, bases):
+    """
+    The names ``fit_name(prefix, base)`` of two different bases, different by construction.
+    When the fitted names are equal (their 4-hex-digit hashes collided and the cut bases are
+    equal, or a short name equals the other's cut-and-hashed one), both names take their
+    cut-and-hash form with 3 hash digits and a last character that differs: ``0`` for the base
+    that sorts first, ``1`` for the other. Pairs without a collision keep their names.
+    """
+    names = [fit_name(prefix, base) for base in bases]
+    if names[0] != names[1]:
+        return names
+    room = IFNAME_MAX - len(prefix) - 4
+    if room < 1:
+        raise PlanError(f"cannot fit {prefix!r}+{bases!r} into {IFNAME_MAX} characters")
+    order = sorted(bases)
+    return [f"{prefix}{base[:room]}{_short_hash(base)[:3]}{order.index(base)}" for base in bases]
+
+
 def device_names(nics, bridges=None):
     """
     The names of one dual bond's devices, one "leg" per NIC, derived only from the NIC names.
+    The two legs' names of each kind always differ (see ``fit_name``), even when the hashes of
+    two long NIC names collide.
 
     nics
         The two NIC names, ``[first, second]``.
@@ -133,18 +154,51 @@ def device_names(nics, bridges=None):
     """
     if not isinstance(nics, (list, tuple)) or len(nics) != 2 or nics[0] == nics[1]:
         raise PlanError(f"a dual bond needs exactly two different NICs, got {nics!r}")
-    legs = []
-    for idx, nic in enumerate(nics):
-        legs.append(
-            {
-                "nic": nic,
-                "bridge": bridges[idx] if bridges else fit_name(PREFIX_BRIDGE, nic),
-                "bond": fit_name(PREFIX_BOND, nic),
-                "backup": fit_name(PREFIX_BACKUP, nic),
-                "crossing": fit_name(PREFIX_CROSSING, nic),
-            }
-        )
-    return legs
+    kinds = {
+        "bridge": list(bridges) if bridges else _fit_pair(PREFIX_BRIDGE, nics),
+        "bond": _fit_pair(PREFIX_BOND, nics),
+        "backup": _fit_pair(PREFIX_BACKUP, nics),
+        "crossing": _fit_pair(PREFIX_CROSSING, nics),
+    }
+    return [{"nic": nic, **{kind: names[idx] for kind, names in kinds.items()}} for idx, nic in enumerate(nics)]
+
+
+def name_clashes(legs, vlans=(), host_nics=()):
+    """
+    Every device name two things of one host would share, as messages naming both owners
+    (empty when all names are distinct). Pure.
+
+    legs
+        ``device_names()`` output.
+    vlans
+        ``[{"name", "vlan", "network"}, ...]``: the VLAN interfaces on the bridges.
+    host_nics
+        Every NIC name of the host (a NIC outside the bond may not share a generated name).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call dualbond.name_clashes '[{nic: eth2, bridge: eth3, bond: bond-eth2, backup: vbk-eth2, crossing: vx-eth2}]' host_nics='[eth3]'
+    """
+    items = [(nic, f"NIC {nic}") for nic in host_nics]
+    items += [(leg["nic"], f"NIC {leg['nic']}") for leg in legs if leg["nic"] not in host_nics]
+    for leg in legs:
+        nic = leg["nic"]
+        items += [
+            (leg["bridge"], f"bridge of NIC {nic}"),
+            (leg["bond"], f"bond of NIC {nic}"),
+            (leg["backup"], f"bond backup of NIC {nic}"),
+            (leg["crossing"], f"crossing of NIC {nic}"),
+        ]
+    items += [(v["name"], f"VLAN {v['vlan']} interface of network {v['network']}") for v in vlans]
+    owners, clashes = {}, []
+    for name, owner in items:
+        if name in owners:
+            clashes.append(f"device name {name!r} would be both the {owners[name]} and the {owner}")
+        else:
+            owners[name] = owner
+    return clashes
 
 
 def vlan_name(bridge, vid):
@@ -271,6 +325,11 @@ def build_plan(host, networks, minion_id="host"):
         else:
             addresses.setdefault(iface, [])
 
+    # Checked before the devices are keyed by name: two things with one name would merge into one.
+    clashes = name_clashes(legs, vlans, list(inv_nics))
+    if clashes:
+        raise PlanError(f"{path}: {clashes[0]}")
+
     devices = {}
     for leg in legs:
         devices[leg["bridge"]] = {"kind": "bridge", "mac": leg["mac"], "mtu": mtu, "stp": False}
@@ -303,14 +362,7 @@ def build_plan(host, networks, minion_id="host"):
     # back to the switch port after a failover, until the entry ages out or is relearned.
     fdb = [{"bridge": leg["crossing_bridge"], "port": leg["crossing"], "mac": leg["mac"]} for leg in legs]
 
-    managed = list(devices)
-    taken = {}
-    for name in managed + list(inv_nics):
-        if name in taken:
-            raise PlanError(
-                f"{path}: device name {name!r} is used twice (a NIC or bridge name clashes with a generated name)"
-            )
-        taken[name] = True
+    for name in list(devices) + list(inv_nics):
         if len(name) > IFNAME_MAX:
             raise PlanError(f"{path}: device name {name!r} is longer than {IFNAME_MAX} characters")
 
