@@ -59,9 +59,12 @@ DUALBOND_KEYS = ("nics", "backend", "miimon", "link_detect", "bridges", "probe",
 NETWORK_CONFIG_STYLES = ("networkd", "ifupdown")
 DISK_ID_KEYS = ("by_id", "serial", "wwn")
 
-# The kernel's limit (IFNAMSIZ - 1) and its rules in dev_valid_name().
+# The kernel's limit (IFNAMSIZ - 1). The kernel itself accepts any byte but '/', ':' and white
+# space; Brine accepts far less, because interface names are written into ifupdown lines that
+# sh runs, files that init scripts source, systemd units and daemon configs: letters, digits,
+# '_', '.', '-', never first '-' (ip would read an option) or '.' ('.' and '..' are reserved).
 IFNAME_MAX = 15
-_IFNAME_FORBIDDEN = re.compile(r"[/:\s]")
+_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
 _SECRET_REF = re.compile(r"^sdb://[A-Za-z0-9_.-]+/\S+$")
 _WWN = re.compile(r"^(0x)?[0-9a-f]{16}([0-9a-f]{16})?$", re.IGNORECASE)
@@ -124,17 +127,23 @@ def canonical_mac(value):
 
 
 def interface_name_problem(name):
-    """Why ``name`` cannot be a Linux interface name, or None when it can."""
+    """Why ``name`` cannot be a Brine interface name, or None when it can.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.interface_name_problem 'e$(reboot)'
+    """
     if not isinstance(name, str) or not name:
         return "interface name must be a non-empty string"
     if len(name) > IFNAME_MAX:
         return f"interface name {name!r} is longer than the kernel's {IFNAME_MAX} characters"
-    if name in (".", ".."):
-        return f"interface name {name!r} is reserved"
-    if _IFNAME_FORBIDDEN.search(name):
-        return f"interface name {name!r} contains '/', ':' or white space"
-    if not name.isascii() or not name.isprintable():
-        return f"interface name {name!r} contains non-printable or non-ASCII characters"
+    if not _IFNAME.match(name):
+        return (
+            f"interface name {name!r} may only hold letters, digits, '_', '.' and '-', "
+            "and must start with a letter or digit"
+        )
     return None
 
 

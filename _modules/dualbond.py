@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -1011,12 +1012,18 @@ def networkd_files(the_plan):
     return files
 
 
+def _shell_quote(value):
+    return shlex.quote(str(value))
+
+
 def ifupdown_files(the_plan):
     """
     One ``/etc/network/interfaces.d`` file for hosts that use ifupdown. It relies only on
     ``ip`` (no ifenslave or bridge-utils): each stanza creates its device in ``pre-up``, in
-    dependency order, and ``auto`` lists them in that order.
+    dependency order, and ``auto`` lists them in that order. ifupdown hands each command line to
+    ``sh -c``: every value in one is shell-quoted.
     """
+    q = _shell_quote
     lines = [HEADER.rstrip(), f"# Dual active-backup bond of {the_plan['minion_id']} ({the_plan['backend']} backend)", ""]
     mtu = the_plan["mtu"]
     devices = the_plan["devices"]
@@ -1026,43 +1033,43 @@ def ifupdown_files(the_plan):
             lines += [
                 f"auto {leg['bridge']}",
                 f"iface {leg['bridge']} inet manual",
-                f"    pre-up ip link add {leg['bridge']} address {br['mac']} mtu {mtu} type bridge stp_state 0 || true",
-                f"    up ip link set {leg['bridge']} up",
-                f"    post-down ip link delete {leg['bridge']}",
+                f"    pre-up ip link add {q(leg['bridge'])} address {q(br['mac'])} mtu {q(mtu)} type bridge stp_state 0 || true",
+                f"    up ip link set {q(leg['bridge'])} up",
+                f"    post-down ip link delete {q(leg['bridge'])}",
                 "",
                 f"auto {leg['bond']}",
                 f"iface {leg['bond']} inet manual",
-                f"    pre-up ip link add {leg['bond']} mtu {mtu} type bond mode {bond['mode']} miimon {bond['miimon']} "
-                f"primary_reselect {bond['primary_reselect']} fail_over_mac {bond['fail_over_mac']} || true",
-                f"    pre-up ip link set {leg['bond']} master {leg['bridge']}",
-                f"    up ip link set {leg['bond']} up",
-                f"    post-down ip link delete {leg['bond']}",
+                f"    pre-up ip link add {q(leg['bond'])} mtu {q(mtu)} type bond mode {q(bond['mode'])} miimon {q(bond['miimon'])} "
+                f"primary_reselect {q(bond['primary_reselect'])} fail_over_mac {q(bond['fail_over_mac'])} || true",
+                f"    pre-up ip link set {q(leg['bond'])} master {q(leg['bridge'])}",
+                f"    up ip link set {q(leg['bond'])} up",
+                f"    post-down ip link delete {q(leg['bond'])}",
                 "",
             ]
         for leg in the_plan["legs"]:
             lines += [
                 f"auto {leg['nic']}",
                 f"iface {leg['nic']} inet manual",
-                f"    pre-up ip link set {leg['nic']} down",
-                f"    pre-up ip link set {leg['nic']} mtu {mtu} master {leg['bond']}",
-                f"    up ip link set {leg['nic']} up",
-                f"    post-up ip link set {leg['bond']} type bond primary {leg['nic']}",
+                f"    pre-up ip link set {q(leg['nic'])} down",
+                f"    pre-up ip link set {q(leg['nic'])} mtu {q(mtu)} master {q(leg['bond'])}",
+                f"    up ip link set {q(leg['nic'])} up",
+                f"    post-up ip link set {q(leg['bond'])} type bond primary {q(leg['nic'])}",
                 "",
                 f"auto {leg['backup']}",
                 f"iface {leg['backup']} inet manual",
-                f"    pre-up ip link add {leg['backup']} mtu {mtu} type veth peer name {leg['crossing']} mtu {mtu} || true",
-                f"    pre-up ip link set {leg['backup']} master {leg['bond']}",
-                f"    pre-up ip link set {leg['crossing']} master {leg['crossing_bridge']}",
-                f"    up ip link set {leg['backup']} up",
-                f"    pre-up tc qdisc replace dev {leg['crossing']} clsact",
-                f"    pre-up tc qdisc replace dev {leg['backup']} clsact",
+                f"    pre-up ip link add {q(leg['backup'])} mtu {q(mtu)} type veth peer name {q(leg['crossing'])} mtu {q(mtu)} || true",
+                f"    pre-up ip link set {q(leg['backup'])} master {q(leg['bond'])}",
+                f"    pre-up ip link set {q(leg['crossing'])} master {q(leg['crossing_bridge'])}",
+                f"    up ip link set {q(leg['backup'])} up",
+                f"    pre-up tc qdisc replace dev {q(leg['crossing'])} clsact",
+                f"    pre-up tc qdisc replace dev {q(leg['backup'])} clsact",
             ]
-            lines += ["    pre-up " + " ".join(c["argv"]) for c in guard_commands(the_plan) if c["name"] in (leg["crossing"], leg["backup"])]
-            lines += [f"    up bridge fdb replace {e['mac']} dev {e['port']} master static"
+            lines += ["    pre-up " + shlex.join(c["argv"]) for c in guard_commands(the_plan) if c["name"] in (leg["crossing"], leg["backup"])]
+            lines += [f"    up bridge fdb replace {q(e['mac'])} dev {q(e['port'])} master static"
                       for e in the_plan.get("fdb", []) if e["port"] == leg["crossing"]]
             lines += [
-                f"    up ip link set {leg['crossing']} up",
-                f"    post-down ip link delete {leg['backup']}",
+                f"    up ip link set {q(leg['crossing'])} up",
+                f"    post-down ip link delete {q(leg['backup'])}",
                 "",
             ]
         for vlan in the_plan["vlans"]:
@@ -1070,29 +1077,29 @@ def ifupdown_files(the_plan):
                 f"auto {vlan['name']}",
                 f"iface {vlan['name']} inet manual",
                 # ifupdown creates dotted VLAN names itself, with the parent's MTU: set ours after.
-                f"    pre-up ip link add link {vlan['bridge']} name {vlan['name']} type vlan id {vlan['vlan']} || true",
-                f"    pre-up ip link set {vlan['name']} mtu {vlan['mtu']}",
-                f"    up ip link set {vlan['name']} up",
+                f"    pre-up ip link add link {q(vlan['bridge'])} name {q(vlan['name'])} type vlan id {q(vlan['vlan'])} || true",
+                f"    pre-up ip link set {q(vlan['name'])} mtu {q(vlan['mtu'])}",
+                f"    up ip link set {q(vlan['name'])} up",
             ]
-            lines += [f"    up ip address add {a} dev {vlan['name']}" for a in the_plan["addresses"].get(vlan["name"], [])]
-            lines += [f"    post-down ip link delete {vlan['name']}", ""]
+            lines += [f"    up ip address add {q(a)} dev {q(vlan['name'])}" for a in the_plan["addresses"].get(vlan["name"], [])]
+            lines += [f"    post-down ip link delete {q(vlan['name'])}", ""]
     else:
         for leg in the_plan["legs"]:
             lines += [f"auto {leg['nic']}", f"iface {leg['nic']} inet manual", f"    mtu {mtu}",
-                      f"    up ip link set {leg['nic']} up", ""]
+                      f"    up ip link set {q(leg['nic'])} up", ""]
         for leg in the_plan["legs"]:
             # OVS recreates the bridge's internal port at boot, down.
-            lines += [f"auto {leg['bridge']}", f"iface {leg['bridge']} inet manual", f"    up ip link set {leg['bridge']} up"]
-            lines += [f"    up ovs-ofctl add-flow {f['bridge']} {f['flow']}" for f in ovs_guard_flows(the_plan)
+            lines += [f"auto {leg['bridge']}", f"iface {leg['bridge']} inet manual", f"    up ip link set {q(leg['bridge'])} up"]
+            lines += [f"    up ovs-ofctl add-flow {q(f['bridge'])} {q(f['flow'])}" for f in ovs_guard_flows(the_plan)
                       if f["bridge"] == leg["bridge"]]
             lines.append("")
         for vlan in the_plan["vlans"]:
-            lines += [f"auto {vlan['name']}", f"iface {vlan['name']} inet manual", f"    up ip link set {vlan['name']} mtu {vlan['mtu']} up"]
-            lines += [f"    up ip address add {a} dev {vlan['name']}" for a in the_plan["addresses"].get(vlan["name"], [])]
+            lines += [f"auto {vlan['name']}", f"iface {vlan['name']} inet manual", f"    up ip link set {q(vlan['name'])} mtu {q(vlan['mtu'])} up"]
+            lines += [f"    up ip address add {q(a)} dev {q(vlan['name'])}" for a in the_plan["addresses"].get(vlan["name"], [])]
             lines.append("")
     for leg in the_plan["legs"]:
         for addr in the_plan["addresses"].get(leg["bridge"], []):
-            lines += [f"# untagged network on {leg['bridge']}", f"iface {leg['bridge']} inet manual", f"    up ip address add {addr} dev {leg['bridge']}", ""]
+            lines += [f"# untagged network on {leg['bridge']}", f"iface {leg['bridge']} inet manual", f"    up ip address add {q(addr)} dev {q(leg['bridge'])}", ""]
     return {IFUPDOWN_FILE: "\n".join(lines).rstrip() + "\n"}
 
 
