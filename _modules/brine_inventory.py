@@ -637,6 +637,10 @@ def _from_pillar(inventory):
     if inventory is not None:
         return _plain(inventory)
     value = _plain(__pillar__.get(PILLAR_KEY))
+    if value is None and __pillar__.get("_errors"):
+        # The pillar did not render (pillar/brine/init.sls: a missing file or a YAML error, one
+        # line each): say that, not that the key is empty.
+        raise CommandExecutionError("; ".join(str(e) for e in _plain(__pillar__["_errors"])))
     if value is None:
         raise CommandExecutionError(
             f"No inventory: pillar key {PILLAR_KEY!r} is empty (is pillar/brine/ in your pillar roots?)"
