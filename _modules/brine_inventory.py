@@ -13,7 +13,9 @@ Error paths use Salt's colon-delimited pillar notation (``brine:hosts:ubuntu1:ni
 so an operator can paste them into ``pillar.get``.
 """
 
+import importlib.util
 import ipaddress
+import os
 import re
 
 try:
@@ -23,12 +25,23 @@ try:
 except ImportError:  # pragma: no cover - exercised only on a minion without netaddr
     HAS_NETADDR = False
 
-# The dual bond's device names are derived in one place, dualbond.py next to this file (Salt's
-# loader puts this directory on sys.path while it imports a module; the tests put it there too).
-try:
-    import dualbond as _dualbond
-except ImportError:  # pragma: no cover - a minion whose extension modules were synced partly
-    _dualbond = None
+
+def _load_sibling(name):
+    """
+    The pure core of ``<name>.py`` next to this file, loaded from that file each time this module
+    is (re)loaded: a re-synced sibling is never served stale from sys.modules. None if absent.
+    """
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    if not os.path.isfile(path):
+        return None
+    spec = importlib.util.spec_from_file_location(f"brine_inventory_sibling_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The dual bond's device names are derived in one place: dualbond.py.
+_dualbond = _load_sibling("dualbond")
 
 try:
     from salt.exceptions import CommandExecutionError
@@ -609,6 +622,27 @@ def normalise(inventory):
             entry["dualbond"] = {"backend": "linux", "miimon": 100, **host["dualbond"]}
         out["hosts"][str(minion_id)] = entry
     return out
+
+
+def yaml_problem(path, exc):
+    """
+    One line for a YAML error in inventory file ``path``: the file, line and column, and what
+    YAML found wrong (pillar/brine/init.sls words it the same way; it cannot import this module
+    on a master).
+    """
+    def where(mark):
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return f"inventory file {path}: not valid YAML: {' '.join(str(exc).split())}"
+    problem = " ".join(str(exc.problem or "syntax error").split())
+    context = getattr(exc, "context", None)
+    if context and getattr(exc, "context_mark", None) is not None and exc.context_mark.line != mark.line:
+        problem += f" ({' '.join(context.split())} at {where(exc.context_mark)})"
+    elif context:
+        problem += f" ({' '.join(context.split())})"
+    return f"inventory file {path}, {where(mark)}: YAML syntax error: {problem}"
 
 
 def format_errors(errors):

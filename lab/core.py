@@ -94,7 +94,10 @@ def load_inventory(inventory_file=None):
         import brine_inventory
     finally:
         sys.path.pop(0)
-    raw = yaml.safe_load(path.read_text())
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise LabError(brine_inventory.yaml_problem(path, exc)) from None
     try:
         return rel, brine_inventory.normalise(raw)
     except ValueError as exc:
