@@ -18,6 +18,8 @@ import ipaddress
 import os
 import re
 
+import yaml
+
 try:
     import netaddr
 
@@ -624,12 +626,28 @@ def normalise(inventory):
     return out
 
 
-def yaml_problem(path, exc):
+def load_file(path):
     """
-    One line for a YAML error in inventory file ``path``: the file, line and column, and what
-    YAML found wrong (pillar/brine/init.sls words it the same way; it cannot import this module
-    on a master).
+    Read an inventory YAML file. A file that is not valid YAML raises one line: the file, line
+    and column, and what YAML found wrong (pillar/brine/init.sls words it the same way).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.load_file /srv/brine/pillar/brine/example-lab.yaml
     """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise CommandExecutionError(_yaml_problem(path, exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandExecutionError(f"inventory file {path}: cannot be read ({exc})") from None
+
+
+def _yaml_problem(path, exc):
+    """One line for a YAML error in inventory file ``path`` (see load_file)."""
     def where(mark):
         return f"line {mark.line + 1}, column {mark.column + 1}"
 

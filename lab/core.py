@@ -95,12 +95,9 @@ def load_inventory(inventory_file=None):
     finally:
         sys.path.pop(0)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise LabError(brine_inventory.yaml_problem(path, exc)) from None
-    try:
+        raw = brine_inventory.load_file(path)
         return rel, brine_inventory.normalise(raw)
-    except ValueError as exc:
+    except (ValueError, brine_inventory.CommandExecutionError) as exc:
         raise LabError(str(exc)) from None
 
 

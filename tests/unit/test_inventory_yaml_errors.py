@@ -25,12 +25,15 @@ def pillar_module():
 def test_pillar_and_library_word_a_yaml_error_alike_in_one_line(kind, tmp_path):
     text, expected = BROKEN[kind]
     path = tmp_path / "lab.yaml"
-    with pytest.raises(yaml.YAMLError) as caught:
-        yaml.safe_load(text)
-    line = brine_inventory.yaml_problem(path, caught.value)
+    path.write_text(text)
+    with pytest.raises(brine_inventory.CommandExecutionError) as caught:
+        brine_inventory.load_file(path)
+    line = str(caught.value)
     assert line.startswith(f"inventory file {path}, {expected}"), line
     assert "\n" not in line
-    assert pillar_module()["yaml_problem"](path, caught.value) == line
+    with pytest.raises(yaml.YAMLError) as parsed:
+        yaml.safe_load(text)
+    assert pillar_module()["yaml_problem"](path, parsed.value) == line
 
 
 def test_the_lab_refuses_a_broken_inventory_file_in_one_line(tmp_path):
