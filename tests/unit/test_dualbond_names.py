@@ -38,7 +38,7 @@ def colliding_enx_pairs(rng, count):
 EXAMPLE = example_inventory()
 
 
-def inventory_with(nics, extra_nic=None, bridges=None, backend="linux"):
+def inventory_with(nics, extra_nic=None, backend="linux"):
     inv = copy.deepcopy(EXAMPLE)
     host = inv["hosts"]["ubuntu1"]
     macs = [spec["mac"] for spec in host["nics"].values()]
@@ -46,8 +46,6 @@ def inventory_with(nics, extra_nic=None, bridges=None, backend="linux"):
     if extra_nic:
         host["nics"][extra_nic] = {"mac": "52:54:00:10:01:7f"}
     host["dualbond"] = {"nics": list(nics), "backend": backend}
-    if bridges:
-        host["dualbond"]["bridges"] = bridges
     for att in host["networks"].values():
         att["nic"] = nics[0] if att["nic"] == "eth2" else nics[1]
     return inv
