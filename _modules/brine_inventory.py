@@ -13,8 +13,12 @@ Error paths use Salt's colon-delimited pillar notation (``brine:hosts:ubuntu1:ni
 so an operator can paste them into ``pillar.get``.
 """
 
+import importlib.util
 import ipaddress
+import os
 import re
+
+import yaml
 
 try:
     import netaddr
@@ -22,6 +26,24 @@ try:
     HAS_NETADDR = True
 except ImportError:  # pragma: no cover - exercised only on a minion without netaddr
     HAS_NETADDR = False
+
+
+def _load_sibling(name):
+    """
+    The pure core of ``<name>.py`` next to this file, loaded from that file each time this module
+    is (re)loaded: a re-synced sibling is never served stale from sys.modules. None if absent.
+    """
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    if not os.path.isfile(path):
+        return None
+    spec = importlib.util.spec_from_file_location(f"brine_inventory_sibling_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The dual bond's device names are derived in one place: dualbond.py.
+_dualbond = _load_sibling("dualbond")
 
 try:
     from salt.exceptions import CommandExecutionError
@@ -52,9 +74,12 @@ DUALBOND_KEYS = ("nics", "backend", "miimon", "link_detect", "bridges", "probe",
 NETWORK_CONFIG_STYLES = ("networkd", "ifupdown")
 DISK_ID_KEYS = ("by_id", "serial", "wwn")
 
-# The kernel's limit (IFNAMSIZ - 1) and its rules in dev_valid_name().
+# The kernel's limit (IFNAMSIZ - 1). The kernel itself accepts any byte but '/', ':' and white
+# space; Brine accepts far less, because interface names are written into ifupdown lines that
+# sh runs, files that init scripts source, systemd units and daemon configs: letters, digits,
+# '_', '.', '-', never first '-' (ip would read an option) or '.' ('.' and '..' are reserved).
 IFNAME_MAX = 15
-_IFNAME_FORBIDDEN = re.compile(r"[/:\s]")
+_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
 _SECRET_REF = re.compile(r"^sdb://[A-Za-z0-9_.-]+/\S+$")
 _WWN = re.compile(r"^(0x)?[0-9a-f]{16}([0-9a-f]{16})?$", re.IGNORECASE)
@@ -66,6 +91,8 @@ TOP_LEVEL_KEYS = ("domain", "networks", "vips", "hosts", "secrets", "openstack",
 def __virtual__():
     if not HAS_NETADDR:
         return (False, "brine_inventory needs the netaddr Python library")
+    if _dualbond is None:
+        return (False, "brine_inventory needs dualbond.py next to it (the dual bond's device names)")
     return __virtualname__
 
 
@@ -115,17 +142,23 @@ def canonical_mac(value):
 
 
 def interface_name_problem(name):
-    """Why ``name`` cannot be a Linux interface name, or None when it can."""
+    """Why ``name`` cannot be a Brine interface name, or None when it can.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.interface_name_problem 'e$(reboot)'
+    """
     if not isinstance(name, str) or not name:
         return "interface name must be a non-empty string"
     if len(name) > IFNAME_MAX:
         return f"interface name {name!r} is longer than the kernel's {IFNAME_MAX} characters"
-    if name in (".", ".."):
-        return f"interface name {name!r} is reserved"
-    if _IFNAME_FORBIDDEN.search(name):
-        return f"interface name {name!r} contains '/', ':' or white space"
-    if not name.isascii() or not name.isprintable():
-        return f"interface name {name!r} contains non-printable or non-ASCII characters"
+    if not _IFNAME.match(name):
+        return (
+            f"interface name {name!r} may only hold letters, digits, '_', '.' and '-', "
+            "and must start with a letter or digit"
+        )
     return None
 
 
@@ -355,7 +388,7 @@ class _Checker:
                     self.err(f"{npath}:speed", f"speed {speed!r} must be a positive number of Mbit/s")
 
         if "dualbond" in host:
-            self.check_dualbond(host["dualbond"], nic_names, f"{path}:dualbond")
+            self.check_dualbond(host["dualbond"], nic_names, f"{path}:dualbond", host)
 
         style = host.get("network_config", "networkd")
         if style not in NETWORK_CONFIG_STYLES:
@@ -367,7 +400,7 @@ class _Checker:
         self.check_host_networks(host.get("networks", {}), nic_names, f"{path}:networks")
         self.check_disks(host.get("disks", {}), f"{path}:disks")
 
-    def check_dualbond(self, spec, nic_names, path):
+    def check_dualbond(self, spec, nic_names, path, host):
         if not self.is_mapping(spec, path):
             return
         for key in spec:
@@ -405,6 +438,43 @@ class _Checker:
                     problem = interface_name_problem(name)
                     if problem:
                         self.err(f"{path}:bridges:{idx}", problem)
+        self.check_dualbond_names(spec, nic_names, path, host)
+
+    def check_dualbond_names(self, spec, nic_names, path, host):
+        """The names dualbond.build_plan derives must be the host's alone: two things, one name
+        would merge into one device."""
+        members, bridges = spec.get("nics"), spec.get("bridges")
+        if not isinstance(members, list) or len(members) != 2 or members[0] == members[1]:
+            return
+        if not all(isinstance(n, str) and not interface_name_problem(n) for n in members):
+            return
+        if bridges is not None and (
+            not isinstance(bridges, list) or len(bridges) != 2 or any(interface_name_problem(b) for b in bridges)
+        ):
+            return
+        try:
+            legs = _dualbond.device_names(members, bridges)
+        except ValueError as exc:
+            self.err(f"{path}:nics", str(exc))
+            return
+        bridge_of = {leg["nic"]: leg["bridge"] for leg in legs}
+        networks = self.inv.get("networks") if isinstance(self.inv.get("networks"), dict) else {}
+        vlans = []
+        attachments = host.get("networks") if isinstance(host.get("networks"), dict) else {}
+        for net_name, att in attachments.items():
+            net = networks.get(net_name)
+            if not isinstance(att, dict) or att.get("nic") not in bridge_of or not isinstance(net, dict):
+                continue
+            vid = net.get("vlan")
+            if isinstance(vid, int) and not isinstance(vid, bool) and 1 <= vid <= 4094:
+                try:
+                    name = _dualbond.vlan_name(bridge_of[att["nic"]], vid)
+                except ValueError as exc:
+                    self.err(f"{path}:bridges", str(exc))
+                    continue
+                vlans.append({"name": name, "vlan": vid, "network": net_name})
+        for clash in _dualbond.name_clashes(legs, vlans, [n for n in nic_names if isinstance(n, str)]):
+            self.err(path, clash)
 
     def check_host_networks(self, attachments, nic_names, path):
         if not self.is_mapping(attachments, path):
@@ -556,6 +626,43 @@ def normalise(inventory):
     return out
 
 
+def load_file(path):
+    """
+    Read an inventory YAML file. A file that is not valid YAML raises one line: the file, line
+    and column, and what YAML found wrong (pillar/brine/init.sls words it the same way).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.load_file /srv/brine/pillar/brine/example-lab.yaml
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise CommandExecutionError(_yaml_problem(path, exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandExecutionError(f"inventory file {path}: cannot be read ({exc})") from None
+
+
+def _yaml_problem(path, exc):
+    """One line for a YAML error in inventory file ``path`` (see load_file)."""
+    def where(mark):
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return f"inventory file {path}: not valid YAML: {' '.join(str(exc).split())}"
+    problem = " ".join(str(exc.problem or "syntax error").split())
+    context = getattr(exc, "context", None)
+    if context and getattr(exc, "context_mark", None) is not None and exc.context_mark.line != mark.line:
+        problem += f" ({' '.join(context.split())} at {where(exc.context_mark)})"
+    elif context:
+        problem += f" ({' '.join(context.split())})"
+    return f"inventory file {path}, {where(mark)}: YAML syntax error: {problem}"
+
+
 def format_errors(errors):
     count = len(errors)
     head = f"The Brine inventory has {count} problem{'s' if count != 1 else ''}:"
@@ -582,6 +689,10 @@ def _from_pillar(inventory):
     if inventory is not None:
         return _plain(inventory)
     value = _plain(__pillar__.get(PILLAR_KEY))
+    if value is None and __pillar__.get("_errors"):
+        # The pillar did not render (pillar/brine/init.sls: a missing file or a YAML error, one
+        # line each): say that, not that the key is empty.
+        raise CommandExecutionError("; ".join(str(e) for e in _plain(__pillar__["_errors"])))
     if value is None:
         raise CommandExecutionError(
             f"No inventory: pillar key {PILLAR_KEY!r} is empty (is pillar/brine/ in your pillar roots?)"
@@ -596,7 +707,8 @@ def validate(inventory=None):
     inventory
         An inventory dict to check instead of pillar ``brine``.
 
-    Returns ``{"valid": bool, "errors": ["brine:hosts:x:nics:eth2:mac: ...", ...]}``.
+    Returns ``{"valid": bool, "errors": ["brine:hosts:x:nics:eth2:mac: ...", ...]}``; salt-call
+    exits 1 when the inventory is invalid.
 
     CLI Example:
 
@@ -605,7 +717,17 @@ def validate(inventory=None):
         salt-call brine_inventory.validate
     """
     errors = check(_from_pillar(inventory))
+    if errors:
+        _set_retcode(1)
     return {"valid": not errors, "errors": [str(e) for e in errors]}
+
+
+def _set_retcode(code):
+    """Salt's way for an execution module to make salt-call exit non-zero (``__context__``)."""
+    try:
+        __context__["retcode"] = code
+    except NameError:  # imported as a plain module (tests): no loader context
+        pass
 
 
 def get(inventory=None):

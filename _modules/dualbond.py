@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -96,7 +97,8 @@ def _short_hash(text):
 def fit_name(prefix, base, suffix=""):
     """
     ``prefix + base + suffix`` when that fits the kernel's 15 characters; otherwise ``base`` is
-    cut and a 4-hex-digit hash of the whole base keeps different bases apart.
+    cut and a 4-hex-digit hash of the whole base is appended. The hash alone can collide (two
+    consecutive ``enx<MAC>`` names do): :func:`device_names` tells such a pair apart.
 
     CLI Example:
 
@@ -113,9 +115,29 @@ def fit_name(prefix, base, suffix=""):
     return f"{prefix}{base[:room]}{_short_hash(base)}{suffix}"
 
 
+def _fit_pair(prefix, bases):
+    """
+    The names ``fit_name(prefix, base)`` of two different bases, different by construction.
+    When the fitted names are equal (their 4-hex-digit hashes collided and the cut bases are
+    equal, or a short name equals the other's cut-and-hashed one), both names take their
+    cut-and-hash form with 3 hash digits and a last character that differs: ``0`` for the base
+    that sorts first, ``1`` for the other. Pairs without a collision keep their names.
+    """
+    names = [fit_name(prefix, base) for base in bases]
+    if names[0] != names[1]:
+        return names
+    room = IFNAME_MAX - len(prefix) - 4
+    if room < 1:
+        raise PlanError(f"cannot fit {prefix!r}+{bases!r} into {IFNAME_MAX} characters")
+    order = sorted(bases)
+    return [f"{prefix}{base[:room]}{_short_hash(base)[:3]}{order.index(base)}" for base in bases]
+
+
 def device_names(nics, bridges=None):
     """
     The names of one dual bond's devices, one "leg" per NIC, derived only from the NIC names.
+    The two legs' names of each kind always differ (see ``fit_name``), even when the hashes of
+    two long NIC names collide.
 
     nics
         The two NIC names, ``[first, second]``.
@@ -133,18 +155,51 @@ def device_names(nics, bridges=None):
     """
     if not isinstance(nics, (list, tuple)) or len(nics) != 2 or nics[0] == nics[1]:
         raise PlanError(f"a dual bond needs exactly two different NICs, got {nics!r}")
-    legs = []
-    for idx, nic in enumerate(nics):
-        legs.append(
-            {
-                "nic": nic,
-                "bridge": bridges[idx] if bridges else fit_name(PREFIX_BRIDGE, nic),
-                "bond": fit_name(PREFIX_BOND, nic),
-                "backup": fit_name(PREFIX_BACKUP, nic),
-                "crossing": fit_name(PREFIX_CROSSING, nic),
-            }
-        )
-    return legs
+    kinds = {
+        "bridge": list(bridges) if bridges else _fit_pair(PREFIX_BRIDGE, nics),
+        "bond": _fit_pair(PREFIX_BOND, nics),
+        "backup": _fit_pair(PREFIX_BACKUP, nics),
+        "crossing": _fit_pair(PREFIX_CROSSING, nics),
+    }
+    return [{"nic": nic, **{kind: names[idx] for kind, names in kinds.items()}} for idx, nic in enumerate(nics)]
+
+
+def name_clashes(legs, vlans=(), host_nics=()):
+    """
+    Every device name two things of one host would share, as messages naming both owners
+    (empty when all names are distinct). Pure.
+
+    legs
+        ``device_names()`` output.
+    vlans
+        ``[{"name", "vlan", "network"}, ...]``: the VLAN interfaces on the bridges.
+    host_nics
+        Every NIC name of the host (a NIC outside the bond may not share a generated name).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call dualbond.name_clashes '[{nic: eth2, bridge: eth3, bond: bond-eth2, backup: vbk-eth2, crossing: vx-eth2}]' host_nics='[eth3]'
+    """
+    items = [(nic, f"NIC {nic}") for nic in host_nics]
+    items += [(leg["nic"], f"NIC {leg['nic']}") for leg in legs if leg["nic"] not in host_nics]
+    for leg in legs:
+        nic = leg["nic"]
+        items += [
+            (leg["bridge"], f"bridge of NIC {nic}"),
+            (leg["bond"], f"bond of NIC {nic}"),
+            (leg["backup"], f"bond backup of NIC {nic}"),
+            (leg["crossing"], f"crossing of NIC {nic}"),
+        ]
+    items += [(v["name"], f"VLAN {v['vlan']} interface of network {v['network']}") for v in vlans]
+    owners, clashes = {}, []
+    for name, owner in items:
+        if name in owners:
+            clashes.append(f"device name {name!r} would be both the {owners[name]} and the {owner}")
+        else:
+            owners[name] = owner
+    return clashes
 
 
 def vlan_name(bridge, vid):
@@ -271,6 +326,11 @@ def build_plan(host, networks, minion_id="host"):
         else:
             addresses.setdefault(iface, [])
 
+    # Checked before the devices are keyed by name: two things with one name would merge into one.
+    clashes = name_clashes(legs, vlans, list(inv_nics))
+    if clashes:
+        raise PlanError(f"{path}: {clashes[0]}")
+
     devices = {}
     for leg in legs:
         devices[leg["bridge"]] = {"kind": "bridge", "mac": leg["mac"], "mtu": mtu, "stp": False}
@@ -303,14 +363,7 @@ def build_plan(host, networks, minion_id="host"):
     # back to the switch port after a failover, until the entry ages out or is relearned.
     fdb = [{"bridge": leg["crossing_bridge"], "port": leg["crossing"], "mac": leg["mac"]} for leg in legs]
 
-    managed = list(devices)
-    taken = {}
-    for name in managed + list(inv_nics):
-        if name in taken:
-            raise PlanError(
-                f"{path}: device name {name!r} is used twice (a NIC or bridge name clashes with a generated name)"
-            )
-        taken[name] = True
+    for name in list(devices) + list(inv_nics):
         if len(name) > IFNAME_MAX:
             raise PlanError(f"{path}: device name {name!r} is longer than {IFNAME_MAX} characters")
 
@@ -959,12 +1012,18 @@ def networkd_files(the_plan):
     return files
 
 
+def _shell_quote(value):
+    return shlex.quote(str(value))
+
+
 def ifupdown_files(the_plan):
     """
     One ``/etc/network/interfaces.d`` file for hosts that use ifupdown. It relies only on
     ``ip`` (no ifenslave or bridge-utils): each stanza creates its device in ``pre-up``, in
-    dependency order, and ``auto`` lists them in that order.
+    dependency order, and ``auto`` lists them in that order. ifupdown hands each command line to
+    ``sh -c``: every value in one is shell-quoted.
     """
+    q = _shell_quote
     lines = [HEADER.rstrip(), f"# Dual active-backup bond of {the_plan['minion_id']} ({the_plan['backend']} backend)", ""]
     mtu = the_plan["mtu"]
     devices = the_plan["devices"]
@@ -974,43 +1033,43 @@ def ifupdown_files(the_plan):
             lines += [
                 f"auto {leg['bridge']}",
                 f"iface {leg['bridge']} inet manual",
-                f"    pre-up ip link add {leg['bridge']} address {br['mac']} mtu {mtu} type bridge stp_state 0 || true",
-                f"    up ip link set {leg['bridge']} up",
-                f"    post-down ip link delete {leg['bridge']}",
+                f"    pre-up ip link add {q(leg['bridge'])} address {q(br['mac'])} mtu {q(mtu)} type bridge stp_state 0 || true",
+                f"    up ip link set {q(leg['bridge'])} up",
+                f"    post-down ip link delete {q(leg['bridge'])}",
                 "",
                 f"auto {leg['bond']}",
                 f"iface {leg['bond']} inet manual",
-                f"    pre-up ip link add {leg['bond']} mtu {mtu} type bond mode {bond['mode']} miimon {bond['miimon']} "
-                f"primary_reselect {bond['primary_reselect']} fail_over_mac {bond['fail_over_mac']} || true",
-                f"    pre-up ip link set {leg['bond']} master {leg['bridge']}",
-                f"    up ip link set {leg['bond']} up",
-                f"    post-down ip link delete {leg['bond']}",
+                f"    pre-up ip link add {q(leg['bond'])} mtu {q(mtu)} type bond mode {q(bond['mode'])} miimon {q(bond['miimon'])} "
+                f"primary_reselect {q(bond['primary_reselect'])} fail_over_mac {q(bond['fail_over_mac'])} || true",
+                f"    pre-up ip link set {q(leg['bond'])} master {q(leg['bridge'])}",
+                f"    up ip link set {q(leg['bond'])} up",
+                f"    post-down ip link delete {q(leg['bond'])}",
                 "",
             ]
         for leg in the_plan["legs"]:
             lines += [
                 f"auto {leg['nic']}",
                 f"iface {leg['nic']} inet manual",
-                f"    pre-up ip link set {leg['nic']} down",
-                f"    pre-up ip link set {leg['nic']} mtu {mtu} master {leg['bond']}",
-                f"    up ip link set {leg['nic']} up",
-                f"    post-up ip link set {leg['bond']} type bond primary {leg['nic']}",
+                f"    pre-up ip link set {q(leg['nic'])} down",
+                f"    pre-up ip link set {q(leg['nic'])} mtu {q(mtu)} master {q(leg['bond'])}",
+                f"    up ip link set {q(leg['nic'])} up",
+                f"    post-up ip link set {q(leg['bond'])} type bond primary {q(leg['nic'])}",
                 "",
                 f"auto {leg['backup']}",
                 f"iface {leg['backup']} inet manual",
-                f"    pre-up ip link add {leg['backup']} mtu {mtu} type veth peer name {leg['crossing']} mtu {mtu} || true",
-                f"    pre-up ip link set {leg['backup']} master {leg['bond']}",
-                f"    pre-up ip link set {leg['crossing']} master {leg['crossing_bridge']}",
-                f"    up ip link set {leg['backup']} up",
-                f"    pre-up tc qdisc replace dev {leg['crossing']} clsact",
-                f"    pre-up tc qdisc replace dev {leg['backup']} clsact",
+                f"    pre-up ip link add {q(leg['backup'])} mtu {q(mtu)} type veth peer name {q(leg['crossing'])} mtu {q(mtu)} || true",
+                f"    pre-up ip link set {q(leg['backup'])} master {q(leg['bond'])}",
+                f"    pre-up ip link set {q(leg['crossing'])} master {q(leg['crossing_bridge'])}",
+                f"    up ip link set {q(leg['backup'])} up",
+                f"    pre-up tc qdisc replace dev {q(leg['crossing'])} clsact",
+                f"    pre-up tc qdisc replace dev {q(leg['backup'])} clsact",
             ]
-            lines += ["    pre-up " + " ".join(c["argv"]) for c in guard_commands(the_plan) if c["name"] in (leg["crossing"], leg["backup"])]
-            lines += [f"    up bridge fdb replace {e['mac']} dev {e['port']} master static"
+            lines += ["    pre-up " + shlex.join(c["argv"]) for c in guard_commands(the_plan) if c["name"] in (leg["crossing"], leg["backup"])]
+            lines += [f"    up bridge fdb replace {q(e['mac'])} dev {q(e['port'])} master static"
                       for e in the_plan.get("fdb", []) if e["port"] == leg["crossing"]]
             lines += [
-                f"    up ip link set {leg['crossing']} up",
-                f"    post-down ip link delete {leg['backup']}",
+                f"    up ip link set {q(leg['crossing'])} up",
+                f"    post-down ip link delete {q(leg['backup'])}",
                 "",
             ]
         for vlan in the_plan["vlans"]:
@@ -1018,29 +1077,29 @@ def ifupdown_files(the_plan):
                 f"auto {vlan['name']}",
                 f"iface {vlan['name']} inet manual",
                 # ifupdown creates dotted VLAN names itself, with the parent's MTU: set ours after.
-                f"    pre-up ip link add link {vlan['bridge']} name {vlan['name']} type vlan id {vlan['vlan']} || true",
-                f"    pre-up ip link set {vlan['name']} mtu {vlan['mtu']}",
-                f"    up ip link set {vlan['name']} up",
+                f"    pre-up ip link add link {q(vlan['bridge'])} name {q(vlan['name'])} type vlan id {q(vlan['vlan'])} || true",
+                f"    pre-up ip link set {q(vlan['name'])} mtu {q(vlan['mtu'])}",
+                f"    up ip link set {q(vlan['name'])} up",
             ]
-            lines += [f"    up ip address add {a} dev {vlan['name']}" for a in the_plan["addresses"].get(vlan["name"], [])]
-            lines += [f"    post-down ip link delete {vlan['name']}", ""]
+            lines += [f"    up ip address add {q(a)} dev {q(vlan['name'])}" for a in the_plan["addresses"].get(vlan["name"], [])]
+            lines += [f"    post-down ip link delete {q(vlan['name'])}", ""]
     else:
         for leg in the_plan["legs"]:
             lines += [f"auto {leg['nic']}", f"iface {leg['nic']} inet manual", f"    mtu {mtu}",
-                      f"    up ip link set {leg['nic']} up", ""]
+                      f"    up ip link set {q(leg['nic'])} up", ""]
         for leg in the_plan["legs"]:
             # OVS recreates the bridge's internal port at boot, down.
-            lines += [f"auto {leg['bridge']}", f"iface {leg['bridge']} inet manual", f"    up ip link set {leg['bridge']} up"]
-            lines += [f"    up ovs-ofctl add-flow {f['bridge']} {f['flow']}" for f in ovs_guard_flows(the_plan)
+            lines += [f"auto {leg['bridge']}", f"iface {leg['bridge']} inet manual", f"    up ip link set {q(leg['bridge'])} up"]
+            lines += [f"    up ovs-ofctl add-flow {q(f['bridge'])} {q(f['flow'])}" for f in ovs_guard_flows(the_plan)
                       if f["bridge"] == leg["bridge"]]
             lines.append("")
         for vlan in the_plan["vlans"]:
-            lines += [f"auto {vlan['name']}", f"iface {vlan['name']} inet manual", f"    up ip link set {vlan['name']} mtu {vlan['mtu']} up"]
-            lines += [f"    up ip address add {a} dev {vlan['name']}" for a in the_plan["addresses"].get(vlan["name"], [])]
+            lines += [f"auto {vlan['name']}", f"iface {vlan['name']} inet manual", f"    up ip link set {q(vlan['name'])} mtu {q(vlan['mtu'])} up"]
+            lines += [f"    up ip address add {q(a)} dev {q(vlan['name'])}" for a in the_plan["addresses"].get(vlan["name"], [])]
             lines.append("")
     for leg in the_plan["legs"]:
         for addr in the_plan["addresses"].get(leg["bridge"], []):
-            lines += [f"# untagged network on {leg['bridge']}", f"iface {leg['bridge']} inet manual", f"    up ip address add {addr} dev {leg['bridge']}", ""]
+            lines += [f"# untagged network on {leg['bridge']}", f"iface {leg['bridge']} inet manual", f"    up ip address add {q(addr)} dev {q(leg['bridge'])}", ""]
     return {IFUPDOWN_FILE: "\n".join(lines).rstrip() + "\n"}
 
 

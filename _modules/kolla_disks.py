@@ -925,7 +925,8 @@ def label(name=None, disks=None, test=False):
         Report what would be done, change nothing.
 
     Returns one report per disk with ``result`` (True, or False for a refusal) and ``after``
-    (the partition names read back after the write).
+    (the partition names read back after the write). When any disk is refused (or absent, or
+    its write failed), salt-call exits 1.
 
     CLI Example:
 
@@ -955,7 +956,17 @@ def label(name=None, disks=None, test=False):
         report["after"] = after
         if sorted(after) != sorted(report["labels"]):
             report.update(result=False, reasons=[f"read back {after} after writing, expected {report['labels']}"])
+    if not all(report["result"] for report in reports.values()):
+        _set_retcode(1)
     return reports
+
+
+def _set_retcode(code):
+    """Salt's way for an execution module to make salt-call exit non-zero (``__context__``)."""
+    try:
+        __context__["retcode"] = code
+    except NameError:  # imported as a plain module (tests): no loader context
+        pass
 
 
 def wipe(name, confirm=None, disks=None):

@@ -3,6 +3,9 @@ States for the dual active-backup bond (see _modules/dualbond.py): ``dualbond.pr
 ``dualbond.absent``. Thin wrappers: the execution module computes the difference, applies it
 (with probe and automatic rollback) and writes the persistent files.
 
+``changes`` is ``{"actions": [...]}`` with and without test=True (the changes made, or that
+would be made; ``result: None`` in test mode), plus ``"rolled_back": True`` when a change was undone.
+
 .. code-block:: yaml
 
     dualbond:
@@ -55,14 +58,14 @@ def present(name, probe=None):
         ret["comment"] = "Dual bond is already as planned"
         return ret
     if __opts__["test"]:
-        ret.update(result=None, changes={"would": out["changes"]},
+        ret.update(result=None, changes={"actions": out["changes"]},
                    comment=f"Dual bond would make {len(out['changes'])} change(s)")
         return ret
     if out.get("rolled_back"):
-        ret.update(result=False, changes={"rolled_back": out.get("attempted", [])},
+        ret.update(result=False, changes={"actions": out.get("attempted", []), "rolled_back": True},
                    comment=f"Dual bond change was ROLLED BACK: {out['comment']}")
         return ret
-    ret.update(changes={"done": out["changes"]}, comment=f"Dual bond: {len(out['changes'])} change(s) applied")
+    ret.update(changes={"actions": out["changes"]}, comment=f"Dual bond: {len(out['changes'])} change(s) applied")
     return ret
 
 
@@ -87,8 +90,8 @@ def absent(name):
         ret["comment"] = "Dual bond is already absent"
         return ret
     if __opts__["test"]:
-        ret.update(result=None, changes={"would": out["changes"]},
+        ret.update(result=None, changes={"actions": out["changes"]},
                    comment=f"Dual bond removal would make {len(out['changes'])} change(s)")
         return ret
-    ret.update(changes={"done": out["changes"]}, comment="Dual bond removed")
+    ret.update(changes={"actions": out["changes"]}, comment="Dual bond removed")
     return ret

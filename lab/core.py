@@ -95,10 +95,10 @@ def load_inventory(inventory_file=None):
         import brine_inventory
     finally:
         sys.path.pop(0)
-    raw = yaml.safe_load(path.read_text())
     try:
+        raw = brine_inventory.load_file(path)
         return rel, brine_inventory.normalise(raw)
-    except ValueError as exc:
+    except (ValueError, brine_inventory.CommandExecutionError) as exc:
         raise LabError(str(exc)) from None
 
 

@@ -32,6 +32,18 @@ def load_extension(kind, name):
     return module
 
 
+def sourced(text):
+    """The variables a file sets when sh sources it (``/etc/default/*``, ``profile.d``)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".sh") as fh:
+        fh.write(text)
+        fh.flush()
+        proc = subprocess.run(["sh", "-c", 'set -a; . "$1"; env -0', "sh", fh.name],
+                              env={}, capture_output=True, text=True, timeout=30, check=True)
+    return dict(item.split("=", 1) for item in proc.stdout.split("\0") if "=" in item)
+
+
 def example_inventory():
     """A fresh copy of the shipped example lab inventory."""
     with open(REPO / "pillar" / "brine" / "example-lab.yaml", encoding="utf-8") as fh:

@@ -135,4 +135,9 @@ DHCP_MISTAKES.update({
         "brine:services:dhcp:log",
         "is not an absolute path",
     ),
+    "interface name with shell characters": (
+        lambda i: i["services"]["dhcp"].update(interface="eth0$(reboot)"),
+        "brine:services:dhcp:interface",
+        "may only hold letters, digits, '_', '.' and '-'",
+    ),
 })

@@ -111,6 +111,9 @@ MISTAKES = {
         "brine:hosts:ubuntu2:dualbond:backend",
         "unknown backend 'teamd'",
     ),
+    "NIC named like a dual-bond device": (
+        lambda i: i["hosts"]["ubuntu1"]["nics"].update({"bond-eth3": {"mac": "52:54:00:10:01:77"}}),
+        "brine:hosts:ubuntu1:dualbond",
+        "device name 'bond-eth3' would be both the NIC bond-eth3 and the bond of NIC eth3",
+    ),
 }
-
-

@@ -76,9 +76,9 @@ brine-clients-shell-proxy:
     - name: /etc/profile.d/brine-proxy.sh
     - contents: |
         # Managed by Salt (Brine): the management network reaches the outside through Squid.
-        export http_proxy="{{ lab.proxy.url }}" https_proxy="{{ lab.proxy.url }}"
-        export HTTP_PROXY="{{ lab.proxy.url }}" HTTPS_PROXY="{{ lab.proxy.url }}"
-        export no_proxy="localhost,127.0.0.1,.{{ lab.domain }},{{ lab.cidr }}"
+        export http_proxy={{ lab.proxy.url | quote }} https_proxy={{ lab.proxy.url | quote }}
+        export HTTP_PROXY={{ lab.proxy.url | quote }} HTTPS_PROXY={{ lab.proxy.url | quote }}
+        export no_proxy={{ ("localhost,127.0.0.1,." ~ lab.domain ~ "," ~ lab.cidr) | quote }}
     - mode: '0644'
 {%-   else %}
 

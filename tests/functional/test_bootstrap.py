@@ -13,6 +13,7 @@ import subprocess
 import pytest
 from dhcp_mistakes import DHCP_MISTAKES
 from inventory_mistakes import mutate
+from brine_testlib import sourced
 
 BOOTSTRAP_DIRS = [
     "/etc/brine", "/etc/dhcp", "/etc/default", "/srv/tftp", "/etc/chrony",
@@ -69,8 +70,8 @@ def test_every_written_config_passes_its_daemons_own_check(applied):
 
 def test_services_listen_on_the_management_network_only(applied):
     files = applied[3]
-    assert 'INTERFACESv4="eth0.10"' in files["/etc/default/isc-dhcp-server"]
-    assert 'TFTP_ADDRESS="10.10.0.5:69"' in files["/etc/default/tftpd-hpa"]
+    assert sourced(files["/etc/default/isc-dhcp-server"])["INTERFACESv4"] == "eth0.10"
+    assert sourced(files["/etc/default/tftpd-hpa"])["TFTP_ADDRESS"] == "10.10.0.5:69"
     assert "http_port 10.10.0.5:3128" in files["/etc/squid/squid.conf"]
     assert "acl brine_management src 10.10.0.0/24" in files["/etc/squid/squid.conf"]
     chrony = files["/etc/chrony/chrony.conf"].splitlines()

@@ -13,6 +13,7 @@ import re
 import shlex
 
 from dhcp_testbed import Testbed, acquire_lease, wait_for
+from brine_testlib import sourced
 
 MAC = "52:54:00:10:01:02"
 
@@ -28,7 +29,7 @@ def test_a_reserved_host_can_fetch_its_loader_menu_and_preseed(salt_call, invent
     out, _ = salt_call("state.single", "dhcp_reservations.managed", f"name={conf}", minion_id="bootstrap", pillar_root=pillar_root)
     assert all(r["result"] is True for r in out.values()), out
 
-    settings = dict(re.findall(r'^(TFTP_\w+)="([^"]*)"$', defaults.read_text(), re.MULTILINE))
+    settings = {k: v for k, v in sourced(defaults.read_text()).items() if k.startswith("TFTP_")}
     assert settings["TFTP_ADDRESS"] == "10.10.0.5:69" and settings["TFTP_DIRECTORY"] == str(root)
     (tmp_path / "dhcpd.leases").touch()
     with Testbed(tmp_path, address="10.10.0.5", prefix=24, bridge="mgmt0") as bed:

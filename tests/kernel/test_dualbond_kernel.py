@@ -5,7 +5,7 @@ files brought up by a real systemd-networkd.
 """
 
 import pytest
-from conftest import run_scenario
+from kernel_scenarios import run_scenario
 
 # Crossing packets one frame from the host may cause with both NICs down: flooded out both
 # crossing ends of its bridge, each copy arrives in the other bridge marked and is dropped at the

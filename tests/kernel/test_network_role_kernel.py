@@ -16,7 +16,7 @@ import pytest
 import uml_guest
 import yaml
 from brine_testlib import REPO, example_inventory
-from conftest import PEER_ADDRS
+from kernel_scenarios import PEER_ADDRS
 
 VENV_BIN = REPO / ".venv" / "bin"
 
@@ -85,7 +85,7 @@ def test_test_mode_lists_the_changes_and_changes_nothing(highstate):
     outs, _ = highstate
     state = dualbond_state(outs["test"])
     assert state["result"] is None
-    assert any(c.startswith("create ") for c in state["changes"]["would"])
+    assert any(c.startswith("create ") for c in state["changes"]["actions"])
     assert all(r["result"] in (True, None) for r in outs["test"].values())
 
 
@@ -93,7 +93,7 @@ def test_apply_builds_the_dual_bond_and_traffic_flows(highstate):
     outs, output = highstate
     state = dualbond_state(outs["first"])
     assert state["result"] is True, state["comment"]
-    assert state["changes"]["done"] == dualbond_state(outs["test"])["changes"]["would"]
+    assert state["changes"]["actions"] == dualbond_state(outs["test"])["changes"]["actions"]
     assert all(r["result"] is True for r in outs["first"].values()), outs["first"]
     for address in ("10.10.0.50", "10.200.0.50", "10.100.0.50"):
         assert f"REACH {address}" in output

@@ -18,6 +18,7 @@ import time
 
 import pytest
 import yaml
+from brine_testlib import sourced
 from lab_testlib import wait_until
 
 BOOTSTRAP = "bootstrap"
@@ -167,7 +168,7 @@ def test_a_reserved_mac_gets_its_address_and_mtu_9000_by_a_real_dhcp_exchange(gu
 def test_dhcpd_serves_the_management_vlan_only(guests, settings):
     lab = guests
     interfaces = lab.exec(BOOTSTRAP, "cat /etc/default/isc-dhcp-server").check().output
-    assert f'INTERFACESv4="{settings["interface"]}"' in interfaces
+    assert sourced(interfaces)["INTERFACESv4"] == settings["interface"]
     # Debian's init script passes the interfaces to dhcpd as its last arguments.
     argv = lab.exec(BOOTSTRAP, "ps -o args= -C dhcpd").check().output.split()
     assert argv[0].endswith("dhcpd") and argv[-1] == settings["interface"], argv

@@ -108,3 +108,16 @@ def test_valid_interface_names(name):
 @pytest.mark.parametrize("name", ["", "a" * 16, "eth/0", "eth 0", "eth0:1", ".", "..", "éth0", None])
 def test_invalid_interface_names(name):
     assert inv.interface_name_problem(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["e$(reboot)", "eth0;reboot", "eth0|x", "eth0&", "`reboot`", "eth(0)", "eth\\0", "-eth0", "...", ".eth0",
+             "eth'0", 'eth"0', "eth*", "eth0>x", "eth#0", "eth~0"],
+)
+def test_interface_names_with_shell_characters_are_refused_with_their_path(inventory, name):
+    """The kernel accepts these; the inventory does not: the names reach ifupdown lines sh runs."""
+    inventory["hosts"]["bootstrap"]["nics"][name] = {"mac": "52:54:00:10:00:77"}
+    assert errors_of(inventory) == [
+        f"brine:hosts:bootstrap:nics:{name}: interface name {name!r} may only hold letters, digits, '_', '.' and '-', "
+        "and must start with a letter or digit"
+    ]

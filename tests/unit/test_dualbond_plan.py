@@ -152,7 +152,7 @@ def test_networks_on_other_nics_are_not_ours():
         (lambda h: h["dualbond"].update(rollback_seconds=0), "rollback_seconds: 0"),
         (lambda h: h["dualbond"].update(probe="master.lab"), "must be an IP address"),
         (lambda h: h["dualbond"].update(probe="10.10.0.5:99999"), "out of range"),
-        (lambda h: h["dualbond"].update(bridges=["eth3", "br1"]), "'eth3' is used twice"),
+        (lambda h: h["dualbond"].update(bridges=["eth3", "br1"]), "'eth3' would be both the NIC eth3 and the bridge of NIC eth2"),
         (lambda h: h["dualbond"].update(bridges=["br0", "br0"]), "two different bridge names"),
         (lambda h: h.update(network_config="netplan"), "unknown style 'netplan'"),
     ],

@@ -266,8 +266,13 @@ NAMES = ["eth0", "a" * 15, "a" * 16, "x/y", "x:y", "x y", "x\ty", ".", "..", "..
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_runner_and_inventory_agree_on_interface_names(name):
-    assert (brine.interface_name_problem(name) is None) == (brine_inventory.interface_name_problem(name) is None)
+def test_runner_accepts_every_interface_name_the_inventory_accepts(name):
+    # The inventory is stricter than the kernel (names reach shell lines); the runner checks what
+    # the kernel reports, and must never reject an event about a device the inventory allows.
+    if brine_inventory.interface_name_problem(name) is None:
+        assert brine.interface_name_problem(name) is None
+    if brine.interface_name_problem(name) is not None:
+        assert brine_inventory.interface_name_problem(name) is not None
 
 
 # --------------------------------------------------------------------------- nova.conf

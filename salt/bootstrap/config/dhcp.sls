@@ -18,7 +18,7 @@ bootstrap-dhcp-interfaces:
     - name: {{ dhcp.interfaces_file }}
     - contents: |
         # Managed by Salt (Brine): dhcpd serves the management network only.
-        INTERFACESv4="{{ lab.interface }}"
+        INTERFACESv4={{ lab.interface | quote }}
         INTERFACESv6=""
     - mode: '0644'
     - require:

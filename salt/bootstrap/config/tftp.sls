@@ -10,8 +10,8 @@ bootstrap-tftp-defaults:
     - contents: |
         # Managed by Salt (Brine): TFTP on the management address only.
         TFTP_USERNAME="tftp"
-        TFTP_DIRECTORY="{{ bootstrap.tftp.root }}"
-        TFTP_ADDRESS="{{ lab.address }}:69"
+        TFTP_DIRECTORY={{ bootstrap.tftp.root | quote }}
+        TFTP_ADDRESS={{ (lab.address ~ ":69") | quote }}
         TFTP_OPTIONS="--secure"
     - mode: '0644'
     - require:

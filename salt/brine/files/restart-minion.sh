@@ -4,8 +4,8 @@
 # minion's restart does not kill it, and the minion is not killed in the middle of a state run:
 # it waits until the minion has no job running any more (the job files the minion writes under
 # its cachedir/proc while a job runs and removes just before it sends the return).
-service={{ service }}
-proc_dir={{ proc_dir }}
+service={{ service | quote }}
+proc_dir={{ proc_dir | quote }}
 started=$(systemctl show -P ExecMainStartTimestamp "$service")
 ref=/run/brine-restart-minion.since
 touch -d "${started:-now}" "$ref" 2>/dev/null || touch "$ref"
@@ -19,7 +19,7 @@ busy() {
 }
 waited=0
 sleep 1
-while [ "$waited" -lt {{ max_wait }} ] && busy; do
+while [ "$waited" -lt {{ max_wait | int }} ] && busy; do
   sleep 1
   waited=$((waited + 1))
 done
