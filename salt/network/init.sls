@@ -23,6 +23,21 @@ brine-openvswitch:
   service.running:
     - name: openvswitch-switch
     - enable: True
+
+{#- Open vSwitch 3.1 (Debian 12) counts the CPUs only once the monotonic clock has passed 10 s:
+    a vswitchd started earlier in a boot runs with no upcall handler, and when one comes its
+    kernel datapath still loses every upcall (seen in the lab after a power cycle: no new flow,
+    `ovs-appctl dpctl/show` counting "lost", until vswitchd was restarted). At boot systemd reads
+    this drop-in and starts vswitchd after that point; a running vswitchd is not restarted. #}
+brine-openvswitch-start-after-cpu-count:
+  file.managed:
+    - name: /etc/systemd/system/ovs-vswitchd.service.d/brine-start-after-cpu-count.conf
+    - makedirs: True
+    - mode: '0644'
+    - contents: |
+        # Brine (salt/network/init.sls): start ovs-vswitchd once the monotonic clock passes 10 s.
+        [Service]
+        ExecStartPre=/bin/sh -c 'while [ "$(cut -d. -f1 /proc/uptime)" -lt 11 ]; do sleep 1; done'
 {%-       endif %}
 
 brine-dualbond:
