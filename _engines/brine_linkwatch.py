@@ -37,7 +37,8 @@ events from a 1-second poll and acts on nothing (the master's reactor re-selects
 import errno
 import logging
 import math
-import select
+import queue
+import threading
 import time
 
 try:
@@ -193,11 +194,55 @@ class HoldDown:
         return max(0.0, min(self.until[k] for k in self.pending) - now)
 
 
-def _readable(ipr, timeout):
-    return bool(select.select([ipr], [], [], timeout)[0])
+class NetlinkReader:
+    """
+    pyroute2's netlink socket read by a thread of its own, for :func:`watch`: pyroute2 (0.9)
+    reads several datagrams at once and keeps what ``get()`` did not return, so a ``select()``
+    on its descriptor can sleep while messages wait in that buffer (seen in the lab: after a
+    boot in which ovs-vswitchd created its ports, an OVS host's engine heard no cable cut at
+    all). Blocking ``get()`` calls in the thread hand every message over; the loop waits on the
+    queue with its hold-down timeout. A dump after an overrun uses a socket of its own.
+    """
+
+    def __init__(self, ipr, netns=None):
+        self.ipr = ipr
+        self.netns = netns
+        self.queue = queue.Queue()
+        self.ready = []
+        threading.Thread(target=self._read, name="brine_linkwatch-netlink", daemon=True).start()
+
+    def _read(self):
+        while True:
+            try:
+                self.queue.put((None, self.ipr.get()))
+            except Exception as exc:  # pylint: disable=broad-except
+                self.queue.put((exc, None))
+                if not (isinstance(exc, OSError) and exc.errno == errno.ENOBUFS):
+                    return
+
+    def wait(self, timeout):
+        """True when messages (or the reader's error) are there, within ``timeout`` seconds
+        (None: no limit)."""
+        if self.ready:
+            return True
+        try:
+            self.ready.append(self.queue.get(timeout=timeout))
+        except queue.Empty:
+            return False
+        return True
+
+    def get(self):
+        error, messages = self.ready.pop(0) if self.ready else self.queue.get()
+        if error is not None:
+            raise error
+        return messages
+
+    def get_links(self):
+        with IPRoute(**({"netns": self.netns} if self.netns else {})) as dump:
+            return list(dump.get_links())
 
 
-def watch(ipr, tracker, act, hold, clock=time.monotonic, readable=_readable):
+def watch(ipr, tracker, act, hold, clock=time.monotonic, readable=lambda reader, timeout: reader.wait(timeout)):
     """
     The engine's loop: read netlink messages as they come, pass what the tracker makes of them
     through ``hold`` (:class:`HoldDown`) and give what comes out to ``act(tag, payload)``.
@@ -270,7 +315,7 @@ def start(bonds=None, interfaces=None, netns=None, reselect=True, hold_down=HOLD
                 for tag, payload in tracker.observe_message(dict_event(msg, "RTM_NEWLINK")):
                     handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect)
             log.info("brine_linkwatch: watching %s", sorted(n for n in tracker.links if tracker.watched(n)))
-            watch(ipr, tracker,
+            watch(NetlinkReader(ipr, netns), tracker,
                   lambda tag, payload: handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect), hold)
 
     keep_running(run)

@@ -528,3 +528,39 @@ def test_a_failing_watch_is_restarted_with_a_growing_delay_up_to_a_cap(engine):
     with pytest.raises(KeyboardInterrupt):
         engine.keep_running(run, clock=lambda: clock[0], sleep=sleep, delays=(1.0, 8.0))
     assert waits == [1, 2, 4, 8, 8, 8, 1, 2, 4]
+
+
+class BlockingNetlink:
+    """A pyroute2 stand-in whose get() blocks until a batch (or an error) is given to it."""
+
+    def __init__(self):
+        import queue
+
+        self.items = queue.Queue()
+
+    def get(self):
+        item = self.items.get()
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+def test_the_netlink_reader_hands_over_every_batch_and_times_out_when_quiet(engine):
+    import errno
+
+    net = BlockingNetlink()
+    reader = engine.NetlinkReader(net)
+    assert reader.wait(0.05) is False
+    net.items.put(["a", "b"])
+    net.items.put(["c"])
+    assert reader.wait(2) is True and reader.get() == ["a", "b"]
+    assert reader.wait(2) is True and reader.get() == ["c"]
+    assert reader.wait(0.05) is False
+    # An overrun reaches the loop as the error get() raised, and reading goes on after it.
+    net.items.put(OSError(errno.ENOBUFS, "No buffer space available"))
+    net.items.put(["d"])
+    assert reader.wait(2) is True
+    with pytest.raises(OSError) as overrun:
+        reader.get()
+    assert overrun.value.errno == errno.ENOBUFS
+    assert reader.wait(2) is True and reader.get() == ["d"]
