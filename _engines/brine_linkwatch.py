@@ -196,29 +196,40 @@ class HoldDown:
 
 class NetlinkReader:
     """
-    pyroute2's netlink socket read by a thread of its own, for :func:`watch`: pyroute2 (0.9)
-    reads several datagrams at once and keeps what ``get()`` did not return, so a ``select()``
-    on its descriptor can sleep while messages wait in that buffer (seen in the lab: after a
-    boot in which ovs-vswitchd created its ports, an OVS host's engine heard no cable cut at
-    all). Blocking ``get()`` calls in the thread hand every message over; the loop waits on the
-    queue with its hold-down timeout. A dump after an overrun uses a socket of its own.
+    The engine's netlink socket, owned by a thread of its own: it opens the socket (in
+    ``netns`` if given), subscribes, queues a dump of every link as the first batch, then queues
+    what each blocking ``get()`` returns; :func:`watch` waits on the queue with its hold-down
+    timeout. pyroute2 (0.9) reads several datagrams at once and keeps what ``get()`` did not
+    return, so a ``select()`` on its descriptor can sleep while messages wait in that buffer
+    (seen in the lab: after a boot in which ovs-vswitchd made its ports, an OVS host's engine
+    heard no cable cut), and its objects belong to the thread that made them. After an overrun
+    the thread queues a fresh dump instead. Any other error ends the thread; ``get()`` raises it.
     """
 
-    def __init__(self, ipr, netns=None):
-        self.ipr = ipr
-        self.netns = netns
+    def __init__(self, open_socket):
+        self.open_socket = open_socket
         self.queue = queue.Queue()
         self.ready = []
         threading.Thread(target=self._read, name="brine_linkwatch-netlink", daemon=True).start()
 
     def _read(self):
-        while True:
-            try:
-                self.queue.put((None, self.ipr.get()))
-            except Exception as exc:  # pylint: disable=broad-except
-                self.queue.put((exc, None))
-                if not (isinstance(exc, OSError) and exc.errno == errno.ENOBUFS):
-                    return
+        try:
+            with self.open_socket() as ipr:
+                # Subscribe before the dump: a change between the two is then seen, not lost.
+                ipr.bind(groups=RTMGRP_LINK)
+                self.queue.put((None, [dict_event(msg, "RTM_NEWLINK") for msg in ipr.get_links()]))
+                while True:
+                    try:
+                        self.queue.put((None, ipr.get()))
+                    except OSError as exc:
+                        if exc.errno != errno.ENOBUFS:
+                            raise
+                        # The kernel dropped notifications (socket buffer full): a fresh dump
+                        # compared with the last known states still yields every change.
+                        log.warning("brine_linkwatch: netlink overrun; re-reading every link")
+                        self.queue.put((None, [dict_event(msg, "RTM_NEWLINK") for msg in ipr.get_links()]))
+        except Exception as exc:  # pylint: disable=broad-except
+            self.queue.put((exc, None))
 
     def wait(self, timeout):
         """True when messages (or the reader's error) are there, within ``timeout`` seconds
@@ -237,29 +248,16 @@ class NetlinkReader:
             raise error
         return messages
 
-    def get_links(self):
-        with IPRoute(**({"netns": self.netns} if self.netns else {})) as dump:
-            return list(dump.get_links())
 
-
-def watch(ipr, tracker, act, hold, clock=time.monotonic, readable=lambda reader, timeout: reader.wait(timeout)):
+def watch(reader, tracker, act, hold, clock=time.monotonic, readable=lambda reader, timeout: reader.wait(timeout)):
     """
-    The engine's loop: read netlink messages as they come, pass what the tracker makes of them
-    through ``hold`` (:class:`HoldDown`) and give what comes out to ``act(tag, payload)``.
+    The engine's loop: take netlink messages as they come (``reader``: a
+    :class:`NetlinkReader`), pass what the tracker makes of them through ``hold``
+    (:class:`HoldDown`) and give what comes out to ``act(tag, payload)``.
     """
     while True:
         wait = hold.next_due(clock())
-        messages = []
-        if readable(ipr, wait):
-            try:
-                messages = ipr.get()
-            except OSError as exc:
-                if exc.errno != errno.ENOBUFS:
-                    raise
-                # The kernel dropped notifications (socket buffer full): a fresh dump compared
-                # with the last known states still yields every change that matters.
-                log.warning("brine_linkwatch: netlink overrun; re-reading every link")
-                messages = [dict_event(msg, "RTM_NEWLINK") for msg in ipr.get_links()]
+        messages = reader.get() if readable(reader, wait) else []
         for msg in messages:
             for tag, payload in tracker.observe_message(msg):
                 for item in hold.offer(tag, payload, clock()):
@@ -306,17 +304,15 @@ def start(bonds=None, interfaces=None, netns=None, reselect=True, hold_down=HOLD
             log.warning("brine_linkwatch: no dualbond module; a mended OVS member is left to the master")
 
     def run():
-        with IPRoute(**({"netns": netns} if netns else {})) as ipr:
-            # Subscribe before the dump: a change between the two is then seen, not lost. After
-            # a restart the dump is compared with the last known states: what changed meanwhile
-            # is published.
-            ipr.bind(groups=RTMGRP_LINK)
-            for msg in ipr.get_links():
-                for tag, payload in tracker.observe_message(dict_event(msg, "RTM_NEWLINK")):
-                    handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect)
-            log.info("brine_linkwatch: watching %s", sorted(n for n in tracker.links if tracker.watched(n)))
-            watch(NetlinkReader(ipr, netns), tracker,
-                  lambda tag, payload: handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect), hold)
+        reader = NetlinkReader(lambda: IPRoute(**({"netns": netns} if netns else {})))
+        # The first batch is the dump. After a restart it is compared with the last known
+        # states: what changed meanwhile is published.
+        for msg in reader.get():
+            for tag, payload in tracker.observe_message(msg):
+                handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect)
+        log.info("brine_linkwatch: watching %s", sorted(n for n in tracker.links if tracker.watched(n)))
+        watch(reader, tracker,
+              lambda tag, payload: handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect), hold)
 
     keep_running(run)
 

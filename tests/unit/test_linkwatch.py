@@ -531,12 +531,27 @@ def test_a_failing_watch_is_restarted_with_a_growing_delay_up_to_a_cap(engine):
 
 
 class BlockingNetlink:
-    """A pyroute2 stand-in whose get() blocks until a batch (or an error) is given to it."""
+    """A pyroute2 IPRoute stand-in: its dump is ``links``; get() blocks until a batch (or an
+    error) is given to it."""
 
-    def __init__(self):
+    def __init__(self, links=()):
         import queue
 
         self.items = queue.Queue()
+        self.links = list(links)
+        self.groups = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def bind(self, groups):
+        self.groups = groups
+
+    def get_links(self):
+        return [dict(link) for link in self.links]
 
     def get(self):
         item = self.items.get()
@@ -545,22 +560,26 @@ class BlockingNetlink:
         return item
 
 
-def test_the_netlink_reader_hands_over_every_batch_and_times_out_when_quiet(engine):
+def test_the_netlink_reader_dumps_first_then_hands_over_every_batch_and_times_out_when_quiet(engine):
     import errno
 
-    net = BlockingNetlink()
-    reader = engine.NetlinkReader(net)
+    net = BlockingNetlink(links=[{"name": "eth2"}])
+    reader = engine.NetlinkReader(lambda: net)
+    assert reader.wait(2) is True
+    assert reader.get() == [{"name": "eth2", "event": "RTM_NEWLINK"}]  # the dump comes first
+    assert net.groups == engine.RTMGRP_LINK
     assert reader.wait(0.05) is False
     net.items.put(["a", "b"])
     net.items.put(["c"])
     assert reader.wait(2) is True and reader.get() == ["a", "b"]
     assert reader.wait(2) is True and reader.get() == ["c"]
-    assert reader.wait(0.05) is False
-    # An overrun reaches the loop as the error get() raised, and reading goes on after it.
+    # An overrun is answered with a fresh dump, and reading goes on after it.
     net.items.put(OSError(errno.ENOBUFS, "No buffer space available"))
     net.items.put(["d"])
-    assert reader.wait(2) is True
-    with pytest.raises(OSError) as overrun:
-        reader.get()
-    assert overrun.value.errno == errno.ENOBUFS
+    assert reader.wait(2) is True and reader.get() == [{"name": "eth2", "event": "RTM_NEWLINK"}]
     assert reader.wait(2) is True and reader.get() == ["d"]
+    # Any other error ends the reader and reaches the loop.
+    net.items.put(OSError(errno.EBADF, "Bad file descriptor"))
+    assert reader.wait(2) is True
+    with pytest.raises(OSError):
+        reader.get()
