@@ -472,6 +472,32 @@ def move_aside(path, now=None):
     return aside
 
 
+def load_store(path, check=None):
+    """
+    ``(mapping, corrupt)``: the JSON mapping stored at ``path`` (``{}`` when there is none) and
+    None; or, when the file does not parse, is not a mapping or ``check(mapping)`` raises
+    ValueError, ``{}`` and ``(aside, reason)`` after the file was moved aside (:func:`move_aside`)
+    and the error logged. Called with the store's lock held.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        return {}, None
+    try:
+        value = json.loads(data.decode("utf-8"))  # UnicodeDecodeError, JSONDecodeError: ValueError
+        if not isinstance(value, dict):
+            raise ValueError("not a mapping")
+        if check is not None:
+            check(value)
+        return value, None
+    except ValueError as exc:
+        reason = "empty" if not data else f"unreadable ({bounded(str(exc), 200)})"
+        aside = move_aside(path)
+        log.error("brine: %s was %s; moved aside to %s, starting an empty store", path, reason, aside)
+        return {}, (aside, reason)
+
+
 class _Lock:
     """An exclusive or shared flock on ``<path>.lock``: the stores are replaced by rename, so
     the lock cannot live on the file itself."""
@@ -635,25 +661,16 @@ class DiscoveredStore:
         self.max_entries = max_entries
         self.on_corrupt = on_corrupt
 
+    @staticmethod
+    def _check(machines):
+        if not all(isinstance(m, dict) and m.get("mac") == mac for mac, m in machines.items()):
+            raise ValueError("not a mapping of MAC to machine")
+
     def _load(self):
         """The machines; called with the lock held."""
-        try:
-            with open(self.path, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
-            return {}
-        try:
-            machines = json.loads(data.decode("utf-8"))
-            if not isinstance(machines, dict) or not all(
-                    isinstance(m, dict) and m.get("mac") == mac for mac, m in machines.items()):
-                raise ValueError("not a mapping of MAC to machine")
-        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-            reason = "empty" if not data else f"unreadable ({bounded(str(exc), 200)})"
-            aside = move_aside(self.path)
-            log.error("brine: %s was %s; moved aside to %s, starting an empty store", self.path, reason, aside)
-            if self.on_corrupt is not None:
-                self.on_corrupt(self.path, aside, reason)
-            return {}
+        machines, corrupt = load_store(self.path, self._check)
+        if corrupt is not None and self.on_corrupt is not None:
+            self.on_corrupt(self.path, *corrupt)
         return machines
 
     def _update(self, change):
@@ -796,18 +813,8 @@ class Guard:
         self.max_age = max_age
 
     def _load(self):
-        try:
-            with open(self.path, "rb") as fh:
-                state = json.loads(fh.read().decode("utf-8"))
-            if isinstance(state, dict):
-                return state
-        except FileNotFoundError:
-            return {}
-        except ValueError:
-            pass
-        aside = move_aside(self.path)  # the worst a lost guard costs: a replay inside the window
-        log.error("brine: %s was unreadable; moved aside to %s", self.path, aside)
-        return {}
+        # The worst a lost guard costs: a replay inside the window.
+        return load_store(self.path)[0]
 
     def admit(self, minion, nonce, now, acts):
         """Note the nonce; take a token when the event ``acts``. Rejected on a replay or when

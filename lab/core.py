@@ -289,6 +289,11 @@ def boot_failure_report(console):
     return f"{text}\nlast console lines:\n{tail or '  | (the console is empty)'}"
 
 
+def sign_request(key, token, encoded):
+    """The command channel's MAC of a request (lab/image/rootfs/usr/local/sbin/brine-lab-exec)."""
+    return hmac.new(key, f"{token} {encoded}".encode(), hashlib.sha256).hexdigest()
+
+
 _CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 _netns_lock = threading.Lock()
@@ -679,7 +684,7 @@ class Lab:
     def exec(self, name, command, timeout=120):
         """Run a shell command in a guest as root over the control channel. Returns an
         ExecResult (returncode, output: stdout and stderr together)."""
-        host = self.layout.host(name)
+        self.layout.host(name)
         if isinstance(command, (list, tuple)):
             command = shlex.join(command)
         token = f"{int(time.time())}-{secrets.token_hex(8)}"
@@ -689,23 +694,24 @@ class Lab:
             key = bytes.fromhex(key_file.read_text().strip())
         except FileNotFoundError:
             raise LabError(f"the lab is not up (no command channel key {key_file}); `brine-lab up` first") from None
-        mac = hmac.new(key, f"{token} {encoded}".encode(), hashlib.sha256).hexdigest()
-        sock = _socket_in_netns(self.layout.netns)
-        with sock:
-            sock.settimeout(timeout)
-            sock.connect((host["control_ip"], EXEC_PORT))
-            sock.sendall(f"{mac} {token} {encoded}\n".encode())
-            chunks = []
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        text = b"".join(chunks).decode(errors="replace")
+        text = self.send_request(name, f"{sign_request(key, token, encoded)} {token} {encoded}", timeout)
         marker = text.rfind(f"\n{token} ")
         if marker < 0:
             raise LabError(f"{name}: the command channel closed without an exit status for {command!r}:\n{text}")
         return ExecResult(name, command, int(text[marker:].split()[1]), text[:marker])
+
+    def send_request(self, name, line, timeout=120):
+        """Send one raw request line to a guest's command channel from the lab master's side and
+        return all the guest answered (:meth:`exec` builds the signed line)."""
+        sock = _socket_in_netns(self.layout.netns)
+        with sock:
+            sock.settimeout(timeout)
+            sock.connect((self.layout.host(name)["control_ip"], EXEC_PORT))
+            sock.sendall(line.encode() + b"\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace")
 
     def cut(self, name, nic):
         """Pull the cable of NIC: its switch port goes down, the NIC loses carrier."""

@@ -29,8 +29,6 @@ from brine_testlib import REPO
 
 from lab import kernel
 
-UML_KERNEL = kernel.KERNEL
-UML_MODULES = kernel.MODULES
 PYTHON = REPO / ".venv" / "bin" / "python"
 
 # Every directory a payload (or OVS, networkd, Python) may write to: each gets a private tmpfs.
@@ -153,8 +151,8 @@ def available():
     """Why a guest cannot boot here, or None when it can."""
     if kernel.problem():
         return kernel.problem()
-    if not UML_MODULES.is_dir() or not any(UML_MODULES.iterdir()):
-        return f"no UML kernel modules under {UML_MODULES}"
+    if not kernel.MODULES.is_dir() or not any(kernel.MODULES.iterdir()):
+        return f"no UML kernel modules under {kernel.MODULES}"
     if os.geteuid() != 0:
         return "UML guests with hostfs root need root"
     return None
@@ -178,7 +176,7 @@ def run_guest(payload, timeout=240, mem="384M", env=None, workdir=None):
     workdir.mkdir(parents=True, exist_ok=True)
     init = workdir / "init.sh"
     exports = "".join(f"export {k}={_sh_quote(str(v))}\n" for k, v in (env or {}).items())
-    prologue = PROLOGUE.format(writable=" ".join(WRITABLE), modules=UML_MODULES, repo=REPO)
+    prologue = PROLOGUE.format(writable=" ".join(WRITABLE), modules=kernel.MODULES, repo=REPO)
     init.write_text(
         "#!/bin/bash\n"
         + prologue
@@ -193,7 +191,7 @@ def run_guest(payload, timeout=240, mem="384M", env=None, workdir=None):
     init.chmod(0o755)
     umid = f"brine-{os.getpid()}-{int(time.monotonic() * 1000) % 100000}"
     cmd = [
-        str(UML_KERNEL),
+        str(kernel.KERNEL),
         f"umid={umid}",
         f"uml_dir={workdir}",
         f"mem={mem}",

@@ -51,18 +51,3 @@ def wait_until(what, predicate, timeout, interval=2.0, detail=None):
             pytest.fail(f"timed out after {timeout} s waiting for {what}; last: {detail() if detail else value!r}")
         time.sleep(interval)
 
-
-def raw_exec_request(lab, name, line, timeout=30):
-    """Send one raw request line to a guest's command channel from the lab master's side (as
-    anyone on the control network could) and return what the guest answered."""
-    from lab.core import EXEC_PORT, _socket_in_netns
-
-    sock = _socket_in_netns(lab.layout.netns)
-    with sock:
-        sock.settimeout(timeout)
-        sock.connect((lab.layout.hosts[name]["control_ip"], EXEC_PORT))
-        sock.sendall(line.encode() + b"\n")
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks).decode(errors="replace")

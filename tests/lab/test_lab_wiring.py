@@ -5,7 +5,8 @@ import secrets
 import time
 
 import pytest
-from lab_testlib import raw_exec_request
+
+from lab.core import sign_request
 
 PROBE_HOSTS = (("ubuntu1", 1), ("ubuntu2", 2))
 
@@ -102,8 +103,6 @@ def test_a_guest_reaches_the_master_and_no_other_guest_on_the_control_network(la
 
 def test_the_command_channel_runs_only_requests_signed_with_the_guests_own_key(lab):
     import base64
-    import hashlib
-    import hmac
 
     name = "ubuntu3"
     flag = f"/root/channel-{secrets.token_hex(4)}"
@@ -112,7 +111,7 @@ def test_the_command_channel_runs_only_requests_signed_with_the_guests_own_key(l
     other_key = bytes.fromhex((lab.layout.cfg_dir("ubuntu2") / "exec.key").read_text())
 
     def signed(key, token):
-        return hmac.new(key, f"{token} {encoded}".encode(), hashlib.sha256).hexdigest()
+        return sign_request(key, token, encoded)
 
     now = int(time.time())
     attempts = {
@@ -122,12 +121,12 @@ def test_the_command_channel_runs_only_requests_signed_with_the_guests_own_key(l
         "stale token": f"{signed(own_key, f'{now - 3600}-ab')} {now - 3600}-ab {encoded}",
     }
     for what, line in attempts.items():
-        answer = raw_exec_request(lab, name, line)
+        answer = lab.send_request(name, line)
         assert "brine-lab-exec: refused" in answer, (what, answer)
     assert not lab.exec(name, f"test -e {flag}").ok
     # The same request signed with this guest's own key runs.
     token = f"{now}-cd"
-    answer = raw_exec_request(lab, name, f"{signed(own_key, token)} {token} {encoded}")
+    answer = lab.send_request(name, f"{signed(own_key, token)} {token} {encoded}")
     assert answer.strip().endswith(f"{token} 0"), answer
     assert lab.exec(name, f"test -e {flag} && rm {flag}").ok
 
