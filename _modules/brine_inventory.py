@@ -13,10 +13,12 @@ Error paths use Salt's colon-delimited pillar notation (``brine:hosts:ubuntu1:ni
 so an operator can paste them into ``pillar.get``.
 """
 
+import json
 import importlib.util
 import ipaddress
 import os
 import re
+import subprocess
 
 import yaml
 
@@ -780,3 +782,36 @@ def roles(minion_id=None, inventory=None):
     minion_id = minion_id or __grains__["id"]
     hosts = get(inventory)["hosts"]
     return list(hosts.get(minion_id, {}).get("roles", []))
+
+
+def _macs_here():
+    """Every MAC this machine's links have now or had from the factory (``permaddr``)."""
+    proc = subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True, check=False)
+    if proc.returncode:
+        raise CommandExecutionError(f"ip -j link show failed: {proc.stderr.strip()}")
+    macs = set()
+    for link in json.loads(proc.stdout or "[]"):
+        for key in ("address", "permaddr"):
+            try:
+                macs.add(canonical_mac(link.get(key) or ""))
+            except ValueError:  # loopback's all-zero MAC, tunnels without one
+                pass
+    return macs
+
+
+def this_machine(minion_id=None, inventory=None):
+    """
+    True when this machine is the inventory's host ``minion_id``: one of the host's inventory
+    NICs (by MAC, the factory MAC included) is here. Roles that change the host itself (its
+    name, users, daemons) act only then, so a checkout applied on a workstation or a CI runner
+    renders and checks everything and touches nothing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.this_machine
+    """
+    entry = host(minion_id, inventory)
+    wanted = {spec["mac"] for spec in entry.get("nics", {}).values()}
+    return bool(wanted & _macs_here())

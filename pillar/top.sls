@@ -2,3 +2,4 @@ base:
   '*':
     - brine
     - brine_events_key
+    - brine_secrets
