@@ -13,6 +13,9 @@ Error paths use Salt's colon-delimited pillar notation (``brine:hosts:ubuntu1:ni
 so an operator can paste them into ``pillar.get``.
 """
 
+import base64
+import binascii
+import functools
 import json
 import importlib.util
 import ipaddress
@@ -636,20 +639,15 @@ SSH_KEY_FIELDS = {
 _SSH_COMMENT = re.compile(r"^[\x20-\x7e]*$")
 
 
+@functools.lru_cache(maxsize=1)
 def _zone_names():
     """The time zone names of this machine's zoneinfo database (an empty set without one)."""
-    global _ZONES
-    if _ZONES is None:
-        try:
-            import zoneinfo
+    try:
+        import zoneinfo
 
-            _ZONES = frozenset(zoneinfo.available_timezones())
-        except Exception:  # pylint: disable=broad-except  # pragma: no cover - no tz database
-            _ZONES = frozenset()
-    return _ZONES
-
-
-_ZONES = None
+        return frozenset(zoneinfo.available_timezones())
+    except (ImportError, OSError):  # pragma: no cover - no tz database
+        return frozenset()
 
 
 def timezone_problem(name, zones=None):
@@ -719,9 +717,6 @@ def ssh_key_problem(line):
 
         salt-call brine_inventory.ssh_key_problem 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... me@laptop'
     """
-    import base64
-    import binascii
-
     if not isinstance(line, str):
         return f"must be a public key line (a string), got {type(line).__name__}"
     if "PRIVATE KEY" in line:
