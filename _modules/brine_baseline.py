@@ -62,18 +62,13 @@ def _baseline(inventory):
     return __salt__["brine_inventory.baseline_settings"](inventory)  # pragma: no cover - inside Salt
 
 
-def _domain(inventory, network):
-    net = (inventory.get("networks") or {}).get(network) or {}
-    return net.get("domain") or inventory.get("domain") or "lab.home.arpa"
-
-
 def host_fqdn(inventory, minion_id):
     """
     The FQDN of inventory host ``minion_id``: its host name and the domain of the hosts network
     (``networks:<hosts_network>:domain``, the one DHCP hands out), else the lab's ``domain``.
     """
     host = inventory["hosts"][minion_id]
-    return f"{host['hostname']}.{_domain(inventory, _baseline(inventory)['hosts_network'])}"
+    return f"{host['hostname']}.{_baseline(inventory)['domain']}"
 
 
 def _sort_key(address):

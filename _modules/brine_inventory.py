@@ -593,6 +593,18 @@ class _Checker:
                 self.err(f"{path}:hosts_network", f"unknown network {spec['hosts_network']!r}")
         for ppath, message in deploy_problems(self.inv):
             self.err(ppath, message)
+        # /etc/hosts would give one name two addresses: a VIP named like a host.
+        domain = hosts_domain(self.inv)
+        hosts = self.inv.get("hosts") if isinstance(self.inv.get("hosts"), dict) else {}
+        fqdns = {}
+        for minion_id, host in hosts.items():
+            if isinstance(host, dict) and isinstance(host.get("hostname", str(minion_id)), str):
+                fqdns[f"{host.get('hostname', str(minion_id).split('.')[0])}.{domain}".lower()] = minion_id
+        vips = self.inv.get("vips") if isinstance(self.inv.get("vips"), dict) else {}
+        for name, vip in vips.items():
+            fqdn = vip.get("fqdn") if isinstance(vip, dict) else None
+            if isinstance(fqdn, str) and fqdn.lower() in fqdns:
+                self.err(f"{PILLAR_KEY}:vips:{name}:fqdn", f"{fqdn!r} is the FQDN of host {fqdns[fqdn.lower()]!r}: /etc/hosts would give it two addresses")
 
 
 # --------------------------------------------------------------------------- host baseline
@@ -825,12 +837,24 @@ def deploy_problems(inventory=None):
     return problems
 
 
+def hosts_domain(inventory):
+    """
+    The DNS domain of the hosts' names in /etc/hosts: the hosts network's ``domain`` (what DHCP
+    hands out there), else the lab's ``domain``, else ``lab.home.arpa``. Pure.
+    """
+    baseline = inventory.get("baseline") if isinstance(inventory.get("baseline"), dict) else {}
+    network = baseline.get("hosts_network", BASELINE_DEFAULTS["hosts_network"])
+    networks = inventory.get("networks") if isinstance(inventory.get("networks"), dict) else {}
+    net = networks.get(network) if isinstance(networks.get(network), dict) else {}
+    return str(net.get("domain") or inventory.get("domain") or "lab.home.arpa")
+
+
 def baseline_settings(inventory=None):
     """
     The host baseline's settings of a *valid* inventory (raw or normalised; default: pillar's),
     defaults filled in::
 
-        {"timezone": "Etc/UTC", "hosts_network": "management",
+        {"timezone": "Etc/UTC", "hosts_network": "management", "domain": "lab.home.arpa",
          "deploy": {"user": "brine", "ssh_keys": [...], "sudo": {"nopasswd": True}} or None}
 
     ``deploy`` is None when the inventory names no deployment user. Pure for a given inventory.
@@ -845,7 +869,8 @@ def baseline_settings(inventory=None):
         inventory = get()
     spec = inventory.get("baseline") or {}
     deploy = _deploy_spec(inventory)
-    out = {**BASELINE_DEFAULTS, **{k: v for k, v in spec.items() if k != "deploy"}, "deploy": None}
+    out = {**BASELINE_DEFAULTS, **{k: v for k, v in spec.items() if k not in ("deploy", "domain")}, "deploy": None}
+    out["domain"] = hosts_domain({**inventory, "baseline": out})
     if deploy is not None:
         out["deploy"] = {
             "user": deploy.get("user", DEFAULT_DEPLOY_USER),

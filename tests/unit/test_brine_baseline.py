@@ -187,6 +187,10 @@ def errors_of(inventory):
         (lambda i: i["services"]["install"].update(ssh_keys=[ED25519]),
          "brine:services:install:ssh_keys: moved to brine:baseline:deploy:ssh_keys"),
         (lambda i: i["baseline"].update(timezone="../x"), "brine:baseline:timezone: '../x' is not a time zone name"),
+        (lambda i: i["vips"]["internal"].update(fqdn="UBUNTU1.lab.home.arpa"),
+         "brine:vips:internal:fqdn: 'UBUNTU1.lab.home.arpa' is the FQDN of host 'ubuntu1'"),
+        (lambda i: (i["networks"]["management"].update(domain="mgmt.lab"), i["vips"]["internal"].update(fqdn="ubuntu2.mgmt.lab")),
+         "brine:vips:internal:fqdn: 'ubuntu2.mgmt.lab' is the FQDN of host 'ubuntu2'"),
     ],
 )
 def test_each_baseline_mistake_is_one_error(inventory, break_it, expected):
@@ -197,7 +201,8 @@ def test_each_baseline_mistake_is_one_error(inventory, break_it, expected):
 def test_the_whole_baseline_is_optional(inventory):
     del inventory["baseline"]
     assert inv.check(inventory) == []
-    assert inv.normalise(inventory)["baseline"] == {"timezone": "Etc/UTC", "hosts_network": "management", "deploy": None}
+    assert inv.normalise(inventory)["baseline"] == {
+        "timezone": "Etc/UTC", "hosts_network": "management", "domain": "lab.home.arpa", "deploy": None}
 
 
 def test_baseline_settings_fill_defaults(inventory):
@@ -206,6 +211,7 @@ def test_baseline_settings_fill_defaults(inventory):
     assert settings == {
         "timezone": "Etc/UTC",
         "hosts_network": "management",
+        "domain": "lab.home.arpa",
         "deploy": {"user": "brine", "ssh_keys": [ED25519], "sudo": {"nopasswd": True}},
     }
     # a normalised inventory gives the same settings again
@@ -221,6 +227,14 @@ def test_fqdn_is_hostname_and_the_hosts_networks_domain(lab, inventory):
     inventory["networks"]["management"]["domain"] = "mgmt.example.org"
     lab = inv.normalise(inventory)
     assert bb.host_fqdn(lab, "ubuntu1") == "ctl1.mgmt.example.org"
+    del inventory["domain"]
+    del inventory["networks"]["management"]["domain"]
+    assert bb.host_fqdn(inv.normalise(inventory), "ubuntu1") == "ctl1.lab.home.arpa"
+    inventory["domain"] = "example.net"
+    inventory["networks"]["tunnel"]["domain"] = "tun.example.net"
+    assert bb.host_fqdn(inv.normalise(inventory), "ubuntu1") == "ctl1.example.net"
+    inventory["baseline"]["hosts_network"] = "tunnel"
+    assert bb.host_fqdn(inv.normalise(inventory), "ubuntu1") == "ctl1.tun.example.net"
 
 
 def test_hosts_file_of_the_example_lab(lab):
