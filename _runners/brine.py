@@ -100,6 +100,10 @@ class Rejected(ValueError):
     """An event that is not acted on, and why."""
 
 
+class Unsigned(Rejected):
+    """A start event with no Brine signature at all: a minion that was never configured."""
+
+
 # What a message or log line quotes of a value (an event field can be megabytes long).
 SHOWN_MAX = 120
 # The longest text kept in a record; longer ones are cut with a marker.
@@ -763,6 +767,8 @@ def inventory_stub(machine):
 SIG_VERSION = "brine-events-v1"
 SIG_KEY = "brine_sig"
 START_SIG_GRAIN = "brine_start_sig"
+DEFAULT_SIGNIN_EVERY = 300  # seconds between two sign-ins of one minion (unsigned starts)
+SIGNIN_ORCHESTRATION = "orch.brine_signin"
 DEFAULT_MAX_AGE = 300  # seconds a signature is good for (either side of the master's clock)
 DEFAULT_BURST = 10  # reactions a minion may start at once
 DEFAULT_PER_MINUTE = 12  # and the rate at which that allowance comes back
@@ -852,6 +858,11 @@ class Guard:
     def _load(self):
         # The worst a lost guard costs: a replay inside the window.
         return load_store(self.path)[0]
+
+    def knows(self, minion):
+        """Whether ``minion`` ever sent an event whose signature checked out."""
+        with _Lock(self.path):
+            return isinstance(self._load().get(minion), dict)
 
     def admit(self, minion, nonce, now, acts):
         """Note the nonce; take a token when the event ``acts``. Rejected on a replay or when
@@ -952,6 +963,8 @@ def authenticate(kind, tag, data, opts, now):
         grains = data.get("grains")
         sig = grains.get(START_SIG_GRAIN) if isinstance(grains, dict) else None
         payload = {}
+        if sig is None:
+            raise Unsigned("unsigned start: the minion has no Brine signing key yet (never configured)")
     else:
         payload = data.get("data")
         if not isinstance(payload, dict):
@@ -975,6 +988,27 @@ def guard(opts):
                  max_age=size_option(opts, "brine_events_max_age", DEFAULT_MAX_AGE))
 
 
+def signin_guard(opts):
+    """At most one sign-in per minion per ``brine_signin_every`` seconds (default 300)."""
+    every = size_option(opts, "brine_signin_every", DEFAULT_SIGNIN_EVERY)
+    return Guard(os.path.join(opts["cachedir"], "brine", "signin-guard.json"), burst=1, per_minute=60.0 / every)
+
+
+def decide_signin(tag, data):
+    """
+    An unsigned start (:class:`Unsigned`) naming a minion that never signed an event: it may be
+    new, with no signing key yet (one that has signed before has its key: an unsigned start in
+    its name is refused by :func:`reaction`). Nothing the event says is trusted; the master itself sends that minion, and only it,
+    the orchestration ``orch.brine_signin``: sync Brine's extensions, then ``brine.events``, which
+    writes the minion's key from its own pillar and restarts it. Its next start is signed and
+    gets the highstate. A forged start costs the named minion at most that, once per
+    ``brine_signin_every``.
+    """
+    minion, _, _ = decide_minion_start(tag, data, enabled=False)
+    action = ("runner.state.orchestrate", {"mods": SIGNIN_ORCHESTRATION, "pillar": {"brine_signin_minion": minion}})
+    return minion, {"highstate": False, "signin": True}, [action]
+
+
 def reaction(kind, tag, data, opts=None, received=None):
     """
     The reactor's high data for one event: the validated actions as ``local.<fun>`` calls on
@@ -989,9 +1023,19 @@ def reaction(kind, tag, data, opts=None, received=None):
     opts = opts or {}
     received = time.time() if received is None else received
     try:
-        checked, nonce = authenticate(kind, tag, data, opts, received)
-        minion, record_, actions = decide(kind, tag, checked, enabled=highstate_on_start(opts))
-        guard(opts).admit(minion, nonce, received, bool(actions))
+        try:
+            checked, nonce = authenticate(kind, tag, data, opts, received)
+        except Unsigned:
+            if not highstate_on_start(opts):
+                raise
+            minion, record_, actions = decide_signin(tag, data)
+            if guard(opts).knows(minion):
+                # It has signed before: it has its key, so this start is not its own.
+                raise
+            signin_guard(opts).admit(minion, f"signin-{received}", received, True)
+        else:
+            minion, record_, actions = decide(kind, tag, checked, enabled=highstate_on_start(opts))
+            guard(opts).admit(minion, nonce, received, bool(actions))
     except (Rejected, ValueError) as exc:
         sender = data.get("id") if isinstance(data, dict) else None
         log.warning("brine: rejected event %s from %s: %s", shown(tag, 200), shown(sender, 100), bounded(str(exc), 500))
@@ -1000,6 +1044,10 @@ def reaction(kind, tag, data, opts=None, received=None):
         return {"brine-record": {"runner.brine.record": [{"args": [{"entry": entry}]}]}}
     high = {}
     for number, (fun, kwargs) in enumerate(actions):
+        if fun.startswith("runner."):
+            # A master-side step (the sign-in orchestration): its target is in its pillar.
+            high[f"brine-{number}-{fun}"] = {fun: [{"args": [{key: value} for key, value in kwargs.items()]}]}
+            continue
         spec = [{"tgt": [minion]}, {"tgt_type": "list"}]
         if kwargs:
             spec.append({"args": [{key: value} for key, value in kwargs.items()]})
