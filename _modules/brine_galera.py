@@ -429,6 +429,80 @@ def plan_formation(nodes, statuses):
     return {"bootstrap": nodes[0] if nodes else None, "join": nodes[1:]}
 
 
+# --------------------------------------------------------------------------- the recovery driver
+
+
+def _as_position(answer):
+    """A minion's answer to ``brine_galera.position`` as the planner takes it."""
+    if isinstance(answer, dict):
+        return answer
+    if answer is None:
+        return None
+    return unreadable(f"the minion's brine_galera.position failed: {answer}")
+
+
+def _wait_synced(node, call, sleep, timeout, interval=2.0):
+    waited = 0.0
+    last = None
+    while waited <= timeout:
+        last = (call([node], "brine_galera.status", []) or {}).get(node)
+        if isinstance(last, dict) and last.get("synced"):
+            return True, last
+        sleep(interval)
+        waited += interval
+    return False, last
+
+
+def run_recovery(nodes, call, force=None, trigger=None, sleep=None, timeout=300, on_decision=None):
+    """
+    Carry out a full-outage recovery through ``call(targets, function, args) -> {minion:
+    return}`` (the runner's ``salt.execute``): every controller's position, :func:`plan_recovery`,
+    then in order: ``brine_galera.bootstrap`` on the chosen node, wait until it is Synced, then
+    ``brine_galera.start`` on each other node, one at a time, each waited for. When a node runs
+    in a Primary component (no full outage), the stopped ``trigger`` node (or, run by hand,
+    every node that is down) is started to rejoin it. ``on_decision(summary)`` is called with
+    the decision before anything runs. Returns ``{"decision", "plan", "steps", "outcome"}``.
+    """
+    import time
+
+    sleep = sleep or time.sleep
+    answers = call(nodes, "brine_galera.position", []) or {}
+    positions = {node: _as_position(answers.get(node)) for node in nodes}
+    plan = plan_recovery(nodes, positions, force=force)
+    steps = []
+    if plan["refused"] and plan.get("full_outage") is False:
+        if trigger is not None:
+            todo = [trigger] if trigger in plan["down"] else []
+        else:
+            todo = list(plan["down"])
+        decision = "rejoin" if todo else "nothing"
+        targets = todo
+    elif plan["refused"]:
+        decision, targets = "refused", []
+    else:
+        decision, targets = "bootstrap", [plan["bootstrap"]] + plan["start"]
+    if on_decision:
+        on_decision({"decision": decision, "plan": plan, "targets": targets})
+    if decision == "refused":
+        return {"decision": decision, "plan": plan, "steps": steps, "outcome": "refused"}
+    for number, node in enumerate(targets):
+        if decision == "bootstrap" and number == 0:
+            fun, args = "brine_galera.bootstrap", [plan["expect"]["uuid"], plan["expect"]["seqno"]]
+        else:
+            fun, args = "brine_galera.start", []
+        answer = (call([node], fun, args) or {}).get(node)
+        if not isinstance(answer, dict):
+            steps.append({"node": node, "action": fun, "ok": False, "detail": _bounded(answer)})
+            return {"decision": decision, "plan": plan, "steps": steps, "outcome": f"failed: {fun} on {node}"}
+        synced, last = _wait_synced(node, call, sleep, timeout)
+        steps.append({"node": node, "action": fun, "ok": synced,
+                      "detail": (last or {}).get("health") if isinstance(last, dict) else _bounded(last)})
+        if not synced:
+            return {"decision": decision, "plan": plan, "steps": steps,
+                    "outcome": f"failed: {node} not Synced within {timeout} s"}
+    return {"decision": decision, "plan": plan, "steps": steps, "outcome": "done" if targets else "nothing to do"}
+
+
 # --------------------------------------------------------------------------- pure: accounts
 
 

@@ -462,3 +462,96 @@ def test_formation_refuses_what_is_a_recovery():
     assert "refused" in g.plan_formation(NODES3, statuses)
     statuses["ubuntu1"] = {"running": True, "wsrep_cluster_status": "non-Primary", "has_state": True}
     assert "refused" in g.plan_formation(NODES3, statuses)
+
+
+# --------------------------------------------------------------------------- the recovery driver
+
+
+class FakeCluster:
+    """Answers the runner's calls like three minions would; records every call in order."""
+
+    def __init__(self, positions, sync_after=1, fail=None):
+        self.positions = positions
+        self.calls = []
+        self.started = {}
+        self.sync_after = sync_after
+        self.fail = fail or {}
+
+    def __call__(self, targets, fun, args):
+        out = {}
+        for node in targets:
+            self.calls.append((node, fun, tuple(args)))
+            if fun == "brine_galera.position":
+                if node in self.positions:
+                    out[node] = self.positions[node]
+            elif fun in ("brine_galera.bootstrap", "brine_galera.start"):
+                if self.fail.get(node) == fun:
+                    out[node] = "ERROR: galera_new_cluster failed"
+                else:
+                    self.started[node] = 0
+                    out[node] = {"started": True}
+            elif fun == "brine_galera.status":
+                if node in self.started:
+                    self.started[node] += 1
+                    out[node] = {"synced": self.started[node] >= self.sync_after, "health": "x"}
+                else:
+                    out[node] = {"synced": False, "health": "down"}
+        return out
+
+    def actions(self):
+        return [(n, f) for n, f, _ in self.calls if f in ("brine_galera.bootstrap", "brine_galera.start")]
+
+
+def test_driver_bootstraps_the_top_then_starts_the_others_one_at_a_time():
+    cluster = FakeCluster({"ubuntu1": down(10), "ubuntu2": down(12), "ubuntu3": down(11)}, sync_after=2)
+    decisions = []
+    out = g.run_recovery(NODES3, cluster, sleep=lambda s: None, on_decision=decisions.append)
+    assert out["outcome"] == "done" and out["decision"] == "bootstrap"
+    assert cluster.actions() == [("ubuntu2", "brine_galera.bootstrap"), ("ubuntu1", "brine_galera.start"),
+                                 ("ubuntu3", "brine_galera.start")]
+    assert ("ubuntu2", "brine_galera.bootstrap", (U1, 12)) in cluster.calls
+    # each start comes after the previous node was seen Synced
+    order = [(n, f) for n, f, _ in cluster.calls if f != "brine_galera.position"]
+    assert order.index(("ubuntu1", "brine_galera.start")) > order.index(("ubuntu2", "brine_galera.status"))
+    assert decisions and decisions[0]["decision"] == "bootstrap" and decisions[0]["targets"][0] == "ubuntu2"
+
+
+def test_driver_refusal_does_nothing():
+    cluster = FakeCluster({"ubuntu1": down(10), "ubuntu3": down(11)})
+    out = g.run_recovery(NODES3, cluster, sleep=lambda s: None)
+    assert out["decision"] == "refused" and out["plan"]["node"] == "ubuntu2" and cluster.actions() == []
+    out = g.run_recovery(NODES3, cluster, force="ubuntu3", sleep=lambda s: None)
+    assert out["outcome"] == "done" and cluster.actions()[0] == ("ubuntu3", "brine_galera.bootstrap")
+
+
+def test_driver_minion_error_is_unreadable():
+    cluster = FakeCluster({"ubuntu1": down(10), "ubuntu2": "Traceback: boom", "ubuntu3": down(11)})
+    out = g.run_recovery(NODES3, cluster, sleep=lambda s: None)
+    assert out["decision"] == "refused" and "boom" in out["plan"]["reason"]
+
+
+def test_driver_rejoins_only_the_trigger_when_a_primary_runs():
+    positions = {"ubuntu1": running(), "ubuntu2": down(5), "ubuntu3": down(5)}
+    cluster = FakeCluster(positions)
+    out = g.run_recovery(NODES3, cluster, trigger="ubuntu3", sleep=lambda s: None)
+    assert out["decision"] == "rejoin" and cluster.actions() == [("ubuntu3", "brine_galera.start")]
+    cluster = FakeCluster(positions)
+    out = g.run_recovery(NODES3, cluster, trigger="ubuntu1", sleep=lambda s: None)
+    assert out["decision"] == "nothing" and cluster.actions() == []
+    cluster = FakeCluster(positions)
+    g.run_recovery(NODES3, cluster, sleep=lambda s: None)
+    assert cluster.actions() == [("ubuntu2", "brine_galera.start"), ("ubuntu3", "brine_galera.start")]
+
+
+def test_driver_stops_at_the_first_failure():
+    cluster = FakeCluster({"ubuntu1": down(10), "ubuntu2": down(12), "ubuntu3": down(11)},
+                          fail={"ubuntu1": "brine_galera.start"})
+    out = g.run_recovery(NODES3, cluster, sleep=lambda s: None)
+    assert out["outcome"].startswith("failed") and cluster.actions()[-1] == ("ubuntu1", "brine_galera.start")
+    assert ("ubuntu3", "brine_galera.start") not in cluster.actions()
+
+
+def test_driver_times_out_waiting_for_synced():
+    cluster = FakeCluster({"ubuntu1": down(10), "ubuntu2": down(12), "ubuntu3": down(11)}, sync_after=10**6)
+    out = g.run_recovery(NODES3, cluster, sleep=lambda s: None, timeout=10)
+    assert "not Synced" in out["outcome"] and cluster.actions() == [("ubuntu2", "brine_galera.bootstrap")]
