@@ -239,7 +239,6 @@ def render_config(node, address, peers, cluster_name="brine", sst_method="mariab
         "binlog_format = ROW",
         "default_storage_engine = InnoDB",
         "innodb_autoinc_lock_mode = 2",
-        "innodb_flush_log_at_trx_commit = 2",
         f"innodb_buffer_pool_size = {buffer_pool_size}",
         "",
         "[galera]",
@@ -501,6 +500,45 @@ def run_recovery(nodes, call, force=None, trigger=None, sleep=None, timeout=300,
             return {"decision": decision, "plan": plan, "steps": steps,
                     "outcome": f"failed: {node} not Synced within {timeout} s"}
     return {"decision": decision, "plan": plan, "steps": steps, "outcome": "done" if targets else "nothing to do"}
+
+
+def run_formation(nodes, call, sleep=None, timeout=300):
+    """
+    Form the cluster through ``call`` (as :func:`run_recovery`): every controller's
+    ``brine_galera.formation_status``, :func:`plan_formation`; on a clean slate the first
+    controller runs ``brine_galera.new_cluster`` and, once Synced, ``brine_galera.ensure_users``
+    (the SST account must exist on the donor before anyone joins); then each node that is not
+    Synced starts, one at a time, each waited for until Synced. Returns ``{"plan", "steps",
+    "outcome"}``.
+    """
+    import time
+
+    sleep = sleep or time.sleep
+    answers = call(nodes, "brine_galera.formation_status", []) or {}
+    statuses = {n: answers.get(n) if isinstance(answers.get(n), dict) else None for n in nodes}
+    plan = plan_formation(nodes, statuses)
+    steps = []
+    if "refused" in plan:
+        return {"plan": plan, "steps": steps, "outcome": "refused"}
+    sequence = []
+    if plan["bootstrap"]:
+        sequence.append((plan["bootstrap"], "brine_galera.new_cluster"))
+    sequence += [(node, "brine_galera.start") for node in plan["join"]]
+    for node, fun in sequence:
+        answer = (call([node], fun, []) or {}).get(node)
+        ok = isinstance(answer, dict)
+        synced, last = _wait_synced(node, call, sleep, timeout) if ok else (False, answer)
+        steps.append({"node": node, "action": fun, "ok": synced,
+                      "detail": (last or {}).get("health") if isinstance(last, dict) else _bounded(last)})
+        if not synced:
+            return {"plan": plan, "steps": steps, "outcome": f"failed: {fun} on {node}"}
+        if fun == "brine_galera.new_cluster":
+            users = (call([node], "brine_galera.ensure_users", []) or {}).get(node)
+            steps.append({"node": node, "action": "brine_galera.ensure_users", "ok": isinstance(users, dict),
+                          "detail": users.get("changed") if isinstance(users, dict) else _bounded(users)})
+            if not isinstance(users, dict):
+                return {"plan": plan, "steps": steps, "outcome": f"failed: accounts on {node}"}
+    return {"plan": plan, "steps": steps, "outcome": "done" if sequence else "nothing to do"}
 
 
 # --------------------------------------------------------------------------- pure: accounts

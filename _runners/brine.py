@@ -58,7 +58,7 @@ __virtualname__ = "brine"
 
 # What salt-run offers; the pure core below is for the reactors (which import this file) and
 # the tests.
-__load__ = ["record", "events", "discovered", "forget", "galera_recover"]
+__load__ = ["record", "events", "discovered", "forget", "galera_recover", "galera_form"]
 
 DEFAULT_EVENTS_MAX_BYTES = 8 * 1024 * 1024
 # Machines kept in discovered.json: any host on the LAN can make up MACs.
@@ -1226,3 +1226,33 @@ def galera_recover(force=None, trigger=None, timeout=300, **_reactor):
     if result["decision"] == "refused":
         log.warning("brine: Galera recovery refused: %s", bounded(result["plan"].get("reason", ""), 500))
     return galera_summary(result)
+
+
+def galera_form(timeout=300, **_kwargs):
+    """
+    Form the MariaDB Galera cluster of the inventory's controllers (salt/orch/galera.sls runs
+    this after the galera states): on a clean slate (no controller runs mariadb or holds Galera
+    state) the first controller in inventory order bootstraps and makes the accounts, then the
+    others join one at a time, each waited for until Synced. When a cluster runs, the nodes
+    that are not in it join. Anything else is a recovery (``brine.galera_recover``) and is
+    refused. The result is recorded as ``brine/galera/formation``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run brine.galera_form
+    """
+    core = _galera_core()
+    nodes = galera_controllers((__salt__["pillar.show_pillar"]() or {}).get("brine") or {})
+
+    def call(targets, fun, args):
+        return __salt__["salt.execute"](list(targets), fun, arg=list(args), tgt_type="list", timeout=60) or {}
+
+    with _GaleraLock(os.path.join(_store_dir(), "galera.lock")):
+        result = core.run_formation(nodes, call, timeout=int(timeout))
+    _event_log().append(bounded({"received": time.time(), "minion": None, "tag": "brine/galera/formation",
+                                 "event": {"plan": result["plan"], "steps": result["steps"], "outcome": result["outcome"]}}))
+    if result["outcome"] != "done" and result["outcome"] != "nothing to do":
+        __context__["retcode"] = 1
+    return result

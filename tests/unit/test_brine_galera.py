@@ -555,3 +555,50 @@ def test_driver_times_out_waiting_for_synced():
     cluster = FakeCluster({"ubuntu1": down(10), "ubuntu2": down(12), "ubuntu3": down(11)}, sync_after=10**6)
     out = g.run_recovery(NODES3, cluster, sleep=lambda s: None, timeout=10)
     assert "not Synced" in out["outcome"] and cluster.actions() == [("ubuntu2", "brine_galera.bootstrap")]
+
+
+class FakeFormation(FakeCluster):
+    def __init__(self, statuses, **kw):
+        super().__init__({}, **kw)
+        self.statuses = statuses
+
+    def __call__(self, targets, fun, args):
+        if fun == "brine_galera.formation_status":
+            self.calls.extend((n, fun, ()) for n in targets)
+            return {n: self.statuses[n] for n in targets if n in self.statuses}
+        if fun == "brine_galera.ensure_users":
+            self.calls.extend((n, fun, ()) for n in targets)
+            return {n: {"changed": ["brine_sst@localhost"]} for n in targets}
+        if fun == "brine_galera.new_cluster":
+            fun = "brine_galera.bootstrap"
+        return super().__call__(targets, fun, args)
+
+
+def test_formation_driver_bootstraps_first_makes_accounts_then_joins():
+    fresh = {n: {"running": False, "has_state": False} for n in NODES3}
+    cluster = FakeFormation(fresh)
+    out = g.run_formation(NODES3, cluster, sleep=lambda s: None)
+    assert out["outcome"] == "done"
+    order = [(n, f) for n, f, _ in cluster.calls if f not in ("brine_galera.status", "brine_galera.formation_status")]
+    assert order == [("ubuntu1", "brine_galera.bootstrap"), ("ubuntu1", "brine_galera.ensure_users"),
+                     ("ubuntu2", "brine_galera.start"), ("ubuntu3", "brine_galera.start")]
+
+
+def test_formation_driver_refuses_when_state_exists_or_a_node_is_silent():
+    statuses = {n: {"running": False, "has_state": False} for n in NODES3}
+    del statuses["ubuntu3"]
+    cluster = FakeFormation(statuses)
+    assert g.run_formation(NODES3, cluster, sleep=lambda s: None)["outcome"] == "refused"
+    assert cluster.actions() == []
+
+
+def test_formation_driver_joins_a_running_cluster_without_bootstrap():
+    statuses = {"ubuntu1": {"running": True, "synced": True, "wsrep_cluster_status": "Primary"},
+                "ubuntu2": {"running": True, "synced": True, "wsrep_cluster_status": "Primary"},
+                "ubuntu3": {"running": False, "has_state": True}}
+    cluster = FakeFormation(statuses)
+    out = g.run_formation(NODES3, cluster, sleep=lambda s: None)
+    assert out["outcome"] == "done" and cluster.actions() == [("ubuntu3", "brine_galera.start")]
+    statuses["ubuntu3"] = statuses["ubuntu1"]
+    cluster = FakeFormation(statuses)
+    assert g.run_formation(NODES3, cluster, sleep=lambda s: None)["outcome"] == "nothing to do"
