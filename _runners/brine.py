@@ -1071,6 +1071,16 @@ SERVICE_RESULTS = ("success", "protocol", "timeout", "exit-code", "signal", "cor
 EXIT_CODES = ("", "exited", "killed", "dumped")
 _EXIT_STATUS = re.compile(r"^[A-Za-z0-9]{0,16}$")
 GALERA_LOCK_WAIT = 900
+# How long the runner waits for a controller's answer: a start waits for its SST (Type=notify),
+# a position may run mariadbd --wsrep-recover over a large redo log; slow in a lab guest.
+GALERA_CALL_TIMEOUTS = {"brine_galera.position": 300, "brine_galera.bootstrap": 900, "brine_galera.start": 900,
+                        "brine_galera.new_cluster": 900}
+
+
+def _galera_call(targets, fun, args):
+    """``{minion: return}`` of ``fun`` on the controllers ``targets`` (missing: no answer)."""
+    return __salt__["salt.execute"](list(targets), fun, arg=list(args), tgt_type="list",
+                                    timeout=GALERA_CALL_TIMEOUTS.get(fun, 60)) or {}
 
 
 def _galera_core():
@@ -1214,7 +1224,7 @@ def galera_recover(force=None, trigger=None, timeout=300, **_reactor):
     nodes = galera_controllers(inventory)
 
     def call(targets, fun, args):
-        return __salt__["salt.execute"](list(targets), fun, arg=list(args), tgt_type="list", timeout=60) or {}
+        return _galera_call(targets, fun, args)
 
     def note(result):
         _event_log().append(bounded({"received": time.time(), "minion": trigger, "tag": GALERA_RECOVERY_TAG,
@@ -1247,7 +1257,7 @@ def galera_form(timeout=300, **_kwargs):
     nodes = galera_controllers((__salt__["pillar.show_pillar"]() or {}).get("brine") or {})
 
     def call(targets, fun, args):
-        return __salt__["salt.execute"](list(targets), fun, arg=list(args), tgt_type="list", timeout=60) or {}
+        return _galera_call(targets, fun, args)
 
     with _GaleraLock(os.path.join(_store_dir(), "galera.lock")):
         result = core.run_formation(nodes, call, timeout=int(timeout))
