@@ -696,12 +696,13 @@ def run_recover(defaults_file=None, datadir=None, user=None, mariadbd=None, pref
         os.unlink(log_file)
 
 
-def position(datadir=None, defaults_file=None):
+def position(datadir=None, defaults_file=None, socket=None, pid_file=None, user=None):
     """
     This node's Galera position for a full-outage recovery: ``{"state": "down", "uuid",
     "seqno", "safe_to_bootstrap", "source"}`` from ``grastate.dat`` (and ``mariadbd
     --wsrep-recover`` when the seqno there is -1: an unclean stop), ``{"state": "running", ...}``
     when mariadbd answers, or ``{"state": "unreadable", "reason"}``. Never starts a normal server.
+    The arguments override Debian's paths (and the server's option file and user).
 
     CLI Example:
 
@@ -709,11 +710,11 @@ def position(datadir=None, defaults_file=None):
 
         salt-call brine_galera.position
     """
-    paths = _paths(datadir=datadir)
-    running, values = query_status()
+    paths = _paths(datadir=datadir, socket=socket, pid_file=pid_file, user=user)
+    running, values = query_status(socket=paths["socket"])
     if running:
         return dict(summarise_status(values), state="running")
-    return read_position(paths["grastate"], lambda: run_recover(defaults_file, paths["datadir"]),
+    return read_position(paths["grastate"], lambda: run_recover(defaults_file, paths["datadir"], user=paths["user"]),
                          running=_pid_alive(paths["pid_file"]))
 
 

@@ -100,9 +100,8 @@ class Node:
     # ---- the live layer's position logic, pointed at this node's files
 
     def position(self):
-        return g.read_position(self.grastate,
-                               lambda: g.run_recover(self.cnf, self.datadir, user="root"),
-                               running=self.proc is not None and self.proc.poll() is None)
+        return g.position(datadir=self.datadir, defaults_file=self.cnf, socket=self.socket, pid_file=self.pid_file,
+                          user="root")
 
     # ---- health daemon
 

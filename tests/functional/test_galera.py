@@ -69,8 +69,14 @@ def test_formation_outage_recovery_and_health(tmp_path):
         assert formation == {"bootstrap": "ubuntu1", "join": ["ubuntu2", "ubuntu3"]}
         n1.start("--wsrep-new-cluster")
         n1.wait_synced()
-        n1.sql(g.account_sql("brine_sst", SST_PASSWORD, ["RELOAD", "PROCESS", "LOCK TABLES", "BINLOG MONITOR"]))
-        n1.sql(g.account_sql("brine_monitor", MONITOR_PASSWORD, []))
+        # The accounts as the live layer makes them (secrets from brine_secrets.get), idempotent.
+        secrets = {"mariadb_root_password": "root-pw'x", "galera_sst_password": SST_PASSWORD,
+                   "galera_monitor_password": MONITOR_PASSWORD}
+        g.__salt__ = {"brine_secrets.get": secrets.__getitem__}
+        assert g.ensure_users(socket=n1.socket)["changed"] == ["root@localhost", "brine_sst@localhost",
+                                                              "brine_monitor@localhost"]
+        assert g.ensure_users(socket=n1.socket)["changed"] == []
+        assert g.ensure_users(test=True, socket=n1.socket)["changed"] == []
         n1.sql("CREATE DATABASE brine; CREATE TABLE brine.t (id INT PRIMARY KEY) ENGINE=InnoDB;")
         clock.lap("ubuntu1 bootstraps; accounts")
         for name in formation["join"]:
@@ -125,8 +131,11 @@ def test_formation_outage_recovery_and_health(tmp_path):
 
         # Carry out the forced plan: edit exactly one grastate.dat, bootstrap, start the others.
         before = {name: open(bed.nodes[name].grastate, "rb").read() for name in ("ubuntu1",)}
+        # Galera itself may have set the flag on ubuntu2 (the last member of the Primary component).
+        flagged = g.parse_grastate(open(n2.grastate).read())["safe_to_bootstrap"] == 1
         assert g.mark_safe_to_bootstrap(n2.grastate, forced["expect"]["uuid"], forced["expect"]["seqno"],
-                                        recover=lambda: g.run_recover(n2.cnf, n2.datadir, user="root")) is True
+                                        recover=lambda: g.run_recover(n2.cnf, n2.datadir, user="root")) is not flagged
+        print("ubuntu2's grastate.dat", "already had safe_to_bootstrap: 1" if flagged else "edited")
         assert g.parse_grastate(open(n2.grastate).read())["safe_to_bootstrap"] == 1
         assert open(n1.grastate, "rb").read() == before["ubuntu1"]
         assert g.parse_grastate(open(n1.grastate).read())["safe_to_bootstrap"] == 0
@@ -151,6 +160,33 @@ def test_formation_outage_recovery_and_health(tmp_path):
         assert n1.status()["wsrep_cluster_size"] == "3"
         seqno_after = int(n2.status()["wsrep_last_committed"])
         assert seqno_after >= seqnos["ubuntu2"]
+
+        # A second outage: all three killed at once, same seqno everywhere. The tie goes to a node
+        # Galera flagged, else to the first in inventory order; its grastate.dat is edited.
+        for node in (n1, n2, n3):
+            node.kill9()
+        clock.lap("second outage: three SIGKILLs at once")
+        positions = {name: bed.nodes[name].position() for name in NAMES}
+        assert len({p["seqno"] for p in positions.values()}) == 1, positions
+        plan = g.plan_recovery(NAMES, positions)
+        flagged = [n for n in NAMES if positions[n]["safe_to_bootstrap"] == 1]
+        assert not plan["refused"] and plan["bootstrap"] == (flagged or NAMES)[0], (plan, positions)
+        print("second plan:", plan["reason"])
+        chosen = bed.nodes[plan["bootstrap"]]
+        others_before = {n: open(bed.nodes[n].grastate, "rb").read() for n in plan["start"]}
+        assert g.mark_safe_to_bootstrap(chosen.grastate, plan["expect"]["uuid"], plan["expect"]["seqno"],
+                                        recover=lambda: g.run_recover(chosen.cnf, chosen.datadir, user="root")) \
+            is not bool(flagged)
+        assert {n: open(bed.nodes[n].grastate, "rb").read() for n in plan["start"]} == others_before
+        chosen.start("--wsrep-new-cluster", f"--wsrep-start-position={plan['expect']['uuid']}:{plan['expect']['seqno']}")
+        chosen.wait_synced()
+        for name in plan["start"]:
+            position = positions[name]
+            bed.nodes[name].start(f"--wsrep-start-position={position['uuid']}:{position['seqno']}")
+            bed.nodes[name].wait_synced(timeout=180)
+        for node in (n1, n2, n3):
+            assert [int(x) for x in node.sql("SELECT id FROM brine.t ORDER BY id;").split()] == committed
+        clock.lap("second recovery (tie), every row back")
 
         # Health: 200 synced everywhere; ubuntu3 alone (off the bridge) is non-Primary: 503.
         for node in (n1, n2, n3):
