@@ -89,3 +89,41 @@ def test_the_check_script_refuses_an_unknown_option(tmp_path):
     argv = ["/usr/sbin/mariadbd", "--user=mysql", "--help", "--verbose"]
     assert subprocess.run([argv[0], f"--defaults-file={good}", *argv[1:]], capture_output=True).returncode == 0
     assert subprocess.run([argv[0], f"--defaults-file={bad}", *argv[1:]], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"SERVICE_RESULT": "signal", "EXIT_CODE": "killed", "EXIT_STATUS": "KILL"},
+     {"result": "signal", "exit_code": "killed", "exit_status": "KILL"}),
+    ({"SERVICE_RESULT": "success", "EXIT_CODE": "exited", "EXIT_STATUS": "0"},
+     {"result": "success", "exit_code": "exited", "exit_status": "0"}),
+    ({}, {"result": "", "exit_code": "", "exit_status": ""}),
+    ({"SERVICE_RESULT": 'a"; rm -rf / #', "EXIT_CODE": "$(reboot)", "EXIT_STATUS": "x" * 40 + "\n{"},
+     {"result": "arm-rf", "exit_code": "reboot", "exit_status": "x" * 16}),
+])
+def test_stop_hook_sends_a_clean_event_in_the_background(salt_call, ubuntu1_netns, tmp_path, env, expected):
+    """mariadb.service's ExecStopPost: one systemd-run of salt-call brine_sign.send with a payload
+    the runner's checks accept, whatever systemd's variables hold."""
+    import yaml
+    from brine_testlib import load_extension
+    out = show_sls(salt_call, ubuntu1_netns)
+    hook = tmp_path / "brine-galera-stopped"
+    hook.write_text(args_of(out["galera-stopped-hook"])["contents"])
+    hook.chmod(0o755)
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "systemd-run").write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done > {tmp_path}/argv\n')
+    (stub / "systemd-run").chmod(0o755)
+    proc = subprocess.run([str(hook)], env={"PATH": f"{stub}:/usr/bin:/bin", **env}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    argv = (tmp_path / "argv").read_text().splitlines()
+    assert argv[:3] == ["--no-block", "--quiet", "--collect"]
+    assert argv[3].endswith("salt-call") and argv[4:7] == ["--out=quiet", "brine_sign.send", "brine/galera/stopped"]
+    payload = yaml.safe_load(argv[7])
+    assert payload == expected
+    brine = load_extension("runners", "brine")
+    event = {"id": "ubuntu1", "data": payload}
+    if expected["result"] in brine.SERVICE_RESULTS:
+        brine.decide_galera_stopped("brine/galera/stopped", event)
+    else:
+        with pytest.raises(brine.Rejected):
+            brine.decide_galera_stopped("brine/galera/stopped", event)
