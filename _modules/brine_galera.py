@@ -714,8 +714,21 @@ def position(datadir=None, defaults_file=None, socket=None, pid_file=None, user=
     running, values = query_status(socket=paths["socket"])
     if running:
         return dict(summarise_status(values), state="running")
+    unit = _unit_state(DEFAULTS["service"]) if datadir is None else None
+    if unit in ("active", "activating", "deactivating", "reloading", "refreshing"):
+        # Starting (galera_recovery, a join attempt, an SST) or stopping: the files are in flux.
+        return unreadable(f"mariadb.service is {unit}: its position is not on disk yet")
     return read_position(paths["grastate"], lambda: run_recover(defaults_file, paths["datadir"], user=paths["user"]),
                          running=_pid_alive(paths["pid_file"]))
+
+
+def _unit_state(service):
+    """``systemctl is-active`` of ``service`` (None without systemctl)."""
+    try:
+        proc = subprocess.run(["systemctl", "is-active", service], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() or None
 
 
 def _replace_atomically(path, text):
@@ -818,9 +831,14 @@ def has_state(datadir=None):
 
         salt-call brine_galera.has_state
     """
-    parsed = read_position(_paths(datadir=datadir)["grastate"], lambda: "")
-    if parsed["state"] == "unreadable" and parsed["reason"].startswith("no "):
+    path = _paths(datadir=datadir)["grastate"]
+    if not os.path.lexists(path):
         return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            parsed = parse_grastate(fh.read(65536))
+    except (OSError, UnicodeDecodeError):
+        return True
     return not (parsed["state"] == "down" and parsed["uuid"] == ZERO_UUID)
 
 

@@ -64,7 +64,7 @@ def test_formation_outage_recovery_and_health(tmp_path):
         clock.lap("mariadb-install-db x3")
 
         # Formation: the planner says the first controller bootstraps a clean slate.
-        fresh = {n: {"running": False, "has_state": os.path.exists(bed.nodes[n].grastate)} for n in NAMES}
+        fresh = {n: {"running": False, "has_state": g.has_state(bed.nodes[n].datadir)} for n in NAMES}
         formation = g.plan_formation(NAMES, fresh)
         assert formation == {"bootstrap": "ubuntu1", "join": ["ubuntu2", "ubuntu3"]}
         n1.start("--wsrep-new-cluster")

@@ -602,3 +602,13 @@ def test_formation_driver_joins_a_running_cluster_without_bootstrap():
     statuses["ubuntu3"] = statuses["ubuntu1"]
     cluster = FakeFormation(statuses)
     assert g.run_formation(NODES3, cluster, sleep=lambda s: None)["outcome"] == "nothing to do"
+
+
+def test_has_state(tmp_path):
+    assert g.has_state(str(tmp_path)) is False
+    (tmp_path / "grastate.dat").write_text(GRASTATE.replace(U1, Z).replace("1234", "-1"))
+    assert g.has_state(str(tmp_path)) is False
+    (tmp_path / "grastate.dat").write_text(GRASTATE)
+    assert g.has_state(str(tmp_path)) is True
+    (tmp_path / "grastate.dat").write_text("garbage")
+    assert g.has_state(str(tmp_path)) is True  # fail closed: unknown state is state
