@@ -133,6 +133,7 @@ class GaleraBed(Testbed):
         super().__init__(workdir)
         self.names, self.extra = list(names), dict(extra or {})
         self.nodes = {}
+        self.edits = []  # per bootstrap call: the nodes whose grastate.dat changed
 
     def __enter__(self):
         super().__enter__()
@@ -140,6 +141,45 @@ class GaleraBed(Testbed):
         for name, address in zip(self.names, peers):
             self.nodes[name] = Node(self, name, address, self.workdir, peers, self.extra.get(name))
         return self
+
+    def grastates(self):
+        out = {}
+        for name, node in self.nodes.items():
+            try:
+                with open(node.grastate, "rb") as fh:
+                    out[name] = fh.read()
+            except OSError:
+                out[name] = None
+        return out
+
+    def call(self, targets, fun, args):
+        """What salt.execute would return from these nodes' brine_galera functions; the live
+        layer's own code where it does not need systemd (bootstrap: the edit, then what
+        galera_new_cluster and Debian's galera_recovery make mariadbd run)."""
+        out = {}
+        for name in targets:
+            node = self.nodes[name]
+            if fun == "brine_galera.position":
+                out[name] = node.position()
+            elif fun == "brine_galera.status":
+                out[name] = node.status()
+            elif fun == "brine_galera.bootstrap":
+                uuid, seqno = args
+                before = self.grastates()
+                edited = g.mark_safe_to_bootstrap(node.grastate, uuid, seqno,
+                                                  recover=lambda: g.run_recover(node.cnf, node.datadir, user="root"))
+                after = self.grastates()
+                self.edits.append(sorted(n for n in self.nodes if before[n] != after[n]))
+                node.start("--wsrep-new-cluster", f"--wsrep-start-position={uuid}:{seqno}")
+                out[name] = {"edited_grastate": edited, "started": True}
+            elif fun == "brine_galera.start":
+                position = node.position()
+                more = [f"--wsrep-start-position={position['uuid']}:{position['seqno']}"] if position["state"] == "down" else []
+                node.start(*more)
+                out[name] = {"started": True}
+            else:
+                raise AssertionError(f"unexpected call {fun}")
+        return out
 
     def isolate(self, name):
         """Take the node's port off the bridge: it is alone, its link stays up."""
