@@ -14,6 +14,7 @@ and on a node alone outside the Primary component. Timings are printed.
 
 import os
 import shutil
+import threading
 import time
 
 import pytest
@@ -79,15 +80,33 @@ def test_formation_outage_recovery_and_health(tmp_path):
         assert g.ensure_users(test=True, socket=n1.socket)["changed"] == []
         n1.sql("CREATE DATABASE brine; CREATE TABLE brine.t (id INT PRIMARY KEY) ENGINE=InnoDB;")
         clock.lap("ubuntu1 bootstraps; accounts")
+        # The health service runs from the start: 503 until a node is synced, and on the donor.
+        for node in (n1, n2, n3):
+            node.start_health()
+        seen = []
         for name in formation["join"]:
-            bed.nodes[name].start()
-            bed.nodes[name].wait_synced(timeout=180)
+            joined = bed.nodes[name]
+            stop = threading.Event()
+
+            def watch():
+                while not stop.is_set():
+                    for node in (n1, n2):
+                        if node.status().get("running"):
+                            seen.append((node.name, *node.health_from(joined)))
+                    time.sleep(0.2)
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            joined.start()
+            joined.wait_synced(timeout=180)
+            stop.set()
+            watcher.join()
             clock.lap(f"{name} joins by SST (mariabackup)")
+        donors = [(n, c, t) for n, c, t in seen if "Donor" in t]
+        print(f"health during SST: {len(seen)} answers, {len(donors)} from a donor, e.g. {donors[:1]}")
+        assert donors and all(c == 503 for _, c, _ in donors)
         assert n3.status()["wsrep_cluster_size"] == "3"
         assert n3.sql("SELECT User FROM mysql.user WHERE User='brine_monitor';").strip() == "brine_monitor"
 
-        for node in (n1, n2, n3):
-            node.start_health()
         for node in (n1, n2, n3):
             assert wait_for(lambda: node.health_from(n1)[0] == 200, timeout=20), node.health_from(n1)
         clock.lap("health 200 on all three")
