@@ -128,9 +128,10 @@ def parse_recover_log(text):
     if not matches:
         if "skipping position recovery" in (text or ""):
             return None, "wsrep-recover skipped position recovery (wsrep is off in the configuration)"
-        errors = [line for line in (text or "").splitlines() if "[ERROR]" in line]
-        tail = errors[-1] if errors else ((text or "").strip().splitlines() or ["no output"])[-1]
-        return None, f"wsrep-recover found no position: {tail}"
+        # The first error is the cause ("InnoDB: Invalid log header checksum"); the last is "Aborting".
+        errors = [line.split("[ERROR]", 1)[1].strip() for line in (text or "").splitlines() if "[ERROR]" in line]
+        cause = errors[0] if errors else ((text or "").strip().splitlines() or ["no output"])[-1]
+        return None, f"wsrep-recover found no position: {cause}"
     uuid, seqno = matches[-1]
     uuid = uuid.lower()
     if not _UUID.match(uuid) or not -1 <= int(seqno) <= SEQNO_MAX:

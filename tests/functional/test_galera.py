@@ -135,7 +135,21 @@ def test_formation_outage_recovery_and_health(tmp_path):
         print("plan:", plan["reason"])
         assert not plan["refused"] and plan["bootstrap"] == "ubuntu2" and plan["start"] == ["ubuntu1", "ubuntu3"]
 
-        # The negative case: ubuntu3's grastate.dat garbled (and so no wsrep-recover for it).
+        # The negative cases. ubuntu3's seqno is -1 and its wsrep-recover fails (the redo log's
+        # header made unreadable; put back afterwards): refused, naming ubuntu3 and the cause.
+        redo = os.path.join(n3.datadir, "ib_logfile0")
+        with open(redo, "r+b") as fh:
+            header = fh.read(512)
+            fh.seek(0)
+            fh.write(b"\xff" * 512)
+        broken = n3.position()
+        with open(redo, "r+b") as fh:
+            fh.write(header)
+        assert broken["state"] == "unreadable" and "Invalid log header checksum" in broken["reason"], broken
+        refused = g.plan_recovery(NAMES, dict(positions, ubuntu3=broken))
+        assert refused["refused"] and refused["node"] == "ubuntu3" and "wsrep-recover" in refused["reason"]
+        print("refused:", refused["reason"])
+        # ubuntu3's grastate.dat garbled (and so no wsrep-recover for it).
         saved = open(n3.grastate).read()
         with open(n3.grastate, "w") as fh:
             fh.write("\x00\x17garbage")

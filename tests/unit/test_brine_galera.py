@@ -107,8 +107,9 @@ def test_recover_log_last_position_wins():
 
 
 def test_recover_log_without_position_says_why():
-    uuid, why = g.parse_recover_log("[ERROR] InnoDB: Plugin initialization aborted\n[ERROR] Aborting\n")
-    assert uuid is None and "Aborting" in why
+    uuid, why = g.parse_recover_log("0 [ERROR] InnoDB: Invalid log header checksum\n"
+                                    "0 [ERROR] InnoDB: Plugin initialization aborted\n0 [ERROR] Aborting\n")
+    assert uuid is None and why.endswith("found no position: InnoDB: Invalid log header checksum")
     assert g.parse_recover_log("")[0] is None
     uuid, why = g.parse_recover_log("[Note] WSREP: wsrep_on is off, skipping position recovery")
     assert uuid is None and "skipped" in why
