@@ -39,6 +39,9 @@ except ImportError:  # pragma: no cover - the pure core is importable without Sa
 log = logging.getLogger(__name__)
 
 __virtualname__ = "brine_galera"
+# What Salt offers (salt-call, the states' Jinja); the rest is the pure core for the runner and tests.
+__load__ = ["position", "status", "bootstrap", "new_cluster", "start", "has_state", "formation_status",
+            "ensure_users", "render_config", "render_sst_auth", "render_client_options"]
 
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -230,6 +233,12 @@ def render_config(node, address, peers, cluster_name="brine", sst_method="mariab
     ``address``; ``peers`` are every controller's management addresses (this one included), in
     inventory order. The SST credentials are not here: they are in a separate 0640 root:mysql
     file (:func:`render_sst_auth`). ``extra``: more ``key = value`` lines for ``[galera]``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_galera.render_config ubuntu1 10.10.0.11 '[10.10.0.11, 10.10.0.12, 10.10.0.13]'
     """
     peer_list = ",".join(str(p) for p in peers)
     lines = [
@@ -258,14 +267,32 @@ def render_config(node, address, peers, cluster_name="brine", sst_method="mariab
 
 
 def render_sst_auth(user, password):
-    """The text of the SST credentials file (0640 root:mysql): ``wsrep_sst_auth``."""
+    """
+    The text of the SST credentials file (0640 root:mysql): ``wsrep_sst_auth``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        # a made-up password: the states pass the real one from brine_secrets.get
+        salt-call brine_galera.render_sst_auth brine_sst example-only
+    """
     if any(c in password for c in "\n\r:") or any(c in user for c in "\n\r:"):
         raise ValueError("the SST user and password must not contain ':' or line breaks")
     return f"# Managed by Salt (Brine: salt/galera). Do not show.\n[galera]\nwsrep_sst_auth = {user}:{password}\n"
 
 
 def render_client_options(user, password, socket):
-    """A client option file (0600) for ``mariadb --defaults-file``: credentials off the command line."""
+    """
+    A client option file (0600) for ``mariadb --defaults-file``: credentials off the command line.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        # a made-up password: the states pass the real one from brine_secrets.get
+        salt-call brine_galera.render_client_options brine_monitor example-only /run/mysqld/mysqld.sock
+    """
     if any(c in password for c in "\n\r") or any(c in user for c in "\n\r"):
         raise ValueError("user and password must not contain line breaks")
     quoted = password.replace("\\", "\\\\").replace('"', '\\"')
