@@ -127,3 +127,16 @@ def test_stop_hook_sends_a_clean_event_in_the_background(salt_call, ubuntu1_netn
     else:
         with pytest.raises(brine.Rejected):
             brine.decide_galera_stopped("brine/galera/stopped", event)
+
+
+def test_orchestration_renders_for_the_controllers_in_inventory_order(salt_call):
+    from brine_testlib import REPO, _local
+    proc = subprocess.run(salt_call.command("state.show_sls", "orch.galera", minion_id="bootstrap"),
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    out = _local(proc.stdout)
+    assert isinstance(out, dict), (proc.stdout[-2000:], proc.stderr[-2000:])
+    configured = args_of(out["galera-configured"])
+    assert configured["tgt"] == ["ubuntu1", "ubuntu2", "ubuntu3"] and configured["tgt_type"] == "list"
+    assert configured["sls"] == ["galera"]
+    assert args_of(out["galera-formed"])["name"] == "brine.galera_form"
+    assert args_of(out["galera-accounts"])["sls"] == ["galera.users"]
