@@ -1227,8 +1227,8 @@ def galera_recover(force=None, trigger=None, timeout=300, **_reactor):
         return _galera_call(targets, fun, args)
 
     def note(result):
-        _event_log().append(bounded({"received": time.time(), "minion": trigger, "tag": GALERA_RECOVERY_TAG,
-                                     "event": dict(galera_summary(result), trigger=trigger, force=force)}))
+        record({"received": time.time(), "minion": trigger, "tag": GALERA_RECOVERY_TAG,
+                "event": dict(galera_summary(result), trigger=trigger, force=force)})
 
     with _GaleraLock(os.path.join(_store_dir(), "galera.lock")):
         result = core.run_recovery(nodes, call, force=force, trigger=trigger, timeout=int(timeout), on_decision=note)
@@ -1261,8 +1261,8 @@ def galera_form(timeout=300, **_kwargs):
 
     with _GaleraLock(os.path.join(_store_dir(), "galera.lock")):
         result = core.run_formation(nodes, call, timeout=int(timeout))
-    _event_log().append(bounded({"received": time.time(), "minion": None, "tag": "brine/galera/formation",
-                                 "event": {"plan": result["plan"], "steps": result["steps"], "outcome": result["outcome"]}}))
+    record({"received": time.time(), "minion": None, "tag": "brine/galera/formation",
+            "event": {"plan": result["plan"], "steps": result["steps"], "outcome": result["outcome"]}})
     if result["outcome"] != "done" and result["outcome"] != "nothing to do":
         __context__["retcode"] = 1
     return result

@@ -113,3 +113,30 @@ def test_galera_recover_records_decision_and_outcome(tmp_path, monkeypatch, inve
     assert oct(os.stat(tmp_path / "brine" / "galera.lock").st_mode & 0o777) == "0o600"
     with pytest.raises(ValueError):
         brine.galera_recover(force="ubuntu1; rm -rf /")
+
+
+def test_galera_form_bootstraps_the_first_and_records(tmp_path, monkeypatch, inventory):
+    calls = []
+
+    def execute(tgt, fun, arg=(), tgt_type="glob", timeout=None):
+        calls.append((tuple(tgt), fun))
+        if fun == "brine_galera.formation_status":
+            return {n: {"running": False, "has_state": False} for n in tgt}
+        if fun == "brine_galera.status":
+            return {n: {"synced": True, "health": "synced"} for n in tgt}
+        if fun == "brine_galera.ensure_users":
+            return {n: {"changed": []} for n in tgt}
+        return {n: {"started": True} for n in tgt}
+
+    context = {}
+    monkeypatch.setattr(brine, "__opts__", {"cachedir": str(tmp_path)}, raising=False)
+    monkeypatch.setattr(brine, "__context__", context, raising=False)
+    monkeypatch.setattr(brine, "__salt__", {"pillar.show_pillar": lambda: {"brine": inventory},
+                                            "salt.execute": execute}, raising=False)
+    out = brine.galera_form()
+    assert out["outcome"] == "done" and "retcode" not in context
+    assert [c for c in calls if c[1] in ("brine_galera.new_cluster", "brine_galera.start")] == [
+        (("ubuntu1",), "brine_galera.new_cluster"), (("ubuntu2",), "brine_galera.start"),
+        (("ubuntu3",), "brine_galera.start")]
+    with open(tmp_path / "brine" / "events.jsonl") as fh:
+        assert json.loads(fh.readline())["tag"] == "brine/galera/formation"
