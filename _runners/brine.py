@@ -79,6 +79,8 @@ RESELECT_BACKENDS = ("ovs",)
 # Who re-selected the primary of a mended bond member already (the link/up "reselect" value).
 RESELECT_BY = ("engine",)
 # Bounds of the engine's bond/reselected report (what _modules/brine_linkwatch.py sends).
+# At most this many bonds in one brine/net/snapshot (_modules/brine_linkwatch.py sends them).
+SNAPSHOT_BONDS_MAX = 16
 RESELECT_DONE_MAX = 16
 # Payload keys that name a minion: when present they must be the sender itself.
 CLAIM_KEYS = ("id", "minion", "minion_id", "host", "hostname", "target", "tgt")
@@ -322,9 +324,44 @@ def decide_link(tag, data):
                       members=[_interface({"members": m}, "members") for m in members])
         # Both members down is the double failure; the guard decides on both edges.
         actions = [("dualbond.loop_guard", {})]
+    elif kind == "snapshot":
+        record, actions = _decide_snapshot(payload, common)
     else:
         raise Rejected(f"unknown link event tag {shown(tag)}")
     return minion, record, actions
+
+
+def _decide_snapshot(payload, common):
+    """
+    ``brine/net/snapshot``: how every bond of the sender is now (sent by the engine when it
+    starts and when the master comes back, so what the master missed is caught up). The
+    reactions are the ones the missed events would have had, as fixed calls on the sender: the
+    loop guard (idempotent), and a reselect where an OVS bond has every member up but not its
+    first one active.
+    """
+    _only_keys(payload, ("bonds", "timestamp") + CLAIM_KEYS)
+    bonds = payload.get("bonds")
+    if not isinstance(bonds, list) or not 1 <= len(bonds) <= SNAPSHOT_BONDS_MAX:
+        raise Rejected(f"bonds: {shown(bonds)} is not a list of 1-{SNAPSHOT_BONDS_MAX} bonds")
+    seen, reselect = [], False
+    for item in bonds:
+        if not isinstance(item, dict):
+            raise Rejected(f"bonds: {shown(item)} is not a bond")
+        _only_keys(item, ("bond", "backend", "members", "up", "active"))
+        members, up = item.get("members"), item.get("up")
+        if not isinstance(members, list) or not 1 <= len(members) <= 16:
+            raise Rejected(f"members: {shown(members)} is not a list of 1-16 interfaces")
+        members = [_interface({"members": m}, "members") for m in members]
+        if not isinstance(up, list) or not set(up) <= set(members):
+            raise Rejected(f"up: {shown(up)} is not a list of the bond's members")
+        bond = dict(bond=_interface(item, "bond"), backend=_choice(item, "backend", BACKENDS), members=members,
+                    up=[m for m in members if m in up], active=_interface(item, "active", optional=True))
+        if bond["active"] is not None and bond["active"] not in members:
+            raise Rejected(f"active: {shown(bond['active'])} is not one of the bond's members")
+        reselect |= (bond["backend"] in RESELECT_BACKENDS and bond["up"] == members and bond["active"] != members[0])
+        seen.append(bond)
+    actions = [("dualbond.loop_guard", {})] + ([("dualbond.reselect_primary", {})] if reselect else [])
+    return dict(common, bonds=seen), actions
 
 
 def decide_file_changed(tag, data):

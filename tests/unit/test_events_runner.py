@@ -754,3 +754,64 @@ def test_the_secret_is_private_and_kept(tmp_path):
     assert brine.master_secret(str(tmp_path / "brine")) == first
     assert (tmp_path / "brine" / "events.secret").stat().st_mode & 0o777 == 0o600
     assert minion_key(brine, tmp_path, "a") != minion_key(brine, tmp_path, "b")
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+def snapshot(*bonds):
+    return {"bonds": list(bonds) or [{"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"],
+                                      "up": ["eth2", "eth3"], "active": "eth2"}], "timestamp": T}
+
+
+def test_snapshot_of_healthy_bonds_reapplies_only_the_loop_guard():
+    _, record, actions = brine.decide_link("brine/net/snapshot", event(snapshot()))
+    assert actions == [("dualbond.loop_guard", {})]
+    assert record["bonds"][0] == {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"],
+                                  "up": ["eth2", "eth3"], "active": "eth2"}
+
+
+def test_snapshot_of_an_ovs_bond_left_on_its_backup_reselects_on_the_sender():
+    left = {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"], "up": ["eth3", "eth2"], "active": "eth3"}
+    minion, record, actions = brine.decide_link("brine/net/snapshot", event(snapshot(left)))
+    assert minion == "ubuntu3"
+    assert actions == [("dualbond.loop_guard", {}), ("dualbond.reselect_primary", {})]
+    assert record["bonds"][0]["up"] == ["eth2", "eth3"]  # in the bond's order
+
+
+@pytest.mark.parametrize("bond", [
+    {"bond": "bond0", "backend": "linux", "members": ["eth2", "eth3"], "up": ["eth3"], "active": "eth3"},
+    {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"], "up": ["eth3"], "active": "eth3"},
+    {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"], "up": [], "active": None},
+])
+def test_snapshot_reselects_only_where_a_missed_link_up_would_have(bond):
+    _, _, actions = brine.decide_link("brine/net/snapshot", event(snapshot(bond)))
+    assert actions == [("dualbond.loop_guard", {})]
+
+
+GOOD_BOND = {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"], "up": ["eth2"], "active": "eth2"}
+HOSTILE_SNAPSHOT = [
+    ("no bonds", {"bonds": [], "timestamp": T}),
+    ("not a list", {"bonds": "bond0", "timestamp": T}),
+    ("too many bonds", {"bonds": [GOOD_BOND] * 17, "timestamp": T}),
+    ("bond not a mapping", {"bonds": ["bond0"], "timestamp": T}),
+    ("extra key", {"bonds": [dict(GOOD_BOND, argv=["rm"])], "timestamp": T}),
+    ("up not members", {"bonds": [dict(GOOD_BOND, up=["eth9"])], "timestamp": T}),
+    ("active not a member", {"bonds": [dict(GOOD_BOND, active="eth9")], "timestamp": T}),
+    ("unknown backend", {"bonds": [dict(GOOD_BOND, backend="sh")], "timestamp": T}),
+    ("name too long", {"bonds": [dict(GOOD_BOND, bond="b" * 16)], "timestamp": T}),
+    ("target another minion", {"bonds": [GOOD_BOND], "timestamp": T, "target": "ubuntu1"}),
+    ("NaN time", {"bonds": [GOOD_BOND], "timestamp": float("nan")}),
+]
+
+
+@pytest.mark.parametrize("why,payload", HOSTILE_SNAPSHOT, ids=[h[0] for h in HOSTILE_SNAPSHOT])
+def test_hostile_snapshots_are_rejected(why, payload):
+    with pytest.raises(Rejected):
+        brine.decide_link("brine/net/snapshot", event(payload))
+
+
+def test_runner_and_engine_agree_on_the_snapshot_size():
+    import brine_linkwatch
+
+    assert brine.SNAPSHOT_BONDS_MAX == brine_linkwatch.SNAPSHOT_BONDS_MAX
