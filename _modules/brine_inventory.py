@@ -90,7 +90,17 @@ _SECRET_REF = re.compile(r"^sdb://[A-Za-z0-9_.-]+/\S+$")
 _WWN = re.compile(r"^(0x)?[0-9a-f]{16}([0-9a-f]{16})?$", re.IGNORECASE)
 _SERIAL = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
-TOP_LEVEL_KEYS = ("domain", "networks", "vips", "hosts", "secrets", "openstack", "lab", "services", "baseline")
+TOP_LEVEL_KEYS = ("domain", "networks", "vips", "hosts", "secrets", "openstack", "lab", "services", "baseline",
+                  "galera")
+
+
+# MariaDB Galera (``brine:galera``, optional): the cluster's name and SST method; the secrets
+# every host with the controller role needs.
+GALERA_KEYS = ("cluster_name", "sst_method")
+GALERA_DEFAULTS = {"cluster_name": "brine", "sst_method": "mariabackup"}
+GALERA_SST_METHODS = ("mariabackup",)
+GALERA_SECRETS = ("mariadb_root_password", "galera_sst_password", "galera_monitor_password")
+_GALERA_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 def __virtual__():
@@ -226,6 +236,7 @@ class _Checker:
         self.check_secrets(self.inv.get("secrets", {}), f"{root}:secrets")
         self.check_openstack(self.inv.get("openstack", {}), f"{root}:openstack")
         self.check_baseline(self.inv.get("baseline", {}), f"{root}:baseline")
+        self.check_galera(self.inv.get("galera", {}), f"{root}:galera")
         return self.errors
 
     # ---- networks
@@ -606,6 +617,43 @@ class _Checker:
             if isinstance(fqdn, str) and fqdn.lower() in fqdns:
                 self.err(f"{PILLAR_KEY}:vips:{name}:fqdn", f"{fqdn!r} is the FQDN of host {fqdns[fqdn.lower()]!r}: /etc/hosts would give it two addresses")
 
+    # ---- MariaDB Galera on the controllers (salt/galera, docs/galera.md)
+
+    def check_galera(self, spec, path):
+        if not self.is_mapping(spec, path):
+            return
+        for key in spec:
+            if key not in GALERA_KEYS:
+                self.err(f"{path}:{key}", f"unknown key; expected one of {', '.join(GALERA_KEYS)}")
+        name = spec.get("cluster_name", GALERA_DEFAULTS["cluster_name"])
+        if not isinstance(name, str) or not _GALERA_CLUSTER_NAME.match(name):
+            self.err(f"{path}:cluster_name", f"{name!r} must be 1-32 letters, digits, '_' or '-'")
+        sst = spec.get("sst_method", GALERA_DEFAULTS["sst_method"])
+        if sst not in GALERA_SST_METHODS:
+            self.err(f"{path}:sst_method", f"unknown SST method {sst!r}; expected one of {', '.join(GALERA_SST_METHODS)}")
+        hosts = self.inv.get("hosts")
+        if not isinstance(hosts, dict):
+            return
+        controllers = [str(h) for h, spec_ in hosts.items() if isinstance(spec_, dict)
+                       and isinstance(spec_.get("roles"), list) and "controller" in spec_["roles"]]
+        if not controllers:
+            return
+        if len(controllers) == 2:
+            self.err(f"{PILLAR_KEY}:hosts:{controllers[1]}:roles",
+                     f"two controllers ({', '.join(controllers)}): Galera keeps quorum only with 3 or more "
+                     "(or runs alone on 1); add a third controller or remove one")
+        for minion_id in controllers:
+            networks = hosts[minion_id].get("networks")
+            if not isinstance(networks, dict) or "management" not in networks:
+                self.err(f"{PILLAR_KEY}:hosts:{minion_id}:networks:management",
+                         "missing: a controller needs a management address (MariaDB Galera binds to it)")
+        secrets = self.inv.get("secrets")
+        secrets = secrets if isinstance(secrets, dict) else {}
+        for name in GALERA_SECRETS:
+            if name not in secrets:
+                self.err(f"{PILLAR_KEY}:secrets:{name}",
+                         f"missing: the controller role's MariaDB Galera needs it (e.g. sdb://brine_secrets/{name})")
+
 
 # --------------------------------------------------------------------------- host baseline
 # brine:baseline (docs/baseline.md): the time zone, the network whose addresses /etc/hosts
@@ -909,6 +957,8 @@ def normalise(inventory):
         "services": dict(inventory.get("services", {})),
         # The host baseline (docs/baseline.md): time zone, /etc/hosts network, deployment user.
         "baseline": baseline_settings(inventory),
+        # MariaDB Galera on the controllers (docs/galera.md).
+        "galera": {**GALERA_DEFAULTS, **(inventory.get("galera") or {})},
     }
     for name, net in inventory["networks"].items():
         out["networks"][name] = {"mtu": 1500, "vlan": None, **net, "cidr": str(_net(net["cidr"]))}

@@ -58,7 +58,7 @@ __virtualname__ = "brine"
 
 # What salt-run offers; the pure core below is for the reactors (which import this file) and
 # the tests.
-__load__ = ["record", "events", "discovered", "forget"]
+__load__ = ["record", "events", "discovered", "forget", "galera_recover", "galera_form"]
 
 DEFAULT_EVENTS_MAX_BYTES = 8 * 1024 * 1024
 # Machines kept in discovered.json: any host on the LAN can make up MACs.
@@ -1138,3 +1138,216 @@ def forget(mac):
         return _discovered().forget(canonical_mac(mac))
     except Rejected as exc:
         raise ValueError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- Galera (docs/galera.md)
+#
+# mariadb.service's ExecStopPost on every controller sends a signed brine/galera/stopped
+# (salt/galera/files/brine-galera-stopped); reactor/galera.sls hands it to galera_reaction().
+# A stop that systemd calls a success (an operator's systemctl stop) is only recorded; any other
+# runs galera_recover, which asks every controller, plans with the pure core in
+# _modules/brine_galera.py (loaded by path) and records its decision as brine/galera/recovery.
+
+GALERA_STOPPED_TAG = "brine/galera/stopped"
+GALERA_RECOVERY_TAG = "brine/galera/recovery"
+# systemd's $SERVICE_RESULT values (systemd.exec(5)).
+SERVICE_RESULTS = ("success", "protocol", "timeout", "exit-code", "signal", "core-dump", "watchdog",
+                   "start-limit-hit", "resources", "oom-kill", "exec-condition")
+EXIT_CODES = ("", "exited", "killed", "dumped")
+_EXIT_STATUS = re.compile(r"^[A-Za-z0-9]{0,16}$")
+GALERA_LOCK_WAIT = 900
+# How long the runner waits for a controller's answer: a start waits for its SST (Type=notify),
+# a position may run mariadbd --wsrep-recover over a large redo log; slow in a lab guest.
+GALERA_CALL_TIMEOUTS = {"brine_galera.position": 300, "brine_galera.bootstrap": 900, "brine_galera.start": 900,
+                        "brine_galera.new_cluster": 900}
+
+
+def _galera_call(targets, fun, args):
+    """``{minion: return}`` of ``fun`` on the controllers ``targets`` (missing: no answer)."""
+    return __salt__["salt.execute"](list(targets), fun, arg=list(args), tgt_type="list",
+                                    timeout=GALERA_CALL_TIMEOUTS.get(fun, 60)) or {}
+
+
+def _galera_core():
+    """brine_galera.py (the pure core) next to this runner's checkout or synced modules."""
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.path.join(here, "..", "_modules", "brine_galera.py"), os.path.join(here, "..", "modules", "brine_galera.py")]
+    try:
+        candidates.append(os.path.join(__opts__["extension_modules"], "modules", "brine_galera.py"))
+    except (NameError, KeyError, TypeError):
+        pass
+    path = next((c for c in candidates if os.path.isfile(c)), None)
+    if path is None:
+        raise ValueError("brine_galera.py not found next to the brine runner (_modules/ or modules/)")
+    spec = importlib.util.spec_from_file_location("brine_runner_galera", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def decide_galera_stopped(tag, data):
+    """Validate ``brine/galera/stopped``: ``(minion, record, recover)``; ``recover`` is False for a
+    clean stop (systemd's result ``success``), or Rejected."""
+    if tag != GALERA_STOPPED_TAG:
+        raise Rejected(f"unexpected tag {shown(tag)}")
+    minion, payload = envelope(data)
+    _only_keys(payload, ("result", "exit_code", "exit_status") + CLAIM_KEYS)
+    result = _choice(payload, "result", SERVICE_RESULTS)
+    exit_code = payload.get("exit_code", "")
+    if exit_code not in EXIT_CODES:
+        raise Rejected(f"exit_code {shown(exit_code)} is not one of {', '.join(repr(c) for c in EXIT_CODES)}")
+    exit_status = payload.get("exit_status", "")
+    if not isinstance(exit_status, str) or not _EXIT_STATUS.match(exit_status):
+        raise Rejected(f"exit_status {shown(exit_status)} is not a short word")
+    return minion, {"result": result, "exit_code": exit_code, "exit_status": exit_status}, result != "success"
+
+
+def galera_reaction(tag, data, opts=None, received=None):
+    """
+    The reactor's high data for ``brine/galera/stopped``: when the stop was not clean,
+    ``runner.brine.galera_recover trigger=<minion>`` (it decides whether that is a full outage),
+    then the record. Signed and rate-limited like every reaction (:func:`reaction`).
+    """
+    opts = opts or {}
+    received = time.time() if received is None else received
+    try:
+        checked, nonce = authenticate("galera_stopped", tag, data, opts, received)
+        minion, record_, recover = decide_galera_stopped(tag, checked)
+        guard(opts).admit(minion, nonce, received, recover)
+    except (Rejected, ValueError) as exc:
+        sender = data.get("id") if isinstance(data, dict) else None
+        log.warning("brine: rejected event %s from %s: %s", shown(tag, 200), shown(sender, 100), bounded(str(exc), 500))
+        entry = {"received": received, "minion": bounded(sender, 100) if isinstance(sender, str) else shown(sender, 100),
+                 "tag": bounded(str(tag), 200), "rejected": bounded(str(exc), 500)}
+        return {"brine-record": {"runner.brine.record": [{"args": [{"entry": entry}]}]}}
+    high = {}
+    actions = []
+    if recover:
+        high["brine-0-galera-recover"] = {"runner.brine.galera_recover": [{"args": [{"trigger": minion}]}]}
+        actions.append({"fun": "runner.brine.galera_recover", "kwargs": {"trigger": minion}})
+    entry = {"received": received, "minion": minion, "tag": tag, "event": record_, "actions": actions}
+    high["brine-record"] = {"runner.brine.record": [{"args": [{"entry": entry}]}]}
+    return high
+
+
+def galera_controllers(inventory):
+    """The inventory's controllers, in inventory order (the first is HAProxy's active writer)."""
+    hosts = (inventory or {}).get("hosts") or {}
+    return [str(name) for name, host in hosts.items()
+            if isinstance(host, dict) and "controller" in (host.get("roles") or [])]
+
+
+def galera_summary(result):
+    """What brine/galera/recovery records: the decision, never a secret (positions are uuids and seqnos)."""
+    plan = result.get("plan") or {}
+    entry = {"decision": result.get("decision"), "reason": plan.get("reason"), "node": plan.get("node"),
+             "bootstrap": plan.get("bootstrap"), "start": plan.get("start"), "forced": plan.get("forced"),
+             "targets": result.get("targets"),
+             "positions": {n: {k: v for k, v in (p or {}).items() if k in ("state", "uuid", "seqno", "safe_to_bootstrap",
+                                                                           "source", "reason", "cluster_status")}
+                           for n, p in (plan.get("positions") or {}).items()}}
+    if "outcome" in result:
+        entry.update(outcome=result["outcome"], steps=result.get("steps"))
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+class _GaleraLock:
+    """One recovery at a time on this master (the reactor may start several)."""
+
+    def __init__(self, path, wait=GALERA_LOCK_WAIT):
+        self.path, self.wait = path, wait
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(self.fd)
+                    raise ValueError(f"another Galera recovery holds {self.path} for more than {self.wait} s")
+                time.sleep(1)
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+def galera_recover(force=None, trigger=None, timeout=300, **_reactor):
+    """
+    Bring MariaDB Galera back after a full outage, fail-closed: every controller's position
+    (``brine_galera.position``: grastate.dat, ``mariadbd --wsrep-recover`` when its seqno is
+    -1), then the node with the highest seqno bootstraps (only its grastate.dat is edited),
+    waited for until Synced, and the others start one at a time. When any position is unknown,
+    the controllers belong to different clusters, or the chosen node has the zero UUID, nothing
+    runs and ``brine/galera/recovery`` records which node and why (``salt-run brine.events
+    tag=brine/galera/recovery``). When a node still runs in a Primary component there is no
+    outage: the stopped ``trigger`` (the reactor's) or every stopped node (by hand) rejoins it.
+
+    force
+        A controller to bootstrap although some positions are unknown (after checking them by
+        hand). It must not be behind a node whose position is known.
+    trigger
+        The controller whose mariadb stopped (set by reactor/galera.sls).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run brine.galera_recover
+        salt-run brine.galera_recover force=ubuntu2
+    """
+    for name, value in (("force", force), ("trigger", trigger)):
+        if value is not None and (not isinstance(value, str) or not _MINION_ID.match(value)):
+            raise ValueError(f"{name}={shown(value)} is not a minion id")
+    core = _galera_core()
+    inventory = (__salt__["pillar.show_pillar"]() or {}).get("brine") or {}
+    nodes = galera_controllers(inventory)
+
+    def call(targets, fun, args):
+        return _galera_call(targets, fun, args)
+
+    def note(result):
+        record({"received": time.time(), "minion": trigger, "tag": GALERA_RECOVERY_TAG,
+                "event": dict(galera_summary(result), trigger=trigger, force=force)})
+
+    with _GaleraLock(os.path.join(_store_dir(), "galera.lock")):
+        result = core.run_recovery(nodes, call, force=force, trigger=trigger, timeout=int(timeout), on_decision=note)
+    note(result)
+    if result["decision"] == "refused":
+        log.warning("brine: Galera recovery refused: %s", bounded(result["plan"].get("reason", ""), 500))
+    return galera_summary(result)
+
+
+def galera_form(timeout=300, **_kwargs):
+    """
+    Form the MariaDB Galera cluster of the inventory's controllers (salt/orch/galera.sls runs
+    this after the galera states): on a clean slate (no controller runs mariadb or holds Galera
+    state) the first controller in inventory order bootstraps and makes the accounts, then the
+    others join one at a time, each waited for until Synced. When a cluster runs, the nodes
+    that are not in it join. Anything else is a recovery (``brine.galera_recover``) and is
+    refused. The result is recorded as ``brine/galera/formation``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run brine.galera_form
+    """
+    core = _galera_core()
+    nodes = galera_controllers((__salt__["pillar.show_pillar"]() or {}).get("brine") or {})
+
+    def call(targets, fun, args):
+        return _galera_call(targets, fun, args)
+
+    with _GaleraLock(os.path.join(_store_dir(), "galera.lock")):
+        result = core.run_formation(nodes, call, timeout=int(timeout))
+    record({"received": time.time(), "minion": None, "tag": "brine/galera/formation",
+            "event": {"plan": result["plan"], "steps": result["steps"], "outcome": result["outcome"]}})
+    if result["outcome"] != "done" and result["outcome"] != "nothing to do":
+        __context__["retcode"] = 1
+    return result

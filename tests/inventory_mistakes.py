@@ -116,6 +116,37 @@ MISTAKES = {
         "brine:hosts:ubuntu1:dualbond",
         "device name 'bond-eth3' would be both the NIC bond-eth3 and the bond of NIC eth3",
     ),
+    # MariaDB Galera on the controllers (docs/galera.md)
+    "two controllers": (
+        lambda i: i["hosts"]["ubuntu3"].update(roles=["compute", "storage"]),
+        "brine:hosts:ubuntu2:roles",
+        "Galera keeps quorum only with 3 or more",
+    ),
+    "Galera secret missing": (
+        lambda i: i["secrets"].pop("galera_sst_password"),
+        "brine:secrets:galera_sst_password",
+        "the controller role's MariaDB Galera needs it",
+    ),
+    "controller without a management address": (
+        lambda i: i["hosts"]["ubuntu2"]["networks"].pop("management"),
+        "brine:hosts:ubuntu2:networks:management",
+        "a controller needs a management address",
+    ),
+    "Galera cluster name": (
+        lambda i: i.update(galera={"cluster_name": "my cluster"}),
+        "brine:galera:cluster_name",
+        "must be 1-32 letters",
+    ),
+    "Galera SST method": (
+        lambda i: i.update(galera={"sst_method": "xtrabackup"}),
+        "brine:galera:sst_method",
+        "unknown SST method 'xtrabackup'",
+    ),
+    "Galera unknown key": (
+        lambda i: i.update(galera={"clustername": "x"}),
+        "brine:galera:clustername",
+        "unknown key",
+    ),
 }
 
 # The host baseline (brine:baseline, docs/baseline.md).
