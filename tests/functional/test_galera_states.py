@@ -11,7 +11,6 @@ import subprocess
 
 import pytest
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 
 SECRETS = {"brine_secrets": {"mariadb_root_password": "root-pw", "galera_sst_password": "sst-pw",
                              "galera_monitor_password": "mon-pw"}}
