@@ -15,10 +15,13 @@ so an operator can paste them into ``pillar.get``.
 
 import base64
 import binascii
+import copy
 import functools
-import json
+import hashlib
 import importlib.util
 import ipaddress
+import json
+import logging
 import os
 import re
 import subprocess
@@ -54,6 +57,8 @@ try:
     from salt.exceptions import CommandExecutionError
 except ImportError:  # pragma: no cover - the pure core is importable without Salt
     CommandExecutionError = ValueError
+
+log = logging.getLogger(__name__)
 
 __virtualname__ = "brine_inventory"
 
@@ -945,6 +950,11 @@ def normalise(inventory):
     errors = check(inventory)
     if errors:
         raise ValueError(format_errors(errors))
+    return _normalise_checked(inventory)
+
+
+def _normalise_checked(inventory):
+    """:func:`normalise` of an inventory already checked valid."""
     out = {
         "domain": inventory.get("domain", "lab.home.arpa"),
         "networks": {},
@@ -1059,6 +1069,29 @@ def _from_pillar(inventory):
     return value
 
 
+def _checked(inventory):
+    """
+    ``(errors, normalised or None)`` of ``inventory``, computed once per Salt run: every state
+    render imports brine/map.jinja, and every planner asks for the model, so without this one
+    highstate checked the same inventory dozens of times. Kept in ``__context__`` (the loader's
+    per-run dict) under the inventory's digest; a changed inventory is checked again. Callers
+    get copies, never the cached objects.
+    """
+    digest = hashlib.sha256(json.dumps(inventory, sort_keys=True, default=repr).encode("utf-8")).hexdigest()
+    try:
+        cache = __context__.setdefault("brine_inventory.checked", {})
+    except NameError:  # imported as a plain module (tests): no loader context
+        cache = {}
+    if digest not in cache:
+        errors = check(inventory)
+        log.debug("brine_inventory: checked the inventory (%d hosts): %d problems",
+                  len(inventory.get("hosts") or {}) if isinstance(inventory, dict) else 0, len(errors))
+        cache.clear()
+        cache[digest] = (errors, None if errors else _normalise_checked(inventory))
+    errors, model = cache[digest]
+    return list(errors), copy.deepcopy(model)
+
+
 def validate(inventory=None):
     """
     Check the lab inventory and list every problem, each with its pillar path.
@@ -1075,7 +1108,7 @@ def validate(inventory=None):
 
         salt-call brine_inventory.validate
     """
-    errors = check(_from_pillar(inventory))
+    errors, _ = _checked(_from_pillar(inventory))
     if errors:
         _set_retcode(1)
     return {"valid": not errors, "errors": [str(e) for e in errors]}
@@ -1099,10 +1132,10 @@ def get(inventory=None):
 
         salt-call brine_inventory.get
     """
-    try:
-        return normalise(_from_pillar(inventory))
-    except ValueError as exc:
-        raise CommandExecutionError(str(exc)) from None
+    errors, model = _checked(_from_pillar(inventory))
+    if errors:
+        raise CommandExecutionError(format_errors(errors))
+    return model
 
 
 def host(minion_id=None, inventory=None):

@@ -6,6 +6,7 @@ import pytest
 
 import brine_inventory as inv
 from inventory_mistakes import MISTAKES, mutate
+from brine_testlib import example_inventory
 
 
 def errors_of(inventory):
@@ -148,3 +149,48 @@ def test_galera_defaults_in_the_normalised_inventory(inventory):
     assert inv.normalise(inventory)["galera"] == {"cluster_name": "brine", "sst_method": "mariabackup"}
     inventory["galera"] = {"cluster_name": "lab-db"}
     assert inv.normalise(inventory)["galera"]["cluster_name"] == "lab-db"
+
+
+# --------------------------------------------------------------------------- once per run
+
+
+@pytest.fixture
+def salt_run(monkeypatch):
+    """brine_inventory as the loader runs it: one __context__ per Salt run; counts the checks."""
+    import brine_inventory as module
+
+    calls = []
+    real = module.check
+    monkeypatch.setattr(module, "__context__", {}, raising=False)
+    monkeypatch.setattr(module, "check", lambda inv: calls.append(1) or real(inv))
+    return module, calls
+
+
+def test_one_run_checks_the_inventory_once_however_often_it_is_asked(salt_run):
+    module, calls = salt_run
+    inv = example_inventory()
+    for _ in range(5):
+        assert module.validate(inventory=inv)["valid"] is True
+        assert "ubuntu1" in module.get(inventory=inv)["hosts"]
+        module.host("ubuntu2", inventory=inv)
+    assert calls == [1]
+
+
+def test_a_changed_inventory_is_checked_again(salt_run):
+    module, calls = salt_run
+    inv = example_inventory()
+    module.validate(inventory=inv)
+    inv["hosts"]["ubuntu1"]["nics"]["eth2"]["mac"] = inv["hosts"]["ubuntu2"]["nics"]["eth2"]["mac"]
+    assert module.validate(inventory=inv)["valid"] is False
+    assert len(calls) == 2
+    with pytest.raises(module.CommandExecutionError, match="eth2"):
+        module.get(inventory=inv)
+    assert len(calls) == 2
+
+
+def test_callers_get_copies_of_the_memoised_model(salt_run):
+    module, _ = salt_run
+    inv = example_inventory()
+    first = module.get(inventory=inv)
+    first["hosts"]["ubuntu1"]["roles"].append("tampered")
+    assert "tampered" not in module.get(inventory=inv)["hosts"]["ubuntu1"]["roles"]
