@@ -9,37 +9,37 @@ import time
 
 from lab.core import Lab, LabError, minion_restarts
 
-BOND_REPORT = r"""
-for f in /proc/net/bonding/*; do
-  [ -e "$f" ] || continue
-  printf 'linux %s active=%s members=%s\n' "${f##*/}" \
-    "$(sed -n 's/^Currently Active Slave: //p' "$f")" \
-    "$(sed -n 's/^Slave Interface: //p' "$f" | paste -sd, -)"
-done
-if pidof ovs-vswitchd >/dev/null 2>&1; then
-  for b in $(ovs-appctl bond/list 2>/dev/null | awk 'NR > 1 {print $1}'); do
-    printf 'ovs %s active=%s members=%s\n' "$b" \
-      "$(ovs-appctl bond/show "$b" | sed -n 's/^active member mac.*(\(.*\))$/\1/p; s/^active slave mac.*(\(.*\))$/\1/p' | head -1)" \
-      "$(ovs-appctl bond/show "$b" | sed -n 's/^member \([^:]*\):.*/\1/p; s/^slave \([^:]*\):.*/\1/p' | paste -sd, -)"
-  done
-fi
-"""
+
+
+def bond_texts(lab):
+    """Per host, its bonds and their active members from ``dualbond.status`` (one job for every
+    host with a dual bond)."""
+    with_bond = [name for name, host in lab.layout.hosts.items() if host.get("dualbond")]
+    if not with_bond:
+        return {}
+    try:
+        answers = lab.salt_json(",".join(with_bond), "dualbond.status", "-L")
+    except (OSError, LabError) as exc:
+        return {name: f"(no answer: {exc})" for name in with_bond}
+    texts = {}
+    for name in with_bond:
+        status = answers.get(name)
+        if not isinstance(status, dict) or "bonds" not in status:
+            texts[name] = f"(no answer: {str(status)[:100]})"
+            continue
+        texts[name] = "; ".join(f"{bond}[{status['backend']}] {spec.get('active') or 'none'} of {','.join(spec['members'])}"
+                                for bond, spec in status["bonds"].items())
+    return texts
 
 
 def summarise(lab, results):
     failed_hosts = 0
+    bonds = bond_texts(lab)
     print(f"\n{'host':<12} {'roles':<34} {'states':>6} {'ok':>4} {'changed':>7} {'failed':>6}  bonds (active member)")
     for name, host in lab.layout.hosts.items():
         result = results.get(name)
         roles = ",".join(host["roles"])
-        bonds = []
-        try:
-            for line in lab.exec(name, BOND_REPORT, timeout=60).output.splitlines():
-                kind, bond, active, members = line.split(" ", 3)
-                bonds.append(f"{bond}[{kind}] {active.removeprefix('active=') or 'none'} of {members.removeprefix('members=')}")
-        except (OSError, LabError) as exc:
-            bonds.append(f"(no answer: {exc})")
-        bond_text = "; ".join(bonds) or "-"
+        bond_text = bonds.get(name) or "-"
         if not isinstance(result, dict):
             failed_hosts += 1
             print(f"{name:<12} {roles:<34} no state results: {str(result)[:200]}")

@@ -181,6 +181,7 @@ class Layout:
                 # would leave a single guest reachable at a time.
                 "control_mac": f"02:b1:00:{index:02x}:ff:01",
                 "memory": str(mem),
+                "dualbond": bool(host.get("dualbond")),
                 "ports": ports,
                 "disks": disks,
             }
