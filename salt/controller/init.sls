@@ -1,9 +1,12 @@
-{#- The controller role: the host's role marker and the noVNC console proxy. #}
+{#- The controller role: the host's role marker, the noVNC console proxy, the load balancer
+    (HAProxy) and its VIPs (keepalived; after HAProxy, whose drop-in writes keepalived's track file). #}
 {%- from 'brine/map.jinja' import settings, check, me with context %}
 {%- from 'brine/role.jinja' import role_marker %}
 include:
   - brine
   - controller.console
+  - haproxy
+  - keepalived
 {%- if check.valid and 'controller' in me.get('roles', []) %}
 {{ role_marker('controller', settings, me) }}
 {%- endif %}
