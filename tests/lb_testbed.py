@@ -290,14 +290,14 @@ class HolderSampler(threading.Thread):
     def __init__(self, bed, address):
         super().__init__(daemon=True)
         self.bed, self.address = bed, address
-        self.most, self.samples, self._stop = 0, 0, threading.Event()
+        self.most, self.samples, self._done = 0, 0, threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._done.is_set():
             self.most = max(self.most, len(self.bed.holders(self.address)))
             self.samples += 1
             time.sleep(0.02)
 
     def stop(self):
-        self._stop.set()
+        self._done.set()
         self.join(timeout=10)
