@@ -87,7 +87,7 @@ KEEPALIVED_DEFAULTS = {
     "check_fall": 2,
     "check_rise": 2,
     # Every state change of an instance becomes a brine/vip/state event (docs/loadbalancer.md).
-    "notify": "/usr/local/sbin/brine-vip-notify",
+    "notify": "/usr/libexec/brine/brine-vip-notify",
     "notify_timeout": 60,
 }
 
@@ -98,7 +98,7 @@ HAPROXY_DEFAULTS = {
     "binary": "/usr/sbin/haproxy",
     "group": "haproxy",
     "dropin": "/etc/systemd/system/haproxy.service.d/brine-keepalived.conf",
-    "track_writer": "/usr/local/sbin/brine-track-file",
+    "track_writer": "/usr/libexec/brine/brine-track-file",
     "stats_socket": "/run/haproxy/admin.sock",
     "stats_port": 1984,
     "stats_user": "brine",

@@ -96,7 +96,7 @@ def _apply_as_ubuntu1(ns, workdir, pillar):
     private mount namespace with tmpfs over every directory the states write."""
     sc = SaltCall(workdir / "salt")
     dirs = ["/etc/keepalived", "/etc/haproxy", "/etc/systemd/system", "/etc/sysctl.d", "/etc/tmpfiles.d",
-            "/usr/local/sbin", "/run/brine-lb"]
+            "/usr/libexec", "/run"]  # all exist already: nothing is made on the host
     script = [f"mkdir -p {d} && mount -t tmpfs brine-test {d}" for d in dirs]
     script.append("printf 'broken\\n' > /etc/keepalived/keepalived.conf")  # a live file the state replaces
     outs = []
@@ -110,7 +110,7 @@ def _apply_as_ubuntu1(ns, workdir, pillar):
             script.append(f"sha256sum {path} >> {workdir}/sums-{run} 2>/dev/null || true")
             script.append(f"cp {path} {workdir}/{os.path.basename(path)}-{run} || true")
         script.append(f"stat -c '%n %a %U %G' /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg "
-                      f"/usr/local/sbin/brine-vip-notify /usr/local/sbin/brine-track-file > {workdir}/stat-{run} 2>&1 || true")
+                      f"/usr/libexec/brine/brine-vip-notify /usr/libexec/brine/brine-track-file > {workdir}/stat-{run} 2>&1 || true")
         script.append(f"cat /etc/systemd/system/haproxy.service.d/brine-keepalived.conf > {workdir}/dropin-{run} 2>&1 || true")
         script.append(f"sysctl -n net.ipv4.ip_nonlocal_bind > {workdir}/sysctl-{run}")
     proc = subprocess.run(["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private", "sh", "-ec",
@@ -137,9 +137,9 @@ def test_the_states_install_checked_configs_once_and_refuse_a_bad_one(inventory,
     assert read("haproxy.cfg", 0) == lb.haproxy_cfg(inv, "ubuntu1", SECRETS)
     modes = dict(line.split(" ", 1) for line in read("stat", 0).splitlines())
     assert modes == {"/etc/keepalived/keepalived.conf": "600 root root", "/etc/haproxy/haproxy.cfg": "640 root haproxy",
-                     "/usr/local/sbin/brine-vip-notify": "755 root root",
-                     "/usr/local/sbin/brine-track-file": "755 root root"}
-    assert "ExecStopPost=-/usr/local/sbin/brine-track-file /run/brine-lb/haproxy-down 1" in read("dropin", 0)
+                     "/usr/libexec/brine/brine-vip-notify": "755 root root",
+                     "/usr/libexec/brine/brine-track-file": "755 root root"}
+    assert "ExecStopPost=-/usr/libexec/brine/brine-track-file /run/brine-lb/haproxy-down 1" in read("dropin", 0)
     assert read("sysctl", 0).strip() == "1"
     # secrets never in the job's return
     assert "vrrp-secret" not in json.dumps(first) and "stats-secret" not in json.dumps(first)

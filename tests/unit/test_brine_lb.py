@@ -102,7 +102,7 @@ def test_every_instance_starts_backup_without_preemption_and_tracks_haproxy(inv)
         lines = [line.strip() for line in body.splitlines()]
         assert "state BACKUP" in lines and "nopreempt" in lines and "state MASTER" not in lines
         assert "haproxy_down weight 0" in lines and "haproxy_alive" in lines
-        assert 'notify "/usr/local/sbin/brine-vip-notify"' in lines
+        assert 'notify "/usr/libexec/brine/brine-vip-notify"' in lines
         assert "advert_int 1" in lines and "priority 149" in lines
     internal = [line.strip() for line in blocks["internal"].splitlines()]
     assert "virtual_router_id 51" in internal and "interface br-eth2.10" in internal
@@ -302,10 +302,10 @@ def test_no_haproxy_cfg_for_a_non_controller(inv):
 
 
 def test_the_dropin_writes_the_track_file_on_stop_and_clears_it_once_up():
-    text = lb.haproxy_dropin("/run/brine-lb/haproxy-down", "/usr/local/sbin/brine-track-file")
+    text = lb.haproxy_dropin("/run/brine-lb/haproxy-down", "/usr/libexec/brine/brine-track-file")
     assert "[Service]\n" in text
-    assert "ExecStopPost=-/usr/local/sbin/brine-track-file /run/brine-lb/haproxy-down 1\n" in text
-    assert "ExecStartPost=-/usr/local/sbin/brine-track-file /run/brine-lb/haproxy-down 0\n" in text
+    assert "ExecStopPost=-/usr/libexec/brine/brine-track-file /run/brine-lb/haproxy-down 1\n" in text
+    assert "ExecStartPost=-/usr/libexec/brine/brine-track-file /run/brine-lb/haproxy-down 0\n" in text
     assert "ExecReload" not in text
 
 
