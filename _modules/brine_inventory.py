@@ -587,7 +587,8 @@ class _Checker:
         if "internal" not in vips:
             self.err(f"{root}:vips:internal", "missing: the controllers' VIPs and HAProxy need an internal VIP")
         vrids = {}
-        for name, vip in vips.items():
+        # By name: the VIP reported for a shared id does not depend on the pillar's key order.
+        for name, vip in sorted(vips.items(), key=lambda item: str(item[0])):
             vpath = f"{root}:vips:{name}"
             if not isinstance(vip, dict):
                 continue

@@ -128,9 +128,9 @@ MISTAKES = {
         "VRRP virtual router id 256 is out of range 1-255",
     ),
     "VRRP id used twice": (
-        lambda i: i["vips"]["external"].update(vrid=51),
-        "brine:vips:external:vrid",
-        "VRRP virtual router id 51 is already used by VIP 'internal'",
+        lambda i: i["vips"]["internal"].update(vrid=52),
+        "brine:vips:internal:vrid",
+        "VRRP virtual router id 52 is already used by VIP 'external'",
     ),
     "VRRP priority of a non-controller": (
         lambda i: i["vips"]["internal"].update(priorities={"bootstrap": 100}),
