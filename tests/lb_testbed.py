@@ -80,6 +80,8 @@ class Node:
         self.track_file = os.path.join(self.dir, "haproxy-down")
         self.haproxy = None
         self.keepalived = None
+        self.hub_ifs = []  # this node's ports on the hub's bridges (its cables)
+        self.dead = False  # powered off: whatever its interfaces still say, it holds nothing
         self.salt_call, self.calls_log = fake_salt_call(self.dir)
         self.keepalived_settings = {
             "track_file": self.track_file,
@@ -138,6 +140,35 @@ class Node:
                 "-p", os.path.join(self.dir, "keepalived.pid"), "-r", os.path.join(self.dir, "vrrp.pid"),
                 "-c", os.path.join(self.dir, "checkers.pid")]
         self.keepalived = subprocess.Popen(self.exec_argv(argv), stdout=log, stderr=log)
+
+    def power_off(self):
+        """The node dies: its cables dead first (the hub's ports down: not one more packet gets
+        out), then its daemons killed (-9), keepalived's VRRP child before its parent (which
+        would otherwise stop the child cleanly, with a priority-0 advert)."""
+        self.dead = True
+        for hub_if in self.hub_ifs:
+            ip("-n", self.bed.hub, "link", "set", hub_if, "down")
+        try:
+            with open(os.path.join(self.dir, "vrrp.pid"), encoding="utf-8") as fh:
+                os.kill(int(fh.read().strip()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        for proc in (self.keepalived, self.haproxy):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+
+    def power_on(self):
+        """Back from power-off: no VIP left on its interfaces (a reboot loses them), cables up,
+        HAProxy then keepalived started."""
+        for inst in lb.vrrp_instances(self.bed.inventory, self.minion_id, self.keepalived_settings):
+            ip("-n", self.ns, "addr", "del", f"{inst['address']}/{inst['prefix']}", "dev", inst["interface"], check=False)
+        for hub_if in self.hub_ifs:
+            ip("-n", self.bed.hub, "link", "set", hub_if, "up")
+        os.unlink(self.track_file)  # /run is empty after a boot
+        self.dead = False
+        self.start_haproxy()
+        self.start_keepalived()
 
     def holds(self, address):
         out = ip("-n", self.ns, "-j", "addr", "show").stdout
@@ -213,6 +244,7 @@ class LbTestbed:
                 prefix = self.inventory["networks"][net]["cidr"].split("/")[1]
                 ip("-n", node.ns, "addr", "add", f"{inst['source']}/{prefix}", "dev", inst["interface"])
                 ip("-n", node.ns, "link", "set", inst["interface"], "up")
+                node.hub_ifs.append(hub_if)
                 ip("-n", self.hub, "link", "set", hub_if, "master", f"hub{nets.index(net)}")
                 ip("-n", self.hub, "link", "set", hub_if, "up")
             node.write_configs()
@@ -224,7 +256,7 @@ class LbTestbed:
             node.start_keepalived()
 
     def holders(self, address):
-        return [node for node in self.nodes if node.holds(address)]
+        return [node for node in self.nodes if not node.dead and node.holds(address)]
 
     def wait_one_holder(self, address, timeout=20):
         deadline = time.time() + timeout

@@ -9,6 +9,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import time
@@ -221,52 +222,92 @@ def test_the_track_file_writer(tmp_path):
 # --------------------------------------------------------------------------- failover in namespaces
 
 
-def test_the_vip_leaves_a_node_whose_haproxy_died(inv, capsys):
+@pytest.mark.parametrize("vrrp", [{"vrrp_version": 2, "advert_int": 1}, {"vrrp_version": 3, "advert_int": 0.3}],
+                         ids=["v2-advert-1s", "v3-advert-0.3s"])
+def test_the_vip_leaves_a_node_whose_haproxy_died(inv, capsys, vrrp):
     """Three controllers in namespaces run keepalived and HAProxy with their rendered configs.
     Each trial kills HAProxy (-9) on the internal VIP's holder, then writes the track file as
     the drop-in's ExecStopPost would; a client in the hub connects to VIP:1984 every 20 ms.
     The VIP must move, the node whose HAProxy comes back must not take it back (nopreempt),
     and every state change is a notify call. Times are printed, not asserted."""
     vip = inv["vips"]["internal"]["address"]
-    gaps, moves, most = [], [], 0
-    with LbTestbed(inv, SECRETS) as bed:
+    with LbTestbed(inv, SECRETS, keepalived_settings=vrrp) as bed:
         bed.start()
-        holder = bed.wait_one_holder(vip)
-        for trial in range(5):
-            sampler = lb_testbed.HolderSampler(bed, vip)
-            sampler.start()
-            probe = bed.start_probe(vip, 4.0)
-            time.sleep(0.5)
-            t_kill = time.time()
-            holder.kill_haproxy()
-            deadline = time.time() + 10
-            new = None
-            while time.time() < deadline:
-                held = bed.holders(vip)
-                if len(held) == 1 and held[0] is not holder:
-                    new = held[0]
-                    break
-                time.sleep(0.01)
-            moves.append(time.time() - t_kill)
-            assert new is not None, f"trial {trial}: the VIP did not leave {holder.minion_id}: " + holder.log("keepalived.log")
-            samples = json.loads(probe.communicate(timeout=30)[0])
-            sampler.stop()
-            most = max(most, sampler.most)
-            gap, _runs = lb_testbed.longest_gap(samples, t_kill)
-            gaps.append(gap)
-            # HAProxy back on the old holder (ExecStartPost clears the file): it stays BACKUP.
-            holder.start_haproxy()
-            time.sleep(3.5)
-            assert bed.holders(vip) == [new], f"trial {trial}: the VIP moved back or doubled"
-            holder = new
+        figures = _failover_trials(bed, vip, 5, lambda n: n.kill_haproxy(), lambda n: n.start_haproxy())
         # every node's state changes reached its notify script: FAULT on the killed ones
         faults = [n.minion_id for n in bed.nodes
                   if any("FAULT" in json.dumps(c) for c in lb_testbed.read_calls(n.calls_log))]
         assert faults, "no FAULT event was sent"
+    _print_figures(capsys, f"HAProxy killed on the VIP holder, track file, VRRPv{vrrp['vrrp_version']} "
+                           f"advert_int {vrrp['advert_int']}", *figures)
+
+
+def _failover_trials(bed, vip, trials, fail, recover, settle=3.5):
+    """Each trial: the VIP's holder fails (``fail(node)``), a client in the hub connects to
+    VIP:1984 every 20 ms; returns the longest client gaps, the failures -> VIP elsewhere times
+    and the most holders seen at once. Asserts the VIP moved, and stayed after ``recover(node)``."""
+    gaps, moves, most = [], [], 0
+    holder = bed.wait_one_holder(vip)
+    for trial in range(trials):
+        sampler = lb_testbed.HolderSampler(bed, vip)
+        sampler.start()
+        probe = bed.start_probe(vip, 6.0)
+        time.sleep(0.5)
+        t_fail = time.time()
+        fail(holder)
+        new, deadline = None, time.time() + 15
+        while time.time() < deadline:
+            held = [n for n in bed.holders(vip) if n is not holder]
+            if len(held) == 1:
+                new = held[0]
+                break
+            time.sleep(0.01)
+        moves.append(time.time() - t_fail)
+        assert new is not None, f"trial {trial}: the VIP did not leave {holder.minion_id}: " + holder.log("keepalived.log")
+        samples = json.loads(probe.communicate(timeout=30)[0])
+        sampler.stop()
+        most = max(most, sampler.most)
+        gaps.append(lb_testbed.longest_gap(samples, t_fail)[0])
+        recover(holder)
+        time.sleep(settle)
+        assert bed.holders(vip) == [new], f"trial {trial}: the VIP moved back or doubled"
+        holder = new
+    return gaps, moves, most
+
+
+def _print_figures(capsys, title, gaps, moves, most):
+    ms = lambda values: "min {:.0f} ms, median {:.0f} ms, max {:.0f} ms".format(  # noqa: E731
+        min(values) * 1000, statistics.median(values) * 1000, max(values) * 1000)
     with capsys.disabled():
-        print(f"\nHAProxy killed on the VIP holder ({len(gaps)} trials, advert_int 1, track_file):")
-        print(f"  longest client gap: min {min(gaps) * 1000:.0f} ms, median {statistics.median(gaps) * 1000:.0f} ms, "
-              f"max {max(gaps) * 1000:.0f} ms")
-        print(f"  kill -> VIP on another node: min {min(moves) * 1000:.0f} ms, "
-              f"median {statistics.median(moves) * 1000:.0f} ms, max {max(moves) * 1000:.0f} ms")
+        print(f"\n{title} ({len(gaps)} trials):")
+        print(f"  longest client gap: {ms(gaps)}")
+        print(f"  failure -> VIP on another node: {ms(moves)}")
         print(f"  most holders seen in one sample (namespaces sampled one after the other): {most}")
+
+
+@pytest.mark.parametrize("vrrp", [{"vrrp_version": 2, "advert_int": 1}, {"vrrp_version": 3, "advert_int": 0.3}],
+                         ids=["v2-advert-1s", "v3-advert-0.3s"])
+def test_the_vip_leaves_a_dead_node(inv, capsys, vrrp):
+    """Node death: the holder's keepalived and HAProxy killed and its cables cut at once. The
+    others notice the missing adverts (3 x advert_int + skew). Times printed, not asserted."""
+    vip = inv["vips"]["internal"]["address"]
+    with LbTestbed(inv, SECRETS, keepalived_settings=vrrp) as bed:
+        bed.start()
+        figures = _failover_trials(bed, vip, 3, lambda n: n.power_off(), lambda n: n.power_on(),
+                                   settle=3 * vrrp["advert_int"] + 2)
+    _print_figures(capsys, f"node death, VRRPv{vrrp['vrrp_version']} advert_int {vrrp['advert_int']}", *figures)
+
+
+def test_the_slow_check_moves_the_vip_when_nothing_wrote_the_track_file(inv, capsys):
+    """The safety net alone: HAProxy killed, the track file left at 0 (as if its unit had not
+    noticed): vrrp_script haproxy_alive (every 2 s, fall 2) gives the VIP away."""
+    vip = inv["vips"]["internal"]["address"]
+
+    def kill_quietly(node):
+        node.haproxy.send_signal(signal.SIGKILL)
+        node.haproxy.wait(timeout=10)
+
+    with LbTestbed(inv, SECRETS) as bed:
+        bed.start()
+        figures = _failover_trials(bed, vip, 1, kill_quietly, lambda n: n.start_haproxy(), settle=5)
+    _print_figures(capsys, "HAProxy killed, track file not written (the vrrp_script safety net)", *figures)
