@@ -38,6 +38,9 @@ except ImportError:  # pragma: no cover - the pure core is importable without Sa
     CommandExecutionError = ValueError
 
 __virtualname__ = "brine_lb"
+# What Salt exposes: the live functions. The pure core (keepalived_conf, haproxy_cfg, ...) is
+# the Python API of this file, used by the functions below and by the tests.
+__load__ = ["keepalived", "haproxy", "instances", "dropin", "defaults", "salt_call"]
 
 
 def _load_sibling(name):
