@@ -69,10 +69,13 @@ KEEPALIVED_DEFAULTS = {
     # 3: VRRPv3, advert_int down to 0.01 s, no authentication (RFC 5798 removed it).
     "vrrp_version": 2,
     "advert_int": 1,
-    # The priority of the first controller (inventory order); each next one is one lower.
-    # Every node starts BACKUP with nopreempt, so priorities only decide who takes the VIP when
-    # several could (start-up, ties); a recovered node never takes it back.
-    "priority_base": 150,
+    # The priority of the first controller (inventory order); each next one priority_step
+    # lower. Every node starts BACKUP with nopreempt, so priorities only decide who takes the VIP
+    # when several could (start-up, the holder failing); a recovered node never takes it back.
+    # The step keeps the backups' skew times ((256 - priority) / 256 x advert_int) apart: with
+    # priorities one apart, two backups 4 ms apart both became MASTER for a moment on a loaded host.
+    "priority_base": 250,
+    "priority_step": 20,
     # Gratuitous ARPs: a burst on becoming MASTER, another garp_master_delay s later, and one
     # every garp_master_refresh s while MASTER (switches and peers that missed the first).
     "garp_master_delay": 1,
@@ -236,9 +239,13 @@ def vrrp_instances(inventory, minion_id, settings=None):
     ctrl = controllers(inventory)
     if minion_id not in ctrl:
         raise LBError(f"{minion_id!r} is not a controller (controllers: {', '.join(ctrl) or 'none'})")
-    base = settings["priority_base"]
-    if isinstance(base, bool) or not isinstance(base, int) or not len(ctrl) <= base <= 254:
-        raise LBError(f"keepalived:priority_base: {base!r} must be {len(ctrl)}-254 (one lower per controller)")
+    base, step = settings["priority_base"], settings["priority_step"]
+    if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= 253:
+        raise LBError(f"keepalived:priority_step: {step!r} must be 1-253")
+    lowest = 1 + step * (len(ctrl) - 1)
+    if isinstance(base, bool) or not isinstance(base, int) or not lowest <= base <= 254:
+        raise LBError(f"keepalived:priority_base: {base!r} must be {lowest}-254 "
+                      f"({len(ctrl)} controllers, {step} apart)")
     me = inventory["hosts"][minion_id]
     out = []
     for name, vip in sorted(inventory["vips"].items()):
@@ -252,7 +259,7 @@ def vrrp_instances(inventory, minion_id, settings=None):
             "prefix": _host_prefix(vip["address"]),
             "source": _address(me, net),
             "peers": [_address(inventory["hosts"][peer], net) for peer in ctrl if peer != minion_id],
-            "priority": prios.get(minion_id, base - ctrl.index(minion_id)),
+            "priority": prios.get(minion_id, base - step * ctrl.index(minion_id)),
         })
     return out
 

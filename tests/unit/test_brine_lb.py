@@ -52,18 +52,30 @@ def test_each_controller_gets_one_instance_per_vip_on_its_vlan_device(inv):
 
 def test_priorities_follow_the_controllers_order_unless_the_inventory_sets_them(inventory):
     inv = brine_inventory.normalise(inventory)
-    assert [lb.vrrp_instances(inv, m)[1]["priority"] for m in CONTROLLERS] == [150, 149, 148]
-    inventory["vips"]["internal"]["priorities"] = {"ubuntu3": 200}
+    assert [lb.vrrp_instances(inv, m)[1]["priority"] for m in CONTROLLERS] == [250, 230, 210]
+    inventory["vips"]["internal"]["priorities"] = {"ubuntu3": 254}
     inv = brine_inventory.normalise(inventory)
-    assert [lb.vrrp_instances(inv, m)[1]["priority"] for m in CONTROLLERS] == [150, 149, 200]
-    assert [lb.vrrp_instances(inv, m)[0]["priority"] for m in CONTROLLERS] == [150, 149, 148]  # external
-    assert [lb.vrrp_instances(inv, m, {"priority_base": 100})[0]["priority"] for m in CONTROLLERS] == [100, 99, 98]
+    assert [lb.vrrp_instances(inv, m)[1]["priority"] for m in CONTROLLERS] == [250, 230, 254]
+    assert [lb.vrrp_instances(inv, m)[0]["priority"] for m in CONTROLLERS] == [250, 230, 210]  # external
+    assert [lb.vrrp_instances(inv, m, {"priority_base": 100, "priority_step": 1})[0]["priority"]
+            for m in CONTROLLERS] == [100, 99, 98]
 
 
-@pytest.mark.parametrize("base", [2, 255, "150", True, None])
-def test_priority_base_must_leave_room_for_every_controller(inv, base):
+@pytest.mark.parametrize("base, step", [(40, 20), (255, 20), ("150", 20), (True, 20), (None, 20), (2, 1),
+                                        (254, 127)])
+def test_priority_base_must_leave_room_for_every_controller(inv, base, step):
     with pytest.raises(lb.LBError, match="keepalived:priority_base"):
-        lb.vrrp_instances(inv, "ubuntu1", {"priority_base": base})
+        lb.vrrp_instances(inv, "ubuntu1", {"priority_base": base, "priority_step": step})
+
+
+@pytest.mark.parametrize("step", [0, -1, 254, "20", True])
+def test_priority_step_is_a_positive_number(inv, step):
+    with pytest.raises(lb.LBError, match="keepalived:priority_step"):
+        lb.vrrp_instances(inv, "ubuntu1", {"priority_step": step})
+
+
+def test_the_lowest_default_priority_may_be_1(inv):
+    assert [lb.vrrp_instances(inv, m, {"priority_base": 41})[1]["priority"] for m in CONTROLLERS] == [41, 21, 1]
 
 
 def test_a_host_without_a_dual_bond_uses_its_nic_or_vlan_device(inventory):
@@ -103,7 +115,7 @@ def test_every_instance_starts_backup_without_preemption_and_tracks_haproxy(inv)
         assert "state BACKUP" in lines and "nopreempt" in lines and "state MASTER" not in lines
         assert "haproxy_down weight 0" in lines and "haproxy_alive" in lines
         assert 'notify "/usr/libexec/brine/brine-vip-notify"' in lines
-        assert "advert_int 1" in lines and "priority 149" in lines
+        assert "advert_int 1" in lines and "priority 230" in lines
     internal = [line.strip() for line in blocks["internal"].splitlines()]
     assert "virtual_router_id 51" in internal and "interface br-eth2.10" in internal
     assert "unicast_src_ip 10.10.0.12" in internal
