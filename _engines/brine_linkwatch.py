@@ -20,6 +20,10 @@ Configure it in the minion configuration:
           # Optional. Seconds a flapping interface or bond is held back after a change
           # (the latest state goes out when they are over).
           hold_down: 1.0
+          # Optional. Seconds between checks of the connection to the master; when it comes
+          # back, a brine/net/snapshot of every bond follows (changes during an outage are
+          # lost by Salt). One goes out at every start of the engine too.
+          master_check: 5.0
 
 With ``reselect`` (the default) a mended member of a bond whose backend does not re-select by
 itself (OVS) is acted on by the engine: it publishes the ``brine/net/link/up`` marked
@@ -37,6 +41,7 @@ events from a 1-second poll and acts on nothing (the master's reactor re-selects
 import errno
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -68,6 +73,9 @@ HOLD_DOWN = 1.0
 # doubling up to 60 s; back to 1 s once a watch ran for 60 s. Salt restarts an engine that
 # exits at once, so the engine never exits on an error.
 RESTART_DELAY = (1.0, 60.0)
+# Seconds between checks of the connection to the master, and from its return to the snapshot.
+MASTER_CHECK = 5.0
+MASTER_SETTLE = 5.0
 
 
 def __virtual__():
@@ -249,14 +257,18 @@ class NetlinkReader:
         return messages
 
 
-def watch(reader, tracker, act, hold, clock=time.monotonic, readable=lambda reader, timeout: reader.wait(timeout)):
+def watch(reader, tracker, act, hold, clock=time.monotonic, readable=lambda reader, timeout: reader.wait(timeout),
+          resync=None):
     """
     The engine's loop: take netlink messages as they come (``reader``: a
     :class:`NetlinkReader`), pass what the tracker makes of them through ``hold``
-    (:class:`HoldDown`) and give what comes out to ``act(tag, payload)``.
+    (:class:`HoldDown`) and give what comes out to ``act(tag, payload)``. ``resync`` (a
+    :class:`MasterResync`) is asked at least every ``resync.every`` seconds for snapshots.
     """
     while True:
         wait = hold.next_due(clock())
+        if resync is not None:
+            wait = resync.every if wait is None else min(wait, resync.every)
         messages = reader.get() if readable(reader, wait) else []
         for msg in messages:
             for tag, payload in tracker.observe_message(msg):
@@ -264,6 +276,110 @@ def watch(reader, tracker, act, hold, clock=time.monotonic, readable=lambda read
                     act(*item)
         for item in hold.due(clock()):
             act(*item)
+        if resync is not None:
+            for item in resync.due(clock()):
+                act(*item)
+
+
+class MasterResync:
+    """
+    Catches the master up after it could not hear this minion: Salt gives up on the events a
+    minion sends while its master is down or restarting (its retries bridge a short outage). Every ``every`` seconds ``connection()``
+    names the minion's connection to the master's publish port (empty while there is none);
+    when a new one appears (the master restarted, or the network to it came back), a snapshot
+    of every bond (:meth:`LinkTracker.snapshot`) goes out ``settle`` seconds later, once the
+    master has had time to start its reactor. The engine sends one at its own start, so the
+    connection found at the first check needs none. Times are the caller's monotonic clock; the
+    snapshot's timestamp is the wall clock.
+    """
+
+    def __init__(self, tracker, connection, every=MASTER_CHECK, settle=MASTER_SETTLE, wall=time.time):
+        self.tracker, self.connection, self.every, self.settle, self.wall = tracker, connection, every, settle, wall
+        self.known = None  # the last connection seen (None: not checked yet)
+        self.next_check = None
+        self.snapshot_at = None
+
+    def due(self, now):
+        if self.next_check is None or now >= self.next_check:
+            self.next_check = now + self.every
+            try:
+                current = frozenset(self.connection())
+            except Exception:  # pylint: disable=broad-except
+                log.exception("brine_linkwatch: cannot read the connection to the master")
+                current = None
+            if current:
+                if self.known is not None and current != self.known:
+                    log.info("brine_linkwatch: the master is back; a snapshot of the bonds follows in %.0f s", self.settle)
+                    self.snapshot_at = now + self.settle
+                self.known = current
+            elif current is not None and self.known is None:
+                self.known = frozenset()  # not connected at the start: the first connection is new
+        if self.snapshot_at is not None and now >= self.snapshot_at:
+            self.snapshot_at = None
+            snapshot = self.tracker.snapshot(self.wall())
+            return [snapshot] if snapshot else []
+        return []
+
+
+def master_connection(opts, pid=None):
+    """
+    A function naming the minion's TCP connections to its master other than to the request
+    port (the publish port's), as ``{(local, remote)}`` read from /proc: the sockets of the
+    minion process that started this engine (``pid``, default the parent) matched with
+    /proc/net/tcp{,6}. A restarted master gives new connections. Nothing is sent.
+    """
+    import salt.utils.network  # pylint: disable=import-outside-toplevel
+
+    pid = os.getppid() if pid is None else pid
+    masters = opts.get("master")
+    masters = masters if isinstance(masters, list) else [masters]
+    request_port = int(opts.get("master_port", 4506))
+
+    def connection():
+        fd_dir = f"/proc/{pid}/fd"
+        inodes = set()
+        for fd in os.listdir(fd_dir):
+            try:
+                target = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        ips = set()
+        for master in masters:
+            ips.update(salt.utils.network.host_to_ips(master) or [])
+        found = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table, encoding="ascii") as fh:
+                    lines = fh.readlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if len(fields) < 10 or fields[3] != "01" or fields[9] not in inodes:  # 01: ESTABLISHED
+                    continue
+                remote_ip, remote_port = _proc_address(fields[2])
+                if remote_port != request_port and (not ips or remote_ip in ips):
+                    found.add((fields[1], fields[2]))
+        return found
+
+    return connection
+
+
+def _proc_address(text):
+    """``(ip, port)`` of a /proc/net/tcp{,6} address (little-endian hex words)."""
+    import ipaddress  # pylint: disable=import-outside-toplevel
+    import socket  # pylint: disable=import-outside-toplevel
+
+    host, port = text.split(":")
+    raw = bytes.fromhex(host)
+    # The kernel prints each 32-bit word in host (little-endian) order.
+    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw), int(port, 16)
+    ip = ipaddress.IPv6Address(raw)
+    return str(ip.ipv4_mapped or ip), int(port, 16)
 
 
 def keep_running(run, clock=time.monotonic, sleep=time.sleep, delays=RESTART_DELAY):
@@ -283,7 +399,7 @@ def keep_running(run, clock=time.monotonic, sleep=time.sleep, delays=RESTART_DEL
         delay = min(delay * 2, longest)
 
 
-def start(bonds=None, interfaces=None, netns=None, reselect=True, hold_down=HOLD_DOWN):
+def start(bonds=None, interfaces=None, netns=None, reselect=True, hold_down=HOLD_DOWN, master_check=MASTER_CHECK):
     """
     Watch the links and publish every change as a ``brine/net/...`` event until stopped.
 
@@ -311,8 +427,13 @@ def start(bonds=None, interfaces=None, netns=None, reselect=True, hold_down=HOLD
             for tag, payload in tracker.observe_message(msg):
                 handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect)
         log.info("brine_linkwatch: watching %s", sorted(n for n in tracker.links if tracker.watched(n)))
-        watch(reader, tracker,
-              lambda tag, payload: handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect), hold)
+        act = lambda tag, payload: handle(tag, payload, bonds=tracker.bonds, legs=legs, reselect=reselect)  # noqa: E731
+        # The master may have missed changes while this engine was not running: tell it how
+        # every bond is now, and again whenever the master comes back.
+        snapshot = tracker.snapshot()
+        if snapshot:
+            act(*snapshot)
+        watch(reader, tracker, act, hold, resync=MasterResync(tracker, master_connection(__opts__), every=master_check))
 
     keep_running(run)
 

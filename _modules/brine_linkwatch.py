@@ -115,6 +115,10 @@ def normalise_bonds(bonds):
     return result
 
 
+# At most this many bonds in one snapshot (the runner refuses more).
+SNAPSHOT_BONDS_MAX = 16
+
+
 class LinkTracker:
     """
     Remembers the last state of every interface and turns each new observation into the Brine
@@ -202,6 +206,30 @@ class LinkTracker:
         self.active[bond] = active
         self.all_down[bond] = all_down
         return events
+
+    def snapshot(self, now=None):
+        """
+        ``(tag, payload)`` of every tracked bond's current state, for the master to catch up
+        with changes it did not hear (a master outage, a minion restart): ``brine/net/snapshot``
+        with ``{"bonds": [{"bond", "backend", "members", "up", "active"}], "timestamp"}``. None
+        while no bond has every member seen.
+        """
+        now = time.time() if now is None else now
+        bonds = []
+        for bond in sorted(set(self.bonds) | {n for n, l in self.links.items() if l.get("kind") == "bond"}):
+            members = self.members(bond)
+            if not members or not all(m in self.links for m in members):
+                continue
+            bonds.append({
+                "bond": bond,
+                "backend": self.backend(bond),
+                "members": members,
+                "up": [m for m in members if link_is_up(self.links[m])],
+                "active": self.current_active(bond),
+            })
+        if not bonds:
+            return None
+        return (f"{TAG_PREFIX}/snapshot", {"bonds": bonds[:SNAPSHOT_BONDS_MAX], "timestamp": now})
 
     # ------------------------------------------------------------------ feeding
 

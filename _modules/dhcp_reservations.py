@@ -331,6 +331,7 @@ def plan(inventory, server=None, interface=None):
     if not isinstance(domain, str) or not _DNS_NAME.match(domain):
         err("brine:domain", f"{domain!r} is not a DNS domain")
     _check_services(services, err)
+    _check_deploy_user(inventory, err)
     if errors:
         raise ReservationError(errors)
     found.sort(key=lambda r: r["ip"])
@@ -356,8 +357,6 @@ def plan(inventory, server=None, interface=None):
     }
 
 
-_SSH_PUBLIC_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^'\"\\\n]*)?$")
-_UNIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _SERIAL_CONSOLE = re.compile(r"^ttyS\d+,\d+(n8)?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 
@@ -387,19 +386,24 @@ def _check_services(services, err):
     port = (services.get("proxy") or {}).get("port", 3128)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         err("brine:services:proxy:port", f"port {port!r} is out of range 1-65535")
-    install = services.get("install") or {}
-    user = install.get("user", "brine")
-    if not isinstance(user, str) or not _UNIX_USER.match(user) or user == "root":
-        err("brine:services:install:user", f"{user!r} is not a user name for the installed hosts (and never root)")
-    keys = install.get("ssh_keys", [])
-    if not isinstance(keys, list) or not keys:
-        err("brine:services:install:ssh_keys", "list at least one SSH public key: the installed hosts have no password login")
-    else:
-        for idx, key in enumerate(keys):
-            if isinstance(key, str) and "PRIVATE KEY" in key:
-                err(f"brine:services:install:ssh_keys:{idx}", "this is a private key: give the public key (.pub) only")
-            elif not isinstance(key, str) or not _SSH_PUBLIC_KEY.match(key.strip()):
-                err(f"brine:services:install:ssh_keys:{idx}", "not an SSH public key ('ssh-ed25519 AAAA... comment')")
+
+
+def _check_deploy_user(inventory, err):
+    """
+    The installed hosts' user (the preseed): the inventory's deployment user,
+    brine:baseline:deploy, checked by brine_inventory.deploy_problems; the preseed needs one.
+    """
+    for path, message in _deploy_lib("deploy_problems", inventory):
+        err(path, message)
+    baseline = inventory.get("baseline")
+    if not isinstance(baseline, dict) or baseline.get("deploy") is None:
+        err("brine:baseline:deploy", "missing: the installed hosts need the deployment user and its SSH keys (no password login)")
+
+
+def _deploy_lib(name, inventory):
+    if _inventory_lib is not None:
+        return getattr(_inventory_lib, name)(inventory)
+    return __salt__[f"brine_inventory.{name}"](inventory)  # pragma: no cover - inside Salt
 
 
 # --------------------------------------------------------------------------- renderers
@@ -816,6 +820,7 @@ def bootstrap_settings(inventory=None, interface=None):
     dns = services.get("dns") or {}
     proxy = services.get("proxy") or {}
     install = services.get("install") or {}
+    baseline = _deploy_lib("baseline_settings", inventory)
     pxe = services.get("pxe") or {}
     return {
         "server": p["server"],
@@ -836,9 +841,12 @@ def bootstrap_settings(inventory=None, interface=None):
             "efi_filename": p["pxe"]["efi_filename"],
             "serial_console": pxe.get("serial_console"),
         },
+        "timezone": baseline["timezone"],
         "install": {
-            "user": install.get("user", "brine"),
-            "ssh_keys": list(install.get("ssh_keys", [])),
+            # The deployment user (brine:baseline:deploy), as the salt/baseline states manage it.
+            "user": baseline["deploy"]["user"],
+            "ssh_keys": list(baseline["deploy"]["ssh_keys"]),
+            "nopasswd": baseline["deploy"]["sudo"]["nopasswd"],
             "mirror": install.get("mirror", "deb.debian.org"),
             "suite": install.get("suite", "bookworm"),
         },

@@ -59,7 +59,7 @@ __virtualname__ = "brine"
 
 # What salt-run offers; the pure core below is for the reactors (which import this file) and
 # the tests.
-__load__ = ["record", "events", "discovered", "forget"]
+__load__ = ["record", "events", "discovered", "forget", "galera_recover", "galera_form"]
 
 DEFAULT_EVENTS_MAX_BYTES = 8 * 1024 * 1024
 # Machines kept in discovered.json: any host on the LAN can make up MACs.
@@ -80,6 +80,8 @@ RESELECT_BACKENDS = ("ovs",)
 # Who re-selected the primary of a mended bond member already (the link/up "reselect" value).
 RESELECT_BY = ("engine",)
 # Bounds of the engine's bond/reselected report (what _modules/brine_linkwatch.py sends).
+# At most this many bonds in one brine/net/snapshot (_modules/brine_linkwatch.py sends them).
+SNAPSHOT_BONDS_MAX = 16
 RESELECT_DONE_MAX = 16
 # Payload keys that name a minion: when present they must be the sender itself.
 CLAIM_KEYS = ("id", "minion", "minion_id", "host", "hostname", "target", "tgt")
@@ -97,6 +99,10 @@ def __virtual__():
 
 class Rejected(ValueError):
     """An event that is not acted on, and why."""
+
+
+class Unsigned(Rejected):
+    """A start event with no Brine signature at all: a minion that was never configured."""
 
 
 # What a message or log line quotes of a value (an event field can be megabytes long).
@@ -323,9 +329,44 @@ def decide_link(tag, data):
                       members=[_interface({"members": m}, "members") for m in members])
         # Both members down is the double failure; the guard decides on both edges.
         actions = [("dualbond.loop_guard", {})]
+    elif kind == "snapshot":
+        record, actions = _decide_snapshot(payload, common)
     else:
         raise Rejected(f"unknown link event tag {shown(tag)}")
     return minion, record, actions
+
+
+def _decide_snapshot(payload, common):
+    """
+    ``brine/net/snapshot``: how every bond of the sender is now (sent by the engine when it
+    starts and when the master comes back, so what the master missed is caught up). The
+    reactions are the ones the missed events would have had, as fixed calls on the sender: the
+    loop guard (idempotent), and a reselect where an OVS bond has every member up but not its
+    first one active.
+    """
+    _only_keys(payload, ("bonds", "timestamp") + CLAIM_KEYS)
+    bonds = payload.get("bonds")
+    if not isinstance(bonds, list) or not 1 <= len(bonds) <= SNAPSHOT_BONDS_MAX:
+        raise Rejected(f"bonds: {shown(bonds)} is not a list of 1-{SNAPSHOT_BONDS_MAX} bonds")
+    seen, reselect = [], False
+    for item in bonds:
+        if not isinstance(item, dict):
+            raise Rejected(f"bonds: {shown(item)} is not a bond")
+        _only_keys(item, ("bond", "backend", "members", "up", "active"))
+        members, up = item.get("members"), item.get("up")
+        if not isinstance(members, list) or not 1 <= len(members) <= 16:
+            raise Rejected(f"members: {shown(members)} is not a list of 1-16 interfaces")
+        members = [_interface({"members": m}, "members") for m in members]
+        if not isinstance(up, list) or not set(up) <= set(members):
+            raise Rejected(f"up: {shown(up)} is not a list of the bond's members")
+        bond = dict(bond=_interface(item, "bond"), backend=_choice(item, "backend", BACKENDS), members=members,
+                    up=[m for m in members if m in up], active=_interface(item, "active", optional=True))
+        if bond["active"] is not None and bond["active"] not in members:
+            raise Rejected(f"active: {shown(bond['active'])} is not one of the bond's members")
+        reselect |= (bond["backend"] in RESELECT_BACKENDS and bond["up"] == members and bond["active"] != members[0])
+        seen.append(bond)
+    actions = [("dualbond.loop_guard", {})] + ([("dualbond.reselect_primary", {})] if reselect else [])
+    return dict(common, bonds=seen), actions
 
 
 def decide_file_changed(tag, data):
@@ -748,6 +789,8 @@ def inventory_stub(machine):
 SIG_VERSION = "brine-events-v1"
 SIG_KEY = "brine_sig"
 START_SIG_GRAIN = "brine_start_sig"
+DEFAULT_SIGNIN_EVERY = 300  # seconds between two sign-ins of one minion (unsigned starts)
+SIGNIN_ORCHESTRATION = "orch.brine_signin"
 DEFAULT_MAX_AGE = 300  # seconds a signature is good for (either side of the master's clock)
 DEFAULT_BURST = 10  # reactions a minion may start at once
 DEFAULT_PER_MINUTE = 12  # and the rate at which that allowance comes back
@@ -837,6 +880,11 @@ class Guard:
     def _load(self):
         # The worst a lost guard costs: a replay inside the window.
         return load_store(self.path)[0]
+
+    def knows(self, minion):
+        """Whether ``minion`` ever sent an event whose signature checked out."""
+        with _Lock(self.path):
+            return isinstance(self._load().get(minion), dict)
 
     def admit(self, minion, nonce, now, acts):
         """Note the nonce; take a token when the event ``acts``. Rejected on a replay or when
@@ -939,6 +987,8 @@ def authenticate(kind, tag, data, opts, now):
         grains = data.get("grains")
         sig = grains.get(START_SIG_GRAIN) if isinstance(grains, dict) else None
         payload = {}
+        if sig is None:
+            raise Unsigned("unsigned start: the minion has no Brine signing key yet (never configured)")
     else:
         payload = data.get("data")
         if not isinstance(payload, dict):
@@ -962,6 +1012,27 @@ def guard(opts):
                  max_age=size_option(opts, "brine_events_max_age", DEFAULT_MAX_AGE))
 
 
+def signin_guard(opts):
+    """At most one sign-in per minion per ``brine_signin_every`` seconds (default 300)."""
+    every = size_option(opts, "brine_signin_every", DEFAULT_SIGNIN_EVERY)
+    return Guard(os.path.join(opts["cachedir"], "brine", "signin-guard.json"), burst=1, per_minute=60.0 / every)
+
+
+def decide_signin(tag, data):
+    """
+    An unsigned start (:class:`Unsigned`) naming a minion that never signed an event: it may be
+    new, with no signing key yet (one that has signed before has its key: an unsigned start in
+    its name is refused by :func:`reaction`). Nothing the event says is trusted; the master itself sends that minion, and only it,
+    the orchestration ``orch.brine_signin``: sync Brine's extensions, then ``brine.events``, which
+    writes the minion's key from its own pillar and restarts it. Its next start is signed and
+    gets the highstate. A forged start costs the named minion at most that, once per
+    ``brine_signin_every``.
+    """
+    minion, _, _ = decide_minion_start(tag, data, enabled=False)
+    action = ("runner.state.orchestrate", {"mods": SIGNIN_ORCHESTRATION, "pillar": {"brine_signin_minion": minion}})
+    return minion, {"highstate": False, "signin": True}, [action]
+
+
 def reaction(kind, tag, data, opts=None, received=None):
     """
     The reactor's high data for one event: the validated actions as ``local.<fun>`` calls on
@@ -976,9 +1047,19 @@ def reaction(kind, tag, data, opts=None, received=None):
     opts = opts or {}
     received = time.time() if received is None else received
     try:
-        checked, nonce = authenticate(kind, tag, data, opts, received)
-        minion, record_, actions = decide(kind, tag, checked, enabled=highstate_on_start(opts))
-        guard(opts).admit(minion, nonce, received, bool(actions))
+        try:
+            checked, nonce = authenticate(kind, tag, data, opts, received)
+        except Unsigned:
+            if not highstate_on_start(opts):
+                raise
+            minion, record_, actions = decide_signin(tag, data)
+            if guard(opts).knows(minion):
+                # It has signed before: it has its key, so this start is not its own.
+                raise
+            signin_guard(opts).admit(minion, f"signin-{received}", received, True)
+        else:
+            minion, record_, actions = decide(kind, tag, checked, enabled=highstate_on_start(opts))
+            guard(opts).admit(minion, nonce, received, bool(actions))
     except (Rejected, ValueError) as exc:
         sender = data.get("id") if isinstance(data, dict) else None
         log.warning("brine: rejected event %s from %s: %s", shown(tag, 200), shown(sender, 100), bounded(str(exc), 500))
@@ -987,6 +1068,10 @@ def reaction(kind, tag, data, opts=None, received=None):
         return {"brine-record": {"runner.brine.record": [{"args": [{"entry": entry}]}]}}
     high = {}
     for number, (fun, kwargs) in enumerate(actions):
+        if fun.startswith("runner."):
+            # A master-side step (the sign-in orchestration): its target is in its pillar.
+            high[f"brine-{number}-{fun}"] = {fun: [{"args": [{key: value} for key, value in kwargs.items()]}]}
+            continue
         spec = [{"tgt": [minion]}, {"tgt_type": "list"}]
         if kwargs:
             spec.append({"args": [{key: value} for key, value in kwargs.items()]})
@@ -1077,3 +1162,216 @@ def forget(mac):
         return _discovered().forget(canonical_mac(mac))
     except Rejected as exc:
         raise ValueError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- Galera (docs/galera.md)
+#
+# mariadb.service's ExecStopPost on every controller sends a signed brine/galera/stopped
+# (salt/galera/files/brine-galera-stopped); reactor/galera.sls hands it to galera_reaction().
+# A stop that systemd calls a success (an operator's systemctl stop) is only recorded; any other
+# runs galera_recover, which asks every controller, plans with the pure core in
+# _modules/brine_galera.py (loaded by path) and records its decision as brine/galera/recovery.
+
+GALERA_STOPPED_TAG = "brine/galera/stopped"
+GALERA_RECOVERY_TAG = "brine/galera/recovery"
+# systemd's $SERVICE_RESULT values (systemd.exec(5)).
+SERVICE_RESULTS = ("success", "protocol", "timeout", "exit-code", "signal", "core-dump", "watchdog",
+                   "start-limit-hit", "resources", "oom-kill", "exec-condition")
+EXIT_CODES = ("", "exited", "killed", "dumped")
+_EXIT_STATUS = re.compile(r"^[A-Za-z0-9]{0,16}$")
+GALERA_LOCK_WAIT = 900
+# How long the runner waits for a controller's answer: a start waits for its SST (Type=notify),
+# a position may run mariadbd --wsrep-recover over a large redo log; slow in a lab guest.
+GALERA_CALL_TIMEOUTS = {"brine_galera.position": 300, "brine_galera.bootstrap": 900, "brine_galera.start": 900,
+                        "brine_galera.new_cluster": 900}
+
+
+def _galera_call(targets, fun, args):
+    """``{minion: return}`` of ``fun`` on the controllers ``targets`` (missing: no answer)."""
+    return __salt__["salt.execute"](list(targets), fun, arg=list(args), tgt_type="list",
+                                    timeout=GALERA_CALL_TIMEOUTS.get(fun, 60)) or {}
+
+
+def _galera_core():
+    """brine_galera.py (the pure core) next to this runner's checkout or synced modules."""
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.path.join(here, "..", "_modules", "brine_galera.py"), os.path.join(here, "..", "modules", "brine_galera.py")]
+    try:
+        candidates.append(os.path.join(__opts__["extension_modules"], "modules", "brine_galera.py"))
+    except (NameError, KeyError, TypeError):
+        pass
+    path = next((c for c in candidates if os.path.isfile(c)), None)
+    if path is None:
+        raise ValueError("brine_galera.py not found next to the brine runner (_modules/ or modules/)")
+    spec = importlib.util.spec_from_file_location("brine_runner_galera", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def decide_galera_stopped(tag, data):
+    """Validate ``brine/galera/stopped``: ``(minion, record, recover)``; ``recover`` is False for a
+    clean stop (systemd's result ``success``), or Rejected."""
+    if tag != GALERA_STOPPED_TAG:
+        raise Rejected(f"unexpected tag {shown(tag)}")
+    minion, payload = envelope(data)
+    _only_keys(payload, ("result", "exit_code", "exit_status") + CLAIM_KEYS)
+    result = _choice(payload, "result", SERVICE_RESULTS)
+    exit_code = payload.get("exit_code", "")
+    if exit_code not in EXIT_CODES:
+        raise Rejected(f"exit_code {shown(exit_code)} is not one of {', '.join(repr(c) for c in EXIT_CODES)}")
+    exit_status = payload.get("exit_status", "")
+    if not isinstance(exit_status, str) or not _EXIT_STATUS.match(exit_status):
+        raise Rejected(f"exit_status {shown(exit_status)} is not a short word")
+    return minion, {"result": result, "exit_code": exit_code, "exit_status": exit_status}, result != "success"
+
+
+def galera_reaction(tag, data, opts=None, received=None):
+    """
+    The reactor's high data for ``brine/galera/stopped``: when the stop was not clean,
+    ``runner.brine.galera_recover trigger=<minion>`` (it decides whether that is a full outage),
+    then the record. Signed and rate-limited like every reaction (:func:`reaction`).
+    """
+    opts = opts or {}
+    received = time.time() if received is None else received
+    try:
+        checked, nonce = authenticate("galera_stopped", tag, data, opts, received)
+        minion, record_, recover = decide_galera_stopped(tag, checked)
+        guard(opts).admit(minion, nonce, received, recover)
+    except (Rejected, ValueError) as exc:
+        sender = data.get("id") if isinstance(data, dict) else None
+        log.warning("brine: rejected event %s from %s: %s", shown(tag, 200), shown(sender, 100), bounded(str(exc), 500))
+        entry = {"received": received, "minion": bounded(sender, 100) if isinstance(sender, str) else shown(sender, 100),
+                 "tag": bounded(str(tag), 200), "rejected": bounded(str(exc), 500)}
+        return {"brine-record": {"runner.brine.record": [{"args": [{"entry": entry}]}]}}
+    high = {}
+    actions = []
+    if recover:
+        high["brine-0-galera-recover"] = {"runner.brine.galera_recover": [{"args": [{"trigger": minion}]}]}
+        actions.append({"fun": "runner.brine.galera_recover", "kwargs": {"trigger": minion}})
+    entry = {"received": received, "minion": minion, "tag": tag, "event": record_, "actions": actions}
+    high["brine-record"] = {"runner.brine.record": [{"args": [{"entry": entry}]}]}
+    return high
+
+
+def galera_controllers(inventory):
+    """The inventory's controllers, in inventory order (the first is HAProxy's active writer)."""
+    hosts = (inventory or {}).get("hosts") or {}
+    return [str(name) for name, host in hosts.items()
+            if isinstance(host, dict) and "controller" in (host.get("roles") or [])]
+
+
+def galera_summary(result):
+    """What brine/galera/recovery records: the decision, never a secret (positions are uuids and seqnos)."""
+    plan = result.get("plan") or {}
+    entry = {"decision": result.get("decision"), "reason": plan.get("reason"), "node": plan.get("node"),
+             "bootstrap": plan.get("bootstrap"), "start": plan.get("start"), "forced": plan.get("forced"),
+             "targets": result.get("targets"),
+             "positions": {n: {k: v for k, v in (p or {}).items() if k in ("state", "uuid", "seqno", "safe_to_bootstrap",
+                                                                           "source", "reason", "cluster_status")}
+                           for n, p in (plan.get("positions") or {}).items()}}
+    if "outcome" in result:
+        entry.update(outcome=result["outcome"], steps=result.get("steps"))
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+class _GaleraLock:
+    """One recovery at a time on this master (the reactor may start several)."""
+
+    def __init__(self, path, wait=GALERA_LOCK_WAIT):
+        self.path, self.wait = path, wait
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(self.fd)
+                    raise ValueError(f"another Galera recovery holds {self.path} for more than {self.wait} s")
+                time.sleep(1)
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+def galera_recover(force=None, trigger=None, timeout=300, **_reactor):
+    """
+    Bring MariaDB Galera back after a full outage, fail-closed: every controller's position
+    (``brine_galera.position``: grastate.dat, ``mariadbd --wsrep-recover`` when its seqno is
+    -1), then the node with the highest seqno bootstraps (only its grastate.dat is edited),
+    waited for until Synced, and the others start one at a time. When any position is unknown,
+    the controllers belong to different clusters, or the chosen node has the zero UUID, nothing
+    runs and ``brine/galera/recovery`` records which node and why (``salt-run brine.events
+    tag=brine/galera/recovery``). When a node still runs in a Primary component there is no
+    outage: the stopped ``trigger`` (the reactor's) or every stopped node (by hand) rejoins it.
+
+    force
+        A controller to bootstrap although some positions are unknown (after checking them by
+        hand). It must not be behind a node whose position is known.
+    trigger
+        The controller whose mariadb stopped (set by reactor/galera.sls).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run brine.galera_recover
+        salt-run brine.galera_recover force=ubuntu2
+    """
+    for name, value in (("force", force), ("trigger", trigger)):
+        if value is not None and (not isinstance(value, str) or not _MINION_ID.match(value)):
+            raise ValueError(f"{name}={shown(value)} is not a minion id")
+    core = _galera_core()
+    inventory = (__salt__["pillar.show_pillar"]() or {}).get("brine") or {}
+    nodes = galera_controllers(inventory)
+
+    def call(targets, fun, args):
+        return _galera_call(targets, fun, args)
+
+    def note(result):
+        record({"received": time.time(), "minion": trigger, "tag": GALERA_RECOVERY_TAG,
+                "event": dict(galera_summary(result), trigger=trigger, force=force)})
+
+    with _GaleraLock(os.path.join(_store_dir(), "galera.lock")):
+        result = core.run_recovery(nodes, call, force=force, trigger=trigger, timeout=int(timeout), on_decision=note)
+    note(result)
+    if result["decision"] == "refused":
+        log.warning("brine: Galera recovery refused: %s", bounded(result["plan"].get("reason", ""), 500))
+    return galera_summary(result)
+
+
+def galera_form(timeout=300, **_kwargs):
+    """
+    Form the MariaDB Galera cluster of the inventory's controllers (salt/orch/galera.sls runs
+    this after the galera states): on a clean slate (no controller runs mariadb or holds Galera
+    state) the first controller in inventory order bootstraps and makes the accounts, then the
+    others join one at a time, each waited for until Synced. When a cluster runs, the nodes
+    that are not in it join. Anything else is a recovery (``brine.galera_recover``) and is
+    refused. The result is recorded as ``brine/galera/formation``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run brine.galera_form
+    """
+    core = _galera_core()
+    nodes = galera_controllers((__salt__["pillar.show_pillar"]() or {}).get("brine") or {})
+
+    def call(targets, fun, args):
+        return _galera_call(targets, fun, args)
+
+    with _GaleraLock(os.path.join(_store_dir(), "galera.lock")):
+        result = core.run_formation(nodes, call, timeout=int(timeout))
+    record({"received": time.time(), "minion": None, "tag": "brine/galera/formation",
+            "event": {"plan": result["plan"], "steps": result["steps"], "outcome": result["outcome"]}})
+    if result["outcome"] != "done" and result["outcome"] != "nothing to do":
+        __context__["retcode"] = 1
+    return result

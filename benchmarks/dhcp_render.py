@@ -34,7 +34,8 @@ def inventory(count):
         "networks": {"management": {"cidr": str(net), "mtu": 9000, "gateway": "10.0.0.1",
                                     "dhcp_range": ["10.0.250.1", "10.0.254.254"]}},
         "hosts": hosts,
-        "services": {"dhcp": {"interface": "lo"}, "install": {"ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench bench"]}},
+        "services": {"dhcp": {"interface": "lo"}},
+        "baseline": {"deploy": {"ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBZgUM0p4h2TFkRC+XUT6uiPnG19UQYGAD7yT/u4o7O0 bench"]}},
     }
 
 

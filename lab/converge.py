@@ -7,7 +7,7 @@ Exit status 0 when every host converged without a failed state.
 import sys
 import time
 
-from lab.core import Lab, LabError
+from lab.core import Lab, LabError, minion_restarts
 
 BOND_REPORT = r"""
 for f in /proc/net/bonding/*; do
@@ -54,6 +54,31 @@ def summarise(lab, results):
     return failed_hosts
 
 
+def controllers(lab):
+    return [name for name, host in lab.layout.hosts.items() if "controller" in host["roles"]]
+
+
+def form_galera(lab, results):
+    """
+    After the highstate: the minions it reconfigured have restarted, then the Galera cluster is
+    formed (or joined, or left alone when whole) by ``salt-run state.orchestrate orch.galera``.
+    Returns ``(failed state comments, seconds)``; ``([], 0)`` when there is no controller.
+    """
+    if not controllers(lab):
+        return [], 0.0
+    lab.wait_minion_restarts(minion_restarts(results))
+    started = time.monotonic()
+    out = lab.salt_run("state.orchestrate", "orch.galera", timeout=1800)
+    seconds = time.monotonic() - started
+    data = out.get("data", out) if isinstance(out, dict) else out
+    states = next(iter(data.values()), None) if isinstance(data, dict) and data else None
+    if not isinstance(states, dict):
+        return [f"orch.galera gave no state results: {str(out)[:500]}"], seconds
+    failed = [f"{s.get('__id__')}: {str(s.get('comment'))[:300]}" for s in states.values()
+              if isinstance(s, dict) and s.get("result") is False]
+    return failed, seconds
+
+
 def main():
     lab = Lab()
     if not lab.is_up:
@@ -63,10 +88,14 @@ def main():
     lab.salt_json("*", "saltutil.sync_all")
     results = lab.salt_json("*", "state.apply")
     seconds = time.monotonic() - started
+    galera_failed, galera_seconds = form_galera(lab, results)
     failed = summarise(lab, results)
     print(f"\n{len(lab.layout.hosts)} hosts converged with salt '*' state.apply in {seconds:.0f} s; "
           f"{failed} with failures.")
-    return 1 if failed else 0
+    if controllers(lab):
+        print(f"Galera on {', '.join(controllers(lab))}: salt-run state.orchestrate orch.galera in {galera_seconds:.0f} s; "
+              + ("ok." if not galera_failed else "FAILED:\n    " + "\n    ".join(galera_failed)))
+    return 1 if failed or galera_failed else 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 base:
   '*':
     - brine
+    - baseline
     - network
 {%- for role in known.roles if roles is iterable and roles is not string and role in roles %}
     - {{ role }}

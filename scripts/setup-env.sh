@@ -42,6 +42,14 @@ for unit in haproxy keepalived; do
   fi
 done
 
+# Debian enables (and, without a policy-rc.d, starts) mariadb.service on install; this machine
+# runs the Galera tests in network namespaces and is no database server: keep it off.
+if dpkg-query -W -f='${Status}' mariadb-server 2>/dev/null | grep -q "install ok installed" \
+   && command -v systemctl >/dev/null && systemctl is-enabled --quiet mariadb 2>/dev/null; then
+  echo "setup: disabling mariadb.service on this host (a test runner)"
+  systemctl disable --now mariadb >/dev/null 2>&1 || systemctl disable mariadb >/dev/null 2>&1 || true
+fi
+
 python=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]] || ! cmp -s requirements.txt .venv/.requirements.installed; then
   echo "setup: building .venv from requirements.txt"

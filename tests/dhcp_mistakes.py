@@ -102,15 +102,21 @@ DHCP_MISTAKES = {
 
 # The bootstrap services' settings, checked by the same validation.
 DHCP_MISTAKES.update({
+    # The installed hosts' user is the deployment user (brine:baseline:deploy).
     "private SSH key for the install user": (
-        lambda i: i["services"]["install"]["ssh_keys"].append("-----BEGIN OPENSSH PRIVATE KEY-----"),
-        "brine:services:install:ssh_keys:1",
+        lambda i: i["baseline"]["deploy"]["ssh_keys"].append("-----BEGIN OPENSSH PRIVATE KEY-----"),
+        "brine:baseline:deploy:ssh_keys:1",
         "this is a private key",
     ),
     "root as the install user": (
-        lambda i: i["services"]["install"].update(user="root"),
-        "brine:services:install:user",
+        lambda i: i["baseline"]["deploy"].update(user="root"),
+        "brine:baseline:deploy:user",
         "never root",
+    ),
+    "no deployment user for the installer": (
+        lambda i: i["baseline"].pop("deploy"),
+        "brine:baseline:deploy",
+        "the installed hosts need the deployment user",
     ),
     "boot file name with a quote": (
         lambda i: i["services"]["pxe"].update(filename='pxe"linux.0'),

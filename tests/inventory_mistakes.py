@@ -167,4 +167,81 @@ MISTAKES = {
         "brine:secrets:haproxy_stats_password",
         "missing: the controllers' load balancer needs it",
     ),
+    # MariaDB Galera on the controllers (docs/galera.md)
+    "two controllers": (
+        lambda i: i["hosts"]["ubuntu3"].update(roles=["compute", "storage"]),
+        "brine:hosts:ubuntu2:roles",
+        "Galera keeps quorum only with 3 or more",
+    ),
+    "Galera secret missing": (
+        lambda i: i["secrets"].pop("galera_sst_password"),
+        "brine:secrets:galera_sst_password",
+        "the controller role's MariaDB Galera needs it",
+    ),
+    "controller without a management address": (
+        lambda i: i["hosts"]["ubuntu2"]["networks"].pop("management"),
+        "brine:hosts:ubuntu2:networks:management",
+        "a controller needs a management address",
+    ),
+    "Galera cluster name": (
+        lambda i: i.update(galera={"cluster_name": "my cluster"}),
+        "brine:galera:cluster_name",
+        "must be 1-32 letters",
+    ),
+    "Galera SST method": (
+        lambda i: i.update(galera={"sst_method": "xtrabackup"}),
+        "brine:galera:sst_method",
+        "unknown SST method 'xtrabackup'",
+    ),
+    "Galera unknown key": (
+        lambda i: i.update(galera={"clustername": "x"}),
+        "brine:galera:clustername",
+        "unknown key",
+    ),
 }
+
+# The host baseline (brine:baseline, docs/baseline.md).
+MISTAKES.update({
+    "unknown time zone": (
+        lambda i: i["baseline"].update(timezone="Europe/Berlim"),
+        "brine:baseline:timezone",
+        "unknown time zone 'Europe/Berlim'",
+    ),
+    "root as the deployment user": (
+        lambda i: i["baseline"]["deploy"].update(user="root"),
+        "brine:baseline:deploy:user",
+        "never root",
+    ),
+    "system account as the deployment user": (
+        lambda i: i["baseline"]["deploy"].update(user="daemon"),
+        "brine:baseline:deploy:user",
+        "'daemon' is a system account",
+    ),
+    "SSH key with options": (
+        lambda i: i["baseline"]["deploy"]["ssh_keys"].append(
+            'command="/bin/true" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBZgUM0p4h2TFkRC+XUT6uiPnG19UQYGAD7yT/u4o7O0 x'),
+        "brine:baseline:deploy:ssh_keys:1",
+        "options such as command=... are not accepted",
+    ),
+    "truncated SSH key": (
+        lambda i: i["baseline"]["deploy"]["ssh_keys"].__setitem__(
+            0, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBrineExampleKeyReplaceMeWithYourOwnPublicKey0 operator@lab"),
+        "brine:baseline:deploy:ssh_keys:0",
+        "does not decode to a key",
+    ),
+    "sudo nopasswd not a boolean": (
+        lambda i: i["baseline"]["deploy"]["sudo"].update(nopasswd="yes"),
+        "brine:baseline:deploy:sudo:nopasswd",
+        "must be true or false",
+    ),
+    "deployment user in its old place": (
+        lambda i: i["services"]["install"].update(user="brine"),
+        "brine:services:install:user",
+        "moved to brine:baseline:deploy:user",
+    ),
+    "hosts file from an unknown network": (
+        lambda i: i["baseline"].update(hosts_network="storage"),
+        "brine:baseline:hosts_network",
+        "unknown network 'storage'",
+    ),
+})

@@ -101,7 +101,8 @@ def test_pxe_menu_and_preseed_of_a_reserved_host(applied):
     ):
         assert line in preseed, line
     text = "\n".join(preseed)
-    assert "'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBrineExampleKeyReplaceMeWithYourOwnPublicKey0 operator@lab'" in text
+    assert "'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBZgUM0p4h2TFkRC+XUT6uiPnG19UQYGAD7yT/u4o7O0 operator@lab'" in text
+    assert "echo 'brine ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/brine-deploy\"" in text
     assert "PermitRootLogin no" in text
 
 
@@ -171,8 +172,8 @@ def test_client_settings_apply_on_the_host_that_owns_the_nic(salt_call, tmp_path
 
 
 def test_client_settings_explain_the_skip_when_the_bootstrap_services_are_refused(salt_call, inventory):
-    broken = mutate(inventory, DHCP_MISTAKES["root as the install user"][0])
+    broken = mutate(inventory, DHCP_MISTAKES["DNS forwarder that is not an address"][0])
     out, _ = salt_call("state.show_sls", "brine.clients", minion_id="ubuntu2", pillar_root=salt_call.pillar_root_with(broken))
     assert list(out) == ["brine-clients-no-bootstrap-services"]
     comment = out["brine-clients-no-bootstrap-services"]["test"][0]["comment"]
-    assert "brine:services:install:user: 'root'" in comment
+    assert "brine:services:dns:forwarders:0: 'home-router'" in comment

@@ -84,3 +84,15 @@ def converged_lab(lab):
     lab.restarted_minions = lab.wait_minion_restarts(minion_restarts(results))
     lab.first_apply = results
     return lab
+
+
+@pytest.fixture(scope="session")
+def controllers_lab(converged_lab):
+    """The converged lab with its Galera cluster formed by `salt-run state.orchestrate
+    orch.galera` (lab/converge.py form_galera), as ./main.sh leaves it."""
+    from lab.converge import form_galera
+
+    failed, seconds = form_galera(converged_lab, converged_lab.first_apply)
+    assert failed == [], failed
+    converged_lab.galera_formed_in = seconds
+    return converged_lab

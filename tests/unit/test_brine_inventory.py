@@ -160,3 +160,30 @@ def test_a_controller_without_an_address_on_the_network_is_named(inventory):
         "brine:hosts:ubuntu2:networks:management:address: missing: controller ubuntu2 needs an address on network "
         "'management', the network of VIP 'internal' (keepalived's unicast source)"
     ]
+
+
+def _controllers(inventory, count):
+    names = ["ubuntu1", "ubuntu2", "ubuntu3"]
+    for name in names[count:]:
+        inventory["hosts"][name]["roles"] = ["compute", "storage"]
+    return inventory
+
+
+@pytest.mark.parametrize("count, ok", [(0, True), (1, True), (2, False), (3, True)])
+def test_galera_controller_count(inventory, count, ok):
+    """Galera: 1 controller runs alone, 2 cannot keep quorum (refused), 3 or more can."""
+    errors = inv.check(_controllers(inventory, count))
+    assert (errors == []) is ok, errors
+
+
+def test_galera_secrets_only_needed_with_controllers(inventory):
+    _controllers(inventory, 0)
+    for name in ("mariadb_root_password", "galera_sst_password", "galera_monitor_password"):
+        inventory["secrets"].pop(name)
+    assert inv.check(inventory) == []
+
+
+def test_galera_defaults_in_the_normalised_inventory(inventory):
+    assert inv.normalise(inventory)["galera"] == {"cluster_name": "brine", "sst_method": "mariabackup"}
+    inventory["galera"] = {"cluster_name": "lab-db"}
+    assert inv.normalise(inventory)["galera"]["cluster_name"] == "lab-db"

@@ -681,7 +681,12 @@ def replayed_elsewhere(tmp_path, tag, data, now=T):
     ("echo", "brine/echo/request", event({})),
 ])
 def test_events_in_another_minions_name_are_inert(tmp_path, make, kind, tag, data):
-    high = brine.reaction(kind, tag, make(tmp_path, tag, data), {"cachedir": str(tmp_path)}, received=T)
+    opts = {"cachedir": str(tmp_path)}
+    if kind == "minion_start":
+        # The victim is a configured minion: it has signed an event before.
+        brine.reaction("echo", "brine/echo/request", signed(brine, tmp_path, "brine/echo/request", event({}), T - 1), opts,
+                       received=T - 1)
+    high = brine.reaction(kind, tag, make(tmp_path, tag, data), opts, received=T)
     assert list(high) == ["brine-record"]
     entry = high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
     assert entry["rejected"].startswith(("bad signature", "unsigned", "brine_sig")), entry["rejected"]
@@ -824,3 +829,118 @@ def test_the_reactor_for_vip_state_is_wired():
     master = (REPO / "etc" / "master").read_text()
     assert "'brine/vip/state':\n    - /srv/brine/reactor/vip.sls" in master
     assert 'reaction("vip", tag, data, __opts__)' in (REPO / "reactor" / "vip.sls").read_text()
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+def snapshot(*bonds):
+    return {"bonds": list(bonds) or [{"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"],
+                                      "up": ["eth2", "eth3"], "active": "eth2"}], "timestamp": T}
+
+
+def test_snapshot_of_healthy_bonds_reapplies_only_the_loop_guard():
+    _, record, actions = brine.decide_link("brine/net/snapshot", event(snapshot()))
+    assert actions == [("dualbond.loop_guard", {})]
+    assert record["bonds"][0] == {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"],
+                                  "up": ["eth2", "eth3"], "active": "eth2"}
+
+
+def test_snapshot_of_an_ovs_bond_left_on_its_backup_reselects_on_the_sender():
+    left = {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"], "up": ["eth3", "eth2"], "active": "eth3"}
+    minion, record, actions = brine.decide_link("brine/net/snapshot", event(snapshot(left)))
+    assert minion == "ubuntu3"
+    assert actions == [("dualbond.loop_guard", {}), ("dualbond.reselect_primary", {})]
+    assert record["bonds"][0]["up"] == ["eth2", "eth3"]  # in the bond's order
+
+
+@pytest.mark.parametrize("bond", [
+    {"bond": "bond0", "backend": "linux", "members": ["eth2", "eth3"], "up": ["eth3"], "active": "eth3"},
+    {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"], "up": ["eth3"], "active": "eth3"},
+    {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"], "up": [], "active": None},
+])
+def test_snapshot_reselects_only_where_a_missed_link_up_would_have(bond):
+    _, _, actions = brine.decide_link("brine/net/snapshot", event(snapshot(bond)))
+    assert actions == [("dualbond.loop_guard", {})]
+
+
+GOOD_BOND = {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"], "up": ["eth2"], "active": "eth2"}
+HOSTILE_SNAPSHOT = [
+    ("no bonds", {"bonds": [], "timestamp": T}),
+    ("not a list", {"bonds": "bond0", "timestamp": T}),
+    ("too many bonds", {"bonds": [GOOD_BOND] * 17, "timestamp": T}),
+    ("bond not a mapping", {"bonds": ["bond0"], "timestamp": T}),
+    ("extra key", {"bonds": [dict(GOOD_BOND, argv=["rm"])], "timestamp": T}),
+    ("up not members", {"bonds": [dict(GOOD_BOND, up=["eth9"])], "timestamp": T}),
+    ("active not a member", {"bonds": [dict(GOOD_BOND, active="eth9")], "timestamp": T}),
+    ("unknown backend", {"bonds": [dict(GOOD_BOND, backend="sh")], "timestamp": T}),
+    ("name too long", {"bonds": [dict(GOOD_BOND, bond="b" * 16)], "timestamp": T}),
+    ("target another minion", {"bonds": [GOOD_BOND], "timestamp": T, "target": "ubuntu1"}),
+    ("NaN time", {"bonds": [GOOD_BOND], "timestamp": float("nan")}),
+]
+
+
+@pytest.mark.parametrize("why,payload", HOSTILE_SNAPSHOT, ids=[h[0] for h in HOSTILE_SNAPSHOT])
+def test_hostile_snapshots_are_rejected(why, payload):
+    with pytest.raises(Rejected):
+        brine.decide_link("brine/net/snapshot", event(payload))
+
+
+def test_runner_and_engine_agree_on_the_snapshot_size():
+    import brine_linkwatch
+
+    assert brine.SNAPSHOT_BONDS_MAX == brine_linkwatch.SNAPSHOT_BONDS_MAX
+
+
+# --------------------------------------------------------------------------- sign-in of new minions
+
+
+def test_an_unsigned_start_of_a_minion_never_seen_signing_starts_its_sign_in_only(tmp_path):
+    opts = {"cachedir": str(tmp_path)}
+    high = brine.reaction("minion_start", "salt/minion/newbox/start", {"id": "newbox"}, opts, received=T)
+    assert sorted(high) == ["brine-0-runner.state.orchestrate", "brine-record"]
+    assert high["brine-0-runner.state.orchestrate"] == {"runner.state.orchestrate": [{"args": [
+        {"mods": "orch.brine_signin"}, {"pillar": {"brine_signin_minion": "newbox"}}]}]}
+    entry = high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
+    assert entry["event"] == {"highstate": False, "signin": True}
+
+
+def test_sign_ins_of_one_minion_are_spaced(tmp_path):
+    opts = {"cachedir": str(tmp_path), "brine_signin_every": 300}
+
+    def start(at):
+        return sorted(brine.reaction("minion_start", "salt/minion/newbox/start", {"id": "newbox"}, opts, received=at))
+
+    assert "brine-0-runner.state.orchestrate" in start(T)
+    assert start(T + 10) == ["brine-record"]
+    assert start(T + 200) == ["brine-record"]
+    assert "brine-0-runner.state.orchestrate" in start(T + 320)
+
+
+def test_an_unsigned_start_of_a_minion_that_signed_before_is_refused(tmp_path):
+    opts = {"cachedir": str(tmp_path)}
+    brine.reaction("echo", "brine/echo/request", signed(brine, tmp_path, "brine/echo/request", event({}, minion="ubuntu2"), T),
+                   opts, received=T)
+    high = brine.reaction("minion_start", "salt/minion/ubuntu2/start", {"id": "ubuntu2"}, opts, received=T + 1)
+    assert list(high) == ["brine-record"]
+    assert high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]["rejected"].startswith("unsigned start")
+
+
+@pytest.mark.parametrize("data,tag", [
+    ({"id": "newbox"}, "salt/minion/other/start"),
+    ({"id": "a b"}, "salt/minion/a b/start"),
+    ({"id": ["x"]}, "salt/minion/x/start"),
+])
+def test_a_sign_in_needs_a_consistent_valid_id(tmp_path, data, tag):
+    assert list(brine.reaction("minion_start", tag, data, {"cachedir": str(tmp_path)}, received=T)) == ["brine-record"]
+
+
+def test_no_sign_in_when_highstate_on_start_is_off(tmp_path):
+    opts = {"cachedir": str(tmp_path), "brine_highstate_on_start": False}
+    assert list(brine.reaction("minion_start", "salt/minion/newbox/start", {"id": "newbox"}, opts, received=T)) == ["brine-record"]
+
+
+def test_a_bad_start_signature_is_refused_not_signed_in(tmp_path):
+    data = {"id": "newbox", "grains": {"brine_start_sig": {"ts": T, "nonce": "00", "mac": "ff"}}}
+    high = brine.reaction("minion_start", "salt/minion/newbox/start", data, {"cachedir": str(tmp_path)}, received=T)
+    assert list(high) == ["brine-record"]

@@ -583,3 +583,122 @@ def test_the_netlink_reader_dumps_first_then_hands_over_every_batch_and_times_ou
     assert reader.wait(2) is True
     with pytest.raises(OSError):
         reader.get()
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+def test_snapshot_reports_every_bond_now():
+    tracker = pair_tracker()
+    tracker.observe(link("eth2", 2, up=False), NOW + 1)
+    tag, payload = tracker.snapshot(NOW + 2)
+    assert tag == "brine/net/snapshot"
+    assert payload == {"bonds": [{"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"],
+                                  "up": ["eth3"], "active": "eth3"}], "timestamp": NOW + 2}
+
+
+def test_snapshot_waits_for_every_member():
+    tracker = LinkTracker(bonds={"bond0": {"members": ["eth2", "eth3"], "backend": "ovs"}})
+    tracker.observe(link("eth2", 2), NOW)
+    assert tracker.snapshot(NOW) is None
+
+
+def resync_engine():
+    from brine_testlib import load_extension
+
+    return load_extension("engines", "brine_linkwatch")
+
+
+A, B = {("0100007F:9C40", "0100007F:1199")}, {("0100007F:9C41", "0100007F:1199")}
+
+
+def test_a_new_connection_to_the_master_sends_one_snapshot_after_it_settles():
+    engine = resync_engine()
+    answers = iter([A, set(), set(), B, B, B])
+    resync = engine.MasterResync(pair_tracker(), lambda: next(answers), every=5.0, settle=5.0, wall=lambda: NOW)
+    sent = [(now, [tag for tag, _ in resync.due(now)]) for now in (0, 5, 10, 15, 19.9, 20, 25)]
+    assert sent == [(0, []), (5, []), (10, []), (15, []), (19.9, []), (20, ["brine/net/snapshot"]), (25, [])]
+
+
+def test_a_restart_between_two_checks_is_seen_by_its_new_connection():
+    engine = resync_engine()
+    answers = iter([A, B, B])
+    resync = engine.MasterResync(pair_tracker(), lambda: next(answers), every=5.0, settle=0.0, wall=lambda: NOW)
+    assert [[t for t, _ in resync.due(now)] for now in (0, 5, 10)] == [[], ["brine/net/snapshot"], []]
+
+
+def test_the_same_connection_throughout_needs_no_snapshot():
+    engine = resync_engine()
+    resync = engine.MasterResync(pair_tracker(), lambda: A, every=5.0, settle=5.0, wall=lambda: NOW)
+    assert [resync.due(now) for now in (0, 5, 10, 15)] == [[], [], [], []]
+
+
+def test_no_master_at_the_start_then_one_sends_a_snapshot():
+    engine = resync_engine()
+    answers = iter([set(), A, A])
+    resync = engine.MasterResync(pair_tracker(), lambda: next(answers), every=1.0, settle=0.0, wall=lambda: NOW)
+    assert [[t for t, _ in resync.due(now)] for now in (0, 1, 2)] == [[], ["brine/net/snapshot"], []]
+
+
+def test_a_failing_connection_check_changes_nothing():
+    engine = resync_engine()
+    answers = iter([A, RuntimeError("proc"), A, B])
+
+    def connection():
+        value = next(answers)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    resync = engine.MasterResync(pair_tracker(), connection, every=1.0, settle=0.0, wall=lambda: NOW)
+    assert [[t for t, _ in resync.due(now)] for now in (0, 1, 2, 3)] == [[], [], [], ["brine/net/snapshot"]]
+
+
+def test_proc_net_tcp_addresses_are_decoded():
+    engine = resync_engine()
+    assert engine._proc_address("0100007F:1199") == ("127.0.0.1", 4505)
+    assert engine._proc_address("0EFF1FAC:1199") == ("172.31.255.14", 4505)
+    assert engine._proc_address("0000000000000000FFFF00000100007F:1199") == ("127.0.0.1", 4505)
+    assert engine._proc_address("00000000000000000000000001000000:0050") == ("::1", 80)
+
+
+def test_master_connection_reads_only_the_minion_process_sockets():
+    """This test process's own connection to a loopback listener is found; other sockets not."""
+    import os
+    import socket
+
+    engine = resync_engine()
+    with socket.create_server(("127.0.0.1", 0)) as server, socket.create_server(("127.0.0.1", 0)) as request:
+        port, request_port = server.getsockname()[1], request.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as pub, socket.create_connection(("127.0.0.1", request_port)):
+            found = engine.master_connection({"master": "127.0.0.1", "master_port": request_port}, pid=os.getpid())()
+            local = pub.getsockname()[1]
+            assert {engine._proc_address(r) for _, r in found} >= {("127.0.0.1", port)}
+            assert ("127.0.0.1", request_port) not in {engine._proc_address(r) for _, r in found}
+            assert any(engine._proc_address(l) == ("127.0.0.1", local) for l, _ in found)
+        other = engine.master_connection({"master": "127.0.0.1", "master_port": request_port}, pid=1)
+        assert all(engine._proc_address(r)[1] != port for _, r in other())
+
+
+def test_watch_asks_resync_between_quiet_reads():
+    engine = resync_engine()
+    clock = [0.0]
+    acted = []
+
+    class Quiet:
+        calls = 0
+
+        def wait(self, timeout):
+            assert timeout == 5.0  # no hold-down pending: the resync interval bounds the wait
+            clock[0] += timeout
+            Quiet.calls += 1
+            if Quiet.calls > 4:
+                raise StopIteration
+            return False
+
+    answers = iter([set(), A, A, A, A])
+    resync = engine.MasterResync(pair_tracker(), lambda: next(answers), every=5.0, settle=5.0, wall=lambda: NOW)
+    with pytest.raises(StopIteration):
+        engine.watch(Quiet(), pair_tracker(), lambda tag, payload: acted.append(tag), engine.HoldDown(1.0),
+                     clock=lambda: clock[0], resync=resync)
+    assert acted == ["brine/net/snapshot"]

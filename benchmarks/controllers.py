@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""
+The controllers' failover figures in the virtual lab: VIP moves, Galera node loss, full outage.
+
+    ./main.sh                                  # the lab up and converged (Galera formed)
+    .venv/bin/python benchmarks/controllers.py [--trials 10] [--node-trials 3] [--only vip-haproxy,...]
+
+Probes run inside the guests (benchmarks/probes/, sent over the lab's command channel), on
+the guests' wall clocks (UML guests read the host's clock):
+
+- a client on the bootstrap host opens a TCP connection to the internal VIP's HAProxy stats
+  port every 20 ms; the figure is the longest time between two successful connects;
+- on each controller a sampler reads every 20 ms which VIPs are local (/proc/net/fib_trie):
+  two holders at once, and the holder after the node that lost the VIP came back;
+- for Galera, a writer on the bootstrap host commits one row per transaction through the
+  internal VIP at 50/s and logs every acknowledged id; after each trial every acknowledged id
+  must be in the table on every node, and the longest write stall is printed.
+
+Trials:
+
+- vip-haproxy: HAProxy killed (SIGKILL) on the internal VIP's holder; systemd restarts it;
+- vip-node: the holder powered off (`brine-lab kill`), then powered on again;
+- galera-mysqld: mysqld killed (SIGKILL) on the active writer (the first controller);
+- galera-node: the writer's guest powered off, then on again (it rejoins by IST);
+- galera-outage: mysqld killed on all three controllers within a second while writing; the
+  reactor recovers the cluster with no manual step.
+
+Each prints min/median/max; nothing here asserts a time. Traffic stays inside the lab.
+"""
+
+import argparse
+import json
+import secrets
+import shlex
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import ha_metrics  # noqa: E402
+from lab import kernel  # noqa: E402
+from lab.core import Lab, load_inventory  # noqa: E402
+
+PROBES = REPO / "benchmarks" / "probes"
+CLIENT = "bootstrap"
+STATS_PORT = 1984
+BENCH_CREDENTIALS = "/root/brine-bench.cnf"
+
+
+def controllers(inventory):
+    return [name for name, host in inventory["hosts"].items() if "controller" in host.get("roles", [])]
+
+
+def send_probe(lab, host, name):
+    """Copy a probe script into the guest (/root/NAME)."""
+    text = (PROBES / name).read_text()
+    lab.exec(host, f"cat > /root/{name} <<'BRINE_PROBE_EOF'\n{text}\nBRINE_PROBE_EOF").check()
+
+
+def start_probe(lab, host, name, *args):
+    """Start a probe in the background; its JSON line goes to /root/NAME.out."""
+    argv = " ".join(shlex.quote(str(a)) for a in args)
+    lab.exec(host, f"rm -f /root/{name}.out; setsid nohup python3 /root/{name} {argv} > /root/{name}.out 2>&1 < /dev/null &").check()
+
+
+def collect_probe(lab, host, name, timeout=120):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        out = lab.exec(host, f"cat /root/{name}.out 2>/dev/null || true").output
+        for line in out.splitlines():
+            if line.startswith("JSON:"):
+                return json.loads(line[5:])
+        time.sleep(1)
+    raise RuntimeError(f"{host}: probe {name} printed no result: {out[-500:]}")
+
+
+def vip_holders(lab, names, address):
+    out = []
+    for name in names:
+        if lab.is_running(name) and lab.exec(name, f"ip -o addr show to {address}/32").output.strip():
+            out.append(name)
+    return out
+
+
+def wait_for(predicate, seconds, step=0.5):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def vip_trial(lab, ctl, vip, how):
+    """One VIP failover: returns {gap, double, new_holder, took_back}."""
+    (holder,) = wait_for(lambda: (h := vip_holders(lab, ctl, vip)) and len(h) == 1 and h, 60) or [None]
+    if holder is None:
+        raise RuntimeError(f"no single holder of {vip}: {vip_holders(lab, ctl, vip)}")
+    duration = 12 if how == "haproxy" else 20
+    for name in ctl:
+        start_probe(lab, name, "vip_sampler.py", duration + 2, 0.02, vip)
+    start_probe(lab, CLIENT, "vip_client.py", vip, STATS_PORT, duration, 0.02)
+    time.sleep(3)
+    cut_at = time.time()
+    if how == "haproxy":
+        lab.exec(holder, "pkill -KILL -x haproxy").check()
+    else:
+        lab.kill(holder)
+    samples = {}
+    result = collect_probe(lab, CLIENT, "vip_client.py", timeout=duration + 60)
+    for name in ctl:
+        if name == holder and how == "node":
+            continue
+        samples[name] = collect_probe(lab, name, "vip_sampler.py", timeout=60)["changes"]
+    if how == "haproxy":
+        samples[holder] = collect_probe(lab, holder, "vip_sampler.py", timeout=60)["changes"]
+    gap = ha_metrics.longest_gap(result["attempts"], since=cut_at)
+    end = max(a for a, _ in result["attempts"])
+    double = ha_metrics.double_holding(samples, vip, until=end)
+    new_holder = ha_metrics.holder_at(samples, vip, end)
+    if how == "node":
+        lab.start(holder)
+    # The node that lost the VIP is back (HAProxy restarted by systemd, or the guest booted):
+    # it must not take the VIP back (nopreempt).
+    time.sleep(5)
+    after = vip_holders(lab, ctl, vip)
+    return {"holder": holder, "gap": gap["gap"] if gap else None, "double": double["seconds"],
+            "new_holder": new_holder, "after": after, "took_back": holder in after}
+
+
+def bench_credentials(lab, writer_host):
+    """A benchmark database and account, made through the writer's local socket (root)."""
+    password = secrets.token_urlsafe(18)
+    sql = (
+        "CREATE DATABASE IF NOT EXISTS brine_bench; "
+        "CREATE TABLE IF NOT EXISTS brine_bench.acked (id BIGINT PRIMARY KEY, at DOUBLE) ENGINE=InnoDB; "
+        f"CREATE OR REPLACE USER 'bench'@'%' IDENTIFIED BY '{password}'; "
+        "GRANT ALL ON brine_bench.* TO 'bench'@'%';"
+    )
+    lab.exec(writer_host, f"mariadb -e {shlex.quote(sql)}").check()
+    lab.exec(CLIENT, f"umask 077; printf '%s\\n%s\\n' bench {shlex.quote(password)} > {BENCH_CREDENTIALS}").check()
+
+
+def table_ids(lab, host):
+    out = lab.exec(host, "mariadb -N -B -e 'SELECT id FROM brine_bench.acked'").check().output
+    return [int(x) for x in out.split()]
+
+
+def cluster_size(lab, host):
+    out = lab.exec(host, "mariadb -N -B -e \"SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'\" 2>/dev/null || true").output
+    parts = out.split()
+    return int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else 0
+
+
+def galera_trial(lab, ctl, vip, how, first_id):
+    writer = ctl[0]
+    duration = 30 if how != "outage" else 120
+    start_probe(lab, CLIENT, "galera_writer.py", vip, BENCH_CREDENTIALS, duration, 50, first_id)
+    time.sleep(5)
+    started = time.monotonic()
+    if how == "mysqld":
+        lab.exec(writer, "pkill -KILL -x mariadbd").check()
+    elif how == "node":
+        lab.kill(writer)
+    else:
+        for name in ctl:
+            lab.exec(name, "pkill -KILL -x mariadbd", timeout=10)
+    result = collect_probe(lab, CLIENT, "galera_writer.py", timeout=duration + 120)
+    if how == "node":
+        lab.start(writer)
+    rejoined = wait_for(lambda: all(cluster_size(lab, n) == len(ctl) for n in ctl), 300, step=2)
+    recovered_after = time.monotonic() - started
+    missing = {n: ha_metrics.missing_acked(result["acked"], table_ids(lab, n)) for n in ctl}
+    stalls = [s[1] for s in result["stalls"]]
+    return {"acked": len(result["acked"]), "missing": {n: len(m) for n, m in missing.items()},
+            "longest_stall": max((s for s in stalls if s is not None), default=0.0),
+            "unended_stall": any(s is None for s in stalls), "rejoined": bool(rejoined),
+            "whole_again_after": round(recovered_after, 1), "errors": result["errors"], "next_id": result["next_id"]}
+
+
+def report(title, trials, key):
+    figures = ha_metrics.summary([t[key] for t in trials])
+    print(f"{title}: n={figures['n']} min={figures['min']} median={figures['median']} max={figures['max']} s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=10, help="trials per quick scenario (HAProxy kill, mysqld kill)")
+    parser.add_argument("--node-trials", type=int, default=3, help="trials per power-off scenario")
+    parser.add_argument("--only", default="vip-haproxy,vip-node,galera-mysqld,galera-node,galera-outage")
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+    print(kernel.describe_host())
+    lab = Lab(log=lambda msg: None)
+    if not lab.is_up:
+        print("the lab is not up: ./main.sh first", file=sys.stderr)
+        return 1
+    inventory = load_inventory()
+    ctl = controllers(inventory)
+    vip = inventory["vips"]["internal"]["address"]
+    for name in ctl:
+        send_probe(lab, name, "vip_sampler.py")
+    send_probe(lab, CLIENT, "vip_client.py")
+    send_probe(lab, CLIENT, "galera_writer.py")
+    for how, count in (("haproxy", args.trials), ("node", args.node_trials)):
+        if f"vip-{how}" not in wanted:
+            continue
+        trials = []
+        for _ in range(count):
+            trial = vip_trial(lab, ctl, vip, how)
+            print(f"  vip-{how}: {json.dumps(trial)}", flush=True)
+            trials.append(trial)
+        report(f"VIP failover, {'HAProxy killed' if how == 'haproxy' else 'holder powered off'} (longest connect gap)", trials, "gap")
+        print(f"  two holders at once: {sum(t['double'] > 0 for t in trials)} of {len(trials)} trials; "
+              f"VIP taken back by the recovered node: {sum(t['took_back'] for t in trials)} of {len(trials)}")
+    galera = [w for w in ("mysqld", "node", "outage") if f"galera-{w}" in wanted]
+    if galera:
+        bench_credentials(lab, ctl[0])
+        next_id = max(table_ids(lab, ctl[0]), default=0) + 1
+        for how in galera:
+            count = args.trials if how == "mysqld" else args.node_trials
+            trials = []
+            for _ in range(count):
+                trial = galera_trial(lab, ctl, vip, how, next_id)
+                next_id = trial["next_id"]
+                print(f"  galera-{how}: {json.dumps(trial)}", flush=True)
+                trials.append(trial)
+            report(f"Galera, {how}: longest write stall", trials, "longest_stall")
+            report(f"Galera, {how}: cluster whole again after", trials, "whole_again_after")
+            lost = sum(sum(t["missing"].values()) for t in trials)
+            print(f"  acknowledged rows lost: {lost} (of {sum(t['acked'] for t in trials)} acknowledged)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

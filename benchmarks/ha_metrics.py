@@ -1,0 +1,91 @@
+"""
+Pure figures of the controllers' failover benchmark (benchmarks/controllers.py) from what the
+probes in benchmarks/probes/ print: no lab, no clock; unit-tested in
+tests/unit/test_ha_metrics.py.
+"""
+
+import statistics
+
+
+def longest_gap(attempts, since=None):
+    """
+    The longest time between two consecutive successful connects (``[[t, ok], ...]`` from
+    vip_client.py), counting only gaps that end after ``since``: ``{"gap", "from", "failed"}``
+    with ``failed`` the attempts that failed inside that gap. None when fewer than two connects.
+    """
+    best, previous, failed_since = None, None, 0
+    for at, ok in attempts:
+        if not ok:
+            failed_since += 1
+            continue
+        if previous is not None and (since is None or at >= since):
+            gap = at - previous
+            if best is None or gap > best["gap"]:
+                best = {"gap": round(gap, 4), "from": previous, "failed": failed_since}
+        previous, failed_since = at, 0
+    return best
+
+
+def holder_intervals(changes, address, until):
+    """
+    ``[(start, end), ...]`` during which one guest held ``address``, from vip_sampler.py's
+    ``changes`` (``[[t, [addresses]], ...]``); an interval still open ends at ``until``.
+    """
+    intervals, since = [], None
+    for at, held in changes:
+        if address in held and since is None:
+            since = at
+        elif address not in held and since is not None:
+            intervals.append((since, at))
+            since = None
+    if since is not None:
+        intervals.append((since, until))
+    return intervals
+
+
+def double_holding(changes_by_host, address, until):
+    """
+    Total seconds during which two or more guests held ``address`` at once, and the pairs that
+    did: ``{"seconds", "pairs"}``. Sampling is discrete, so overlaps shorter than the sampling
+    interval can be missed; a positive figure is always real.
+    """
+    intervals = {host: holder_intervals(ch, address, until) for host, ch in changes_by_host.items()}
+    hosts = sorted(intervals)
+    total, pairs = 0.0, []
+    for i, first in enumerate(hosts):
+        for second in hosts[i + 1:]:
+            for a_start, a_end in intervals[first]:
+                for b_start, b_end in intervals[second]:
+                    overlap = min(a_end, b_end) - max(a_start, b_start)
+                    if overlap > 0:
+                        total += overlap
+                        pairs.append((first, second, round(overlap, 4)))
+    return {"seconds": round(total, 4), "pairs": pairs}
+
+
+def holder_at(changes_by_host, address, at):
+    """The guests holding ``address`` at time ``at`` (sorted)."""
+    out = []
+    for host, changes in changes_by_host.items():
+        held = False
+        for when, addresses in changes:
+            if when > at:
+                break
+            held = address in addresses
+        if held:
+            out.append(host)
+    return sorted(out)
+
+
+def summary(values):
+    """``{"n", "min", "median", "max"}`` of a list of numbers (None values dropped)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"n": 0, "min": None, "median": None, "max": None}
+    return {"n": len(values), "min": round(min(values), 4), "median": round(statistics.median(values), 4),
+            "max": round(max(values), 4)}
+
+
+def missing_acked(acked, present):
+    """The acknowledged ids that are not in the table (``present``): sorted."""
+    return sorted(set(acked) - set(present))

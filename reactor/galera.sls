@@ -1,0 +1,30 @@
+#!py
+"""
+Reactor for brine/galera/stopped, sent by mariadb.service's ExecStopPost on a controller
+(salt/galera/files/brine-galera-stopped).
+
+Nothing is decided here: galera_reaction() of the brine runner module (_runners/brine.py)
+validates the signed event while this renders; a stop that was not clean starts
+runner.brine.galera_recover (which asks every controller and decides whether it is a full
+outage), and the event is recorded for salt-run brine.events. See docs/galera.md.
+"""
+import importlib.util
+import os
+import sys
+
+
+def _brine():
+    # Loaded once per reactor process (restart the master after changing _runners/brine.py).
+    module = sys.modules.get("brine_reactions")
+    if module is None:
+        dirs = list(__opts__.get("runner_dirs") or []) + [os.path.join(__opts__["extension_modules"], "runners")]
+        path = next(os.path.join(d, "brine.py") for d in dirs if os.path.isfile(os.path.join(d, "brine.py")))
+        spec = importlib.util.spec_from_file_location("brine_reactions", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["brine_reactions"] = module
+    return module
+
+
+def run():
+    return _brine().galera_reaction(tag, data, __opts__)

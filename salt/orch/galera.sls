@@ -1,0 +1,42 @@
+{#- MariaDB Galera cluster formation: `salt-run state.orchestrate orch.galera`.
+    1. the galera states on every controller (packages, configuration, health service; they
+       never start or bootstrap mariadb);
+    2. salt-run brine.galera_form: on a clean slate the first controller in inventory order
+       bootstraps and makes the accounts, then the others join one at a time, each waited for
+       until Synced; when a cluster runs, the missing nodes join it; anything else (a node
+       holding state with no cluster running) is refused: that is brine.galera_recover's job;
+    3. the accounts state once more everywhere (no change when replication carried them). #}
+{%- from 'brine/map.jinja' import check, inventory with context %}
+{%- set controllers = [] %}
+{%- for name, host in inventory.hosts.items() if 'controller' in host.get('roles', []) %}
+{%-   do controllers.append(name) %}
+{%- endfor %}
+{%- if check.valid and controllers %}
+
+galera-configured:
+  salt.state:
+    - tgt: {{ controllers | json }}
+    - tgt_type: list
+    - sls:
+      - galera
+
+galera-formed:
+  salt.runner:
+    - name: brine.galera_form
+    - require:
+      - salt: galera-configured
+
+galera-accounts:
+  salt.state:
+    - tgt: {{ controllers | json }}
+    - tgt_type: list
+    - sls:
+      - galera.users
+    - require:
+      - salt: galera-formed
+{%- else %}
+
+galera-nothing-to-form:
+  test.succeed_without_changes:
+    - name: no valid inventory with controllers
+{%- endif %}

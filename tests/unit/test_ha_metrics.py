@@ -1,0 +1,46 @@
+"""The controllers' failover benchmark's figures (benchmarks/ha_metrics.py), from probe data."""
+
+import sys
+
+from brine_testlib import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import ha_metrics  # noqa: E402
+
+
+def test_longest_gap_spans_failed_attempts_between_successes():
+    attempts = [[0.0, True], [0.02, True], [0.04, False], [0.56, False], [1.08, True], [1.10, True]]
+    assert ha_metrics.longest_gap(attempts) == {"gap": 1.06, "from": 0.02, "failed": 2}
+
+
+def test_longest_gap_only_counts_gaps_ending_after_since():
+    attempts = [[0.0, True], [2.0, True], [2.1, True], [2.5, True]]
+    assert ha_metrics.longest_gap(attempts, since=2.05)["gap"] == 0.4
+    assert ha_metrics.longest_gap([[0.0, True], [0.1, False]]) is None
+
+
+def test_holder_intervals_open_and_closed():
+    changes = [[0.0, []], [1.0, ["10.10.0.100"]], [3.0, []], [5.0, ["10.10.0.100"]]]
+    assert ha_metrics.holder_intervals(changes, "10.10.0.100", until=9.0) == [(1.0, 3.0), (5.0, 9.0)]
+
+
+def test_double_holding_finds_overlaps_and_none_when_clean():
+    vip = "10.10.0.100"
+    clean = {"a": [[0.0, [vip]], [2.0, []]], "b": [[0.0, []], [2.5, [vip]]], "c": [[0.0, []]]}
+    assert ha_metrics.double_holding(clean, vip, until=5.0) == {"seconds": 0.0, "pairs": []}
+    split = {"a": [[0.0, [vip]]], "b": [[0.0, []], [1.0, [vip]], [1.5, []]]}
+    assert ha_metrics.double_holding(split, vip, until=5.0) == {"seconds": 0.5, "pairs": [("a", "b", 0.5)]}
+
+
+def test_holder_at_reads_each_guests_last_sample_before_the_time():
+    vip = "10.10.0.100"
+    by_host = {"a": [[0.0, [vip]], [2.0, []]], "b": [[0.0, []], [2.5, [vip]]]}
+    assert ha_metrics.holder_at(by_host, vip, 1.0) == ["a"]
+    assert ha_metrics.holder_at(by_host, vip, 2.2) == []
+    assert ha_metrics.holder_at(by_host, vip, 3.0) == ["b"]
+
+
+def test_summary_and_missing_acked():
+    assert ha_metrics.summary([3, 1, 2, None]) == {"n": 3, "min": 1, "median": 2, "max": 3}
+    assert ha_metrics.summary([]) == {"n": 0, "min": None, "median": None, "max": None}
+    assert ha_metrics.missing_acked([1, 2, 3, 5], [1, 3, 4, 5]) == [2]
