@@ -95,6 +95,11 @@ _SECRET_REF = re.compile(r"^sdb://[A-Za-z0-9_.-]+/\S+$")
 _WWN = re.compile(r"^(0x)?[0-9a-f]{16}([0-9a-f]{16})?$", re.IGNORECASE)
 _SERIAL = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
+# A VIP's keys; vrid and priorities are keepalived's (check_load_balancer).
+VIP_KEYS = ("address", "network", "fqdn", "vrid", "priorities")
+# Secrets the controller role's load balancer reads (salt/keepalived, salt/haproxy).
+LB_SECRETS = ("keepalived_auth", "haproxy_stats_password")
+
 TOP_LEVEL_KEYS = ("domain", "networks", "vips", "hosts", "secrets", "openstack", "lab", "services", "baseline",
                   "galera")
 
@@ -242,6 +247,7 @@ class _Checker:
         self.check_openstack(self.inv.get("openstack", {}), f"{root}:openstack")
         self.check_baseline(self.inv.get("baseline", {}), f"{root}:baseline")
         self.check_galera(self.inv.get("galera", {}), f"{root}:galera")
+        self.check_load_balancer(root)
         return self.errors
 
     # ---- networks
@@ -576,6 +582,76 @@ class _Checker:
             fqdn = vip.get("fqdn")
             if fqdn is not None and not all(_HOST_LABEL.match(p) for p in str(fqdn).split(".")):
                 self.err(f"{vpath}:fqdn", f"{fqdn!r} is not a valid DNS name")
+            for key in vip:
+                if key not in VIP_KEYS:
+                    self.err(f"{vpath}:{key}", f"unknown key; expected one of {', '.join(VIP_KEYS)}")
+
+    # ---- the controllers' VIPs (keepalived) and load balancer (HAProxy)
+
+    def check_load_balancer(self, root):
+        """
+        What keepalived and HAProxy on the controllers need (docs/loadbalancer.md): an internal
+        VIP; per VIP a VRRP id (1-255, unique), optional priorities of controllers (1-254), and
+        an address of every controller on the VIP's network (its unicast source); the two
+        secrets. One controller is allowed: it holds the VIPs alone, without failover.
+        """
+        hosts = self.inv.get("hosts") if isinstance(self.inv.get("hosts"), dict) else {}
+        controllers = [
+            str(mid) for mid, h in hosts.items()
+            if isinstance(h, dict) and isinstance(h.get("roles"), list) and "controller" in h["roles"]
+        ]
+        if not controllers:
+            return
+        vips = self.inv.get("vips")
+        vips = vips if isinstance(vips, dict) else {}
+        if "internal" not in vips:
+            self.err(f"{root}:vips:internal", "missing: the controllers' VIPs and HAProxy need an internal VIP")
+        vrids = {}
+        # By name: the VIP reported for a shared id does not depend on the pillar's key order.
+        for name, vip in sorted(vips.items(), key=lambda item: str(item[0])):
+            vpath = f"{root}:vips:{name}"
+            if not isinstance(vip, dict):
+                continue
+            vrid = vip.get("vrid")
+            if vrid is None:
+                self.err(f"{vpath}:vrid", "missing: each VIP needs its own VRRP virtual router id (1-255)")
+            elif isinstance(vrid, bool) or not isinstance(vrid, int) or not 1 <= vrid <= 255:
+                self.err(f"{vpath}:vrid", f"VRRP virtual router id {vrid!r} is out of range 1-255")
+            elif vrid in vrids:
+                self.err(f"{vpath}:vrid", f"VRRP virtual router id {vrid} is already used by VIP {vrids[vrid]!r}")
+            else:
+                vrids[vrid] = name
+            priorities = vip.get("priorities")
+            if priorities is not None and self.is_mapping(priorities, f"{vpath}:priorities"):
+                for mid, prio in priorities.items():
+                    ppath = f"{vpath}:priorities:{mid}"
+                    if str(mid) not in controllers:
+                        self.err(ppath, f"{mid!r} is not a controller ({', '.join(controllers)})")
+                    elif isinstance(prio, bool) or not isinstance(prio, int) or not 1 <= prio <= 254:
+                        self.err(ppath, f"VRRP priority {prio!r} is out of range 1-254")
+            net_name = vip.get("network")
+            if net_name not in self.networks:
+                continue  # check_vips named it
+            for mid in controllers:
+                att = (hosts[mid].get("networks") or {}) if isinstance(hosts[mid].get("networks"), dict) else {}
+                att = att.get(net_name)
+                apath = f"{root}:hosts:{mid}:networks:{net_name}"
+                if any(e.path == apath or e.path.startswith(apath + ":") for e in self.errors):
+                    continue  # one error per problem: another check named this attachment already
+                if not isinstance(att, dict) or "address" not in att:
+                    self.err(
+                        f"{root}:hosts:{mid}:networks:{net_name}:address",
+                        f"missing: controller {mid} needs an address on network {net_name!r}, "
+                        f"the network of VIP {name!r} (keepalived's unicast source)",
+                    )
+        secrets = self.inv.get("secrets")
+        secrets = secrets if isinstance(secrets, dict) else {}
+        for secret in LB_SECRETS:
+            if secret not in secrets:
+                self.err(
+                    f"{root}:secrets:{secret}",
+                    f"missing: the controllers' load balancer needs it (e.g. sdb://brine_secrets/{secret})",
+                )
 
     def check_secrets(self, secrets, path):
         if not self.is_mapping(secrets, path):

@@ -11,6 +11,7 @@ while they render; it validates the event in Python and decides what, if anythin
   (``dualbond.loop_guard``).
 * ``brine/file/changed`` with watch ``nova_conf``: ``state.apply compute.console`` on that minion.
 * ``brine/dhcp/unknown``: the MAC is added to the discovered machines.
+* ``brine/vip/state`` (keepalived's notify script): recorded.
 * ``salt/minion/<id>/start``: ``state.apply`` (the highstate) on that minion, unless the master
   option ``brine_highstate_on_start`` is False.
 
@@ -435,6 +436,27 @@ def decide_minion_start(tag, data, enabled=True):
         raise Rejected(f"tag {shown(tag)} is not the start event of {shown(minion)}")
     actions = [("state.apply", {"queue": True})] if enabled else []
     return minion, {"highstate": bool(enabled)}, actions
+
+
+# VIP state changes from keepalived's notify script (salt/keepalived, docs/loadbalancer.md).
+VIP_NAMES = ("internal", "external")
+VIP_STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
+
+
+def decide_vip(tag, data):
+    """Validate ``brine/vip/state`` (a VRRP instance of the sender changed state):
+    ``(minion, record, [])``, recorded only, or Rejected."""
+    if tag != "brine/vip/state":
+        raise Rejected(f"unexpected tag {shown(tag)}")
+    minion, payload = envelope(data)
+    _only_keys(payload, ("vip", "state", "priority", "timestamp") + CLAIM_KEYS)
+    record = {"vip": _choice(payload, "vip", VIP_NAMES), "state": _choice(payload, "state", VIP_STATES),
+              "timestamp": _number(payload, "timestamp")}
+    priority = payload.get("priority")
+    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 255):
+        raise Rejected(f"priority: {shown(priority)} is not a VRRP priority 0-255")
+    record["priority"] = priority
+    return minion, record, []
 
 
 def decide_echo(tag, data):
@@ -939,6 +961,8 @@ def decide(kind, tag, data, enabled=True):
         return decide_minion_start(tag, data, enabled=enabled)
     if kind == "echo":
         return decide_echo(tag, data)
+    if kind == "vip":
+        return decide_vip(tag, data)
     raise Rejected(f"no reaction of kind {shown(kind)}")
 
 

@@ -30,6 +30,17 @@ if ((${#missing[@]})); then
   [[ -n $own_policy ]] && rm -f /usr/sbin/policy-rc.d
   [[ ${status:-0} -eq 0 ]] || { echo "setup: apt-get install failed"; exit 1; }
 fi
+# keepalived and haproxy are here for their config checks and the namespace tests; Debian
+# enables both units (haproxy with its own empty config). This host is a test runner, not a
+# load balancer: not at boot, and not now (no-ops where they are disabled or stopped already).
+for unit in haproxy keepalived; do
+  if systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+    systemctl disable --quiet "$unit" 2>/dev/null || true
+  fi
+  if [[ -d /run/systemd/system ]] && systemctl is-active --quiet "$unit" 2>/dev/null; then
+    systemctl stop "$unit" || true
+  fi
+done
 
 # Debian enables (and, without a policy-rc.d, starts) mariadb.service on install; this machine
 # runs the Galera tests in network namespaces and is no database server: keep it off.

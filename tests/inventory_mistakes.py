@@ -116,6 +116,57 @@ MISTAKES = {
         "brine:hosts:ubuntu1:dualbond",
         "device name 'bond-eth3' would be both the NIC bond-eth3 and the bond of NIC eth3",
     ),
+    # The controllers' VIPs and load balancer (check_load_balancer; docs/loadbalancer.md)
+    "VIP without a VRRP id": (
+        lambda i: i["vips"]["external"].pop("vrid"),
+        "brine:vips:external:vrid",
+        "missing: each VIP needs its own VRRP virtual router id",
+    ),
+    "VRRP id out of range": (
+        lambda i: i["vips"]["internal"].update(vrid=256),
+        "brine:vips:internal:vrid",
+        "VRRP virtual router id 256 is out of range 1-255",
+    ),
+    "VRRP id used twice": (
+        lambda i: i["vips"]["internal"].update(vrid=52),
+        "brine:vips:internal:vrid",
+        "VRRP virtual router id 52 is already used by VIP 'external'",
+    ),
+    "VRRP priority of a non-controller": (
+        lambda i: i["vips"]["internal"].update(priorities={"bootstrap": 100}),
+        "brine:vips:internal:priorities:bootstrap",
+        "'bootstrap' is not a controller",
+    ),
+    "VRRP priority out of range": (
+        lambda i: i["vips"]["internal"].update(priorities={"ubuntu2": 255}),
+        "brine:vips:internal:priorities:ubuntu2",
+        "VRRP priority 255 is out of range 1-254",
+    ),
+    "controller without an address on a VIP's network": (
+        lambda i: i["hosts"]["ubuntu3"]["networks"].pop("external"),
+        "brine:hosts:ubuntu3:networks:external:address",
+        "controller ubuntu3 needs an address on network 'external', the network of VIP 'external'",
+    ),
+    "controllers without an internal VIP": (
+        lambda i: i["vips"].pop("internal"),
+        "brine:vips:internal",
+        "missing: the controllers' VIPs and HAProxy need an internal VIP",
+    ),
+    "unknown VIP key": (
+        lambda i: i["vips"]["internal"].update(vrrp_id=7),
+        "brine:vips:internal:vrrp_id",
+        "unknown key; expected one of address, network, fqdn, vrid, priorities",
+    ),
+    "controllers without the keepalived secret": (
+        lambda i: i["secrets"].pop("keepalived_auth"),
+        "brine:secrets:keepalived_auth",
+        "missing: the controllers' load balancer needs it",
+    ),
+    "controllers without the HAProxy stats secret": (
+        lambda i: i["secrets"].pop("haproxy_stats_password"),
+        "brine:secrets:haproxy_stats_password",
+        "missing: the controllers' load balancer needs it",
+    ),
     # MariaDB Galera on the controllers (docs/galera.md)
     "two controllers": (
         lambda i: i["hosts"]["ubuntu3"].update(roles=["compute", "storage"]),

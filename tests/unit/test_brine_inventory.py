@@ -124,6 +124,45 @@ def test_interface_names_with_shell_characters_are_refused_with_their_path(inven
     ]
 
 
+def test_load_balancer_keys_are_not_needed_without_controllers(inventory):
+    """vrid, the VIP networks' addresses and the two secrets are the controllers' needs only."""
+    for host in inventory["hosts"].values():
+        host["roles"] = [r for r in host["roles"] if r != "controller"]
+    for vip in inventory["vips"].values():
+        vip.pop("vrid")
+    inventory["secrets"].pop("keepalived_auth")
+    inventory["hosts"]["ubuntu3"]["networks"].pop("external")
+    assert errors_of(inventory) == []
+
+
+def test_one_controller_is_allowed(inventory):
+    """A single controller holds the VIPs alone (no failover): valid, documented."""
+    for name in ("ubuntu2", "ubuntu3"):
+        inventory["hosts"][name]["roles"].remove("controller")
+    assert errors_of(inventory) == []
+
+
+@pytest.mark.parametrize("vrid", [0, -1, 256, "51", True, 1.5])
+def test_vrids_outside_1_to_255_are_refused(inventory, vrid):
+    inventory["vips"]["internal"]["vrid"] = vrid
+    assert errors_of(inventory) == [f"brine:vips:internal:vrid: VRRP virtual router id {vrid!r} is out of range 1-255"]
+
+
+def test_vrids_1_and_255_and_explicit_priorities_are_valid(inventory):
+    inventory["vips"]["internal"].update(vrid=1, priorities={"ubuntu1": 1, "ubuntu3": 254})
+    inventory["vips"]["external"]["vrid"] = 255
+    assert errors_of(inventory) == []
+
+
+def test_a_controller_without_an_address_on_the_network_is_named(inventory):
+    """Attached without an address (DHCP) is not enough: keepalived needs the unicast source."""
+    del inventory["hosts"]["ubuntu2"]["networks"]["management"]["address"]
+    assert errors_of(inventory) == [
+        "brine:hosts:ubuntu2:networks:management:address: missing: controller ubuntu2 needs an address on network "
+        "'management', the network of VIP 'internal' (keepalived's unicast source)"
+    ]
+
+
 def _controllers(inventory, count):
     names = ["ubuntu1", "ubuntu2", "ubuntu3"]
     for name in names[count:]:

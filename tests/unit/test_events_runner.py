@@ -761,6 +761,76 @@ def test_the_secret_is_private_and_kept(tmp_path):
     assert minion_key(brine, tmp_path, "a") != minion_key(brine, tmp_path, "b")
 
 
+# --------------------------------------------------------------------------- VIP state (keepalived notify)
+
+
+def vip_state(**changes):
+    payload = {"vip": "internal", "state": "MASTER", "priority": 150, "timestamp": T}
+    payload.update(changes)
+    return payload
+
+
+@pytest.mark.parametrize("state", ["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"])
+def test_vip_state_changes_are_recorded_with_no_action(react, state):
+    high = react("vip", "brine/vip/state", event(vip_state(state=state), minion="ubuntu1"))
+    assert list(high) == ["brine-record"]
+    entry = high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
+    assert entry["minion"] == "ubuntu1" and entry["tag"] == "brine/vip/state" and entry["actions"] == []
+    assert entry["event"] == {"vip": "internal", "state": state, "priority": 150, "timestamp": T}
+
+
+def test_vip_state_without_a_priority_is_fine():
+    payload = vip_state()
+    del payload["priority"]
+    _, record, actions = brine.decide_vip("brine/vip/state", event(payload))
+    assert record["priority"] is None and actions == []
+
+
+@pytest.mark.parametrize("why, payload", [
+    ("unknown VIP", vip_state(vip="storage")),
+    ("VIP name with shell", vip_state(vip="internal;reboot")),
+    ("lower-case state", vip_state(state="master")),
+    ("made-up state", vip_state(state="PRIMARY")),
+    ("huge state", vip_state(state="M" * 100_000)),
+    ("priority too high", vip_state(priority=256)),
+    ("priority negative", vip_state(priority=-1)),
+    ("priority as text", vip_state(priority="150")),
+    ("priority as bool", vip_state(priority=True)),
+    ("no timestamp", {"vip": "internal", "state": "MASTER"}),
+    ("NaN timestamp", vip_state(timestamp=float("nan"))),
+    ("smuggled key", vip_state(mods="controller")),
+    ("names another minion", vip_state(minion="ubuntu2")),
+])
+def test_hostile_vip_events_are_rejected(why, payload):
+    with pytest.raises(Rejected):
+        brine.decide_vip("brine/vip/state", event(payload))
+
+
+def test_vip_events_under_another_tag_are_rejected():
+    with pytest.raises(Rejected, match="unexpected tag"):
+        brine.decide_vip("brine/vip/other", event(vip_state()))
+
+
+def test_unsigned_vip_events_are_inert(tmp_path):
+    high = brine.reaction("vip", "brine/vip/state", event(vip_state()), {"cachedir": str(tmp_path)}, received=T)
+    entry = high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
+    assert list(high) == ["brine-record"] and entry["rejected"].startswith("unsigned")
+
+
+def test_the_runner_knows_the_states_and_vips_keepalived_and_the_inventory_name():
+    brine_lb = load_extension("modules", "brine_lb")
+    assert brine.VIP_STATES == brine_lb.VIP_STATES
+    assert set(brine.VIP_NAMES) == {"internal", "external"}  # brine_inventory.check_vips's names
+
+
+def test_the_reactor_for_vip_state_is_wired():
+    from brine_testlib import REPO
+
+    master = (REPO / "etc" / "master").read_text()
+    assert "'brine/vip/state':\n    - /srv/brine/reactor/vip.sls" in master
+    assert 'reaction("vip", tag, data, __opts__)' in (REPO / "reactor" / "vip.sls").read_text()
+
+
 # --------------------------------------------------------------------------- snapshots
 
 

@@ -1,0 +1,29 @@
+#!py
+"""
+Reactor for brine/vip/state from keepalived's notify script on the controllers (a VRRP
+instance, i.e. a VIP, changed state: MASTER, BACKUP, FAULT, STOP or DELETED).
+
+Nothing is decided here: reaction() of the brine runner module (_runners/brine.py) validates
+the event in Python while this renders; it only records it for salt-run brine.events (no
+action yet). See docs/loadbalancer.md and docs/events.md.
+"""
+import importlib.util
+import os
+import sys
+
+
+def _brine():
+    # Loaded once per reactor process (restart the master after changing _runners/brine.py).
+    module = sys.modules.get("brine_reactions")
+    if module is None:
+        dirs = list(__opts__.get("runner_dirs") or []) + [os.path.join(__opts__["extension_modules"], "runners")]
+        path = next(os.path.join(d, "brine.py") for d in dirs if os.path.isfile(os.path.join(d, "brine.py")))
+        spec = importlib.util.spec_from_file_location("brine_reactions", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["brine_reactions"] = module
+    return module
+
+
+def run():
+    return _brine().reaction("vip", tag, data, __opts__)
