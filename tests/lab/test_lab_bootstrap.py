@@ -1,5 +1,5 @@
 """
-The bootstrap host's services in the virtual lab (issue #6, docs/dhcp-bootstrap.md): after one
+The bootstrap host's services in the virtual lab (docs/dhcp-bootstrap.md): after one
 converge, lab guests get DHCP, time, DNS and the package proxy from the bootstrap host over
 the management VLAN of the lab switch.
 
@@ -231,7 +231,7 @@ FOLLOWER = "journalctl --follow --lines=0 --no-pager -o short-iso -t dhcpd"
 
 
 def test_an_unknown_macs_request_is_in_the_masters_discovered_machines(guests, settings):
-    """The issue #5 path end to end: dhcpd logs only to the journal (no rsyslog in the lab
+    """Unknown-MAC discovery at the master, end to end: dhcpd logs only to the journal (no rsyslog in the lab
     image), the bootstrap host's brine_filewatch follows it, its brine/dhcp/unknown event
     reaches the lab master's reactor, and `salt-run brine.discovered` lists the machine."""
     lab = guests
