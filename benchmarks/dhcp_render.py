@@ -4,6 +4,14 @@ the real daemons (dhcpd -t; kea-dhcp4 -t and dnsmasq --test for comparison), and
 times. Target: validate + render + dhcpd -t under 2 s.
 
     .venv/bin/python benchmarks/dhcp_render.py [HOSTS]
+
+Measured on a 2-core machine shared with other work, 10,000 hosts:
+
+    validate (plan):             0.503 s
+    isc-dhcp  render   0.117 s  check   0.323 s  (1.2 MB, ok)
+    kea       render   0.351 s  check   1.258 s  (1.5 MB, ok)
+    dnsmasq   render   0.104 s  check   1.159 s  (0.5 MB, ok)
+    validate + render + dhcpd -t: 0.943 s (target < 2 s)
 """
 
 import ipaddress

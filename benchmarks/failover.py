@@ -13,8 +13,20 @@ port goes down) ``--cuts`` times, alternating eth2 and eth3, and mends it again:
 - recovery: cable back -> the NIC is its bond's active member again (Linux: the bond's sysfs
   ``active_slave``; OVS: the timestamp of vswitchd's "active member is now" log line).
 
-Targets (issue #4): failover <= miimon + 50 ms; recovery <= 1 s. The harness is
+Targets: failover <= miimon + 50 ms; recovery <= 1 s. The harness is
 tests/kernel/uml_guest.py; traffic stays inside the guest's own namespaces.
+
+Measured on a 2-core "Intel(R) Xeon(R) Processor" with AMX, host kernel 6.18, lab kernel UML
+7.2um1 (7.2.7), the lab's guests idle beside, miimon 100 ms, 10 cuts per backend (ms, min /
+median / max):
+
+    backend                          failover        bond only        recovery
+    linux                            68 / 100 / 102  40 / 100 / 100   8 / 69 / 79
+    ovs (netdev, carrier detection)  16 / 32 / 64    -                3 / 5 / 95 (9 cuts timed)
+
+OVS link detection compared, Debian 12's UML 6.1, netdev datapath, host CPUs mostly idle,
+10 cuts each: polling (bond-detect-mode=miimon) failover 43 / 148 / 254, recovery
+68 / 157 / 323; carrier detection failover 19 / 28 / 93, recovery 10 / 23 / 68.
 """
 
 import argparse

@@ -10,11 +10,10 @@ memoised per run, so 1 is the aim).
 
 Prints min/median/max seconds per case; nothing is asserted.
 
-Measured 2026-12-06 on the 2-core Xeon (one run each, another test run busy on the machine):
-before the per-run memo the bootstrap host's render checked the inventory 64 times and a
-controller's 48 (4 or 64 hosts alike); with it, once. The bootstrap host's render still grows
-from about 1.2 s to 2.3 s at 64 hosts: that is its DHCP and PXE files for every host, not the
-check; the controller's stays at about 1.1-1.3 s (2.3 s before).
+Measured on the 2-core Xeon (one run each, another test run busy on the machine): the
+inventory checked once per run (4 or 64 hosts alike); the bootstrap host's render about 1.2 s
+at 4 hosts and 2.3 s at 64 (its DHCP and PXE files for every host, not the check); the
+controller's about 1.1-1.3 s.
 """
 
 import argparse

@@ -1,5 +1,5 @@
 """
-The bootstrap host's services in the virtual lab (issue #6, docs/dhcp-bootstrap.md): after one
+The bootstrap host's services in the virtual lab (docs/dhcp-bootstrap.md): after one
 converge, lab guests get DHCP, time, DNS and the package proxy from the bootstrap host over
 the management VLAN of the lab switch.
 
@@ -7,6 +7,13 @@ Every client here is a real one inside a UML guest (ISC dhclient, chronyd, the g
 apt). The DHCP client runs with a script that only writes down what the server handed out, so
 the guest's converged network stays as it is. Nothing is sent anywhere but to lab guests.
 What a test starts in a guest (dhclient daemons, network namespaces, a web server) it removes.
+
+Measured in the lab on 2 shared cores, load 13-21: the reserved exchange (dhclient start to
+BOUND, through the control channel) 6-10 s; the unknown MAC's 10-12 s; the chrony check of the
+three clients and the server 23 s (already synchronised a few minutes after the converge);
+apt-helper through Squid by name 8 s including the web server's start; `state.apply` of the
+bootstrap host after a squid.conf change 83 s (Squid's restart alone 38 s). The unknown MAC at
+the master: listed 2.2 s after the request started (load ~5 with two other labs up).
 """
 
 import ipaddress
@@ -231,7 +238,7 @@ FOLLOWER = "journalctl --follow --lines=0 --no-pager -o short-iso -t dhcpd"
 
 
 def test_an_unknown_macs_request_is_in_the_masters_discovered_machines(guests, settings):
-    """The issue #5 path end to end: dhcpd logs only to the journal (no rsyslog in the lab
+    """Unknown-MAC discovery at the master, end to end: dhcpd logs only to the journal (no rsyslog in the lab
     image), the bootstrap host's brine_filewatch follows it, its brine/dhcp/unknown event
     reaches the lab master's reactor, and `salt-run brine.discovered` lists the machine."""
     lab = guests
@@ -392,7 +399,7 @@ def test_apt_on_a_lab_host_goes_through_squid_on_the_bootstrap_host(guests, sett
                 "import sys, urllib.request as u\n"
                 f"o = u.build_opener(u.ProxyHandler({{'http': '{url}'}}))\n"
                 "try:\n"
-                # HEAD: the error page's headers only (the lab switch drops frames over 1500 bytes).
+                # HEAD: the error page's headers are what is checked.
                 f"    o.open(u.Request('http://{address}:8081/', method='HEAD'), timeout=30)\n"
                 "except u.HTTPError as e:\n"
                 "    print(e.code, e.headers.get('Server'), e.headers.get('X-Squid-Error'))\n"

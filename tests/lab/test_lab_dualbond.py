@@ -1,5 +1,5 @@
 """
-The dual bond in the virtual lab (issue #4): the converged example lab's servers (ubuntu1 and
+The dual bond in the virtual lab (docs/dualbond.md): the converged example lab's servers (ubuntu1 and
 ubuntu2 on the Linux backend, ubuntu3 on Open vSwitch), their real kernels and the lab switch.
 
 Cables are cut at the guest's switch port (`lab.cut`), so the NIC really loses carrier. Every

@@ -92,7 +92,7 @@ def test_a_file_right_for_its_release_is_left_alone(fixture, release):
 
 
 def test_the_judge_tells_the_pike_and_queens_names_apart():
-    """What the issue saw: Pike does not read server_listen; Yoga no longer reads vncserver_listen."""
+    """Pike does not read server_listen; Yoga does not read vncserver_listen."""
     pike_file, queens_file = DATA / "pike-nova-compute.conf", DATA / "queens-nova-compute.conf"
     pike = nova_reads(judge("pike"), [queens_file])[0]
     assert pike.value("server_listen") == "127.0.0.1" and pike.read_as("vnc", "server_listen") == "ignored"

@@ -1,6 +1,6 @@
 """The failover figure of benchmarks/lab_failover.py, from captured echo traffic.
 
-The benchmark's numbers decide whether issue #4's target is met, so the arithmetic that turns
+The benchmark's numbers decide whether the failover target is met, so the arithmetic that turns
 packet timestamps into "cut -> traffic flowing again" is checked here on made-up captures.
 """
 
