@@ -87,7 +87,7 @@ KEEPALIVED_DEFAULTS = {
     # once it is up (0); keepalived watches it with inotify (weight 0: non-zero means FAULT).
     "track_file": "/run/brine-lb/haproxy-down",
     # The slow safety net: a check keepalived runs every check_interval s (0 exit: alive).
-    "check_script": "/bin/pidof haproxy",
+    "check_script": "/usr/bin/pgrep -x haproxy",
     "check_interval": 2,
     "check_timeout": 1,
     "check_fall": 2,

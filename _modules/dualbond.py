@@ -698,10 +698,19 @@ def static_fdb(bridge_fdb_json):
 
 
 def _address_changes(the_plan, seen):
+    """
+    Add the plan's addresses; remove only addresses the plan could have put there (the same
+    prefix length as a planned address of that interface: an inventory address that changed).
+    Others belong to someone else and stay: keepalived's VIPs (/32 on the controllers' VLAN
+    interfaces), an operator's extra address.
+    """
     changes = []
     for iface, wanted in the_plan["addresses"].items():
         have = set(seen.get(iface, {}).get("addresses", []))
+        ours = {cidr.rsplit("/", 1)[1] for cidr in wanted}
         for cidr in sorted(have - set(wanted)):
+            if cidr.rsplit("/", 1)[-1] not in ours:
+                continue
             changes.append(_change("address", iface, f"remove address {cidr} from {iface}", ["ip", "address", "del", cidr, "dev", iface]))
         for cidr in wanted:
             if cidr not in have:

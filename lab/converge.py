@@ -54,6 +54,14 @@ def summarise(lab, results):
     return failed_hosts
 
 
+def sync_extensions(lab):
+    """Brine's extensions to the minions and to the master itself (the master renders the
+    orchestrations, which read the inventory through brine_inventory): what README's set-up
+    says, `salt '*' saltutil.sync_all` and `salt-run saltutil.sync_all`. Returns the minions'."""
+    lab.salt_run("saltutil.sync_all")
+    return lab.salt_json("*", "saltutil.sync_all")
+
+
 def controllers(lab):
     return [name for name, host in lab.layout.hosts.items() if "controller" in host["roles"]]
 
@@ -85,7 +93,7 @@ def main():
         print("converge: the lab is not up (./brine-lab up)", file=sys.stderr)
         return 1
     started = time.monotonic()
-    lab.salt_json("*", "saltutil.sync_all")
+    sync_extensions(lab)
     results = lab.salt_json("*", "state.apply")
     seconds = time.monotonic() - started
     galera_failed, galera_seconds = form_galera(lab, results)

@@ -74,7 +74,9 @@ def lab(host_before_lab):
 
 @pytest.fixture(scope="session")
 def converged_lab(lab):
-    synced = lab.salt_json("*", "saltutil.sync_all")
+    from lab.converge import sync_extensions
+
+    synced = sync_extensions(lab)
     assert set(synced) == set(lab.layout.hosts), synced
     results = lab.salt_json("*", "state.apply")
     assert failed_states(results, lab.layout.hosts) == {}

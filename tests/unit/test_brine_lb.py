@@ -124,7 +124,7 @@ def test_every_instance_starts_backup_without_preemption_and_tracks_haproxy(inv)
     assert peers == ["10.10.0.11", "10.10.0.13"]
     assert "track_file haproxy_down {" in text and 'file "/run/brine-lb/haproxy-down"' in text
     assert "init_file 1" in text  # unknown HAProxy state at start: FAULT until the unit says it is up
-    assert 'script "/bin/pidof haproxy"' in text
+    assert 'script "/usr/bin/pgrep -x haproxy"' in text
     assert "vrrp_version 2" in text and "router_id ubuntu2" in text
     assert "enable_script_security" in text and "script_user root" in text
 

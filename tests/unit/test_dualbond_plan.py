@@ -279,6 +279,20 @@ def test_drift_is_repaired_with_exactly_the_needed_changes(breakage, expected):
     assert [c["detail"] for c in dualbond.diff_linux(p, dualbond.observe_links(links), ALL_GUARDED, PINNED)] == expected
 
 
+def test_addresses_the_plan_did_not_make_are_left_alone():
+    """A VIP keepalived holds (/32) and an operator's extra address of another prefix stay; an
+    address with the planned prefix that is not the inventory's is an old one and goes."""
+    p = make_plan()
+    links = converged_ip_json(p)
+    addr_info = _find(links, "br-eth2.10")["addr_info"]
+    addr_info.append({"family": "inet", "local": "10.10.0.100", "prefixlen": 32, "scope": "global"})
+    addr_info.append({"family": "inet", "local": "192.0.2.7", "prefixlen": 28, "scope": "global"})
+    assert dualbond.diff_linux(p, dualbond.observe_links(links), ALL_GUARDED, PINNED) == []
+    addr_info.append({"family": "inet", "local": "10.10.0.98", "prefixlen": 24, "scope": "global"})
+    assert [c["detail"] for c in dualbond.diff_linux(p, dualbond.observe_links(links), ALL_GUARDED, PINNED)] == [
+        "remove address 10.10.0.98/24 from br-eth2.10"]
+
+
 def test_missing_guard_is_put_back():
     p = make_plan()
     guard = dict(ALL_GUARDED, **{"vbk-eth3": False})
