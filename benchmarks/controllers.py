@@ -199,7 +199,7 @@ def main():
     if not lab.is_up:
         print("the lab is not up: ./main.sh first", file=sys.stderr)
         return 1
-    inventory = load_inventory()
+    _, inventory = load_inventory()
     ctl = controllers(inventory)
     vip = inventory["vips"]["internal"]["address"]
     for name in ctl:
