@@ -1,11 +1,13 @@
 """
-`salt-call state.apply` of the whole highstate inside a UML guest whose NICs carry the
-inventory's MACs: test mode lists the dual bond's changes, the apply builds it (traffic flows to
-the peer on every VLAN), and a second apply reports no changes.
+`salt-call state.apply brine,network` (the common layer and the network role) inside a UML guest
+whose NICs carry the inventory's MACs: test mode lists the dual bond's changes, the apply builds
+it (traffic flows to the peer on every VLAN), and a second apply reports no changes.
 
-The guest has no init system and a read-only root, so what needs systemd or /etc (the client
-settings: chrony, apt/pip proxy files; enabling systemd-networkd and the guard unit for the next
-boot) is excluded here; tests/lab converges all of it on full guests and power-cycles them.
+The guest has no init system and a read-only root, so what needs systemd or /etc is left out:
+the other features of the host's roles (the baseline's host name, users and /etc/hosts, the
+controllers' daemons), the client settings (chrony, apt/pip proxy files) and enabling
+systemd-networkd and the guard unit for the next boot. tests/lab converges all of it on full
+guests and power-cycles them.
 """
 
 import json
@@ -38,7 +40,7 @@ def salt_payload(minion, inventory, backend):
     macs = " ".join(f"ip link set {nic} address {inventory['hosts'][minion]['nics'][nic]['mac']};" for nic in ("eth2", "eth3"))
     call = (f"{VENV_BIN}/salt-call --local -c {conf} --file-root {REPO}/salt --pillar-root {pillar} -m {REPO} "
             f"--id {minion} --out json -l quiet")
-    apply = ("state.apply exclude=\"[{'sls': 'brine.clients'}, {'id': 'brine-dualbond-networkd'}, "
+    apply = ("state.apply brine,network exclude=\"[{'sls': 'brine.clients'}, {'id': 'brine-dualbond-networkd'}, "
              "{'id': 'brine-dualbond-guard-at-boot'}]\"")
     report = (f"{VENV_BIN}/python -c 'import json,sys; print(\"JSON:\" + json.dumps("
               "{\"run\": sys.argv[1], \"out\": json.load(open(sys.argv[2]))[\"local\"]}))'")
