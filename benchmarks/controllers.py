@@ -37,8 +37,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# The checkout first: benchmarks/lab.py must not shadow the lab package.
 sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO))
 
 import ha_metrics  # noqa: E402
 from lab import kernel  # noqa: E402

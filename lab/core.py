@@ -243,16 +243,11 @@ class Layout:
             cmd.append(f"ubd{disk_index}={hdir / (disk['disk'] + '.img')}")
         # r: opened read-only by the UML process, whatever the guest does.
         cmd.append(f"ubd{CONFIG_UBD}r={self.config_drive(name)}")
-        # gro=1: the tap transport turns on TSO (vnet headers), so a guest sends TCP in frames of
-        # up to 64 KiB and the host's bridge hands them on whole; without gro=1 the receiving NIC
-        # has buffers of one MTU ("Incoming GSO frames and GRO disabled on the interface") and
-        # its receive path stalled for good after a bulk transfer (a Galera SST): that cable
-        # then carried nothing towards the guest.
-        cmd.append(f"vec0:transport=tap,ifname={host['control_tap']},mac={host['control_mac']},gro=1")
+        cmd.append(f"vec0:transport=tap,ifname={host['control_tap']},mac={host['control_mac']}")
         for port_index, port in enumerate(host["ports"], start=1):
-            # mtu=: without it the vector NIC refuses an MTU above 1500.
-            cmd.append(f"vec{port_index}:transport=tap,ifname={port['tap']},mac={port['uplink_mac']},"
-                       f"mtu={SWITCH_MTU},gro=1")
+            # mtu=: without it the vector NIC refuses an MTU above 1500. (lab/guest/boot.sh turns
+            # TSO off on it: see there.)
+            cmd.append(f"vec{port_index}:transport=tap,ifname={port['tap']},mac={port['uplink_mac']},mtu={SWITCH_MTU}")
         cmd += [
             "root=/dev/ubda", "rw", "con=null", "ssl=null", "con0=null,fd:1",
             # hostfs is built into the kernel and would show a guest the host's files; a file as

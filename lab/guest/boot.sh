@@ -47,6 +47,11 @@ while read -r nic mac uplink_mac; do
   ip -n tor link set "br-$nic" type bridge stp_state 0 forward_delay 0
   for mtu in 9216 9000 1500; do ip -n tor link set "up-$nic" mtu $mtu 2>/dev/null && break; done
   ip -n tor link set "sw-$nic" mtu 9216
+  # The NIC does no TCP segmentation offload: with it the guest's TCP sent frames of up to
+  # 64 KiB through the UML NIC (whose own offload cannot be turned off), and a receiving
+  # guest's UML NIC stopped reading its tap for good after a bulk transfer (a Galera SST):
+  # the host then dropped every frame for it. Segments leave at the MTU instead.
+  ethtool -K "$nic" tso off gso off gro off >/dev/null
   ip -n tor link set "up-$nic" master "br-$nic"
   ip -n tor link set "sw-$nic" master "br-$nic"
   for dev in "up-$nic" "sw-$nic" "br-$nic"; do ip -n tor link set "$dev" up; done

@@ -44,16 +44,17 @@ def test_the_guest_command_line_has_its_own_root_disks_and_cables():
     assert cmd[0] == str(kernel.KERNEL)
     # One tap cable per NIC to the lab switch, jumbo-capable; the control NIC first (vec0).
     assert [a for a in cmd if a.startswith("vec")] == [
-        "vec0:transport=tap,ifname=ctl2,mac=02:b1:00:02:ff:01,gro=1",
-        "vec1:transport=tap,ifname=sw2p0,mac=02:b1:00:02:00:01,mtu=9216,gro=1",
-        "vec2:transport=tap,ifname=sw2p1,mac=02:b1:00:02:01:01,mtu=9216,gro=1",
+        "vec0:transport=tap,ifname=ctl2,mac=02:b1:00:02:ff:01",
+        "vec1:transport=tap,ifname=sw2p0,mac=02:b1:00:02:00:01,mtu=9216",
+        "vec2:transport=tap,ifname=sw2p1,mac=02:b1:00:02:01:01,mtu=9216",
     ]
     # The settings come on a read-only config drive; hostfs shows the guest nothing.
     assert f"ubd15r={layout.host_dir('ubuntu1') / 'cfg.tar'}" in cmd
     assert "brine_lab_cfg=ubdp" in cmd
     assert "hostfs=/dev/null" in cmd
     assert not any("daemon" in a for a in cmd)
-    assert "mem=768M" in cmd
+    assert "mem=1G" in cmd  # the inventory's lab:memory of ubuntu1 (a controller)
+    assert "mem=768M" in layout.uml_command("bootstrap", "/cache/base.img")  # the default
 
 
 def test_a_host_may_have_as_many_disks_as_the_config_drive_leaves():
