@@ -4,6 +4,7 @@ The controllers' failover figures in the virtual lab: VIP moves, Galera node los
 
     ./main.sh                                  # the lab up and converged (Galera formed)
     .venv/bin/python benchmarks/controllers.py [--trials 10] [--node-trials 3] [--only vip-haproxy,...]
+        [--vrrp3 0.3] [--soak-minutes 30]
 
 Probes run inside the guests (benchmarks/probes/, sent over the lab's command channel), on
 the guests' wall clocks (UML guests read the host's clock):
@@ -53,6 +54,10 @@ BENCH_CREDENTIALS = "/root/brine-bench.cnf"
 
 def controllers(inventory):
     return [name for name, host in inventory["hosts"].items() if "controller" in host.get("roles", [])]
+
+
+def vip_addresses(inventory):
+    return [v["address"] for v in inventory["vips"].values()]
 
 
 def send_probe(lab, host, name):
@@ -193,6 +198,10 @@ def main():
     parser.add_argument("--trials", type=int, default=10, help="trials per quick scenario (HAProxy kill, mysqld kill)")
     parser.add_argument("--node-trials", type=int, default=3, help="trials per power-off scenario")
     parser.add_argument("--only", default="vip-haproxy,vip-node,galera-mysqld,galera-node,galera-outage")
+    parser.add_argument("--vrrp3", type=float, metavar="ADVERT_INT",
+                        help="run the VIP trials with VRRPv3 at this advert interval (s), then put the inventory's back")
+    parser.add_argument("--soak-minutes", type=float, default=0,
+                        help="first watch the idle VIPs this long: spurious moves and double holders")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     print(kernel.describe_host())
@@ -207,6 +216,50 @@ def main():
         send_probe(lab, name, "vip_sampler.py")
     send_probe(lab, CLIENT, "vip_client.py")
     send_probe(lab, CLIENT, "galera_writer.py")
+    if args.vrrp3:
+        keepalived_settings(lab, ctl, {"vrrp_version": 3, "advert_int": args.vrrp3})
+    try:
+        if args.soak_minutes:
+            soak(lab, ctl, vip_addresses(inventory), args.soak_minutes)
+        vip_benchmarks(lab, ctl, vip, args, wanted)
+    finally:
+        if args.vrrp3:
+            keepalived_settings(lab, ctl, None)
+    galera_benchmarks(lab, ctl, vip, args, wanted)
+    return 0
+
+
+def keepalived_settings(lab, ctl, override):
+    """Apply the keepalived formula on the controllers with ``override`` merged into
+    brine_settings:keepalived (None: the inventory's own settings again)."""
+    args = ["-L", ",".join(ctl), "state.apply", "keepalived"]
+    if override:
+        args.append("pillar=" + json.dumps({"brine_settings": {"keepalived": override}}))
+    results = lab.salt_json(*args)
+    bad = [(h, s.get("__id__")) for h, r in results.items() if isinstance(r, dict) for s in r.values() if s.get("result") is False]
+    if bad or set(results) != set(ctl):
+        raise RuntimeError(f"keepalived settings {override}: {bad or results}")
+    print(f"keepalived on {', '.join(ctl)}: {override or 'the inventory settings'}", flush=True)
+    time.sleep(5)
+
+
+def soak(lab, ctl, addresses, minutes):
+    """The VIPs left alone for ``minutes``: every holder change and any double holding."""
+    seconds = minutes * 60
+    for name in ctl:
+        start_probe(lab, name, "vip_sampler.py", seconds, 0.05, *addresses)
+    time.sleep(seconds)
+    samples = {name: collect_probe(lab, name, "vip_sampler.py", timeout=120)["changes"] for name in ctl}
+    end = time.time()
+    for address in addresses:
+        moves = sum(max(0, len(ha_metrics.holder_intervals(ch, address, end)) - 1) for ch in samples.values())
+        holders_now = ha_metrics.holder_at(samples, address, end - 1)
+        double = ha_metrics.double_holding(samples, address, end)
+        print(f"soak {minutes:g} min, {address}: holder changes {moves}, two holders at once {double['seconds']} s, "
+              f"holder at the end {holders_now}", flush=True)
+
+
+def vip_benchmarks(lab, ctl, vip, args, wanted):
     for how, count in (("haproxy", args.trials), ("node", args.node_trials)):
         if f"vip-{how}" not in wanted:
             continue
@@ -218,6 +271,12 @@ def main():
         report(f"VIP failover, {'HAProxy killed' if how == 'haproxy' else 'holder powered off'} (longest connect gap)", trials, "gap")
         print(f"  two holders at once: {sum(t['double'] > 0 for t in trials)} of {len(trials)} trials; "
               f"VIP taken back by the recovered node: {sum(t['took_back'] for t in trials)} of {len(trials)}")
+    for name in ctl:
+        print(f"host memory (PSS) of controller guest {name}: {lab.guest_memory_mib(name):.0f} MiB "
+              f"(mem={lab.layout.hosts[name]['memory']})", flush=True)
+
+
+def galera_benchmarks(lab, ctl, vip, args, wanted):
     galera = [w for w in ("mysqld", "node", "outage") if f"galera-{w}" in wanted]
     if galera:
         bench_credentials(lab, ctl[0])
@@ -234,7 +293,6 @@ def main():
             report(f"Galera, {how}: cluster whole again after", trials, "whole_again_after")
             lost = sum(sum(t["missing"].values()) for t in trials)
             print(f"  acknowledged rows lost: {lost} (of {sum(t['acked'] for t in trials)} acknowledged)")
-    return 0
 
 
 if __name__ == "__main__":

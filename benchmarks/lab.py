@@ -36,27 +36,13 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from lab import image, kernel  # noqa: E402
-from lab.core import Lab, _group_members, minion_restarts  # noqa: E402
+from lab.core import Lab, minion_restarts  # noqa: E402
 
 
 def timed(func, *args, **kwargs):
     started = time.monotonic()
     result = func(*args, **kwargs)
     return time.monotonic() - started, result
-
-
-def guest_memory_mib(lab, name):
-    """Proportional set size of the guest's host processes (the UML kernel and its helpers)."""
-    pid = lab.guest_pid(name)
-    total_kib = 0
-    for member in _group_members(pid) if pid else []:
-        try:
-            for line in open(f"/proc/{member}/smaps_rollup"):
-                if line.startswith("Pss:"):
-                    total_kib += int(line.split()[1])
-        except FileNotFoundError:
-            pass
-    return total_kib / 1024
 
 
 def apply_counts(results):
@@ -91,7 +77,7 @@ def main():
         seconds, _ = timed(lab.exec, "ubuntu1", "true")
         figures.append(("brine-lab exec ubuntu1 true (control channel round trip)", f"{seconds * 1000:.0f} ms"))
         for name in lab.layout.hosts:
-            figures.append((f"host memory (PSS) of guest {name}", f"{guest_memory_mib(lab, name):.0f} MiB"))
+            figures.append((f"host memory (PSS) of guest {name}", f"{lab.guest_memory_mib(name):.0f} MiB"))
     finally:
         seconds, left = timed(lab.down)
         figures.append(("lab down", f"{seconds:.1f} s" + (f" LEFT BEHIND: {left}" if left else "")))

@@ -674,6 +674,18 @@ class Lab:
         if wait:
             self.wait_ready([name], timeout=timeout)
 
+    def guest_memory_mib(self, name):
+        """The guest's memory on the host: proportional set size of its UML processes, MiB."""
+        pid = self.guest_pid(name)
+        total_kib = 0
+        for member in _group_members(pid) if pid else []:
+            try:
+                with open(f"/proc/{member}/smaps_rollup", encoding="ascii") as fh:
+                    total_kib += sum(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+        return total_kib / 1024
+
     def kill(self, name):
         """Pull the power plug: the guest's kernel dies at once, nothing is shut down cleanly."""
         self.layout.host(name)
