@@ -69,7 +69,7 @@ def send_probe(lab, host, name):
 def start_probe(lab, host, name, *args):
     """Start a probe in the background; its JSON line goes to /root/NAME.out."""
     argv = " ".join(shlex.quote(str(a)) for a in args)
-    lab.exec(host, f"rm -f /root/{name}.out; setsid nohup python3 /root/{name} {argv} > /root/{name}.out 2>&1 < /dev/null &").check()
+    lab.exec(host, f"rm -f /root/{name}.out; setsid nohup /usr/bin/python3 /root/{name} {argv} > /root/{name}.out 2>&1 < /dev/null &").check()
 
 
 def collect_probe(lab, host, name, timeout=120):
