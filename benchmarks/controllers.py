@@ -175,11 +175,12 @@ def galera_trial(lab, ctl, vip, how, first_id):
     else:
         for name in ctl:
             lab.exec(name, "pkill -KILL -x mariadbd", timeout=10)
-    result = collect_probe(lab, CLIENT, "galera_writer.py", timeout=duration + 120)
     if how == "node":
         lab.start(writer)
-    rejoined = wait_for(lambda: all(cluster_size(lab, n) == len(ctl) for n in ctl), 300, step=2)
+    # While the writer goes on writing: how long until every node is back in the cluster.
+    rejoined = wait_for(lambda: all(cluster_size(lab, n) == len(ctl) for n in ctl), 300, step=1)
     recovered_after = time.monotonic() - started
+    result = collect_probe(lab, CLIENT, "galera_writer.py", timeout=duration + 300)
     missing = {n: ha_metrics.missing_acked(result["acked"], table_ids(lab, n)) for n in ctl}
     stalls = [s[1] for s in result["stalls"]]
     return {"acked": len(result["acked"]), "missing": {n: len(m) for n, m in missing.items()},
