@@ -5,7 +5,7 @@ import shutil
 import pytest
 from brine_testlib import REPO
 
-EXPECTED = "line 31, column 11: YAML syntax error: did not find expected ',' or ']'"
+EXPECTED = "line 31, column 9: YAML syntax error: did not find expected ',' or ']'"
 
 
 @pytest.fixture
@@ -15,6 +15,7 @@ def broken_pillar_root(tmp_path):
     path = root / "brine" / "example-lab.yaml"
     lines = path.read_text().splitlines()
     assert lines[29].strip() == "fqdn: internal.lab.home.arpa"  # line 30
+    assert lines[30].strip().startswith("vrid: 51")  # line 31, where YAML notices (EXPECTED)
     lines[29] = lines[29].replace("fqdn: ", "fqdn: [")  # an unclosed flow sequence
     path.write_text("\n".join(lines) + "\n")
     return root, path
