@@ -252,8 +252,9 @@ HOSTILE = [
                             "timestamp": 1.0, "mods": "brine_probe"}, "unexpected payload keys ['mods']"),
     ("brine/dhcp/unknown", {"mac": "$(reboot)", "ip": "10.10.0.5"}, "is not a MAC address"),
     ("brine/dhcp/unknown", {"mac": "52:54:00:de:ad:02", "host": BEACON_MINION}, "claims to be about another"),
-    # A start event is signed only by the minion's start grain, which this one lacks.
-    (f"salt/minion/{BEACON_MINION}/start", {"note": "not me"}, "unsigned"),
+    # A start event is signed only by the minion's start grain, which this one lacks; unsigned,
+    # it could only ask for the sign-in of the minion it names, and it names another.
+    (f"salt/minion/{BEACON_MINION}/start", {"note": "not me"}, "is not the start event of"),
     ("brine/net/link/up", {"interface": "lwa", "bond": "bond0", "backend": "ovs", "carrier": True, "operstate": "UP",
                            "active": "lwa", "timestamp": 1.0, "reselect": "master"}, "reselect: 'master' is not one of"),
     ("brine/net/bond/reselected", {"bond": "bond0", "backend": "ovs", "error": "x", "timestamp": 1.0, "tgt": "*"},

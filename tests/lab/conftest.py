@@ -14,8 +14,9 @@ answering the lab master. It is a :class:`lab.core.Lab`:
 
 ``converged_lab`` is the same lab after `salt '*' saltutil.sync_all` and one `salt '*' state.apply`
 without a failed state (``lab.first_apply`` keeps that run's results), and after the minions that
-run reconfigured (event watchers) have restarted and answer again (``lab.restarted_minions``):
-tests of what the states build use it, whatever order pytest runs the files in.
+run reconfigured (event watchers) have restarted and answer again (``lab.restarted_minions``),
+and with the controllers' Galera cluster formed (as ./main.sh leaves it): tests of what the
+states build use it, whatever order pytest runs the files in.
 
 A test that changes the lab puts it back (mend what it cuts, heal what it partitions, start what
 it kills) so tests in other files find the lab as they expect. At the end of the session the lab
@@ -74,7 +75,11 @@ def lab(host_before_lab):
 
 @pytest.fixture(scope="session")
 def converged_lab(lab):
-    from lab.converge import sync_extensions
+    """What ./main.sh leaves (lab/converge.py): extensions synced, the highstate applied without
+    a failed state, the minions it reconfigured restarted, and the controllers' Galera cluster
+    formed. Formed here, before any test power-cycles a controller: a controller that boots
+    before the cluster exists tries to join it, and the formation then (rightly) refuses."""
+    from lab.converge import form_galera, sync_extensions
 
     synced = sync_extensions(lab)
     assert set(synced) == set(lab.layout.hosts), synced
@@ -85,16 +90,13 @@ def converged_lab(lab):
     # again, so the next test's job does not land on a minion that is restarting.
     lab.restarted_minions = lab.wait_minion_restarts(minion_restarts(results))
     lab.first_apply = results
+    failed, seconds = form_galera(lab, results)
+    assert failed == [], failed
+    lab.galera_formed_in = seconds
     return lab
 
 
 @pytest.fixture(scope="session")
 def controllers_lab(converged_lab):
-    """The converged lab with its Galera cluster formed by `salt-run state.orchestrate
-    orch.galera` (lab/converge.py form_galera), as ./main.sh leaves it."""
-    from lab.converge import form_galera
-
-    failed, seconds = form_galera(converged_lab, converged_lab.first_apply)
-    assert failed == [], failed
-    converged_lab.galera_formed_in = seconds
+    """The converged lab, for the controllers' tests (its Galera cluster is formed)."""
     return converged_lab
