@@ -1033,6 +1033,15 @@ def decide_signin(tag, data):
     return minion, {"highstate": False, "signin": True}, [action]
 
 
+def rejection(tag, data, received, exc):
+    """The reactor's high data for a rejected event: logged, and only its record (bounded)."""
+    sender = data.get("id") if isinstance(data, dict) else None
+    log.warning("brine: rejected event %s from %s: %s", shown(tag, 200), shown(sender, 100), bounded(str(exc), 500))
+    entry = {"received": received, "minion": bounded(sender, 100) if isinstance(sender, str) else shown(sender, 100),
+             "tag": bounded(str(tag), 200), "rejected": bounded(str(exc), 500)}
+    return {"brine-record": {"runner.brine.record": [{"args": [{"entry": entry}]}]}}
+
+
 def reaction(kind, tag, data, opts=None, received=None):
     """
     The reactor's high data for one event: the validated actions as ``local.<fun>`` calls on
@@ -1061,11 +1070,7 @@ def reaction(kind, tag, data, opts=None, received=None):
             minion, record_, actions = decide(kind, tag, checked, enabled=highstate_on_start(opts))
             guard(opts).admit(minion, nonce, received, bool(actions))
     except (Rejected, ValueError) as exc:
-        sender = data.get("id") if isinstance(data, dict) else None
-        log.warning("brine: rejected event %s from %s: %s", shown(tag, 200), shown(sender, 100), bounded(str(exc), 500))
-        entry = {"received": received, "minion": bounded(sender, 100) if isinstance(sender, str) else shown(sender, 100),
-                 "tag": bounded(str(tag), 200), "rejected": bounded(str(exc), 500)}
-        return {"brine-record": {"runner.brine.record": [{"args": [{"entry": entry}]}]}}
+        return rejection(tag, data, received, exc)
     high = {}
     for number, (fun, kwargs) in enumerate(actions):
         if fun.startswith("runner."):
@@ -1241,11 +1246,7 @@ def galera_reaction(tag, data, opts=None, received=None):
         minion, record_, recover = decide_galera_stopped(tag, checked)
         guard(opts).admit(minion, nonce, received, recover)
     except (Rejected, ValueError) as exc:
-        sender = data.get("id") if isinstance(data, dict) else None
-        log.warning("brine: rejected event %s from %s: %s", shown(tag, 200), shown(sender, 100), bounded(str(exc), 500))
-        entry = {"received": received, "minion": bounded(sender, 100) if isinstance(sender, str) else shown(sender, 100),
-                 "tag": bounded(str(tag), 200), "rejected": bounded(str(exc), 500)}
-        return {"brine-record": {"runner.brine.record": [{"args": [{"entry": entry}]}]}}
+        return rejection(tag, data, received, exc)
     high = {}
     actions = []
     if recover:
