@@ -78,6 +78,8 @@ import struct
 import subprocess
 import time
 
+from brinelib.supervise import keep_running
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "brine_filewatch"
@@ -688,15 +690,18 @@ def start(watches=None, poll=False, poll_interval=1.0, restore=None, known_macs=
 
         salt-call config.get engines
     """
-    watcher = Watcher(watches or {}, poll=poll, poll_interval=poll_interval, restore=restore, known_macs=known_macs)
-    if watcher.empty:
-        log.warning("brine_filewatch: no watches configured; nothing to do")
-        watcher.close()
-        return
-    log.info("brine_filewatch: watching %s and the journal of %s", watcher.content.paths,
-             {f.name: f.identifier for f in watcher.followers})
-    try:
-        while True:
-            watcher.step(timeout=60)
-    finally:
-        watcher.close()
+    def run():
+        watcher = Watcher(watches or {}, poll=poll, poll_interval=poll_interval, restore=restore, known_macs=known_macs)
+        try:
+            if watcher.empty:
+                log.warning("brine_filewatch: no watches configured; nothing to do")
+                while True:  # an engine that returns is started again at once by the minion
+                    time.sleep(3600)
+            log.info("brine_filewatch: watching %s and the journal of %s", watcher.content.paths,
+                     {f.name: f.identifier for f in watcher.followers})
+            while True:
+                watcher.step(timeout=60)
+        finally:
+            watcher.close()
+
+    keep_running(run, "brine_filewatch")

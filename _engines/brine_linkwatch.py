@@ -46,6 +46,8 @@ import queue
 import threading
 import time
 
+from brinelib.supervise import keep_running
+
 try:
     from pyroute2 import IPRoute
     from pyroute2.netlink.rtnl import RTMGRP_LINK
@@ -69,10 +71,6 @@ RESELECT_RETRIES = (0.3, 1.0, 2.0)
 # latest state (and only if that differs from what was published), so a burst of flaps costs a
 # bounded number of events and reselects.
 HOLD_DOWN = 1.0
-# When the watch fails (netlink socket lost, pyroute2 error), it starts again after 1 s,
-# doubling up to 60 s; back to 1 s once a watch ran for 60 s. Salt restarts an engine that
-# exits at once, so the engine never exits on an error.
-RESTART_DELAY = (1.0, 60.0)
 # Seconds between checks of the connection to the master, and from its return to the snapshot.
 MASTER_CHECK = 5.0
 MASTER_SETTLE = 5.0
@@ -382,23 +380,6 @@ def _proc_address(text):
     return str(ip.ipv4_mapped or ip), int(port, 16)
 
 
-def keep_running(run, clock=time.monotonic, sleep=time.sleep, delays=RESTART_DELAY):
-    """Call ``run()`` again and again, after a growing delay when it failed quickly."""
-    first, longest = delays
-    delay = first
-    while True:
-        began = clock()
-        try:
-            run()
-            log.warning("brine_linkwatch: the watch ended; starting it again in %.0f s", delay)
-        except Exception:  # pylint: disable=broad-except
-            log.exception("brine_linkwatch: the watch failed; starting it again in %.0f s", delay)
-        if clock() - began >= longest:
-            delay = first
-        sleep(delay)
-        delay = min(delay * 2, longest)
-
-
 def start(bonds=None, interfaces=None, netns=None, reselect=True, hold_down=HOLD_DOWN, master_check=MASTER_CHECK):
     """
     Watch the links and publish every change as a ``brine/net/...`` event until stopped.
@@ -435,7 +416,7 @@ def start(bonds=None, interfaces=None, netns=None, reselect=True, hold_down=HOLD
             act(*snapshot)
         watch(reader, tracker, act, hold, resync=MasterResync(tracker, master_connection(__opts__), every=master_check))
 
-    keep_running(run)
+    keep_running(run, "brine_linkwatch")
 
 
 def dict_event(msg, event):

@@ -27,6 +27,7 @@ import re
 import subprocess
 
 import yaml
+from brinelib import names
 
 try:
     import netaddr
@@ -64,32 +65,16 @@ __virtualname__ = "brine_inventory"
 
 PILLAR_KEY = "brine"
 
-KNOWN_ROLES = (
-    "bootstrap",
-    "registry",
-    "controller",
-    "compute",
-    "storage",
-    "deployer",
-    "network",
-)
-
-# Every host gets the network role: its NICs, bonds, VLANs and MTUs come from the inventory.
-IMPLICIT_ROLES = ("network",)
-
-DUALBOND_BACKENDS = ("linux", "ovs")
-DUALBOND_LINK_DETECT = ("carrier", "miimon")  # dualbond.LINK_DETECT_MODES
+KNOWN_ROLES = names.KNOWN_ROLES
+IMPLICIT_ROLES = names.IMPLICIT_ROLES
+DUALBOND_BACKENDS = names.DUALBOND_BACKENDS
+DUALBOND_LINK_DETECT = names.LINK_DETECT_MODES
 # probe, rollback_seconds and datapath_type are checked in detail by dualbond.build_plan().
 DUALBOND_KEYS = ("nics", "backend", "miimon", "link_detect", "bridges", "probe", "rollback_seconds", "datapath_type")
 NETWORK_CONFIG_STYLES = ("networkd", "ifupdown")
 DISK_ID_KEYS = ("by_id", "serial", "wwn")
 
-# The kernel's limit (IFNAMSIZ - 1). The kernel itself accepts any byte but '/', ':' and white
-# space; Brine accepts far less, because interface names are written into ifupdown lines that
-# sh runs, files that init scripts source, systemd units and daemon configs: letters, digits,
-# '_', '.', '-', never first '-' (ip would read an option) or '.' ('.' and '..' are reserved).
-IFNAME_MAX = 15
-_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
+IFNAME_MAX = names.IFNAME_MAX
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
 _SECRET_REF = re.compile(r"^sdb://[A-Za-z0-9_.-]+/\S+$")
 _WWN = re.compile(r"^(0x)?[0-9a-f]{16}([0-9a-f]{16})?$", re.IGNORECASE)
@@ -147,23 +132,13 @@ def canonical_mac(value):
     """
     Return ``value`` as a canonical MAC (``52:54:00:0a:01:02``) or raise ValueError.
 
-    Accepts the usual spellings (colons, dashes, Cisco dots, bare hex), refuses anything that
-    is not a 48-bit unicast address: a NIC cannot own a multicast or all-zero MAC.
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.canonical_mac 52-54-00-0A-01-02
     """
-    if not isinstance(value, str):
-        raise ValueError(f"MAC must be a string, got {type(value).__name__} {value!r}")
-    try:
-        eui = netaddr.EUI(value.strip())
-    except (netaddr.AddrFormatError, TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a MAC address") from None
-    if eui.version != 48:
-        raise ValueError(f"{value!r} is a {eui.version}-bit EUI, not a 48-bit MAC address")
-    if int(eui) == 0:
-        raise ValueError(f"{value!r} is the all-zero MAC address")
-    if eui.words[0] & 0x01:
-        raise ValueError(f"{value!r} is a multicast MAC address, not a NIC's")
-    eui.dialect = netaddr.mac_unix_expanded
-    return str(eui).lower()
+    return names.canonical_mac(value)
 
 
 def interface_name_problem(name):
@@ -175,16 +150,7 @@ def interface_name_problem(name):
 
         salt-call brine_inventory.interface_name_problem 'e$(reboot)'
     """
-    if not isinstance(name, str) or not name:
-        return "interface name must be a non-empty string"
-    if len(name) > IFNAME_MAX:
-        return f"interface name {name!r} is longer than the kernel's {IFNAME_MAX} characters"
-    if not _IFNAME.match(name):
-        return (
-            f"interface name {name!r} may only hold letters, digits, '_', '.' and '-', "
-            "and must start with a letter or digit"
-        )
-    return None
+    return names.interface_name_problem(name)
 
 
 def hostname_problem(name):

@@ -31,6 +31,8 @@ import concurrent.futures
 import logging
 import time
 
+from brinelib import names
+
 try:
     from pyroute2 import IPRoute
 
@@ -57,7 +59,7 @@ INVENTORY_GROUP = "dualbond"
 # returns: a Linux bond with a primary does (primary_reselect), an OVS active-backup bond stays
 # on the backup. _runners/brine.py holds the same tuple (a runner loaded from runner_dirs cannot
 # import minion modules); tests/unit/test_events_runner.py keeps the two equal.
-RESELECT_BACKENDS = ("ovs",)
+RESELECT_BACKENDS = names.RESELECT_BACKENDS
 
 # Bounds of a bond/reselected payload; the master rejects anything longer (_runners/brine.py).
 RESULT_MAX_ITEMS = 16

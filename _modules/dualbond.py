@@ -35,6 +35,8 @@ import subprocess
 import sys
 import time
 
+from brinelib import names
+
 try:
     from salt.exceptions import CommandExecutionError
 except ImportError:  # pragma: no cover - the pure core is importable without Salt
@@ -44,14 +46,11 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "dualbond"
 
-IFNAME_MAX = 15
-BACKENDS = ("linux", "ovs")
+IFNAME_MAX = names.IFNAME_MAX
+BACKENDS = names.DUALBOND_BACKENDS
 CONFIG_STYLES = ("networkd", "ifupdown")
 DATAPATH_TYPES = ("system", "netdev")
-# How an OVS bond learns that a member's link went down: "carrier" (OVS's default) acts on the
-# kernel's carrier notification at once; "miimon" polls every ``miimon`` ms, for drivers that
-# report carrier wrongly. Linux bonds always poll (miimon).
-LINK_DETECT_MODES = ("carrier", "miimon")
+LINK_DETECT_MODES = names.LINK_DETECT_MODES
 DEFAULT_MIIMON = 100
 DEFAULT_ROLLBACK_SECONDS = 30
 SALT_MASTER_PORTS = (4506, 4505)
@@ -1486,15 +1485,16 @@ def probe_target(the_plan, master=None):
     return None
 
 
-def safety_net_argv(seconds, python, script, state_dir):
+def safety_net_argv(seconds, python, script, state_dir, library_dir):
     """
     The ``systemd-run`` command that arms the safety net: a transient timer that, ``seconds``
     from now, runs this module as a script to roll back the pending change. It runs outside the
-    minion, so it still fires when the minion is killed or restarted mid-change.
+    minion, so it still fires when the minion is killed or restarted mid-change; ``library_dir``
+    (where Salt synced brinelib) is its PYTHONPATH.
     """
     return ["systemd-run", f"--unit={SAFETY_UNIT}", f"--on-active={math.ceil(seconds)}s",
             "--timer-property=AccuracySec=1s", "--description=Brine dual bond: roll back an unconfirmed change",
-            python, script, "--rollback-pending", state_dir]
+            f"--setenv=PYTHONPATH={library_dir}", python, script, "--rollback-pending", state_dir]
 
 
 def probe(target, deadline_seconds):
@@ -1610,7 +1610,8 @@ def _arm_safety_net(seconds, state_dir=None):
     _run(["systemctl", "stop", f"{SAFETY_UNIT}.timer", f"{SAFETY_UNIT}.service"], check=False)
     _run(["systemctl", "reset-failed", f"{SAFETY_UNIT}.service"], check=False)
     script = os.path.abspath(__file__)
-    argv = safety_net_argv(seconds, sys.executable, script, os.path.abspath(_state_dir(state_dir)))
+    library_dir = os.path.dirname(os.path.dirname(os.path.abspath(names.__file__)))
+    argv = safety_net_argv(seconds, sys.executable, script, os.path.abspath(_state_dir(state_dir)), library_dir)
     proc = _run(argv, check=False)
     if proc.returncode != 0:
         log.warning("dualbond: could not arm the rollback timer: %s", proc.stderr.strip())

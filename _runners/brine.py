@@ -46,6 +46,8 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
+from brinelib import names
+
 try:
     import netaddr
 
@@ -68,15 +70,9 @@ DEFAULT_DISCOVERED_MAX = 1024
 # Minion ids: what Salt accepts as a key name that is also a sane host name (no globs, no
 # slashes, no white space), so an id is safe as an exact list target and a file name.
 _MINION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
-IFNAME_MAX = 15
-_IFNAME_FORBIDDEN = re.compile(r"[/:\s]")
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
-BACKENDS = ("linux", "ovs")
-# Backends that do not bring the primary member back by themselves when its link returns:
-# the Linux bond does (primary_reselect), an OVS active-backup bond stays on the backup.
-# The same tuple as _modules/brine_linkwatch.py's (which the engine acts on): a runner loaded
-# from runner_dirs cannot import minion modules; tests/unit/test_events_runner.py keeps them equal.
-RESELECT_BACKENDS = ("ovs",)
+BACKENDS = names.DUALBOND_BACKENDS
+RESELECT_BACKENDS = names.RESELECT_BACKENDS
 # Who re-selected the primary of a mended bond member already (the link/up "reselect" value).
 RESELECT_BY = ("engine",)
 # Bounds of the engine's bond/reselected report (what _modules/brine_linkwatch.py sends).
@@ -163,32 +159,18 @@ def non_finite(value, where="entry"):
 
 
 def interface_name_problem(name):
-    """The kernel's dev_valid_name() rules (same as brine_inventory.interface_name_problem)."""
-    if not isinstance(name, str) or not name:
-        return "interface name must be a non-empty string"
-    if len(name) > IFNAME_MAX:
-        return f"interface name {shown(name)} is longer than the kernel's {IFNAME_MAX} characters"
-    if name in (".", ".."):
-        return f"interface name {shown(name)} is reserved"
-    if _IFNAME_FORBIDDEN.search(name):
-        return f"interface name {shown(name)} contains '/', ':' or white space"
-    if not name.isascii() or not name.isprintable():
-        return f"interface name {shown(name)} contains non-printable or non-ASCII characters"
-    return None
+    """The kernel's dev_valid_name() rules: what a reported interface may be called."""
+    return names.kernel_interface_name_problem(name, shown=shown)
 
 
 def canonical_mac(value):
-    """A unicast 48-bit MAC in canonical form (as brine_inventory.canonical_mac), or Rejected."""
+    """A unicast 48-bit MAC in canonical form, or Rejected."""
     if not isinstance(value, str) or len(value) > 32:
         raise Rejected(f"mac: {shown(value)} is not a MAC address")
     try:
-        eui = netaddr.EUI(value.strip())
-    except (netaddr.AddrFormatError, TypeError, ValueError):
-        raise Rejected(f"mac: {shown(value)} is not a MAC address") from None
-    if eui.version != 48 or int(eui) == 0 or eui.words[0] & 0x01:
-        raise Rejected(f"mac: {shown(value)} is not a unicast 48-bit MAC address")
-    eui.dialect = netaddr.mac_unix_expanded
-    return str(eui).lower()
+        return names.canonical_mac(value)
+    except ValueError:
+        raise Rejected(f"mac: {shown(value)} is not a unicast 48-bit MAC address") from None
 
 
 def _interface(payload, key, optional=False):

@@ -90,11 +90,11 @@ def load_inventory(inventory_file=None):
     path = REPO / "pillar" / rel
     if not path.is_file():
         raise LabError(f"inventory {rel}: no such file under {REPO / 'pillar'}")
-    sys.path.insert(0, str(REPO / "_modules"))
+    sys.path[:0] = [str(REPO / "_modules"), str(REPO / "_utils")]
     try:
         import brine_inventory
     finally:
-        sys.path.pop(0)
+        del sys.path[:2]
     try:
         raw = brine_inventory.load_file(path)
         return rel, brine_inventory.normalise(raw)

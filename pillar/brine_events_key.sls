@@ -6,6 +6,7 @@ the minion id by _runners/brine.py's minion_key(). Pillar goes to that minion on
 """
 import importlib.util
 import os
+import sys
 
 
 def run():
@@ -15,6 +16,10 @@ def run():
     path = next((os.path.join(d, "brine.py") for d in dirs if os.path.isfile(os.path.join(d, "brine.py"))), None)
     if path is None:
         raise RuntimeError("brine_events_key: no brine runner (_runners/brine.py) in runner_dirs")
+    # The runner imports Brine's library (brinelib), which the pillar's sys.path lacks.
+    for lib in list(__opts__.get("utils_dirs") or []) + [os.path.join(__opts__["extension_modules"], "utils")]:
+        if lib not in sys.path:
+            sys.path.append(lib)
     spec = importlib.util.spec_from_file_location("brine_pillar_keys", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -17,6 +17,10 @@ def _brine():
     if module is None:
         dirs = list(__opts__.get("runner_dirs") or []) + [os.path.join(__opts__["extension_modules"], "runners")]
         path = next(os.path.join(d, "brine.py") for d in dirs if os.path.isfile(os.path.join(d, "brine.py")))
+        # The runner imports Brine's library (brinelib), which the reactor's sys.path lacks.
+        for lib in list(__opts__.get("utils_dirs") or []) + [os.path.join(__opts__["extension_modules"], "utils")]:
+            if lib not in sys.path:
+                sys.path.append(lib)
         spec = importlib.util.spec_from_file_location("brine_reactions", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -16,6 +16,10 @@ VENV_BIN = Path(sys.executable).parent
 # kinds reuse module names, so load those with load_extension()).
 if str(REPO / "_modules") not in sys.path:
     sys.path.insert(0, str(REPO / "_modules"))
+# Brine's library, where Salt's loader puts it for loader modules (pytest.ini says it too; this
+# is for the scripts that import this file outside pytest).
+if str(REPO / "_utils") not in sys.path:
+    sys.path.insert(0, str(REPO / "_utils"))
 # The lab package (lab/: the lab itself, the UML kernel's location).
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))

@@ -128,7 +128,7 @@ def build_tree(root):
     # holding .venv makes every fileserver listing (each highstate syncs) take minutes.
     checkout = root / "checkout"
     checkout.mkdir(exist_ok=True)
-    for name in ("reactor", "_modules", "_states", "_grains", "_engines", "_beacons", "_runners"):
+    for name in ("reactor", "_modules", "_states", "_grains", "_engines", "_beacons", "_runners", "_utils"):
         if (REPO / name).exists() and not (checkout / name).exists():
             (checkout / name).symlink_to(REPO / name)
     return root

@@ -21,6 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "_modules"))
+sys.path.insert(0, str(REPO / "_utils"))
 sys.path.insert(0, str(REPO / "tests"))
 
 import brine_inventory  # noqa: E402

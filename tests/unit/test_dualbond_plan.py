@@ -5,6 +5,7 @@ import copy
 import itertools
 import random
 import string
+from pathlib import Path
 
 import brine_inventory
 import dualbond
@@ -648,8 +649,9 @@ def test_probe_against_loopback():
 
 def test_the_safety_net_is_a_transient_timer_that_runs_the_module_as_a_script():
     argv = dualbond.safety_net_argv(30.2, "/usr/bin/python3", "/var/cache/salt/minion/extmods/modules/dualbond.py",
-                                    "/var/lib/brine/dualbond")
+                                    "/var/lib/brine/dualbond", "/var/cache/salt/minion/extmods/utils")
     assert argv[:3] == ["systemd-run", "--unit=brine-dualbond-rollback", "--on-active=31s"]
+    assert "--setenv=PYTHONPATH=/var/cache/salt/minion/extmods/utils" in argv
     assert argv[-4:] == ["/usr/bin/python3", "/var/cache/salt/minion/extmods/modules/dualbond.py",
                          "--rollback-pending", "/var/lib/brine/dualbond"]
 
@@ -663,7 +665,10 @@ def test_the_module_as_a_script_refuses_other_arguments():
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, dualbond.__file__, "--remove-everything"], capture_output=True, text=True)
+    # With the PYTHONPATH the safety net's timer sets (safety_net_argv).
+    library_dir = str(Path(dualbond.names.__file__).parents[1])
+    proc = subprocess.run([sys.executable, dualbond.__file__, "--remove-everything"], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": library_dir})
     assert proc.returncode != 0
     assert "usage: dualbond.py --rollback-pending STATE_DIR" in proc.stderr
 

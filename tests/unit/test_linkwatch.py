@@ -510,26 +510,6 @@ def test_a_bad_hold_down_is_one_clear_error(engine, window):
         engine.HoldDown(window)
 
 
-def test_a_failing_watch_is_restarted_with_a_growing_delay_up_to_a_cap(engine):
-    clock = [0.0]
-    waits = []
-
-    def sleep(seconds):
-        waits.append(seconds)
-        clock[0] += seconds
-        if len(waits) == 9:
-            raise KeyboardInterrupt  # the test's way out of the endless loop
-
-    def run():
-        if len(waits) == 6:
-            clock[0] += 61  # this one watched for a minute before it failed
-        raise OSError("netlink socket closed")
-
-    with pytest.raises(KeyboardInterrupt):
-        engine.keep_running(run, clock=lambda: clock[0], sleep=sleep, delays=(1.0, 8.0))
-    assert waits == [1, 2, 4, 8, 8, 8, 1, 2, 4]
-
-
 class BlockingNetlink:
     """A pyroute2 IPRoute stand-in: its dump is ``links``; get() blocks until a batch (or an
     error) is given to it."""

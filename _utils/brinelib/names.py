@@ -1,0 +1,90 @@
+"""
+Names and words every part of Brine agrees on: interface names, MACs, the dual bond's backends
+and link-detect modes, the roles. Loader modules, the runner, the lab and the tests import them
+from here; nothing else defines them.
+"""
+
+import re
+
+try:
+    import netaddr
+except ImportError:  # pragma: no cover - the loader modules' __virtual__() say what is missing
+    netaddr = None
+
+# Roles a host can have in the inventory (``brine:hosts:<host>:roles``).
+KNOWN_ROLES = ("bootstrap", "registry", "controller", "compute", "storage", "deployer", "network")
+# Every host gets the network role: its NICs, bonds, VLANs and MTUs come from the inventory.
+IMPLICIT_ROLES = ("network",)
+
+# The dual bond's backends, and how an OVS bond learns that a member's link went down:
+# "carrier" (OVS's default) acts on the kernel's carrier notification at once; "miimon" polls
+# every ``miimon`` ms, for drivers that report carrier wrongly. Linux bonds always poll.
+DUALBOND_BACKENDS = ("linux", "ovs")
+LINK_DETECT_MODES = ("carrier", "miimon")
+# Backends that do not bring the primary member back by themselves when its link returns: the
+# Linux bond does (primary_reselect), an OVS active-backup bond stays on the backup.
+RESELECT_BACKENDS = ("ovs",)
+
+# The kernel's limit (IFNAMSIZ - 1). The kernel itself accepts any byte but '/', ':' and white
+# space; Brine accepts far less for the names it configures, because interface names are written
+# into ifupdown lines that sh runs, files that init scripts source, systemd units and daemon
+# configs: letters, digits, '_', '.', '-', never first '-' (ip would read an option) or '.'.
+IFNAME_MAX = 15
+_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
+_IFNAME_FORBIDDEN_BY_KERNEL = re.compile(r"[/:\s]")
+
+
+def canonical_mac(value):
+    """
+    Return ``value`` as a canonical MAC (``52:54:00:0a:01:02``) or raise ValueError.
+
+    Accepts the usual spellings (colons, dashes, Cisco dots, bare hex), refuses anything that
+    is not a 48-bit unicast address: a NIC cannot own a multicast or all-zero MAC.
+    """
+    if netaddr is None:
+        raise ValueError("MACs are checked with the netaddr Python library, which is not installed")
+    if not isinstance(value, str):
+        raise ValueError(f"MAC must be a string, got {type(value).__name__} {value!r}")
+    try:
+        eui = netaddr.EUI(value.strip())
+    except (netaddr.AddrFormatError, TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a MAC address") from None
+    if eui.version != 48:
+        raise ValueError(f"{value!r} is a {eui.version}-bit EUI, not a 48-bit MAC address")
+    if int(eui) == 0:
+        raise ValueError(f"{value!r} is the all-zero MAC address")
+    if eui.words[0] & 0x01:
+        raise ValueError(f"{value!r} is a multicast MAC address, not a NIC's")
+    eui.dialect = netaddr.mac_unix_expanded
+    return str(eui).lower()
+
+
+def interface_name_problem(name):
+    """Why ``name`` cannot be a Brine interface name (one Brine configures), or None when it can."""
+    if not isinstance(name, str) or not name:
+        return "interface name must be a non-empty string"
+    if len(name) > IFNAME_MAX:
+        return f"interface name {name!r} is longer than the kernel's {IFNAME_MAX} characters"
+    if not _IFNAME.match(name):
+        return (
+            f"interface name {name!r} may only hold letters, digits, '_', '.' and '-', "
+            "and must start with a letter or digit"
+        )
+    return None
+
+
+def kernel_interface_name_problem(name, shown=repr):
+    """Why the kernel would refuse ``name`` (its dev_valid_name() rules), or None: what a
+    reported interface (an event's, not the inventory's) may be called. ``shown`` renders the
+    name in the message (the runner bounds what it quotes)."""
+    if not isinstance(name, str) or not name:
+        return "interface name must be a non-empty string"
+    if len(name) > IFNAME_MAX:
+        return f"interface name {shown(name)} is longer than the kernel's {IFNAME_MAX} characters"
+    if name in (".", ".."):
+        return f"interface name {shown(name)} is reserved"
+    if _IFNAME_FORBIDDEN_BY_KERNEL.search(name):
+        return f"interface name {shown(name)} contains '/', ':' or white space"
+    if not name.isascii() or not name.isprintable():
+        return f"interface name {shown(name)} contains non-printable or non-ASCII characters"
+    return None
