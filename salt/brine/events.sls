@@ -62,7 +62,8 @@ include:
 {%-   if engines %}
 {%-     do conf.update({'engines': engines}) %}
 {%-   endif %}
-{#-   The code the watchers run, as the master serves it: an engine (and a beacon's module)
+{#-   The code the watchers run (and Brine's library, which they import), as the master serves it:
+      an engine (and a beacon's module)
       keeps the code it started with, whatever saltutil.sync_all brings, so a change of that
       code changes this file too and the minion restarts onto it. Masterless, there is no
       salt://_engines to look at: left out. #}
@@ -70,7 +71,8 @@ include:
 {%-   if conf %}
 {%-     for path in ['_engines/brine_linkwatch.py', '_engines/brine_filewatch.py', '_beacons/brine_linkwatch.py',
                      '_modules/dualbond.py', '_modules/nova_console.py', '_modules/dhcp_reservations.py',
-                     '_modules/brine_sign.py', '_grains/brine_start.py'] %}
+                     '_modules/brine_sign.py', '_grains/brine_start.py']
+                    + salt['cp.list_master'](prefix='_utils/brinelib/') | select('match', '.*[.]py$') | list %}
 {%-       set digest = salt['cp.hash_file']('salt://' ~ path) or {} %}
 {%-       if digest.get('hsum') %}
 {%-         do code.update({path: digest.hsum}) %}
