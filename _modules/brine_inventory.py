@@ -72,7 +72,7 @@ NETWORK_CONFIG_STYLES = ("networkd", "ifupdown")
 DISK_ID_KEYS = ("by_id", "serial", "wwn")
 
 IFNAME_MAX = names.IFNAME_MAX
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+_HOST_LABEL = names.HOST_LABEL
 _SECRET_REF = re.compile(r"^sdb://[A-Za-z0-9_.-]+/\S+$")
 _WWN = re.compile(r"^(0x)?[0-9a-f]{16}([0-9a-f]{16})?$", re.IGNORECASE)
 _SERIAL = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -151,10 +151,15 @@ def interface_name_problem(name):
 
 
 def hostname_problem(name):
-    """Why ``name`` cannot be a host name (RFC 1123 label), or None when it can."""
-    if not isinstance(name, str) or not _HOST_LABEL.match(name):
-        return f"{name!r} is not a valid host name (letters, digits and '-', 1-63 characters)"
-    return None
+    """Why ``name`` cannot be a host name (RFC 1123 label), or None when it can.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.hostname_problem ubuntu_2
+    """
+    return names.hostname_problem(name)
 
 
 def _ip(value):
