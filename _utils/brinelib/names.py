@@ -62,6 +62,9 @@ def canonical_mac(value):
 # A host name is one RFC 1123 label: DHCP hands it out, /etc/hosts and the preseed write it.
 HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
 
+# A DNS name (a domain, an NTP server's name): labels of at most 63, at most 253 in all.
+DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+
 
 def hostname_problem(name):
     """Why ``name`` cannot be a host name (RFC 1123 label), or None when it can."""

@@ -70,6 +70,7 @@ include:
 {%-   if conf %}
 {%-     for path in ['_engines/brine_linkwatch.py', '_engines/brine_filewatch.py', '_beacons/brine_linkwatch.py',
                      '_modules/dualbond.py', '_modules/nova_console.py', '_modules/dhcp_reservations.py',
+                     '_utils/brinelib/dhcp/logs.py', '_utils/brinelib/dhcp/plan.py', '_utils/brinelib/names.py',
                      '_modules/brine_sign.py', '_grains/brine_start.py'] %}
 {%-       set digest = salt['cp.hash_file']('salt://' ~ path) or {} %}
 {%-       if digest.get('hsum') %}
