@@ -810,7 +810,7 @@ def _normalise_checked(inventory):
         "secrets": dict(inventory.get("secrets", {})),
         "openstack": {"release": "2024.1", "instance_mtu": 1500, **inventory.get("openstack", {})},
         "lab": dict(inventory.get("lab", {})),
-        # Settings of the bootstrap services (DHCP, PXE, NTP, DNS, proxy); dhcp_reservations checks them.
+        # Settings of the bootstrap services (DHCP, PXE, NTP, DNS, proxy); brinelib.dhcp and .bootstrap check them.
         "services": dict(inventory.get("services", {})),
         # The host baseline (docs/baseline.md): time zone, /etc/hosts network, deployment user.
         "baseline": baseline_settings(inventory),
