@@ -6,11 +6,7 @@ inventory in pillar. The rules are in ``brinelib.bootstrap`` and ``brinelib.dhcp
 
 from brinelib import bootstrap
 from brinelib.dhcp import plan as dhcp_plan
-
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the unit tests import this adapter without Salt
-    CommandExecutionError = ValueError
+from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "brine_bootstrap"
 

@@ -21,11 +21,7 @@ from brinelib import dhcp
 from brinelib.dhcp import logs as dhcp_logs
 from brinelib.dhcp import plan as dhcp_plan
 from brinelib.dhcp import render as dhcp_render
-
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the unit tests import this adapter without Salt
-    CommandExecutionError = ValueError
+from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "dhcp_reservations"
 
