@@ -13,10 +13,7 @@ Error paths use Salt's colon-delimited pillar notation (``brine:hosts:ubuntu1:ni
 so an operator can paste them into ``pillar.get``.
 """
 
-import base64
-import binascii
 import copy
-import functools
 import hashlib
 import importlib.util
 import ipaddress
@@ -27,7 +24,7 @@ import re
 import subprocess
 
 import yaml
-from brinelib import names
+from brinelib import baseline, names
 
 try:
     import netaddr
@@ -75,7 +72,7 @@ NETWORK_CONFIG_STYLES = ("networkd", "ifupdown")
 DISK_ID_KEYS = ("by_id", "serial", "wwn")
 
 IFNAME_MAX = names.IFNAME_MAX
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+_HOST_LABEL = names.HOST_LABEL
 _SECRET_REF = re.compile(r"^sdb://[A-Za-z0-9_.-]+/\S+$")
 _WWN = re.compile(r"^(0x)?[0-9a-f]{16}([0-9a-f]{16})?$", re.IGNORECASE)
 _SERIAL = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -154,10 +151,15 @@ def interface_name_problem(name):
 
 
 def hostname_problem(name):
-    """Why ``name`` cannot be a host name (RFC 1123 label), or None when it can."""
-    if not isinstance(name, str) or not _HOST_LABEL.match(name):
-        return f"{name!r} is not a valid host name (letters, digits and '-', 1-63 characters)"
-    return None
+    """Why ``name`` cannot be a host name (RFC 1123 label), or None when it can.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.hostname_problem ubuntu_2
+    """
+    return names.hostname_problem(name)
 
 
 def _ip(value):
@@ -641,8 +643,8 @@ class _Checker:
     def check_baseline(self, spec, path):
         if self.is_mapping(spec, path):
             for key in spec:
-                if key not in BASELINE_KEYS:
-                    self.err(f"{path}:{key}", f"unknown key; expected one of {', '.join(BASELINE_KEYS)}")
+                if key not in baseline.BASELINE_KEYS:
+                    self.err(f"{path}:{key}", f"unknown key; expected one of {', '.join(baseline.BASELINE_KEYS)}")
             if "timezone" in spec:
                 problem = timezone_problem(spec["timezone"])
                 if problem:
@@ -652,7 +654,7 @@ class _Checker:
         for ppath, message in deploy_problems(self.inv):
             self.err(ppath, message)
         # /etc/hosts would give one name two addresses: a VIP named like a host.
-        domain = hosts_domain(self.inv)
+        domain = baseline.hosts_domain(self.inv)
         hosts = self.inv.get("hosts") if isinstance(self.inv.get("hosts"), dict) else {}
         fqdns = {}
         for minion_id, host in hosts.items():
@@ -703,58 +705,7 @@ class _Checker:
 
 
 # --------------------------------------------------------------------------- host baseline
-# brine:baseline (docs/baseline.md): the time zone, the network whose addresses /etc/hosts
-# lists, and the deployment user (its name, SSH public keys and sudo rule). The deployment user
-# is also the Debian installer's user (dhcp_reservations.bootstrap_settings, the preseed): one
-# source for both. brine:services:install:user and :ssh_keys moved here.
-
-BASELINE_KEYS = ("timezone", "hosts_network", "deploy")
-DEPLOY_KEYS = ("user", "ssh_keys", "sudo")
-DEPLOY_SUDO_KEYS = ("nopasswd",)
-BASELINE_DEFAULTS = {"timezone": "Etc/UTC", "hosts_network": "management"}
-DEFAULT_DEPLOY_USER = "brine"
-
-# Accounts a Debian 12 host already has or that the roles' packages create (base-passwd, systemd,
-# the bootstrap and OpenStack daemons), and the groups a user of that name would collide with: the
-# deployment user must be a person's account, never one of these.
-SYSTEM_ACCOUNTS = frozenset(
-    """
-    root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc gnats
-    nobody nogroup _apt adm sudo staff users operator systemd-network systemd-resolve
-    systemd-timesync systemd-coredump messagebus sshd polkitd tss uuidd _chrony chrony unbound
-    tftp dhcpd _kea kea dnsmasq statd _rpc libvirt-qemu libvirt-dnsmasq qemu openvswitch
-    rabbitmq mysql memcache haproxy keepalived_script ceph kolla nova neutron glance keystone
-    cinder placement heat horizon octavia swift
-    """.split()
-)
-
-_POSIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-# Olson names: Area/Location[/Sub] or one word (UTC); no '.', no leading '/', so never a path.
-_TIMEZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]{0,29}(?:/[A-Za-z0-9][A-Za-z0-9_+-]{0,29}){0,2}$")
-# The blob's fields after its type name, per key type (RFC 4253, 5656; OpenSSH PROTOCOL.u2f).
-SSH_KEY_FIELDS = {
-    "ssh-ed25519": ("key",),
-    "ssh-rsa": ("e", "n"),
-    "ecdsa-sha2-nistp256": ("curve", "key"),
-    "ecdsa-sha2-nistp384": ("curve", "key"),
-    "ecdsa-sha2-nistp521": ("curve", "key"),
-    "sk-ssh-ed25519@openssh.com": ("key", "application"),
-    "sk-ecdsa-sha2-nistp256@openssh.com": ("curve", "key", "application"),
-}
-# The comment reaches a shell-quoted line of the preseed and the authorized_keys file: printable
-# characters except quotes and backslash.
-_SSH_COMMENT = re.compile(r"^[\x20-\x7e]*$")
-
-
-@functools.lru_cache(maxsize=1)
-def _zone_names():
-    """The time zone names of this machine's zoneinfo database (an empty set without one)."""
-    try:
-        import zoneinfo
-
-        return frozenset(zoneinfo.available_timezones())
-    except (ImportError, OSError):  # pragma: no cover - no tz database
-        return frozenset()
+# The rules live in brinelib.baseline (docs/baseline.md); these are their Salt functions.
 
 
 def timezone_problem(name, zones=None):
@@ -769,19 +720,13 @@ def timezone_problem(name, zones=None):
 
         salt-call brine_inventory.timezone_problem Europe/Berlim
     """
-    if not isinstance(name, str) or not _TIMEZONE.match(name):
-        return f"{name!r} is not a time zone name like Europe/Berlin or Etc/UTC"
-    zones = _zone_names() if zones is None else zones
-    if zones and name not in zones:
-        return f"unknown time zone {name!r} (not in the zoneinfo database, /usr/share/zoneinfo)"
-    return None
+    return baseline.timezone_problem(name, zones=zones)
 
 
 def deploy_user_problem(name):
     """
-    Why ``name`` cannot be the deployment user, or None when it can: a POSIX user name (lower
-    case letters, digits, '_', '-', at most 32, not first a digit or '-'), never root or a system
-    account (:data:`SYSTEM_ACCOUNTS`).
+    Why ``name`` cannot be the deployment user, or None when it can: a POSIX user name, never
+    root or a system account (``brinelib.baseline.SYSTEM_ACCOUNTS``).
 
     CLI Example:
 
@@ -789,34 +734,13 @@ def deploy_user_problem(name):
 
         salt-call brine_inventory.deploy_user_problem daemon
     """
-    if not isinstance(name, str) or not _POSIX_USER.match(name):
-        return f"{name!r} is not a user name (lower-case letters, digits, '_' and '-', at most 32, not first a digit or '-')"
-    if name in SYSTEM_ACCOUNTS:
-        return f"{name!r} is a system account or group name; the deployment user must be its own account (never root)"
-    return None
-
-
-def _ssh_strings(blob):
-    """The length-prefixed strings of an SSH key blob; ValueError when it is not exactly that."""
-    fields, pos = [], 0
-    while pos < len(blob):
-        if pos + 4 > len(blob):
-            raise ValueError("truncated")
-        size = int.from_bytes(blob[pos : pos + 4], "big")
-        pos += 4
-        if size > len(blob) - pos:
-            raise ValueError("truncated")
-        fields.append(blob[pos : pos + size])
-        pos += size
-    return fields
+    return baseline.deploy_user_problem(name)
 
 
 def ssh_key_problem(line):
     """
-    Why ``line`` is not one OpenSSH public key line, or None when it is: ``TYPE BASE64 [comment]``
-    with no options (``command=...``) and no line break; the base64 blob must decode to a key of
-    the type the line names (a truncated or edited key is refused, sshd would ignore it silently).
-    DSA keys are refused (OpenSSH 9 no longer accepts them); RSA keys need at least 2048 bits.
+    Why ``line`` is not one OpenSSH public key line, or None when it is (``TYPE BASE64
+    [comment]``, no options, the blob a key of the type the line names; no DSA, RSA >= 2048 bits).
 
     CLI Example:
 
@@ -824,58 +748,13 @@ def ssh_key_problem(line):
 
         salt-call brine_inventory.ssh_key_problem 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... me@laptop'
     """
-    if not isinstance(line, str):
-        return f"must be a public key line (a string), got {type(line).__name__}"
-    if "PRIVATE KEY" in line:
-        return "this is a private key: give the public key (.pub) only"
-    if "\n" in line or "\r" in line:
-        return "one key per list item: the line holds a line break"
-    parts = line.strip().split(None, 2)
-    kind = parts[0]
-    if kind == "ssh-dss":
-        return "DSA keys are refused by OpenSSH 9: use an ed25519, ECDSA or RSA key"
-    if kind not in SSH_KEY_FIELDS:
-        return (
-            f"not an SSH public key line ('ssh-ed25519 AAAA... comment'): {kind[:40]!r} is not a key type"
-            " (options such as command=... are not accepted)"
-        )
-    if len(parts) < 2:
-        return f"not an SSH public key line: the {kind} key's base64 is missing"
-    if len(parts) == 3 and not _SSH_COMMENT.match(parts[2]):
-        return "the key's comment may hold printable ASCII characters only"
-    if len(parts) == 3 and any(c in parts[2] for c in "'\"\\"):
-        return "the key's comment may not hold quotes or backslashes"
-    try:
-        blob = base64.b64decode(parts[1], validate=True)
-        fields = _ssh_strings(blob)
-    except (binascii.Error, ValueError):
-        return f"not an SSH public key: the {kind} key's base64 does not decode to a key (truncated or edited?)"
-    if not fields or fields[0] != kind.encode():
-        return f"not an SSH public key: the base64 holds a {fields[0][:40].decode('latin-1') if fields else 'different'!r} key, the line says {kind}"
-    names = SSH_KEY_FIELDS[kind]
-    if len(fields) - 1 != len(names):
-        return f"not an SSH public key: the {kind} key's base64 does not decode to a key (truncated or edited?)"
-    values = dict(zip(names, fields[1:]))
-    if "ed25519" in kind and len(values["key"]) != 32:
-        return f"not an SSH public key: an ed25519 key has 32 bytes, this one {len(values['key'])}"
-    if "curve" in values and values["curve"] != kind.split("-")[-1].split("@")[0].encode():
-        return f"not an SSH public key: the {kind} key names another curve"
-    if kind == "ssh-rsa" and (int.from_bytes(values["n"], "big").bit_length() < 2048):
-        return "RSA keys need at least 2048 bits"
-    return None
-
-
-def _deploy_spec(inventory):
-    baseline = inventory.get("baseline") if isinstance(inventory, dict) else None
-    return baseline.get("deploy") if isinstance(baseline, dict) else None
+    return baseline.ssh_key_problem(line)
 
 
 def deploy_problems(inventory=None):
     """
-    ``[(pillar path, message)]`` for the deployment user (``brine:baseline:deploy``), and for the
-    keys that moved there from ``brine:services:install``. Pure for a given ``inventory`` (default:
-    pillar's); the inventory check and the DHCP/preseed validation (dhcp_reservations.plan) both
-    report these.
+    ``[(pillar path, message)]`` for the deployment user (``brine:baseline:deploy``) of
+    ``inventory`` (default: pillar's).
 
     CLI Example:
 
@@ -883,76 +762,13 @@ def deploy_problems(inventory=None):
 
         salt-call brine_inventory.deploy_problems
     """
-    if inventory is None:
-        inventory = _from_pillar(None)
-    problems = []
-    services = inventory.get("services") if isinstance(inventory, dict) else None
-    install = services.get("install") if isinstance(services, dict) else None
-    for key in ("user", "ssh_keys"):
-        if isinstance(install, dict) and key in install:
-            problems.append(
-                (f"brine:services:install:{key}", f"moved to brine:baseline:deploy:{key} (one deployment user for the installer and every host)")
-            )
-    deploy = _deploy_spec(inventory)
-    path = "brine:baseline:deploy"
-    if deploy is None:
-        return problems
-    if not isinstance(deploy, dict):
-        return problems + [(path, f"must be a mapping (user, ssh_keys, sudo), got {type(deploy).__name__}")]
-    for key in deploy:
-        if key not in DEPLOY_KEYS:
-            problems.append((f"{path}:{key}", f"unknown key; expected one of {', '.join(DEPLOY_KEYS)}"))
-    problem = deploy_user_problem(deploy.get("user", DEFAULT_DEPLOY_USER))
-    if problem:
-        problems.append((f"{path}:user", problem))
-    keys = deploy.get("ssh_keys")
-    if not isinstance(keys, list) or not keys:
-        problems.append((f"{path}:ssh_keys", "list at least one SSH public key: the deployment user has no password login"))
-    else:
-        seen = {}
-        for idx, key in enumerate(keys):
-            problem = ssh_key_problem(key)
-            if problem:
-                problems.append((f"{path}:ssh_keys:{idx}", problem))
-                continue
-            blob = key.split()[1]
-            if blob in seen:
-                problems.append((f"{path}:ssh_keys:{idx}", f"the same key is already listed at {path}:ssh_keys:{seen[blob]}"))
-            else:
-                seen[blob] = idx
-    sudo = deploy.get("sudo", {})
-    if not isinstance(sudo, dict):
-        problems.append((f"{path}:sudo", f"must be a mapping (nopasswd: true|false), got {type(sudo).__name__}"))
-    else:
-        for key in sudo:
-            if key not in DEPLOY_SUDO_KEYS:
-                problems.append((f"{path}:sudo:{key}", f"unknown key; expected one of {', '.join(DEPLOY_SUDO_KEYS)}"))
-        if "nopasswd" in sudo and not isinstance(sudo["nopasswd"], bool):
-            problems.append((f"{path}:sudo:nopasswd", f"must be true or false, got {sudo['nopasswd']!r}"))
-    return problems
-
-
-def hosts_domain(inventory):
-    """
-    The DNS domain of the hosts' names in /etc/hosts: the hosts network's ``domain`` (what DHCP
-    hands out there), else the lab's ``domain``, else ``lab.home.arpa``. Pure.
-    """
-    baseline = inventory.get("baseline") if isinstance(inventory.get("baseline"), dict) else {}
-    network = baseline.get("hosts_network", BASELINE_DEFAULTS["hosts_network"])
-    networks = inventory.get("networks") if isinstance(inventory.get("networks"), dict) else {}
-    net = networks.get(network) if isinstance(networks.get(network), dict) else {}
-    return str(net.get("domain") or inventory.get("domain") or "lab.home.arpa")
+    return baseline.deploy_problems(_from_pillar(None) if inventory is None else inventory)
 
 
 def baseline_settings(inventory=None):
     """
-    The host baseline's settings of a *valid* inventory (raw or normalised; default: pillar's),
-    defaults filled in::
-
-        {"timezone": "Etc/UTC", "hosts_network": "management", "domain": "lab.home.arpa",
-         "deploy": {"user": "brine", "ssh_keys": [...], "sudo": {"nopasswd": True}} or None}
-
-    ``deploy`` is None when the inventory names no deployment user. Pure for a given inventory.
+    The host baseline's settings of a *valid* inventory (default: pillar's), defaults filled in:
+    ``{"timezone", "hosts_network", "domain", "deploy": {"user", "ssh_keys", "sudo"} or None}``.
 
     CLI Example:
 
@@ -960,19 +776,8 @@ def baseline_settings(inventory=None):
 
         salt-call brine_inventory.baseline_settings
     """
-    if inventory is None:
-        inventory = get()
-    spec = inventory.get("baseline") or {}
-    deploy = _deploy_spec(inventory)
-    out = {**BASELINE_DEFAULTS, **{k: v for k, v in spec.items() if k not in ("deploy", "domain")}, "deploy": None}
-    out["domain"] = hosts_domain({**inventory, "baseline": out})
-    if deploy is not None:
-        out["deploy"] = {
-            "user": deploy.get("user", DEFAULT_DEPLOY_USER),
-            "ssh_keys": [" ".join(str(k).split()) for k in deploy.get("ssh_keys", [])],
-            "sudo": {"nopasswd": True, **(deploy.get("sudo") or {})},
-        }
-    return out
+    return baseline.baseline_settings(get() if inventory is None else inventory)
+
 
 
 def check(inventory):
@@ -1005,7 +810,7 @@ def _normalise_checked(inventory):
         "secrets": dict(inventory.get("secrets", {})),
         "openstack": {"release": "2024.1", "instance_mtu": 1500, **inventory.get("openstack", {})},
         "lab": dict(inventory.get("lab", {})),
-        # Settings of the bootstrap services (DHCP, PXE, NTP, DNS, proxy); dhcp_reservations checks them.
+        # Settings of the bootstrap services (DHCP, PXE, NTP, DNS, proxy); brinelib.dhcp and .bootstrap check them.
         "services": dict(inventory.get("services", {})),
         # The host baseline (docs/baseline.md): time zone, /etc/hosts network, deployment user.
         "baseline": baseline_settings(inventory),

@@ -22,9 +22,11 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "_modules"))
+sys.path.insert(0, os.path.join(REPO, "_utils"))
 
-import dhcp_reservations as dr  # noqa: E402
+from brinelib.dhcp import SERVERS  # noqa: E402
+from brinelib.dhcp.plan import plan  # noqa: E402
+from brinelib.dhcp.render import CHECKERS, RENDERERS  # noqa: E402
 
 
 def inventory(count):
@@ -56,17 +58,17 @@ def timed(fn):
 def main():
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
     inv = inventory(count)
-    p, t_plan = timed(lambda: dr.plan(inv))
+    p, t_plan = timed(lambda: plan(inv))
     print(f"hosts: {len(p['reservations'])}")
     print(f"validate (plan):           {t_plan:7.3f} s")
     total = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for server in dr.SERVERS:
-            text, t_render = timed(lambda: dr.RENDERERS[server](p))
+        for server in SERVERS:
+            text, t_render = timed(lambda: RENDERERS[server](p))
             path = os.path.join(tmp, f"{server}.conf")
             with open(path, "w") as fh:
                 fh.write(text)
-            proc, t_check = timed(lambda: subprocess.run(dr.CHECKERS[server][1](path), capture_output=True, text=True))
+            proc, t_check = timed(lambda: subprocess.run(CHECKERS[server][1](path), capture_output=True, text=True))
             verdict = "ok" if proc.returncode == 0 else f"REFUSED: {(proc.stdout + proc.stderr).strip()[-300:]}"
             total[server] = t_plan + t_render + t_check
             print(f"{server:9s} render {t_render:7.3f} s  check {t_check:7.3f} s  ({len(text) / 1e6:.1f} MB, {verdict})")

@@ -1,7 +1,7 @@
 """
-Names and words every part of Brine agrees on: interface names, MACs, the dual bond's backends
-and link-detect modes, the roles. Loader modules, the runner, the lab and the tests import them
-from here; nothing else defines them.
+Names and words every part of Brine agrees on: interface names, host names, MACs, the dual
+bond's backends and link-detect modes, the roles. Loader modules, the runner, the lab and the
+tests import them from here; nothing else defines them.
 """
 
 import re
@@ -57,6 +57,20 @@ def canonical_mac(value):
         raise ValueError(f"{value!r} is a multicast MAC address, not a NIC's")
     eui.dialect = netaddr.mac_unix_expanded
     return str(eui).lower()
+
+
+# A host name is one RFC 1123 label: DHCP hands it out, /etc/hosts and the preseed write it.
+HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+
+# A DNS name (a domain, an NTP server's name): labels of at most 63, at most 253 in all.
+DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+
+
+def hostname_problem(name):
+    """Why ``name`` cannot be a host name (RFC 1123 label), or None when it can."""
+    if not isinstance(name, str) or not HOST_LABEL.match(name):
+        return f"{name!r} is not a valid host name (letters, digits and '-', 1-63 characters)"
+    return None
 
 
 def interface_name_problem(name):

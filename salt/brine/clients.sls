@@ -9,7 +9,7 @@
 {%- if check.valid and me and 'bootstrap' not in me.roles %}
 {%-   set dhcp_check = salt['dhcp_reservations.validate']() %}
 {%-   if dhcp_check.valid %}
-{%-     set lab = salt['dhcp_reservations.bootstrap_settings']() %}
+{%-     set lab = salt['brine_bootstrap.bootstrap_settings']() %}
 {%-   endif %}
 {%- endif %}
 {%- if not dhcp_check.valid %}

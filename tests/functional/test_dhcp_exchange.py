@@ -75,11 +75,11 @@ def _kea(bed, conf, tmp_path):
 @pytest.mark.parametrize("server, start", [("dnsmasq", _dnsmasq), ("kea", _kea)])
 def test_the_other_renderers_serve_the_same_reservation(salt_call, inventory, tmp_path, server, start):
     """dnsmasq and Kea, from the pure renderers (with the test's own lease and log files)."""
-    import dhcp_reservations as dr
+    from brinelib.dhcp import plan, render
 
     log, leases = tmp_path / f"{server}.log", tmp_path / f"{server}.leases"
-    p = dr.plan(inventory, server=server, interface="mgmt0")
-    text = dr.RENDERERS[server](p, lease_file=str(leases), log_file=str(log))
+    p = plan.plan(inventory, server=server, interface="mgmt0")
+    text = render.RENDERERS[server](p, lease_file=str(leases), log_file=str(log))
     conf = tmp_path / f"{server}.conf"
     conf.write_text(text)
     with Testbed(tmp_path, address="10.10.0.5", prefix=24, bridge="mgmt0") as bed:

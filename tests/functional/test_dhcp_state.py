@@ -13,7 +13,8 @@ import yaml
 from dhcp_mistakes import DHCP_MISTAKES
 from inventory_mistakes import mutate
 
-import dhcp_reservations as dr
+from brinelib.dhcp import SERVERS, render
+from brinelib.dhcp.plan import ReservationError
 
 # Kea's check opens the interfaces it is told to serve: give it one every machine has.
 CHECK_INTERFACE = {"isc-dhcp": None, "kea": "lo", "dnsmasq": None}
@@ -21,12 +22,12 @@ CONFIG_NAME = {"isc-dhcp": "dhcpd.conf", "kea": "kea-dhcp4.conf", "dnsmasq": "br
 STATE_KEY = "dhcp_reservations_|-dhcp_|-{}_|-managed"
 
 
-@pytest.mark.parametrize("server", dr.SERVERS)
+@pytest.mark.parametrize("server", SERVERS)
 def test_the_daemons_own_checkers_accept_the_rendered_example(tmp_path, inventory, server):
-    _, text = dr.render_config(inventory, server=server, interface=CHECK_INTERFACE[server])
+    _, text = render.render_config(inventory, server=server, interface=CHECK_INTERFACE[server])
     path = tmp_path / CONFIG_NAME[server]
     path.write_text(text)
-    binary, argv = dr.CHECKERS[server]
+    binary, argv = render.CHECKERS[server]
     proc = subprocess.run(argv(str(path)), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -38,25 +39,25 @@ BREAKAGE = {
 }
 
 
-@pytest.mark.parametrize("server", dr.SERVERS)
+@pytest.mark.parametrize("server", SERVERS)
 def test_the_daemons_own_checkers_refuse_a_broken_config(tmp_path, inventory, server):
     """The checkers are real: one broken line makes each of them fail."""
-    _, text = dr.render_config(inventory, server=server, interface=CHECK_INTERFACE[server])
+    _, text = render.render_config(inventory, server=server, interface=CHECK_INTERFACE[server])
     path = tmp_path / CONFIG_NAME[server]
     path.write_text(BREAKAGE[server](text))
-    _, argv = dr.CHECKERS[server]
+    _, argv = render.CHECKERS[server]
     assert subprocess.run(argv(str(path)), capture_output=True).returncode != 0
 
 
 def test_dhcpd_alone_would_accept_a_seven_octet_mac(tmp_path, inventory):
     """Why the renderer validates MACs itself: dhcpd -t takes any octet count."""
-    text = dr.render_config(inventory)[1].replace("52:54:00:10:02:02;", "52:54:00:10:02:02:99;")
+    text = render.render_config(inventory)[1].replace("52:54:00:10:02:02;", "52:54:00:10:02:02:99;")
     path = tmp_path / "dhcpd.conf"
     path.write_text(text)
-    assert subprocess.run(dr.CHECKERS["isc-dhcp"][1](str(path)), capture_output=True).returncode == 0
+    assert subprocess.run(render.CHECKERS["isc-dhcp"][1](str(path)), capture_output=True).returncode == 0
     broken = mutate(inventory, DHCP_MISTAKES["seven-octet MAC"][0])
-    with pytest.raises(dr.ReservationError, match="brine:hosts:ubuntu2:nics:eth2:mac"):
-        dr.render_config(broken)
+    with pytest.raises(ReservationError, match="brine:hosts:ubuntu2:nics:eth2:mac"):
+        render.render_config(broken)
 
 
 def _single(salt_call, path, server, inventory=None, test=False, interface=None):
@@ -72,14 +73,14 @@ def _single(salt_call, path, server, inventory=None, test=False, interface=None)
     return result
 
 
-@pytest.mark.parametrize("server", dr.SERVERS)
+@pytest.mark.parametrize("server", SERVERS)
 def test_managed_writes_a_checked_config_then_reports_no_changes(salt_call, tmp_path, server):
     path = tmp_path / "conf" / CONFIG_NAME[server]
     path.parent.mkdir()
     first = _single(salt_call, path, server)
     assert first["result"] is True, first["comment"]
     assert first["changes"] == {"diff": "new file"}
-    assert path.read_text() == dr.render_config(_example(), server=server, interface=CHECK_INTERFACE[server])[1]
+    assert path.read_text() == render.render_config(_example(), server=server, interface=CHECK_INTERFACE[server])[1]
     second = _single(salt_call, path, server)
     assert second["result"] is True and second["changes"] == {}, second
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
@@ -87,7 +88,7 @@ def test_managed_writes_a_checked_config_then_reports_no_changes(salt_call, tmp_
 
 def test_test_mode_reports_the_diff_and_writes_nothing(salt_call, tmp_path):
     path = tmp_path / "dhcpd.conf"
-    path.write_text(dr.render_config(_example())[1])
+    path.write_text(render.render_config(_example())[1])
     moved = mutate(_example(), lambda i: i["hosts"]["ubuntu2"]["networks"]["management"].update(address="10.10.0.42"))
     before = path.read_bytes()
     result = _single(salt_call, path, "isc-dhcp", inventory=moved, test=True)
@@ -102,7 +103,7 @@ def test_test_mode_reports_the_diff_and_writes_nothing(salt_call, tmp_path):
 def test_every_refused_inventory_leaves_the_running_config_untouched(salt_call, tmp_path):
     """One salt-call applies one state per deliberate mistake, all aimed at the same live file."""
     path = tmp_path / "dhcpd.conf"
-    path.write_text(dr.render_config(_example())[1])
+    path.write_text(render.render_config(_example())[1])
     before, mtime = path.read_bytes(), path.stat().st_mtime_ns
     kinds = sorted(DHCP_MISTAKES)
     sls = {
@@ -130,7 +131,7 @@ def test_a_config_the_daemon_refuses_is_never_installed(salt_call, tmp_path):
     """kea-dhcp4 -t refuses to serve an interface this machine does not have (a typo in
     services:dhcp:interface): the renderer cannot know, the daemon's check does."""
     path = tmp_path / "kea-dhcp4.conf"
-    path.write_text(dr.render_config(_example(), server="kea", interface="lo")[1])
+    path.write_text(render.render_config(_example(), server="kea", interface="lo")[1])
     before = path.read_bytes()
     result = _single(salt_call, path, "kea", interface="nosuch0")
     assert result["result"] is False

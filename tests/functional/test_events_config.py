@@ -9,7 +9,8 @@ import subprocess
 import pytest
 from brine_testlib import REPO, example_inventory
 
-import dhcp_reservations
+from brinelib.dhcp import logs as dhcp_logs
+from brinelib.dhcp.plan import reserved_macs
 
 FORCED = "pillar=" + json.dumps({"brine_settings": {"events": {"enabled": True}}})
 BEACON = "pillar=" + json.dumps({"brine_settings": {"events": {"enabled": True, "linkwatch": "beacon"}}})
@@ -74,9 +75,9 @@ def dhcp_watch(salt_call, setup, pillar_root=None):
 
 def test_the_bootstrap_host_watches_its_dhcp_servers_log(salt_call):
     conf = watcher_config(salt_call, "bootstrap")
-    source = dhcp_reservations.choose_log_source(
+    source = dhcp_logs.choose_log_source(
         "isc-dhcp", default_exists=os.path.exists("/var/log/syslog"), has_journalctl=bool(shutil.which("journalctl")))
-    macs = sorted(dhcp_reservations.reserved_macs(example_inventory()))
+    macs = sorted(reserved_macs(example_inventory()))
     assert "52:54:00:10:01:02" in macs
     # The inventory's MACs written out: the engine has no pillar to tell known from unknown.
     assert conf == {"engines": [{"brine_filewatch": {"watches": {"dhcp_log": source}, "known_macs": macs}}]}
@@ -96,7 +97,7 @@ def test_without_journalctl_the_bootstrap_host_watches_the_default_log(salt_call
     # /dev/null over journalctl: there, but not executable, so shutil.which finds none.
     journalctl = shutil.which("journalctl") or "/usr/bin/journalctl"
     hide = f"[ -e {journalctl} ] && mount --bind /dev/null {journalctl}; true"
-    assert dhcp_watch(salt_call, hide) == dhcp_reservations.DEFAULT_LOGS["isc-dhcp"]
+    assert dhcp_watch(salt_call, hide) == dhcp_logs.DEFAULT_LOGS["isc-dhcp"]
 
 
 def test_the_inventorys_log_setting_wins_over_the_journal(salt_call, inventory):
@@ -108,7 +109,7 @@ def test_the_inventorys_log_setting_wins_over_the_journal(salt_call, inventory):
 def test_kea_and_dnsmasq_watch_their_own_log_files(salt_call, inventory):
     inventory["services"].setdefault("dhcp", {})["server"] = "dnsmasq"
     root = salt_call.pillar_root_with(inventory)
-    assert dhcp_watch(salt_call, "", pillar_root=root) == dhcp_reservations.DEFAULT_LOGS["dnsmasq"]
+    assert dhcp_watch(salt_call, "", pillar_root=root) == dhcp_logs.DEFAULT_LOGS["dnsmasq"]
 
 
 def test_beacon_mode_replaces_the_link_engine(salt_call):

@@ -66,8 +66,8 @@ def local_mac():
 @pytest.fixture(scope="module")
 def settings(converged_lab):
     """What the bootstrap states rendered from: management network, bootstrap address and
-    interface, reservations, proxy URL (dhcp_reservations.bootstrap_settings)."""
-    return converged_lab.salt_json(BOOTSTRAP, "dhcp_reservations.bootstrap_settings")[BOOTSTRAP]
+    interface, reservations, proxy URL (brine_bootstrap.bootstrap_settings)."""
+    return converged_lab.salt_json(BOOTSTRAP, "brine_bootstrap.bootstrap_settings")[BOOTSTRAP]
 
 
 @pytest.fixture(scope="module")

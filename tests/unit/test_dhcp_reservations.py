@@ -1,4 +1,5 @@
-"""The pure core of dhcp_reservations: validation, the three renderers, log parsing, discovery."""
+"""DHCP: the pure core (brinelib.dhcp: validation, the three renderers, log parsing, discovery) and
+the dhcp_reservations module and state around it."""
 
 import datetime
 import ipaddress
@@ -9,6 +10,8 @@ from dhcp_mistakes import DHCP_MISTAKES
 from inventory_mistakes import mutate
 
 import dhcp_reservations as dr
+from brinelib.dhcp import logs, render
+from brinelib.dhcp.plan import ReservationError, canonical_mac, plan, reserved_macs
 
 UTC = datetime.timezone.utc
 
@@ -18,8 +21,8 @@ UTC = datetime.timezone.utc
 @pytest.mark.parametrize("kind", sorted(DHCP_MISTAKES))
 def test_each_mistake_is_one_error_naming_host_and_field(inventory, kind):
     break_it, path, words = DHCP_MISTAKES[kind]
-    with pytest.raises(dr.ReservationError) as caught:
-        dr.plan(mutate(inventory, break_it))
+    with pytest.raises(ReservationError) as caught:
+        plan(mutate(inventory, break_it))
     assert len(caught.value.errors) == 1, caught.value.errors
     (got_path, message), = caught.value.errors
     assert got_path == path
@@ -31,8 +34,8 @@ def test_several_mistakes_are_all_reported(inventory):
     def break_it(i):
         i["hosts"]["ubuntu1"]["nics"]["eth2"]["mac"] = "nope"
         i["hosts"]["ubuntu2"]["networks"]["management"]["address"] = "10.10.0.220"
-    with pytest.raises(dr.ReservationError) as caught:
-        dr.plan(mutate(inventory, break_it))
+    with pytest.raises(ReservationError) as caught:
+        plan(mutate(inventory, break_it))
     assert [p for p, _ in caught.value.errors] == [
         "brine:hosts:ubuntu1:nics:eth2:mac",
         "brine:hosts:ubuntu2:networks:management:address",
@@ -42,15 +45,15 @@ def test_several_mistakes_are_all_reported(inventory):
 def test_validation_does_not_trust_a_pre_checked_inventory(inventory):
     """The renderer can be fed an inventory directly: brine_inventory's check is not a prerequisite."""
     broken = mutate(inventory, lambda i: i["hosts"]["ubuntu2"]["nics"]["eth2"].update(mac="52:54:00:10:01:02"))
-    with pytest.raises(dr.ReservationError):
-        dr.render_config(broken)
+    with pytest.raises(ReservationError):
+        render.render_config(broken)
 
 
 # --------------------------------------------------------------------------- the plan
 
 
 def test_plan_of_the_example_lab(inventory):
-    p = dr.plan(inventory)
+    p = plan(inventory)
     assert p["server"] == "isc-dhcp"
     assert p["interface"] == "eth0.10"  # the bootstrap host's management NIC, on VLAN 10
     assert p["subnet"] == ipaddress.ip_network("10.10.0.0/24")
@@ -71,7 +74,7 @@ def test_mac_spellings_are_normalised_and_reservations_sorted_by_ip(inventory):
         i["hosts"]["ubuntu1"]["nics"]["eth2"]["mac"] = "5254.0010.0102"
         i["hosts"]["ubuntu1"]["networks"]["management"]["address"] = "10.10.0.99"
         i["hosts"]["ubuntu3"]["nics"]["eth2"]["mac"] = "52-54-00-10-03-02".upper()
-    p = dr.plan(mutate(inventory, edit))
+    p = plan(mutate(inventory, edit))
     assert [(r["host"], r["mac"]) for r in p["reservations"]] == [
         ("bootstrap", "52:54:00:10:00:05"),
         ("ubuntu2", "52:54:00:10:02:02"),
@@ -82,28 +85,28 @@ def test_mac_spellings_are_normalised_and_reservations_sorted_by_ip(inventory):
 
 def test_hosts_without_an_address_on_the_dhcp_network_get_no_reservation(inventory):
     inventory["hosts"]["ubuntu3"]["networks"].pop("management")
-    assert [r["host"] for r in dr.plan(inventory)["reservations"]] == ["bootstrap", "ubuntu1", "ubuntu2"]
+    assert [r["host"] for r in plan(inventory)["reservations"]] == ["bootstrap", "ubuntu1", "ubuntu2"]
 
 
 def test_interface_setting_and_argument_override_the_derived_name(inventory):
     inventory["services"]["dhcp"]["interface"] = "mgmt0"
-    assert dr.plan(inventory)["interface"] == "mgmt0"
-    assert dr.plan(inventory, interface="veth-dhcp")["interface"] == "veth-dhcp"
+    assert plan(inventory)["interface"] == "mgmt0"
+    assert plan(inventory, interface="veth-dhcp")["interface"] == "veth-dhcp"
     inventory["services"]["dhcp"]["interface"] = "a-name-far-too-long"
-    with pytest.raises(dr.ReservationError, match="brine:services:dhcp:interface"):
-        dr.plan(inventory)
+    with pytest.raises(ReservationError, match="brine:services:dhcp:interface"):
+        plan(inventory)
 
 
 def test_network_dns_overrides_the_bootstrap_resolver(inventory):
     inventory["networks"]["management"]["dns"] = ["10.10.0.6", "10.10.0.7"]
-    assert dr.render_isc(dr.plan(inventory)).count("option domain-name-servers 10.10.0.6, 10.10.0.7;") == 1
+    assert render.render_isc(plan(inventory)).count("option domain-name-servers 10.10.0.6, 10.10.0.7;") == 1
 
 
 # --------------------------------------------------------------------------- renderers
 
 
 def test_isc_renders_subnet_options_and_host_blocks(inventory):
-    text = dr.render_isc(dr.plan(inventory))
+    text = render.render_isc(plan(inventory))
     for line in (
         "subnet 10.10.0.0 netmask 255.255.255.0 {",
         "  option routers 10.10.0.1;",
@@ -126,12 +129,12 @@ def test_isc_renders_subnet_options_and_host_blocks(inventory):
 
 def test_isc_without_dynamic_range_serves_reservations_only(inventory):
     inventory["networks"]["management"].pop("dhcp_range")
-    text = dr.render_isc(dr.plan(inventory))
+    text = render.render_isc(plan(inventory))
     assert "range " not in text and "fixed-address 10.10.0.11;" in text
 
 
 def test_kea_renders_reservations_and_options(inventory):
-    text = dr.render_kea(dr.plan(inventory))
+    text = render.render_kea(plan(inventory))
     assert text.startswith("// ")
     config = json.loads(text.split("\n", 1)[1])["Dhcp4"]
     assert config["interfaces-config"] == {"interfaces": ["eth0.10"]}
@@ -146,7 +149,7 @@ def test_kea_renders_reservations_and_options(inventory):
 
 
 def test_dnsmasq_renders_dhcp_host_lines(inventory):
-    lines = dr.render_dnsmasq(dr.plan(inventory)).splitlines()
+    lines = render.render_dnsmasq(plan(inventory)).splitlines()
     assert "dhcp-host=52:54:00:10:01:02,10.10.0.11,ubuntu1" in lines
     assert "dhcp-option=option:mtu,9000" in lines
     assert "dhcp-boot=tag:!efi,pxelinux.0,,10.10.0.5" in lines
@@ -156,15 +159,15 @@ def test_dnsmasq_renders_dhcp_host_lines(inventory):
 
 
 def test_render_config_picks_the_server(inventory):
-    assert dr.render_config(inventory)[0] == "isc-dhcp"
+    assert render.render_config(inventory)[0] == "isc-dhcp"
     inventory["services"]["dhcp"]["server"] = "dnsmasq"
-    server, text = dr.render_config(inventory)
+    server, text = render.render_config(inventory)
     assert server == "dnsmasq" and "dhcp-host=" in text
-    assert dr.render_config(inventory, server="kea")[1].startswith("// ")
+    assert render.render_config(inventory, server="kea")[1].startswith("// ")
 
 
 def test_reserved_macs_include_every_inventory_nic(inventory):
-    macs = dr.reserved_macs(inventory)
+    macs = reserved_macs(inventory)
     assert "52:54:00:10:01:03" in macs  # a bond partner: known, though not reserved
     assert len(macs) == 7
 
@@ -186,7 +189,7 @@ Jan  1 00:00:03 bootstrap systemd[1]: Started something unrelated.
 
 
 def test_isc_syslog_lines_become_records_with_inferred_years():
-    records = dr.parse_log(ISC_SYSLOG, server="isc-dhcp", now=NOW, tz=UTC)
+    records = logs.parse_log(ISC_SYSLOG, server="isc-dhcp", now=NOW, tz=UTC)
     assert [r["type"] for r in records] == [
         "DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPDISCOVER", "DHCPOFFER", "DHCPDISCOVER",
     ]
@@ -201,9 +204,9 @@ def test_isc_syslog_lines_become_records_with_inferred_years():
 
 
 def test_syslog_lines_in_the_future_belong_to_last_year():
-    (record,) = dr.parse_log("Dec 30 10:00:00 b dhcpd[1]: DHCPDISCOVER from 52:54:00:aa:00:09 via eth0\n", now=NOW, tz=UTC)
+    (record,) = logs.parse_log("Dec 30 10:00:00 b dhcpd[1]: DHCPDISCOVER from 52:54:00:aa:00:09 via eth0\n", now=NOW, tz=UTC)
     assert record["time"] == "2025-12-30T10:00:00+00:00"
-    (record,) = dr.parse_log("Jan  2 11:00:00 b dhcpd[1]: DHCPDISCOVER from 52:54:00:aa:00:09 via eth0\n", now=NOW, tz=UTC)
+    (record,) = logs.parse_log("Jan  2 11:00:00 b dhcpd[1]: DHCPDISCOVER from 52:54:00:aa:00:09 via eth0\n", now=NOW, tz=UTC)
     assert record["time"] == "2026-01-02T11:00:00+00:00"
 
 
@@ -213,7 +216,7 @@ def test_a_log_spanning_two_new_years_goes_back_two_years():
         "Mar  5 10:00:00 b dhcpd[1]: DHCPDISCOVER from 52:54:00:aa:00:02 via eth0\n"
         "Jan  1 10:00:00 b dhcpd[1]: DHCPDISCOVER from 52:54:00:aa:00:03 via eth0\n"
     )
-    years = [r["time"][:4] for r in dr.parse_log(text, now=NOW, tz=UTC)]
+    years = [r["time"][:4] for r in logs.parse_log(text, now=NOW, tz=UTC)]
     assert years == ["2024", "2025", "2026"]
 
 
@@ -223,7 +226,7 @@ def test_iso_and_undated_lines():
         "2026-11-21T23:55:02.123456+01:00 bootstrap dhcpd[9]: DHCPDISCOVER from 52:54:00:aa:00:01 via veth0\n"
         "DHCPDISCOVER from 52:54:00:aa:00:02 via veth0\n"
     )
-    records = dr.parse_log(text, tz=UTC)
+    records = logs.parse_log(text, tz=UTC)
     assert [r["time"] for r in records] == ["2026-11-21T23:55:01+00:00", "2026-11-21T23:55:02.123456+01:00", None]
 
 
@@ -239,7 +242,7 @@ Nov 21 23:41:00 dnsmasq-dhcp[77]: DHCPDISCOVER(eth0.10) 52:54:00:10:02:02 no add
 
 
 def test_dnsmasq_lines_become_records():
-    records = dr.parse_log(DNSMASQ_LOG, server="dnsmasq", now=NOW.replace(year=2026, month=11, day=22), tz=UTC)
+    records = logs.parse_log(DNSMASQ_LOG, server="dnsmasq", now=NOW.replace(year=2026, month=11, day=22), tz=UTC)
     assert [(r["type"], r["ip"], r["mac"]) for r in records] == [
         ("DHCPDISCOVER", None, "52:54:00:aa:00:05"),
         ("DHCPOFFER", "10.10.0.201", "52:54:00:aa:00:05"),
@@ -259,7 +262,7 @@ KEA_LOG = (
 
 
 def test_kea_lines_become_records():
-    records = dr.parse_log(KEA_LOG, tz=UTC)
+    records = logs.parse_log(KEA_LOG, tz=UTC)
     assert [(r["server"], r["type"], r["mac"], r["ip"]) for r in records] == [
         ("kea", "DHCP4_LEASE_ALLOC", "52:54:00:aa:00:07", "10.10.0.202"),
     ]
@@ -267,21 +270,21 @@ def test_kea_lines_become_records():
 
 
 def test_server_autodetection_reads_mixed_logs():
-    records = dr.parse_log(ISC_SYSLOG + DNSMASQ_LOG, now=NOW, tz=UTC)
+    records = logs.parse_log(ISC_SYSLOG + DNSMASQ_LOG, now=NOW, tz=UTC)
     assert {r["server"] for r in records} == {"isc-dhcp", "dnsmasq"}
 
 
 def test_unknown_server_is_refused():
     with pytest.raises(ValueError, match="unknown DHCP server 'udhcpd'"):
-        dr.parse_log("", server="udhcpd")
+        logs.parse_log("", server="udhcpd")
 
 
 # --------------------------------------------------------------------------- discovery
 
 
 def test_unknown_macs_fold_records_and_skip_the_inventory(inventory):
-    records = dr.parse_log(ISC_SYSLOG, now=NOW, tz=UTC)
-    found = dr.unknown_macs(records, dr.reserved_macs(inventory))
+    records = logs.parse_log(ISC_SYSLOG, now=NOW, tz=UTC)
+    found = logs.unknown_macs(records, reserved_macs(inventory))
     assert found == [
         {"mac": "52:54:00:aa:00:01", "first_seen": "2025-12-31T23:59:58+00:00", "last_seen": "2026-01-01T00:00:01+00:00",
          "count": 4, "ip": "10.10.0.200", "interface": "eth0.10"},
@@ -295,12 +298,12 @@ def test_unknown_macs_sorted_by_first_seen_not_by_log_order():
         {"time": "2026-11-21T10:00:05+00:00", "server": "isc-dhcp", "type": "DHCPDISCOVER", "mac": "52:54:00:aa:00:02", "ip": None, "interface": "a"},
         {"time": "2026-11-21T09:00:00+01:00", "server": "isc-dhcp", "type": "DHCPDISCOVER", "mac": "52:54:00:aa:00:01", "ip": None, "interface": "b"},
     ]
-    assert [e["mac"] for e in dr.unknown_macs(records, set())] == ["52:54:00:aa:00:01", "52:54:00:aa:00:02"]
+    assert [e["mac"] for e in logs.unknown_macs(records, set())] == ["52:54:00:aa:00:01", "52:54:00:aa:00:02"]
 
 
 def test_undated_records_take_the_default_time():
-    records = dr.parse_log("DHCPDISCOVER from 52:54:00:aa:00:02 via veth0\n")
-    (entry,) = dr.unknown_macs(records, set(), default_time="2026-11-21T23:00:00+00:00")
+    records = logs.parse_log("DHCPDISCOVER from 52:54:00:aa:00:02 via veth0\n")
+    (entry,) = logs.unknown_macs(records, set(), default_time="2026-11-21T23:00:00+00:00")
     assert entry["first_seen"] == entry["last_seen"] == "2026-11-21T23:00:00+00:00"
 
 
@@ -316,7 +319,7 @@ def test_mac_fast_path_agrees_with_the_inventory_parser(value):
     except ValueError:
         expected = ValueError
     try:
-        got = dr._canonical_mac(value)
+        got = canonical_mac(value)
     except ValueError:
         got = ValueError
     assert got == expected
@@ -331,10 +334,10 @@ def test_mac_fast_path_agrees_with_the_inventory_parser(value):
 def test_address_parsing_edge_cases(inventory, address, words):
     inventory["hosts"]["ubuntu1"]["networks"]["management"]["address"] = address
     if words is None:
-        assert str(dr.plan(inventory)["reservations"][1]["ip"]) == "10.10.0.11"
+        assert str(plan(inventory)["reservations"][1]["ip"]) == "10.10.0.11"
     else:
-        with pytest.raises(dr.ReservationError, match=words):
-            dr.plan(inventory)
+        with pytest.raises(ReservationError, match=words):
+            plan(inventory)
 
 
 JOURNAL_TEXT = """\
@@ -372,12 +375,12 @@ def test_discover_text_refuses_an_unknown_server(inventory):
     ("dnsmasq", None, False, True, "/var/log/brine-dnsmasq.log"),
 ])
 def test_choose_log_source(server, configured, exists, journalctl, expected):
-    assert dr.choose_log_source(server, configured_log=configured, default_exists=exists, has_journalctl=journalctl) == expected
+    assert logs.choose_log_source(server, configured_log=configured, default_exists=exists, has_journalctl=journalctl) == expected
 
 
 def test_choose_log_source_refuses_an_unknown_server():
     with pytest.raises(ValueError, match="unknown DHCP server"):
-        dr.choose_log_source("udhcpd", has_journalctl=True)
+        logs.choose_log_source("udhcpd", has_journalctl=True)
 
 
 def test_log_source_reads_the_inventory_and_this_host(inventory, tmp_path, monkeypatch):
@@ -385,7 +388,7 @@ def test_log_source_reads_the_inventory_and_this_host(inventory, tmp_path, monke
     assert dr.log_source(inventory) == str(tmp_path / "dhcpd.log")
     del inventory["services"]["dhcp"]["log"]
     # This host's own answer: the default file if it exists, else the journal if journalctl does.
-    monkeypatch.setitem(dr.DEFAULT_LOGS, "isc-dhcp", str(tmp_path / "syslog"))
+    monkeypatch.setitem(logs.DEFAULT_LOGS, "isc-dhcp", str(tmp_path / "syslog"))
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     assert dr.log_source(inventory) == str(tmp_path / "syslog")
     (tmp_path / "bin").mkdir()
