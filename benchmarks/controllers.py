@@ -140,7 +140,8 @@ def vip_trial(lab, ctl, vip, how):
         samples[holder] = collect_probe(lab, holder, "vip_sampler.py", timeout=60)["changes"]
     gap = ha_metrics.longest_gap(result["attempts"], since=cut_at)
     end = max(a for a, _ in result["attempts"])
-    double = ha_metrics.double_holding(samples, vip, until=end)
+    double = ha_metrics.double_holding(samples, vip, until=end, certain=True)
+    double_sampled = ha_metrics.double_holding(samples, vip, until=end)
     new_holder = ha_metrics.holder_at(samples, vip, end)
     if how == "node":
         lab.start(holder)
@@ -148,7 +149,7 @@ def vip_trial(lab, ctl, vip, how):
     # it must not take the VIP back (nopreempt).
     time.sleep(5)
     after = vip_holders(lab, ctl, vip)
-    return {"holder": holder, "gap": gap["gap"] if gap else None, "double": double["seconds"],
+    return {"holder": holder, "gap": gap["gap"] if gap else None, "double": double["seconds"], "double_within_sampling": double_sampled["seconds"],
             "new_holder": new_holder, "after": after, "took_back": holder in after}
 
 
@@ -182,6 +183,7 @@ def galera_trial(lab, ctl, vip, how, first_id, rate, writers):
     start_probe(lab, CLIENT, "galera_writer.py", vip, BENCH_CREDENTIALS, duration, rate, first_id, writers)
     time.sleep(5)
     started = time.monotonic()
+    killed_at = int(time.time())
     if how == "mysqld":
         lab.exec(writer, "pkill -KILL -x mariadbd").check()
     elif how == "node":
@@ -197,10 +199,22 @@ def galera_trial(lab, ctl, vip, how, first_id, rate, writers):
     result = collect_probe(lab, CLIENT, "galera_writer.py", timeout=duration + 300)
     missing = {n: ha_metrics.missing_acked(result["acked"], table_ids(lab, n)) for n in ctl}
     stalls = [s[1] for s in result["stalls"]]
-    return {"acked": len(result["acked"]), "rate": result["rate"], "missing": {n: len(m) for n, m in missing.items()},
+    return {"acked": len(result["acked"]), "rate": result["rate"], "transfer": state_transfer(lab, writer, killed_at),
+            "missing": {n: len(m) for n, m in missing.items()},
             "longest_stall": max((s for s in stalls if s is not None), default=0.0),
             "unended_stall": any(s is None for s in stalls), "rejoined": bool(rejoined),
             "whole_again_after": round(recovered_after, 1), "errors": result["errors"], "next_id": result["next_id"]}
+
+
+def state_transfer(lab, host, since):
+    """How ``host`` caught up when it rejoined after ``since`` (epoch s), from its MariaDB journal:
+    "IST" (the missed writesets from a donor's gcache), "SST" (a full copy) or "none"."""
+    out = lab.exec(host, f"journalctl -u mariadb --since @{since} --no-pager -o cat 2>/dev/null || true").output
+    if "IST completed on joiner" in out or "Receiving IST" in out:
+        return "IST"
+    if "SST completed on joiner" in out or "SST received" in out:
+        return "SST"
+    return "none"
 
 
 def report(title, trials, key):
@@ -271,7 +285,7 @@ def soak(lab, ctl, addresses, minutes):
     for address in addresses:
         moves = sum(max(0, len(ha_metrics.holder_intervals(ch, address, end)) - 1) for ch in samples.values())
         holders_now = ha_metrics.holder_at(samples, address, end - 1)
-        double = ha_metrics.double_holding(samples, address, end)
+        double = ha_metrics.double_holding(samples, address, end, certain=True)
         print(f"soak {minutes:g} min, {address}: holder changes {moves}, two holders at once {double['seconds']} s, "
               f"holder at the end {holders_now}", flush=True)
 
@@ -286,7 +300,8 @@ def vip_benchmarks(lab, ctl, vip, args, wanted):
             print(f"  vip-{how}: {json.dumps(trial)}", flush=True)
             trials.append(trial)
         report(f"VIP failover, {'HAProxy killed' if how == 'haproxy' else 'holder powered off'} (longest connect gap)", trials, "gap")
-        print(f"  two holders at once: {sum(t['double'] > 0 for t in trials)} of {len(trials)} trials; "
+        print(f"  two holders at once (both samplers saw it): {sum(t['double'] > 0 for t in trials)} of {len(trials)} trials; "
+              f"within one sampling step: {sum(t['double_within_sampling'] > 0 for t in trials)}; "
               f"VIP taken back by the recovered node: {sum(t['took_back'] for t in trials)} of {len(trials)}")
     for name in ctl:
         print(f"host memory (PSS) of controller guest {name}: {lab.guest_memory_mib(name):.0f} MiB "
@@ -311,6 +326,9 @@ def galera_benchmarks(lab, ctl, vip, args, wanted):
             figures = ha_metrics.summary([t["rate"] for t in trials])
             print(f"Galera, {how}: writer's achieved rate n={figures['n']} min={figures['min']} "
                   f"median={figures['median']} max={figures['max']} transactions/s ({args.writers} connections)")
+            if how != "outage":
+                transfers = [t["transfer"] for t in trials]
+                print(f"  the node rejoined by: {', '.join(f'{k} {transfers.count(k)}' for k in sorted(set(transfers)))}")
             lost = sum(sum(t["missing"].values()) for t in trials)
             print(f"  acknowledged rows lost: {lost} (of {sum(t['acked'] for t in trials)} acknowledged)")
 

@@ -26,30 +26,37 @@ def longest_gap(attempts, since=None):
     return best
 
 
-def holder_intervals(changes, address, until):
+def holder_intervals(changes, address, until, certain=False):
     """
     ``[(start, end), ...]`` during which one guest held ``address``, from vip_sampler.py's
-    ``changes`` (``[[t, [addresses]], ...]``); an interval still open ends at ``until``.
+    ``changes`` (``[[t, [addresses], t_previous_sample], ...]``); an interval still open ends at
+    ``until``. An interval ends at the first sample that no longer shows the address; with
+    ``certain`` at the last sample that still did (the address went away in between: a
+    sampler delayed by a busy host widens the first, never the second).
     """
     intervals, since = [], None
-    for at, held in changes:
+    for change in changes:
+        at, held = change[0], change[1]
         if address in held and since is None:
             since = at
         elif address not in held and since is not None:
-            intervals.append((since, at))
+            last_seen = change[2] if certain and len(change) > 2 and change[2] is not None else at
+            intervals.append((since, max(since, last_seen)))
             since = None
     if since is not None:
         intervals.append((since, until))
     return intervals
 
 
-def double_holding(changes_by_host, address, until):
+def double_holding(changes_by_host, address, until, certain=False):
     """
     Total seconds during which two or more guests held ``address`` at once, and the pairs that
-    did: ``{"seconds", "pairs"}``. Sampling is discrete, so overlaps shorter than the sampling
-    interval can be missed; a positive figure is always real.
+    did: ``{"seconds", "pairs"}``. Sampling is discrete: by default an interval ends at the first
+    sample without the address, so an overlap up to one sampling period (more when a sampler
+    was delayed) may be the sampling's; with ``certain`` only sampled overlaps count (an
+    overlap shorter than the sampling period can then be missed).
     """
-    intervals = {host: holder_intervals(ch, address, until) for host, ch in changes_by_host.items()}
+    intervals = {host: holder_intervals(ch, address, until, certain) for host, ch in changes_by_host.items()}
     hosts = sorted(intervals)
     total, pairs = 0.0, []
     for i, first in enumerate(hosts):

@@ -32,6 +32,18 @@ def test_double_holding_finds_overlaps_and_none_when_clean():
     assert ha_metrics.double_holding(split, vip, until=5.0) == {"seconds": 0.5, "pairs": [("a", "b", 0.5)]}
 
 
+def test_a_certain_overlap_counts_only_what_both_samplers_saw():
+    vip = "10.10.0.100"
+    # a lost the VIP between its samples at 2.00 and 2.03; b first saw it at 2.02.
+    handover = {"a": [[0.0, [vip], None], [2.03, [], 2.0]], "b": [[0.0, [], None], [2.02, [vip], 2.0]]}
+    assert ha_metrics.double_holding(handover, vip, until=5.0)["seconds"] == 0.01
+    assert ha_metrics.double_holding(handover, vip, until=5.0, certain=True) == {"seconds": 0.0, "pairs": []}
+    # Both saw it at 2.02 and 2.03: that overlap is certain.
+    split = {"a": [[0.0, [vip], None], [2.05, [], 2.03]], "b": [[0.0, [], None], [2.02, [vip], 2.0]]}
+    assert ha_metrics.double_holding(split, vip, until=5.0, certain=True)["seconds"] == 0.01
+    assert ha_metrics.holder_intervals(split["a"], vip, until=5.0, certain=True) == [(0.0, 2.03)]
+
+
 def test_holder_at_reads_each_guests_last_sample_before_the_time():
     vip = "10.10.0.100"
     by_host = {"a": [[0.0, [vip]], [2.0, []]], "b": [[0.0, []], [2.5, [vip]]]}
