@@ -75,10 +75,10 @@ def holder_at(changes_by_host, address, at):
     out = []
     for host, changes in changes_by_host.items():
         held = False
-        for when, addresses in changes:
-            if when > at:
+        for change in changes:
+            if change[0] > at:
                 break
-            held = address in addresses
+            held = address in change[1]
         if held:
             out.append(host)
     return sorted(out)

@@ -50,6 +50,9 @@ def test_holder_at_reads_each_guests_last_sample_before_the_time():
     assert ha_metrics.holder_at(by_host, vip, 1.0) == ["a"]
     assert ha_metrics.holder_at(by_host, vip, 2.2) == []
     assert ha_metrics.holder_at(by_host, vip, 3.0) == ["b"]
+    # The sampler's changes also carry the time of the sample before.
+    with_previous = {"a": [[0.0, [vip], None], [2.0, [], 1.98]], "b": [[0.0, [], None], [2.5, [vip], 2.48]]}
+    assert ha_metrics.holder_at(with_previous, vip, 3.0) == ["b"]
 
 
 def test_summary_and_missing_acked():
