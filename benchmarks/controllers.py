@@ -171,10 +171,14 @@ def table_ids(lab, host):
     return [int(x) for x in out.split()]
 
 
-def cluster_size(lab, host):
-    out = lab.exec(host, "mariadb -N -B -e \"SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'\" 2>/dev/null || true").output
-    parts = out.split()
-    return int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else 0
+def synced_in_cluster_of(lab, host):
+    """The cluster size ``host`` sees while it is Synced (serving), else 0 (a joiner counts in
+    wsrep_cluster_size before it has caught up)."""
+    out = lab.exec(host, "mariadb -N -B -e \"SHOW GLOBAL STATUS WHERE Variable_name IN "
+                         "('wsrep_cluster_size', 'wsrep_local_state_comment')\" 2>/dev/null || true").output
+    status = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+    size = status.get("wsrep_cluster_size", "")
+    return int(size) if status.get("wsrep_local_state_comment") == "Synced" and size.isdigit() else 0
 
 
 def galera_trial(lab, ctl, vip, how, first_id, rate, writers):
@@ -194,7 +198,7 @@ def galera_trial(lab, ctl, vip, how, first_id, rate, writers):
     if how == "node":
         lab.start(writer)
     # While the writer goes on writing: how long until every node is back in the cluster.
-    rejoined = wait_for(lambda: all(cluster_size(lab, n) == len(ctl) for n in ctl), 300, step=1)
+    rejoined = wait_for(lambda: all(synced_in_cluster_of(lab, n) == len(ctl) for n in ctl), 300, step=1)
     recovered_after = time.monotonic() - started
     result = collect_probe(lab, CLIENT, "galera_writer.py", timeout=duration + 300)
     missing = {n: ha_metrics.missing_acked(result["acked"], table_ids(lab, n)) for n in ctl}
