@@ -15,16 +15,15 @@ so an operator can paste them into ``pillar.get``.
 
 import copy
 import hashlib
-import importlib.util
 import ipaddress
 import json
 import logging
-import os
 import re
 import subprocess
 
 import yaml
 from brinelib import baseline, names
+from brinelib.dualbond import names as dualbond_names
 
 try:
     import netaddr
@@ -33,23 +32,6 @@ try:
 except ImportError:  # pragma: no cover - exercised only on a minion without netaddr
     HAS_NETADDR = False
 
-
-def _load_sibling(name):
-    """
-    The pure core of ``<name>.py`` next to this file, loaded from that file each time this module
-    is (re)loaded: a re-synced sibling is never served stale from sys.modules. None if absent.
-    """
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
-    if not os.path.isfile(path):
-        return None
-    spec = importlib.util.spec_from_file_location(f"brine_inventory_sibling_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# The dual bond's device names are derived in one place: dualbond.py.
-_dualbond = _load_sibling("dualbond")
 
 try:
     from salt.exceptions import CommandExecutionError
@@ -66,7 +48,7 @@ KNOWN_ROLES = names.KNOWN_ROLES
 IMPLICIT_ROLES = names.IMPLICIT_ROLES
 DUALBOND_BACKENDS = names.DUALBOND_BACKENDS
 DUALBOND_LINK_DETECT = names.LINK_DETECT_MODES
-# probe, rollback_seconds and datapath_type are checked in detail by dualbond.build_plan().
+# probe, rollback_seconds and datapath_type are checked in detail by brinelib.dualbond.plan.build_plan().
 DUALBOND_KEYS = ("nics", "backend", "miimon", "link_detect", "bridges", "probe", "rollback_seconds", "datapath_type")
 NETWORK_CONFIG_STYLES = ("networkd", "ifupdown")
 DISK_ID_KEYS = ("by_id", "serial", "wwn")
@@ -98,8 +80,6 @@ _GALERA_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 def __virtual__():
     if not HAS_NETADDR:
         return (False, "brine_inventory needs the netaddr Python library")
-    if _dualbond is None:
-        return (False, "brine_inventory needs dualbond.py next to it (the dual bond's device names)")
     return __virtualname__
 
 
@@ -449,7 +429,7 @@ class _Checker:
         ):
             return
         try:
-            legs = _dualbond.device_names(members, bridges)
+            legs = dualbond_names.device_names(members, bridges)
         except ValueError as exc:
             self.err(f"{path}:nics", str(exc))
             return
@@ -464,12 +444,12 @@ class _Checker:
             vid = net.get("vlan")
             if isinstance(vid, int) and not isinstance(vid, bool) and 1 <= vid <= 4094:
                 try:
-                    name = _dualbond.vlan_name(bridge_of[att["nic"]], vid)
+                    name = dualbond_names.vlan_name(bridge_of[att["nic"]], vid)
                 except ValueError as exc:
                     self.err(f"{path}:bridges", str(exc))
                     continue
                 vlans.append({"name": name, "vlan": vid, "network": net_name})
-        for clash in _dualbond.name_clashes(legs, vlans, [n for n in nic_names if isinstance(n, str)]):
+        for clash in dualbond_names.name_clashes(legs, vlans, [n for n in nic_names if isinstance(n, str)]):
             self.err(path, clash)
 
     def check_host_networks(self, attachments, nic_names, path):

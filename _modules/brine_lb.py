@@ -25,12 +25,13 @@ the same values, for callers without a state tree (unit tests keep them equal).
 import copy
 import hashlib
 import hmac
-import importlib.util
 import ipaddress
 import os
 import re
 import shutil
 import sys
+
+from brinelib.dualbond import names as dualbond_names
 
 try:
     from salt.exceptions import CommandExecutionError
@@ -42,20 +43,6 @@ __virtualname__ = "brine_lb"
 # the Python API of this file, used by the functions below and by the tests.
 __load__ = ["keepalived", "haproxy", "instances", "dropin", "defaults", "salt_call"]
 
-
-def _load_sibling(name):
-    """The pure core of ``<name>.py`` next to this file (see brine_inventory._load_sibling)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
-    if not os.path.isfile(path):
-        return None
-    spec = importlib.util.spec_from_file_location(f"brine_lb_sibling_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# The dual bond's device names are derived in one place: dualbond.py.
-_dualbond = _load_sibling("dualbond")
 
 CONTROLLER_ROLE = "controller"
 VIP_STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
@@ -144,8 +131,6 @@ class LBError(ValueError):
 
 
 def __virtual__():
-    if _dualbond is None:
-        return (False, "brine_lb needs dualbond.py next to it (the dual bond's device names)")
     return __virtualname__
 
 
@@ -175,16 +160,16 @@ def members(inventory, role):
 def network_interface(host, networks, net_name):
     """
     The device that carries ``host``'s address on ``net_name``: on a dual-bond host the VLAN
-    device of the NIC's bridge (``br-eth2.10``, dualbond.vlan_name) or the bridge itself for an
+    device of the NIC's bridge (``br-eth2.10``, brinelib.dualbond.names.vlan_name) or the bridge itself for an
     untagged network; otherwise ``<nic>.<vlan>`` or the NIC (salt/network/plain.sls).
     """
     att = host["networks"][net_name]
     vid = networks[net_name].get("vlan")
     spec = host.get("dualbond")
     if spec and att["nic"] in spec.get("nics", []):
-        legs = _dualbond.device_names(list(spec["nics"]), spec.get("bridges"))
+        legs = dualbond_names.device_names(list(spec["nics"]), spec.get("bridges"))
         bridge = next(leg["bridge"] for leg in legs if leg["nic"] == att["nic"])
-        return _dualbond.vlan_name(bridge, vid) if vid else bridge
+        return dualbond_names.vlan_name(bridge, vid) if vid else bridge
     return f"{att['nic']}.{vid}" if vid else att["nic"]
 
 

@@ -28,6 +28,8 @@ import brine_inventory  # noqa: E402
 import brine_testlib  # noqa: E402
 import dualbond  # noqa: E402
 import yaml  # noqa: E402
+from brinelib.dualbond import live as dualbond_live  # noqa: E402
+from brinelib.dualbond import transaction as dualbond_transaction  # noqa: E402
 
 PEERS = {"management": "10.10.0.50", "tunnel": "10.200.0.50", "external": "10.100.0.50"}
 CONFIG_DIRS = {"networkd": "/etc/systemd/network", "ifupdown": "/etc/network/interfaces.d"}
@@ -98,7 +100,7 @@ def wait_for(predicate, seconds):
 
 
 def ovs_active(bond):
-    return dualbond._ovs_active(bond)
+    return dualbond_live.ovs_active(bond)
 
 
 def active_of(backend, bond):
@@ -271,7 +273,7 @@ def scenario_reselect(backend, ctx):
 def scenario_rollback(backend, ctx=None):
     minion, host, networks, the_plan = ctx or scenario_apply(backend)
     peer = PEERS["management"]
-    good_files = {p: Path(p).read_text() for p in sorted(dualbond._own_files(CONFIG_DIRS))}
+    good_files = {p: Path(p).read_text() for p in sorted(dualbond_transaction.own_files(CONFIG_DIRS))}
     broken = json.loads(json.dumps(host))
     # The operator's typo: 10.10.1.11 instead of 10.10.0.11 on the management bridge. The host
     # loses its management network and with it the probe (the peer, standing in for the master).
@@ -281,9 +283,9 @@ def scenario_rollback(backend, ctx=None):
     t0 = time.monotonic()
     result = dualbond.apply(host=broken, networks=networks, minion_id=minion)
     took = time.monotonic() - t0
-    live = dualbond._ip_links()
+    live = dualbond_live.ip_links()
     mgmt = next(v["name"] for v in the_plan["vlans"] if v["network"] == "management")
-    files_now = {p: Path(p).read_text() for p in sorted(dualbond._own_files(CONFIG_DIRS))}
+    files_now = {p: Path(p).read_text() for p in sorted(dualbond_transaction.own_files(CONFIG_DIRS))}
     expected = the_plan["addresses"][mgmt]
     emit(rollback=result, seconds=round(took, 2), addresses=live[mgmt]["addresses"], expected_addresses=expected,
          files_restored=files_now == good_files, reach=ping(peer))
@@ -294,7 +296,7 @@ def scenario_remove(backend, ctx=None):
     preview = dualbond.remove(host=host, networks=networks, minion_id=minion, test=True)
     removed = dualbond.remove(host=host, networks=networks, minion_id=minion)
     again = dualbond.remove(host=host, networks=networks, minion_id=minion)
-    live = dualbond._ip_links()
+    live = dualbond_live.ip_links()
     emit(remove_preview=preview, removed=removed, again=again,
          left=sorted(n for n in dualbond.managed_names(the_plan) if n in live),
          nics={leg["nic"]: live.get(leg["nic"], {}).get("master") for leg in the_plan["legs"]},
@@ -312,7 +314,7 @@ def scenario_persist(backend):
     for nic in host["dualbond"]["nics"]:
         sh("ip", "link", "set", nic, "down")
     the_plan = dualbond.build_plan(host, networks, minion)
-    files = dualbond._files_for(the_plan)
+    files = dualbond.persistent_files(the_plan)
     for path, text in files.items():
         Path(path).write_text(text)
     # networkd configures a link only once udev has initialised it, as at boot.
@@ -324,13 +326,13 @@ def scenario_persist(backend):
     networkd = subprocess.Popen(["/lib/systemd/systemd-networkd"], stdout=subprocess.DEVNULL, stderr=open("/run/networkd.log", "w"))
     legs = the_plan["legs"]
     settled = wait_for(lambda: all(active_slave(leg["bond"]) == leg["nic"] for leg in legs)
-                       and all(dualbond._ip_links().get(v["name"], {}).get("addresses") for v in the_plan["vlans"]), 60)
+                       and all(dualbond_live.ip_links().get(v["name"], {}).get("addresses") for v in the_plan["vlans"]), 60)
     unit = files.get(os.path.join(dualbond.SYSTEMD_DIR, dualbond.GUARD_UNIT), "")
     unit_rc = [subprocess.run(line.split("=", 1)[1].split(), capture_output=True).returncode
                for line in unit.splitlines() if line.startswith("ExecStart=")]
-    seen = dualbond._ip_links()
-    guard = dualbond._guard_seen(the_plan, seen)
-    todo = [c["detail"] for c in dualbond.diff_linux(the_plan, seen, guard, dualbond._fdb_seen(the_plan, seen))]
+    seen = dualbond_live.ip_links()
+    guard = dualbond_live.guard_seen(the_plan, seen)
+    todo = [c["detail"] for c in dualbond.diff_linux(the_plan, seen, guard, dualbond_live.fdb_seen(the_plan, seen))]
     reach = {net: ping(addr) for net, addr in PEERS.items()}
     networkd.terminate()
     emit(persist_settled=settled, unit_rc=unit_rc, remaining=todo, reach=reach,
@@ -507,7 +509,7 @@ def scenario_ifupdown(backend, ifup):
     minion, host, networks = inventory(backend, style="ifupdown")
     give_nics_their_macs(host)
     the_plan = dualbond.build_plan(host, networks, minion)
-    files = dualbond._files_for(the_plan)
+    files = dualbond.persistent_files(the_plan)
     (path, text), = files.items()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     Path(path).write_text(text)
@@ -517,9 +519,9 @@ def scenario_ifupdown(backend, ifup):
     proc = subprocess.run([ifup, "-a", "-v", "-i", path], capture_output=True, text=True)
     legs = the_plan["legs"]
     settled = wait_for(lambda: all(active_slave(leg["bond"]) == leg["nic"] for leg in legs), 10)
-    seen = dualbond._ip_links()
-    remaining = [c["detail"] for c in dualbond.diff_linux(the_plan, seen, dualbond._guard_seen(the_plan, seen),
-                                                          dualbond._fdb_seen(the_plan, seen))]
+    seen = dualbond_live.ip_links()
+    remaining = [c["detail"] for c in dualbond.diff_linux(the_plan, seen, dualbond_live.guard_seen(the_plan, seen),
+                                                          dualbond_live.fdb_seen(the_plan, seen))]
     emit(ifup_rc=proc.returncode, ifup_log=(proc.stdout + proc.stderr)[-3000:], ifup_settled=settled,
          remaining=remaining, reach={net: ping(addr) for net, addr in PEERS.items()})
 

@@ -1,4 +1,5 @@
-"""The pure core of _modules/dualbond.py: names, plan, diff, loop guard, persistent files."""
+"""The pure core of the dual bond (brinelib.dualbond, through _modules/dualbond.py): names, plan, diff, loop
+guard, persistent files."""
 
 import configparser
 import copy
@@ -8,9 +9,11 @@ import string
 from pathlib import Path
 
 import brine_inventory
+import brinelib
 import dualbond
 import pytest
 from brine_testlib import example_inventory
+from brinelib.dualbond import live, transaction
 
 
 def host_and_networks(minion="ubuntu1", change=None):
@@ -451,9 +454,9 @@ def test_removal_takes_the_guard_units_enable_links_with_it(tmp_path, monkeypatc
     (systemd / "brine.conf.d").mkdir()
     (systemd / "brine.conf.d" / dualbond.GUARD_UNIT).write_text("not a link\n")
     dirs = {"networkd": str(networkd), "ifupdown": str(tmp_path / "none"), "systemd": str(systemd)}
-    monkeypatch.setattr(dualbond, "_ip_links", lambda: [])  # no bond devices: only the files are planned
+    monkeypatch.setattr(live, "ip_links", lambda: [])  # no bond devices: only the files are planned
 
-    removed = [t["name"] for t in dualbond._removal(make_plan(), dirs) if t["action"] == "file-remove"]
+    removed = [t["name"] for t in transaction.removal(make_plan(), dirs) if t["action"] == "file-remove"]
 
     assert sorted(removed) == sorted([
         str(networkd / "60-brine-dualbond-br-eth2.netdev"),
@@ -666,7 +669,7 @@ def test_the_module_as_a_script_refuses_other_arguments():
     import sys
 
     # With the PYTHONPATH the safety net's timer sets (safety_net_argv).
-    library_dir = str(Path(dualbond.names.__file__).parents[1])
+    library_dir = str(Path(brinelib.__file__).parents[1])
     proc = subprocess.run([sys.executable, dualbond.__file__, "--remove-everything"], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": library_dir})
     assert proc.returncode != 0

@@ -408,6 +408,7 @@ def test_the_plan_the_engine_passes_is_all_dualbond_needs(monkeypatch):
     import types
 
     import dualbond
+    from brinelib.dualbond import live
 
     names = dualbond.device_names(["eth2", "eth3"])
     monkeypatch.setattr(brine_linkwatch, "__salt__", {"dualbond.device_names": dualbond.device_names}, raising=False)
@@ -421,8 +422,8 @@ def test_the_plan_the_engine_passes_is_all_dualbond_needs(monkeypatch):
         # Both OVS bonds are on eth3 (the primary's cable was cut); eth3's own link is down.
         return types.SimpleNamespace(stdout="active member mac: 52:54:00:00:00:03(eth3)\n", returncode=0, stderr="")
 
-    monkeypatch.setattr(dualbond, "_ip_links", lambda: {"eth2": {"carrier": True}, "eth3": {"carrier": False}})
-    monkeypatch.setattr(dualbond, "_run", run)
+    monkeypatch.setattr(live, "ip_links", lambda: {"eth2": {"carrier": True}, "eth3": {"carrier": False}})
+    monkeypatch.setattr(live, "run", run)
     monkeypatch.setattr(dualbond, "_load_plan", lambda *a: pytest.fail("read the plan from pillar"), raising=True)
     done = dualbond.reselect_primary(**kwargs)
     assert done == [f"{legs[0]['bond']}: active member is now eth2"]
