@@ -31,6 +31,8 @@ import time
 from brinelib import names
 from brinelib.events import (
     CLAIM_KEYS,
+    RESELECT_DONE_MAX,
+    SNAPSHOT_BONDS_MAX,
     Rejected,
     Unsigned,
     bounded,
@@ -55,10 +57,6 @@ BACKENDS = names.DUALBOND_BACKENDS
 RESELECT_BACKENDS = names.RESELECT_BACKENDS
 # Who re-selected the primary of a mended bond member already (the link/up "reselect" value).
 RESELECT_BY = ("engine",)
-# At most this many bonds in one brine/net/snapshot (_modules/brine_linkwatch.py sends them).
-SNAPSHOT_BONDS_MAX = 16
-# At most this many items in the engine's bond/reselected report (_modules/brine_linkwatch.py).
-RESELECT_DONE_MAX = 16
 # File watches the master reacts to, and the state each one re-applies. The state comes from
 # this table, never from the event.
 WATCH_STATES = {"nova_conf": "compute.console"}

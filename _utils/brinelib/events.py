@@ -20,6 +20,10 @@ MINION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 CLAIM_KEYS = ("id", "minion", "minion_id", "host", "hostname", "target", "tgt")
 # The longest text a free-text payload field may hold.
 MAX_TEXT = 256
+# At most this many bonds in one brine/net/snapshot, and items in a bond/reselected report's
+# ``done`` (what _modules/brine_linkwatch.py sends).
+SNAPSHOT_BONDS_MAX = 16
+RESELECT_DONE_MAX = 16
 
 
 class Rejected(ValueError):

@@ -71,7 +71,7 @@ def key_of(opts, minion):
 
 
 def signing_text(minion, tag, payload, ts, nonce):
-    """What the HMAC covers (the same as brine_sign.signing_text on the minion)."""
+    """What the HMAC covers: the sender, the tag, the payload, the time and a nonce."""
     body = {k: v for k, v in payload.items()
             if k != SIG_KEY and not (isinstance(k, str) and k.startswith("__pub_"))}
     return json.dumps([SIG_VERSION, minion, tag, ts, nonce, body], sort_keys=True, separators=(",", ":"),

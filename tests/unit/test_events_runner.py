@@ -888,12 +888,6 @@ def test_hostile_snapshots_are_rejected(why, payload):
         decisions.decide_link("brine/net/snapshot", event(payload))
 
 
-def test_runner_and_engine_agree_on_the_snapshot_size():
-    import brine_linkwatch
-
-    assert decisions.SNAPSHOT_BONDS_MAX == brine_linkwatch.SNAPSHOT_BONDS_MAX
-
-
 # --------------------------------------------------------------------------- sign-in of new minions
 
 
