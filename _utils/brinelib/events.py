@@ -102,6 +102,8 @@ def canonical_mac(value):
         raise Rejected(f"mac: {shown(value)} is not a MAC address")
     try:
         return names.canonical_mac(value)
+    except names.NotAMac:
+        raise Rejected(f"mac: {shown(value)} is not a MAC address") from None
     except ValueError:
         raise Rejected(f"mac: {shown(value)} is not a unicast 48-bit MAC address") from None
 

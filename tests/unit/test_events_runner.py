@@ -369,6 +369,14 @@ def test_hostile_dhcp_events_are_rejected(why, payload):
         decisions.decide_dhcp_unknown("brine/dhcp/unknown", event(payload))
 
 
+@pytest.mark.parametrize("mac,why", [("$(reboot)", "is not a MAC address"), ("52:54:00:aa:bb", "is not a MAC address"),
+                                     ("01:00:5e:00:00:01", "is not a unicast 48-bit MAC address"),
+                                     ("00:00:00:00:00:00", "is not a unicast 48-bit MAC address")])
+def test_a_rejected_mac_says_whether_it_is_no_mac_or_no_nics(mac, why):
+    with pytest.raises(Rejected, match=why.replace(".", r"\.")):
+        decisions.decide_dhcp_unknown("brine/dhcp/unknown", event(sighting(mac=mac)))
+
+
 # --------------------------------------------------------------------------- minion start
 
 
