@@ -3,6 +3,10 @@ The ``brine_start_sig`` grain: this minion's signature of its own start event. T
 includes it in ``salt/minion/<id>/start`` (``start_event_grains: [brine_start_sig]``, written by
 ``brine.events``), and the master applies the highstate on a start only with a good one
 (docs/events.md, "What is trusted"). Computed once, when the minion loads its grains.
+
+Self-contained, without brinelib: a minion may load this grain from ``grains_dirs`` before its
+first sync brings ``_utils``. tests/unit/test_events_runner.py checks that the master accepts
+what it signs (brinelib.signing).
 """
 
 import hashlib

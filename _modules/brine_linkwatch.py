@@ -32,6 +32,7 @@ import logging
 import time
 
 from brinelib import names
+from brinelib.events import RESELECT_DONE_MAX, SNAPSHOT_BONDS_MAX
 
 try:
     from pyroute2 import IPRoute
@@ -57,12 +58,11 @@ INVENTORY_GROUP = "dualbond"
 
 # Backends whose bonds do not bring the primary member back by themselves when its link
 # returns: a Linux bond with a primary does (primary_reselect), an OVS active-backup bond stays
-# on the backup. _runners/brine.py holds the same tuple (a runner loaded from runner_dirs cannot
-# import minion modules); tests/unit/test_events_runner.py keeps the two equal.
+# on the backup.
 RESELECT_BACKENDS = names.RESELECT_BACKENDS
 
-# Bounds of a bond/reselected payload; the master rejects anything longer (_runners/brine.py).
-RESULT_MAX_ITEMS = 16
+# Bounds of a bond/reselected payload; the master rejects anything longer (brinelib.events).
+RESULT_MAX_ITEMS = RESELECT_DONE_MAX
 RESULT_MAX_TEXT = 200
 
 
@@ -115,10 +115,6 @@ def normalise_bonds(bonds):
             raise ValueError(f"bond {name!r}: expected a list of members or {{members: [...], backend: ...}}")
         result[str(name)] = {"members": [str(m) for m in spec["members"]], "backend": spec.get("backend")}
     return result
-
-
-# At most this many bonds in one snapshot (the runner refuses more).
-SNAPSHOT_BONDS_MAX = 16
 
 
 class LinkTracker:

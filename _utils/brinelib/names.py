@@ -34,6 +34,10 @@ _IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 _IFNAME_FORBIDDEN_BY_KERNEL = re.compile(r"[/:\s]")
 
 
+class NotAMac(ValueError):
+    """A value that is no MAC address at all (not one that no NIC can own)."""
+
+
 def canonical_mac(value):
     """
     Return ``value`` as a canonical MAC (``52:54:00:0a:01:02``) or raise ValueError.
@@ -44,11 +48,11 @@ def canonical_mac(value):
     if netaddr is None:
         raise ValueError("MACs are checked with the netaddr Python library, which is not installed")
     if not isinstance(value, str):
-        raise ValueError(f"MAC must be a string, got {type(value).__name__} {value!r}")
+        raise NotAMac(f"MAC must be a string, got {type(value).__name__} {value!r}")
     try:
         eui = netaddr.EUI(value.strip())
     except (netaddr.AddrFormatError, TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a MAC address") from None
+        raise NotAMac(f"{value!r} is not a MAC address") from None
     if eui.version != 48:
         raise ValueError(f"{value!r} is a {eui.version}-bit EUI, not a 48-bit MAC address")
     if int(eui) == 0:

@@ -19,6 +19,7 @@ import time
 import pytest
 
 import brine_galera as g
+from brinelib import galera
 from dhcp_testbed import wait_for
 from galera_testbed import MONITOR_PASSWORD, SST_PASSWORD, GaleraBed
 
@@ -62,7 +63,7 @@ def test_formation_outage_recovery_and_health(tmp_path):
 
         # Formation: the planner says the first controller bootstraps a clean slate.
         fresh = {n: {"running": False, "has_state": g.has_state(bed.nodes[n].datadir)} for n in NAMES}
-        formation = g.plan_formation(NAMES, fresh)
+        formation = galera.plan_formation(NAMES, fresh)
         assert formation == {"bootstrap": "ubuntu1", "join": ["ubuntu2", "ubuntu3"]}
         n1.start("--wsrep-new-cluster")
         n1.wait_synced()
@@ -127,7 +128,7 @@ def test_formation_outage_recovery_and_health(tmp_path):
         assert all(p["state"] == "down" and p["source"] == "wsrep-recover" for p in positions.values()), positions
         seqnos = {name: p["seqno"] for name, p in positions.items()}
         assert seqnos["ubuntu1"] < seqnos["ubuntu3"] < seqnos["ubuntu2"], seqnos
-        plan = g.plan_recovery(NAMES, positions)
+        plan = galera.plan_recovery(NAMES, positions)
         print("plan:", plan["reason"])
         assert not plan["refused"] and plan["bootstrap"] == "ubuntu2" and plan["start"] == ["ubuntu1", "ubuntu3"]
 
@@ -142,7 +143,7 @@ def test_formation_outage_recovery_and_health(tmp_path):
         with open(redo, "r+b") as fh:
             fh.write(header)
         assert broken["state"] == "unreadable" and "Invalid log header checksum" in broken["reason"], broken
-        refused = g.plan_recovery(NAMES, dict(positions, ubuntu3=broken))
+        refused = galera.plan_recovery(NAMES, dict(positions, ubuntu3=broken))
         assert refused["refused"] and refused["node"] == "ubuntu3" and "wsrep-recover" in refused["reason"]
         print("refused:", refused["reason"])
         # ubuntu3's grastate.dat garbled (and so no wsrep-recover for it).
@@ -150,12 +151,12 @@ def test_formation_outage_recovery_and_health(tmp_path):
         with open(n3.grastate, "w") as fh:
             fh.write("\x00\x17garbage")
         positions["ubuntu3"] = n3.position()
-        refused = g.plan_recovery(NAMES, positions)
+        refused = galera.plan_recovery(NAMES, positions)
         assert refused["refused"] and refused["node"] == "ubuntu3", refused
         print("refused:", refused["reason"])
-        forced = g.plan_recovery(NAMES, positions, force="ubuntu2")
+        forced = galera.plan_recovery(NAMES, positions, force="ubuntu2")
         assert not forced["refused"] and forced["bootstrap"] == "ubuntu2" and forced["forced"]
-        assert g.plan_recovery(NAMES, positions, force="ubuntu1")["refused"]  # behind ubuntu2
+        assert galera.plan_recovery(NAMES, positions, force="ubuntu1")["refused"]  # behind ubuntu2
         clock.lap("refusal and force planned")
 
         # Carry out the forced plan: edit exactly one grastate.dat, bootstrap, start the others.
@@ -198,7 +199,7 @@ def test_formation_outage_recovery_and_health(tmp_path):
         # This time the runner's driver (brine_galera.run_recovery) does it all, through calls
         # that reach these nodes the way salt.execute reaches controllers.
         decisions = []
-        result = g.run_recovery(NAMES, bed.call, on_decision=decisions.append, timeout=180)
+        result = galera.run_recovery(NAMES, bed.call, on_decision=decisions.append, timeout=180)
         plan = result["plan"]
         positions = plan["positions"]
         print("second plan:", plan["reason"], "->", result["outcome"])

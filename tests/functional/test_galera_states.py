@@ -103,7 +103,7 @@ def test_stop_hook_sends_a_clean_event_in_the_background(salt_call, ubuntu1_netn
     """mariadb.service's ExecStopPost: one systemd-run of salt-call brine_sign.send with a payload
     the runner's checks accept, whatever systemd's variables hold."""
     import yaml
-    from brine_testlib import load_extension
+    from brinelib import decisions
     out = show_sls(salt_call, ubuntu1_netns)
     hook = tmp_path / "brine-galera-stopped"
     hook.write_text(args_of(out["galera-stopped-hook"])["contents"])
@@ -119,13 +119,12 @@ def test_stop_hook_sends_a_clean_event_in_the_background(salt_call, ubuntu1_netn
     assert argv[3].endswith("salt-call") and argv[4:7] == ["--out=quiet", "brine_sign.send", "brine/galera/stopped"]
     payload = yaml.safe_load(argv[7])
     assert payload == expected
-    brine = load_extension("runners", "brine")
     event = {"id": "ubuntu1", "data": payload}
-    if expected["result"] in brine.SERVICE_RESULTS:
-        brine.decide_galera_stopped("brine/galera/stopped", event)
+    if expected["result"] in decisions.SERVICE_RESULTS:
+        decisions.decide_galera_stopped("brine/galera/stopped", event)
     else:
-        with pytest.raises(brine.Rejected):
-            brine.decide_galera_stopped("brine/galera/stopped", event)
+        with pytest.raises(decisions.Rejected):
+            decisions.decide_galera_stopped("brine/galera/stopped", event)
 
 
 def test_orchestration_renders_for_the_controllers_in_inventory_order(salt_call):

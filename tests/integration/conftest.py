@@ -2,7 +2,7 @@
 
 import pytest
 import yaml
-from brine_testlib import REPO, load_extension
+from brine_testlib import REPO
 from events_keys import minion_key
 
 
@@ -32,7 +32,7 @@ def salt_minion(salt_master):
         "ubuntu1",
         overrides={"loop_interval": 1, "master": "127.0.0.1", "log_level_logfile": "info",
                    # What the highstate writes from the minion's pillar: its event signing key.
-                   "brine_events_key": minion_key(load_extension("runners", "brine"), salt_master.config["cachedir"], "ubuntu1"),
+                   "brine_events_key": minion_key(salt_master.config["cachedir"], "ubuntu1"),
                    # ... and its start event signed by the checkout's grain, there before any sync.
                    "start_event_grains": ["brine_start_sig"], "grains_dirs": [str(REPO / "_grains")]},
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import salt.runner
 from brine_testlib import load_extension
+from brinelib import signing
 from events_lab import (
     NOVA_CONF_WITH_VNC,
     NOVA_CONF_WITHOUT_VNC,
@@ -29,7 +30,6 @@ from events_lab import (
 from events_keys import minion_key
 from events_netns import VethLab
 
-brine = load_extension("runners", "brine")
 
 ENGINE_MINION = "ubuntu3"
 BEACON_MINION = "ubuntu2"
@@ -81,7 +81,7 @@ def engine_minion(events_master, lab, tree):
         {"brine_filewatch": {"watches": {"nova_conf": str(nova_conf), "dhcp_log": str(dhcp_log)}}},
     ]
     factory = events_master.salt_minion_daemon(ENGINE_MINION, overrides=minion_overrides(
-        tree, ENGINE_MINION, engines=engines, events_key=minion_key(brine, events_master.config["cachedir"], ENGINE_MINION)))
+        tree, ENGINE_MINION, engines=engines, events_key=minion_key(events_master.config["cachedir"], ENGINE_MINION)))
     with factory.started(start_timeout=120):
         # The highstate that the start reactor applies must be over before the tests start
         # their own state runs.
@@ -95,7 +95,7 @@ def beacon_minion(events_master, lab, tree):
     beacons = {"brine_linkwatch": [{"interval": 1}, {"netns": lab.watch_ns}, {"interfaces": ["lwc"]},
                                    {"bonds": {"bond1": {"members": ["lwd", "lwe"], "backend": "ovs"}}}]}
     factory = events_master.salt_minion_daemon(BEACON_MINION, overrides=minion_overrides(
-        tree, BEACON_MINION, beacons=beacons, events_key=minion_key(brine, events_master.config["cachedir"], BEACON_MINION)))
+        tree, BEACON_MINION, beacons=beacons, events_key=minion_key(events_master.config["cachedir"], BEACON_MINION)))
     with factory.started(start_timeout=120):
         yield factory
 
@@ -327,7 +327,7 @@ HOSTILE_MINION = "ubuntu9"
 @pytest.fixture(scope="module")
 def hostile_minion(events_master, tree):
     """A minion with a key of its own, trying to act as ENGINE_MINION."""
-    key = minion_key(brine, events_master.config["cachedir"], HOSTILE_MINION)
+    key = minion_key(events_master.config["cachedir"], HOSTILE_MINION)
     factory = events_master.salt_minion_daemon(HOSTILE_MINION, overrides=minion_overrides(tree, HOSTILE_MINION, events_key=key))
     with factory.started(start_timeout=120):
         assert factory.salt_call_cli(timeout=300).run("test.ping").data is True
@@ -338,7 +338,7 @@ def forged_events(master_cachedir, victim, now):
     """Beacon-style events in ``victim``'s name, each unsigned and signed with the sender's
     own key: the kinds a minion could make the master act on (start, link, bond, discovery,
     nova, echo), 20 starts among them."""
-    own = minion_key(brine, master_cachedir, HOSTILE_MINION)
+    own = minion_key(master_cachedir, HOSTILE_MINION)
     kinds = [("salt/minion/%s/start" % victim, "started")] * 20 + [
         ("brine/net/link/up", {"interface": "lwa", "bond": "bond0", "backend": "ovs", "carrier": True,
                                "operstate": "UP", "active": "lwb", "timestamp": now}),
@@ -356,14 +356,14 @@ def forged_events(master_cachedir, victim, now):
         for key in (None, own):
             data = {"id": victim, "cmd": "_minion_event", "tag": tag, "data": payload}
             if key and tag.startswith("salt/minion/"):
-                data["grains"] = {brine.START_SIG_GRAIN: brine.sign(key, victim, tag, {}, now=now + number)[brine.SIG_KEY]}
+                data["grains"] = {signing.START_SIG_GRAIN: signing.sign(key, victim, tag, {}, now=now + number)[signing.SIG_KEY]}
             elif key:
-                data["data"] = brine.sign(key, victim, tag, payload, now=now)
+                data["data"] = signing.sign(key, victim, tag, payload, now=now)
             events.append({"tag": tag, "data": data})
     # And the echo aimed at every minion.
     events.append({"tag": "brine/echo/request", "data": {"id": "*", "cmd": "_minion_event", "data": {}}})
     events.append({"tag": "brine/echo/request",
-                   "data": {"id": "*", "data": brine.sign(own, "*", "brine/echo/request", {}, now=now)}})
+                   "data": {"id": "*", "data": signing.sign(own, "*", "brine/echo/request", {}, now=now)}})
     return events
 
 

@@ -7,10 +7,11 @@ import os
 import pytest
 
 import brine_galera as g
+from brinelib import galera
 
 U1 = "9acf4d34-acdb-11e6-bcc3-d3e36276629f"
 U2 = "1b2c3d4e-0000-11e6-bcc3-d3e36276629f"
-Z = g.ZERO_UUID
+Z = galera.ZERO_UUID
 
 GRASTATE = f"""# GALERA saved state
 version: 2.1
@@ -253,7 +254,7 @@ def test_account_sql_quotes_and_refuses_odd_names():
 
 
 def plan(positions, nodes=NODES3, force=None):
-    return g.plan_recovery(nodes, positions, force=force)
+    return galera.plan_recovery(nodes, positions, force=force)
 
 
 def test_highest_seqno_wins():
@@ -447,23 +448,23 @@ def test_exhaustive_any_node_spoils_the_plan(which, kind):
 
 def test_formation_first_bootstraps_only_on_a_clean_slate():
     fresh = {n: {"running": False, "has_state": False} for n in NODES3}
-    assert g.plan_formation(NODES3, fresh) == {"bootstrap": "ubuntu1", "join": ["ubuntu2", "ubuntu3"]}
+    assert galera.plan_formation(NODES3, fresh) == {"bootstrap": "ubuntu1", "join": ["ubuntu2", "ubuntu3"]}
 
 
 def test_formation_joins_an_existing_cluster():
     statuses = {"ubuntu1": {"running": True, "synced": True, "wsrep_cluster_status": "Primary", "has_state": True},
                 "ubuntu2": {"running": False, "has_state": False}, "ubuntu3": {"running": False, "has_state": True}}
-    assert g.plan_formation(NODES3, statuses) == {"bootstrap": None, "join": ["ubuntu2", "ubuntu3"]}
+    assert galera.plan_formation(NODES3, statuses) == {"bootstrap": None, "join": ["ubuntu2", "ubuntu3"]}
 
 
 def test_formation_refuses_what_is_a_recovery():
     statuses = {"ubuntu1": {"running": False, "has_state": True}, "ubuntu2": {"running": False, "has_state": False},
                 "ubuntu3": {"running": False, "has_state": False}}
-    assert "recovery" in g.plan_formation(NODES3, statuses)["refused"]
+    assert "recovery" in galera.plan_formation(NODES3, statuses)["refused"]
     statuses["ubuntu1"] = None  # no answer: fail closed
-    assert "refused" in g.plan_formation(NODES3, statuses)
+    assert "refused" in galera.plan_formation(NODES3, statuses)
     statuses["ubuntu1"] = {"running": True, "wsrep_cluster_status": "non-Primary", "has_state": True}
-    assert "refused" in g.plan_formation(NODES3, statuses)
+    assert "refused" in galera.plan_formation(NODES3, statuses)
 
 
 # --------------------------------------------------------------------------- the recovery driver
@@ -507,7 +508,7 @@ class FakeCluster:
 def test_driver_bootstraps_the_top_then_starts_the_others_one_at_a_time():
     cluster = FakeCluster({"ubuntu1": down(10), "ubuntu2": down(12), "ubuntu3": down(11)}, sync_after=2)
     decisions = []
-    out = g.run_recovery(NODES3, cluster, sleep=lambda s: None, on_decision=decisions.append)
+    out = galera.run_recovery(NODES3, cluster, sleep=lambda s: None, on_decision=decisions.append)
     assert out["outcome"] == "done" and out["decision"] == "bootstrap"
     assert cluster.actions() == [("ubuntu2", "brine_galera.bootstrap"), ("ubuntu1", "brine_galera.start"),
                                  ("ubuntu3", "brine_galera.start")]
@@ -520,42 +521,42 @@ def test_driver_bootstraps_the_top_then_starts_the_others_one_at_a_time():
 
 def test_driver_refusal_does_nothing():
     cluster = FakeCluster({"ubuntu1": down(10), "ubuntu3": down(11)})
-    out = g.run_recovery(NODES3, cluster, sleep=lambda s: None)
+    out = galera.run_recovery(NODES3, cluster, sleep=lambda s: None)
     assert out["decision"] == "refused" and out["plan"]["node"] == "ubuntu2" and cluster.actions() == []
-    out = g.run_recovery(NODES3, cluster, force="ubuntu3", sleep=lambda s: None)
+    out = galera.run_recovery(NODES3, cluster, force="ubuntu3", sleep=lambda s: None)
     assert out["outcome"] == "done" and cluster.actions()[0] == ("ubuntu3", "brine_galera.bootstrap")
 
 
 def test_driver_minion_error_is_unreadable():
     cluster = FakeCluster({"ubuntu1": down(10), "ubuntu2": "Traceback: boom", "ubuntu3": down(11)})
-    out = g.run_recovery(NODES3, cluster, sleep=lambda s: None)
+    out = galera.run_recovery(NODES3, cluster, sleep=lambda s: None)
     assert out["decision"] == "refused" and "boom" in out["plan"]["reason"]
 
 
 def test_driver_rejoins_only_the_trigger_when_a_primary_runs():
     positions = {"ubuntu1": running(), "ubuntu2": down(5), "ubuntu3": down(5)}
     cluster = FakeCluster(positions)
-    out = g.run_recovery(NODES3, cluster, trigger="ubuntu3", sleep=lambda s: None)
+    out = galera.run_recovery(NODES3, cluster, trigger="ubuntu3", sleep=lambda s: None)
     assert out["decision"] == "rejoin" and cluster.actions() == [("ubuntu3", "brine_galera.start")]
     cluster = FakeCluster(positions)
-    out = g.run_recovery(NODES3, cluster, trigger="ubuntu1", sleep=lambda s: None)
+    out = galera.run_recovery(NODES3, cluster, trigger="ubuntu1", sleep=lambda s: None)
     assert out["decision"] == "nothing" and cluster.actions() == []
     cluster = FakeCluster(positions)
-    g.run_recovery(NODES3, cluster, sleep=lambda s: None)
+    galera.run_recovery(NODES3, cluster, sleep=lambda s: None)
     assert cluster.actions() == [("ubuntu2", "brine_galera.start"), ("ubuntu3", "brine_galera.start")]
 
 
 def test_driver_stops_at_the_first_failure():
     cluster = FakeCluster({"ubuntu1": down(10), "ubuntu2": down(12), "ubuntu3": down(11)},
                           fail={"ubuntu1": "brine_galera.start"})
-    out = g.run_recovery(NODES3, cluster, sleep=lambda s: None)
+    out = galera.run_recovery(NODES3, cluster, sleep=lambda s: None)
     assert out["outcome"].startswith("failed") and cluster.actions()[-1] == ("ubuntu1", "brine_galera.start")
     assert ("ubuntu3", "brine_galera.start") not in cluster.actions()
 
 
 def test_driver_times_out_waiting_for_synced():
     cluster = FakeCluster({"ubuntu1": down(10), "ubuntu2": down(12), "ubuntu3": down(11)}, sync_after=10**6)
-    out = g.run_recovery(NODES3, cluster, sleep=lambda s: None, timeout=10)
+    out = galera.run_recovery(NODES3, cluster, sleep=lambda s: None, timeout=10)
     assert "not Synced" in out["outcome"] and cluster.actions() == [("ubuntu2", "brine_galera.bootstrap")]
 
 
@@ -579,7 +580,7 @@ class FakeFormation(FakeCluster):
 def test_formation_driver_bootstraps_first_makes_accounts_then_joins():
     fresh = {n: {"running": False, "has_state": False} for n in NODES3}
     cluster = FakeFormation(fresh)
-    out = g.run_formation(NODES3, cluster, sleep=lambda s: None)
+    out = galera.run_formation(NODES3, cluster, sleep=lambda s: None)
     assert out["outcome"] == "done"
     order = [(n, f) for n, f, _ in cluster.calls if f not in ("brine_galera.status", "brine_galera.formation_status")]
     assert order == [("ubuntu1", "brine_galera.bootstrap"), ("ubuntu1", "brine_galera.ensure_users"),
@@ -590,7 +591,7 @@ def test_formation_driver_refuses_when_state_exists_or_a_node_is_silent():
     statuses = {n: {"running": False, "has_state": False} for n in NODES3}
     del statuses["ubuntu3"]
     cluster = FakeFormation(statuses)
-    assert g.run_formation(NODES3, cluster, sleep=lambda s: None)["outcome"] == "refused"
+    assert galera.run_formation(NODES3, cluster, sleep=lambda s: None)["outcome"] == "refused"
     assert cluster.actions() == []
 
 
@@ -599,11 +600,11 @@ def test_formation_driver_joins_a_running_cluster_without_bootstrap():
                 "ubuntu2": {"running": True, "synced": True, "wsrep_cluster_status": "Primary"},
                 "ubuntu3": {"running": False, "has_state": True}}
     cluster = FakeFormation(statuses)
-    out = g.run_formation(NODES3, cluster, sleep=lambda s: None)
+    out = galera.run_formation(NODES3, cluster, sleep=lambda s: None)
     assert out["outcome"] == "done" and cluster.actions() == [("ubuntu3", "brine_galera.start")]
     statuses["ubuntu3"] = statuses["ubuntu1"]
     cluster = FakeFormation(statuses)
-    assert g.run_formation(NODES3, cluster, sleep=lambda s: None)["outcome"] == "nothing to do"
+    assert galera.run_formation(NODES3, cluster, sleep=lambda s: None)["outcome"] == "nothing to do"
 
 
 def test_has_state(tmp_path):

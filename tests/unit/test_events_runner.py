@@ -5,12 +5,14 @@ import os
 
 import pytest
 from brine_testlib import load_extension
+from brinelib import decisions, options, signing, stores
+from brinelib import events as contract
+from brinelib.events import Rejected
 from events_keys import minion_key, signed
 
 import brine_inventory
 
 brine = load_extension("runners", "brine")
-Rejected = brine.Rejected
 
 T = 1_700_000_000.0
 
@@ -31,7 +33,7 @@ def react(tmp_path):
     """reaction() of a master on ``tmp_path`` for an event its minion signed (at ``received``)."""
     def call(kind, tag, data, extra_opts=None, received=T):
         opts = {"cachedir": str(tmp_path), **(extra_opts or {})}
-        return brine.reaction(kind, tag, signed(brine, tmp_path, tag, data, received), opts, received=received)
+        return decisions.reaction(kind, tag, signed(tmp_path, tag, data, received), opts, received=received)
     return call
 
 
@@ -39,48 +41,48 @@ def react(tmp_path):
 
 
 def test_mended_ovs_member_reselects_the_primary_on_the_sender_only():
-    minion, record, actions = brine.decide_link("brine/net/link/up", event(link_up()))
+    minion, record, actions = decisions.decide_link("brine/net/link/up", event(link_up()))
     assert minion == "ubuntu3"
     assert actions == [("dualbond.reselect_primary", {})]
     assert record["interface"] == "eth2" and record["bond"] == "bond0"
 
 
 def test_linux_bond_reselects_by_itself():
-    _, _, actions = brine.decide_link("brine/net/link/up", event(link_up(backend="linux")))
+    _, _, actions = decisions.decide_link("brine/net/link/up", event(link_up(backend="linux")))
     assert actions == []
 
 
 def test_link_down_is_only_recorded():
-    _, record, actions = brine.decide_link("brine/net/link/down", event(link_up(carrier=False, operstate="DOWN")))
+    _, record, actions = decisions.decide_link("brine/net/link/down", event(link_up(carrier=False, operstate="DOWN")))
     assert actions == [] and record["carrier"] is False
 
 
 def test_unbonded_link_up_does_nothing():
-    _, _, actions = brine.decide_link("brine/net/link/up", event(link_up(bond=None, backend=None, active=None)))
+    _, _, actions = decisions.decide_link("brine/net/link/up", event(link_up(bond=None, backend=None, active=None)))
     assert actions == []
 
 
 @pytest.mark.parametrize("tag", ["brine/net/bond/down", "brine/net/bond/restored"])
 def test_double_failure_runs_the_loop_guard(tag):
     payload = {"bond": "bond0", "backend": "linux", "members": ["eth2", "eth3"], "timestamp": T}
-    _, record, actions = brine.decide_link(tag, event(payload))
+    _, record, actions = decisions.decide_link(tag, event(payload))
     assert actions == [("dualbond.loop_guard", {})] and record["members"] == ["eth2", "eth3"]
 
 
 def test_failover_is_recorded():
     payload = {"bond": "bond0", "backend": "ovs", "previous": "eth2", "active": "eth3", "timestamp": T}
-    _, record, actions = brine.decide_link("brine/net/bond/failover", event(payload))
+    _, record, actions = decisions.decide_link("brine/net/bond/failover", event(payload))
     assert actions == [] and record["active"] == "eth3"
 
 
 def test_link_up_the_engine_acted_on_is_recorded_only():
-    minion, record, actions = brine.decide_link("brine/net/link/up", event(link_up(reselect="engine")))
+    minion, record, actions = decisions.decide_link("brine/net/link/up", event(link_up(reselect="engine")))
     assert minion == "ubuntu3" and actions == []
     assert record["reselect"] == "engine" and record["interface"] == "eth2"
 
 
 def test_unmarked_link_up_records_no_reselect_key():
-    _, record, _ = brine.decide_link("brine/net/link/up", event(link_up()))
+    _, record, _ = decisions.decide_link("brine/net/link/up", event(link_up()))
     assert "reselect" not in record
 
 
@@ -91,18 +93,18 @@ def reselected(**changes):
 
 
 def test_engine_reselect_report_is_recorded_only():
-    minion, record, actions = brine.decide_link("brine/net/bond/reselected", event(reselected()))
+    minion, record, actions = decisions.decide_link("brine/net/bond/reselected", event(reselected()))
     assert minion == "ubuntu3" and actions == []
     assert record == {"bond": "dualbond", "backend": "ovs", "done": ["bond-eth2: active member is now eth2"],
                       "timestamp": T}
-    _, record, actions = brine.decide_link("brine/net/bond/reselected", event(reselected(done=[])))
+    _, record, actions = decisions.decide_link("brine/net/bond/reselected", event(reselected(done=[])))
     assert record["done"] == [] and actions == []
 
 
 def test_failed_engine_reselect_falls_back_to_the_reactor_on_the_sender_only(react):
     payload = reselected(error="CommandExecutionError: ovs-appctl failed")
     del payload["done"]
-    minion, record, actions = brine.decide_link("brine/net/bond/reselected", event(payload))
+    minion, record, actions = decisions.decide_link("brine/net/bond/reselected", event(payload))
     assert minion == "ubuntu3"
     # A fixed call: nothing from the report (not even the bond) reaches the job.
     assert actions == [("dualbond.reselect_primary", {})]
@@ -115,13 +117,13 @@ def test_failed_engine_reselect_falls_back_to_the_reactor_on_the_sender_only(rea
 def test_runner_and_engine_agree_on_the_backends_to_reselect():
     import brine_linkwatch
 
-    assert brine.RESELECT_BACKENDS == brine_linkwatch.RESELECT_BACKENDS
+    assert decisions.RESELECT_BACKENDS == brine_linkwatch.RESELECT_BACKENDS
     # What the engine sends, the runner accepts.
     tag, payload = brine_linkwatch.reselected({"bond": "bond0", "backend": "ovs"},
                                               done=[f"x\n{i}" * 100 for i in range(30)], now=T)
-    assert brine.decide_link(tag, event(payload))[1]["done"] == payload["done"]
+    assert decisions.decide_link(tag, event(payload))[1]["done"] == payload["done"]
     tag, payload = brine_linkwatch.reselected({"bond": "bond0", "backend": "ovs"}, error="\x00" + "e" * 999, now=T)
-    assert brine.decide_link(tag, event(payload))[2] == [("dualbond.reselect_primary", {})]
+    assert decisions.decide_link(tag, event(payload))[2] == [("dualbond.reselect_primary", {})]
 
 
 HOSTILE_MARK = [
@@ -138,7 +140,7 @@ HOSTILE_MARK = [
 @pytest.mark.parametrize("why,tag,payload", HOSTILE_MARK, ids=[w for w, _, _ in HOSTILE_MARK])
 def test_hostile_reselect_marks_are_rejected(why, tag, payload):
     with pytest.raises(Rejected):
-        brine.decide_link(tag, event(payload))
+        decisions.decide_link(tag, event(payload))
 
 
 def without_done(**changes):
@@ -177,7 +179,7 @@ HOSTILE_RESELECTED = [
 @pytest.mark.parametrize("why,payload", HOSTILE_RESELECTED, ids=[w for w, _ in HOSTILE_RESELECTED])
 def test_hostile_reselect_reports_are_rejected(why, payload):
     with pytest.raises(Rejected):
-        brine.decide_link("brine/net/bond/reselected", event(payload))
+        decisions.decide_link("brine/net/bond/reselected", event(payload))
 
 
 def test_rejected_reselect_report_starts_no_fallback(react):
@@ -216,14 +218,14 @@ HOSTILE_LINK = [
 @pytest.mark.parametrize("why,payload", HOSTILE_LINK, ids=[w for w, _ in HOSTILE_LINK])
 def test_hostile_link_events_are_rejected(why, payload):
     with pytest.raises(Rejected):
-        brine.decide_link("brine/net/link/up", event(payload))
+        decisions.decide_link("brine/net/link/up", event(payload))
 
 
 @pytest.mark.parametrize("name", ["eth2;reboot", "$(reboot)", "`id`", "a|b&c>d"])
 def test_shell_characters_the_kernel_allows_are_data_never_arguments(name):
     # The kernel accepts these as interface names, so they are recorded as the minion sent
     # them; the actions are fixed calls that take nothing from the event.
-    _, record, actions = brine.decide_link("brine/net/link/up", event(link_up(interface=name, bond=name, active=name)))
+    _, record, actions = decisions.decide_link("brine/net/link/up", event(link_up(interface=name, bond=name, active=name)))
     assert record["interface"] == name
     assert actions == [("dualbond.reselect_primary", {})]
 
@@ -235,30 +237,30 @@ def test_shell_characters_the_kernel_allows_are_data_never_arguments(name):
 ])
 def test_bad_envelopes_are_rejected(data):
     with pytest.raises(Rejected):
-        brine.decide_link("brine/net/link/up", data)
+        decisions.decide_link("brine/net/link/up", data)
 
 
 def test_job_metadata_of_event_send_is_not_payload():
     payload = link_up(__pub_fun="event.send", __pub_jid="20261122000000000000", __pub_tgt="ubuntu1")
-    minion, record, _ = brine.decide_link("brine/net/link/up", event(payload))
+    minion, record, _ = decisions.decide_link("brine/net/link/up", event(payload))
     assert minion == "ubuntu3" and not any(k.startswith("__pub") for k in record)
 
 
 def test_payload_naming_the_sender_itself_is_fine():
-    minion, _, _ = brine.decide_link("brine/net/link/up", event(link_up(minion="ubuntu3")))
+    minion, _, _ = decisions.decide_link("brine/net/link/up", event(link_up(minion="ubuntu3")))
     assert minion == "ubuntu3"
 
 
 @pytest.mark.parametrize("tag", ["brine/net/link/sideways", "brine/net/", "brine/netx", None, 5])
 def test_unknown_link_tags_are_rejected(tag):
     with pytest.raises(Rejected):
-        brine.decide_link(tag, event(link_up()))
+        decisions.decide_link(tag, event(link_up()))
 
 
 @pytest.mark.parametrize("members", [[], "eth2", ["eth2", "x/y"], ["eth2", "x y"], ["eth%d" % i for i in range(17)], None])
 def test_bad_member_lists_are_rejected(members):
     with pytest.raises(Rejected):
-        brine.decide_link("brine/net/bond/down", event({"bond": "bond0", "members": members, "timestamp": T}))
+        decisions.decide_link("brine/net/bond/down", event({"bond": "bond0", "members": members, "timestamp": T}))
 
 
 NAMES = ["eth0", "a" * 15, "a" * 16, "x/y", "x:y", "x y", "x\ty", ".", "..", "...", "", "eth\u00e9", "eth\x00",
@@ -270,8 +272,8 @@ def test_runner_accepts_every_interface_name_the_inventory_accepts(name):
     # The inventory is stricter than the kernel (names reach shell lines); the runner checks what
     # the kernel reports, and must never reject an event about a device the inventory allows.
     if brine_inventory.interface_name_problem(name) is None:
-        assert brine.interface_name_problem(name) is None
-    if brine.interface_name_problem(name) is not None:
+        assert contract.interface_name_problem(name) is None
+    if contract.interface_name_problem(name) is not None:
         assert brine_inventory.interface_name_problem(name) is not None
 
 
@@ -286,7 +288,7 @@ def nova(**changes):
 
 
 def test_rewritten_nova_conf_reapplies_the_console_state_on_the_sender():
-    minion, record, actions = brine.decide_file_changed("brine/file/changed", event(nova(), minion="ubuntu1"))
+    minion, record, actions = decisions.decide_file_changed("brine/file/changed", event(nova(), minion="ubuntu1"))
     assert minion == "ubuntu1"
     assert actions == [("state.apply", {"mods": "compute.console", "queue": True})]
     assert record["watch"] == "nova_conf"
@@ -294,15 +296,15 @@ def test_rewritten_nova_conf_reapplies_the_console_state_on_the_sender():
 
 def test_a_restore_by_the_engine_is_recorded_and_the_state_still_runs():
     """The engine's word is recorded; the state run stays the authority (it finds nothing left)."""
-    _, record, actions = brine.decide_file_changed("brine/file/changed", event(nova(restored="patched")))
+    _, record, actions = decisions.decide_file_changed("brine/file/changed", event(nova(restored="patched")))
     assert record["restored"] == "patched"
     assert actions == [("state.apply", {"mods": "compute.console", "queue": True})]
-    _, record, _ = brine.decide_file_changed("brine/file/changed", event(nova()))
+    _, record, _ = decisions.decide_file_changed("brine/file/changed", event(nova()))
     assert "restored" not in record
 
 
 def test_first_sighting_has_no_previous_digest():
-    _, record, _ = brine.decide_file_changed("brine/file/changed", event(nova(previous=None)))
+    _, record, _ = decisions.decide_file_changed("brine/file/changed", event(nova(previous=None)))
     assert record["previous"] is None
 
 
@@ -325,7 +327,7 @@ HOSTILE_FILE = [
 @pytest.mark.parametrize("why,payload", HOSTILE_FILE, ids=[w for w, _ in HOSTILE_FILE])
 def test_hostile_file_events_are_rejected(why, payload):
     with pytest.raises(Rejected):
-        brine.decide_file_changed("brine/file/changed", event(payload))
+        decisions.decide_file_changed("brine/file/changed", event(payload))
 
 
 # --------------------------------------------------------------------------- DHCP
@@ -339,7 +341,7 @@ def sighting(**changes):
 
 
 def test_unknown_mac_is_validated_and_canonical():
-    minion, record, actions = brine.decide_dhcp_unknown("brine/dhcp/unknown", event(sighting(), minion="bootstrap"))
+    minion, record, actions = decisions.decide_dhcp_unknown("brine/dhcp/unknown", event(sighting(), minion="bootstrap"))
     assert minion == "bootstrap" and actions == []
     assert record["mac"] == "52:54:00:aa:bb:cc" and record["ip"] == "10.10.0.201" and record["count"] == 3
 
@@ -364,19 +366,27 @@ HOSTILE_DHCP = [
 @pytest.mark.parametrize("why,payload", HOSTILE_DHCP, ids=[w for w, _ in HOSTILE_DHCP])
 def test_hostile_dhcp_events_are_rejected(why, payload):
     with pytest.raises(Rejected):
-        brine.decide_dhcp_unknown("brine/dhcp/unknown", event(payload))
+        decisions.decide_dhcp_unknown("brine/dhcp/unknown", event(payload))
+
+
+@pytest.mark.parametrize("mac,why", [("$(reboot)", "is not a MAC address"), ("52:54:00:aa:bb", "is not a MAC address"),
+                                     ("01:00:5e:00:00:01", "is not a unicast 48-bit MAC address"),
+                                     ("00:00:00:00:00:00", "is not a unicast 48-bit MAC address")])
+def test_a_rejected_mac_says_whether_it_is_no_mac_or_no_nics(mac, why):
+    with pytest.raises(Rejected, match=why.replace(".", r"\.")):
+        decisions.decide_dhcp_unknown("brine/dhcp/unknown", event(sighting(mac=mac)))
 
 
 # --------------------------------------------------------------------------- minion start
 
 
 def test_minion_start_applies_the_highstate_of_that_minion():
-    minion, _, actions = brine.decide_minion_start("salt/minion/ubuntu2/start", {"id": "ubuntu2", "data": "started"})
+    minion, _, actions = decisions.decide_minion_start("salt/minion/ubuntu2/start", {"id": "ubuntu2", "data": "started"})
     assert minion == "ubuntu2" and actions == [("state.apply", {"queue": True})]
 
 
 def test_minion_start_switched_off_only_records():
-    _, record, actions = brine.decide_minion_start("salt/minion/ubuntu2/start", {"id": "ubuntu2"}, enabled=False)
+    _, record, actions = decisions.decide_minion_start("salt/minion/ubuntu2/start", {"id": "ubuntu2"}, enabled=False)
     assert actions == [] and record == {"highstate": False}
 
 
@@ -388,14 +398,14 @@ def test_minion_start_switched_off_only_records():
 ])
 def test_forged_minion_starts_are_rejected(tag, data):
     with pytest.raises(Rejected):
-        brine.decide_minion_start(tag, data)
+        decisions.decide_minion_start(tag, data)
 
 
 # --------------------------------------------------------------------------- stores
 
 
 def test_event_log_filters_and_limits(tmp_path):
-    log = brine.EventLog(str(tmp_path / "brine" / "events.jsonl"))
+    log = stores.EventLog(str(tmp_path / "brine" / "events.jsonl"))
     for i in range(5):
         log.append({"received": T + i, "minion": f"ubuntu{i % 2}", "tag": f"brine/net/link/{'up' if i % 2 else 'down'}"})
     assert [e["received"] for e in log.query(limit=0)] == [T + i for i in range(5)]
@@ -408,7 +418,7 @@ def test_event_log_filters_and_limits(tmp_path):
 
 
 def test_event_log_stays_bounded_and_keeps_the_newest(tmp_path):
-    log = brine.EventLog(str(tmp_path / "events.jsonl"), max_bytes=4000)
+    log = stores.EventLog(str(tmp_path / "events.jsonl"), max_bytes=4000)
     for i in range(500):
         log.append({"received": T + i, "minion": "ubuntu1", "tag": "t", "pad": "x" * 20})
     size = (tmp_path / "events.jsonl").stat().st_size
@@ -421,37 +431,37 @@ def test_event_log_stays_bounded_and_keeps_the_newest(tmp_path):
 def test_event_log_survives_a_torn_line(tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_text('{"received": 1, "minion": "a", "tag": "t"}\n{"recei')
-    assert [e["minion"] for e in brine.EventLog(str(path)).query()] == ["a"]
+    assert [e["minion"] for e in stores.EventLog(str(path)).query()] == ["a"]
 
 
 def test_missing_event_log_is_empty(tmp_path):
-    assert brine.EventLog(str(tmp_path / "none.jsonl")).query() == []
+    assert stores.EventLog(str(tmp_path / "none.jsonl")).query() == []
 
 
 @pytest.mark.parametrize("since,expected", [(T, T), (str(T), T), ("2023-11-14T22:13:20+00:00", T), ("2023-11-14T22:13:20", T)])
 def test_since_accepts_epoch_and_iso(since, expected):
-    assert brine._parse_since(since) == expected
+    assert stores.parse_since(since) == expected
 
 
 def test_since_accepts_an_age():
     import time
-    assert abs(brine._parse_since("2m") - (time.time() - 120)) < 5
+    assert abs(stores.parse_since("2m") - (time.time() - 120)) < 5
 
 
 def test_since_refuses_nonsense():
     with pytest.raises(ValueError):
-        brine._parse_since("yesterday-ish")
+        stores.parse_since("yesterday-ish")
 
 
 def test_discovered_store_merges_sightings_and_forgets(tmp_path):
-    store = brine.DiscoveredStore(str(tmp_path / "brine" / "discovered.json"))
+    store = stores.DiscoveredStore(str(tmp_path / "brine" / "discovered.json"))
     store.add("bootstrap", {"mac": "52:54:00:aa:bb:cc", "ip": "10.10.0.201", "count": 1, "interface": None}, T)
     store.add("bootstrap", {"mac": "52:54:00:aa:bb:cc", "ip": None, "count": 4, "interface": "eth0"}, T + 5)
     store.add("bootstrap", {"mac": "52:54:00:aa:bb:01", "count": 1}, T + 6)
     (first, second) = store.all()
     assert first["mac"] == "52:54:00:aa:bb:cc" and first["discovered"] == T and first["updated"] == T + 5
     assert first["ip"] == "10.10.0.201" and first["count"] == 4 and first["interface"] == "eth0"
-    assert brine.inventory_stub(first) == {"roles": [], "nics": {"eth0": {"mac": "52:54:00:aa:bb:cc"}}}
+    assert stores.inventory_stub(first) == {"roles": [], "nics": {"eth0": {"mac": "52:54:00:aa:bb:cc"}}}
     assert store.forget("52:54:00:aa:bb:cc") is True and store.forget("52:54:00:aa:bb:cc") is False
     assert [m["mac"] for m in store.all()] == ["52:54:00:aa:bb:01"]
     json.loads((tmp_path / "brine" / "discovered.json").read_text())
@@ -491,8 +501,8 @@ def test_rejected_reaction_only_records(kind, tag, payload, react):
 
 @pytest.mark.parametrize("value,expected", [(True, True), (False, False), ("false", False), ("True", True), (None, False)])
 def test_highstate_on_start_option(value, expected):
-    assert brine.highstate_on_start({"brine_highstate_on_start": value}) is expected
-    assert brine.highstate_on_start({}) is True
+    assert options.highstate_on_start({"brine_highstate_on_start": value}) is expected
+    assert options.highstate_on_start({}) is True
 
 
 def test_minion_start_reaction_follows_the_option(react):
@@ -546,7 +556,7 @@ def test_record_bounds_every_value_it_writes(master):
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
 def test_non_finite_numbers_are_rejected_and_never_recorded(master, value):
     with pytest.raises(Rejected, match="first_seen: .* is not a finite number"):
-        brine.decide_dhcp_unknown("brine/dhcp/unknown", event({"mac": "52:54:00:aa:bb:cc", "first_seen": value}))
+        decisions.decide_dhcp_unknown("brine/dhcp/unknown", event({"mac": "52:54:00:aa:bb:cc", "first_seen": value}))
     with pytest.raises(ValueError, match=r"entry\.event\.x: NaN and infinity are not recorded"):
         brine.record({"received": T, "minion": "ubuntu1", "tag": "note", "event": {"x": value}})
     assert brine.events() == []
@@ -565,7 +575,7 @@ def test_discovered_machines_are_capped_and_known_ones_still_update(master, monk
 
 
 def test_a_flooding_minion_pushes_out_only_its_own_history(tmp_path):
-    log = brine.EventLog(str(tmp_path / "events.jsonl"), max_bytes=40_000)
+    log = stores.EventLog(str(tmp_path / "events.jsonl"), max_bytes=40_000)
     for i in range(20):
         log.append({"received": T + i, "minion": f"quiet{i % 4}", "tag": "brine/net/link/down"})
     for i in range(3000):
@@ -579,7 +589,7 @@ def test_a_flooding_minion_pushes_out_only_its_own_history(tmp_path):
 
 def test_a_cut_leaves_no_minion_more_than_its_quota():
     lines = [json.dumps({"minion": m, "n": i}).encode() + b"\n" for i in range(300) for m in ("a", "b", None)]
-    kept = brine.fair_trim(lines, 100_000, 2_000)
+    kept = stores.fair_trim(lines, 100_000, 2_000)
     for minion in ("a", "b", None):
         mine = [line for line in kept if json.loads(line)["minion"] == minion]
         assert 1_900 < sum(map(len, mine)) <= 2_000 and json.loads(mine[-1])["n"] == 299
@@ -587,7 +597,7 @@ def test_a_cut_leaves_no_minion_more_than_its_quota():
 
 def test_fair_trim_keeps_everything_that_fits_and_drops_what_does_not_parse():
     lines = [b'{"minion": "a", "n": 1}\n', b"garbage\n", b'{"minion": "b", "n": 2}\n']
-    assert brine.fair_trim(lines, 1000, 1000) == [lines[0], lines[2]]
+    assert stores.fair_trim(lines, 1000, 1000) == [lines[0], lines[2]]
 
 
 def test_record_files_are_private(master):
@@ -630,7 +640,7 @@ def test_a_write_that_fails_halfway_leaves_the_old_store(master):
 def test_an_append_after_a_torn_line_is_not_lost(tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_text('{"received": 1, "minion": "a", "tag": "t"}\n{"recei')
-    log = brine.EventLog(str(path))
+    log = stores.EventLog(str(path))
     log.append({"received": 2, "minion": "b", "tag": "t"})
     assert [e["minion"] for e in log.query()] == ["a", "b"]
 
@@ -654,7 +664,7 @@ def test_an_event_signed_by_its_sender_acts(react):
 def forged(tmp_path, tag, data, now=T, key=None):
     """What a hostile minion (ubuntu9) can send in another's name: the victim's id, signed
     with its own key or a made-up one, or not at all."""
-    return signed(brine, tmp_path, tag, data, now, key=key or minion_key(brine, tmp_path, "ubuntu9"))
+    return signed(tmp_path, tag, data, now, key=key or minion_key(tmp_path, "ubuntu9"))
 
 
 def unsigned(tmp_path, tag, data, now=T):
@@ -663,7 +673,7 @@ def unsigned(tmp_path, tag, data, now=T):
 
 def replayed_elsewhere(tmp_path, tag, data, now=T):
     """A good signature of the victim's, made for another event, pasted onto this one."""
-    sig = signed(brine, tmp_path, "brine/other", event({}, minion=data["id"]), now)["data"]["brine_sig"]
+    sig = signed(tmp_path, "brine/other", event({}, minion=data["id"]), now)["data"]["brine_sig"]
     if tag.startswith("salt/minion/"):
         return dict(data, grains={"brine_start_sig": sig})
     return dict(data, data=dict(data["data"], brine_sig=sig))
@@ -684,9 +694,9 @@ def test_events_in_another_minions_name_are_inert(tmp_path, make, kind, tag, dat
     opts = {"cachedir": str(tmp_path)}
     if kind == "minion_start":
         # The victim is a configured minion: it has signed an event before.
-        brine.reaction("echo", "brine/echo/request", signed(brine, tmp_path, "brine/echo/request", event({}), T - 1), opts,
+        decisions.reaction("echo", "brine/echo/request", signed(tmp_path, "brine/echo/request", event({}), T - 1), opts,
                        received=T - 1)
-    high = brine.reaction(kind, tag, make(tmp_path, tag, data), opts, received=T)
+    high = decisions.reaction(kind, tag, make(tmp_path, tag, data), opts, received=T)
     assert list(high) == ["brine-record"]
     entry = high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
     assert entry["rejected"].startswith(("bad signature", "unsigned", "brine_sig")), entry["rejected"]
@@ -704,15 +714,15 @@ def test_echo_to_a_glob_is_rejected(react):
 
 def test_a_replayed_event_is_inert(tmp_path):
     opts = {"cachedir": str(tmp_path)}
-    data = signed(brine, tmp_path, LINK_UP, event(link_up()), T)
-    assert "brine-0-dualbond.reselect_primary" in brine.reaction("link", LINK_UP, data, opts, received=T)
-    again = brine.reaction("link", LINK_UP, data, opts, received=T + 1)
+    data = signed(tmp_path, LINK_UP, event(link_up()), T)
+    assert "brine-0-dualbond.reselect_primary" in decisions.reaction("link", LINK_UP, data, opts, received=T)
+    again = decisions.reaction("link", LINK_UP, data, opts, received=T + 1)
     assert "replayed" in again["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]["rejected"]
 
 
 def test_a_stale_signature_is_inert(tmp_path):
-    data = signed(brine, tmp_path, LINK_UP, event(link_up()), T - 301)
-    high = brine.reaction("link", LINK_UP, data, {"cachedir": str(tmp_path)}, received=T)
+    data = signed(tmp_path, LINK_UP, event(link_up()), T - 301)
+    high = decisions.reaction("link", LINK_UP, data, {"cachedir": str(tmp_path)}, received=T)
     assert "stale" in high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]["rejected"]
 
 
@@ -721,7 +731,7 @@ def test_reactions_are_rate_limited_per_minion(tmp_path):
 
     def start(minion, at):
         tag = f"salt/minion/{minion}/start"
-        return list(brine.reaction("minion_start", tag, signed(brine, tmp_path, tag, {"id": minion}, at), opts, received=at))
+        return list(decisions.reaction("minion_start", tag, signed(tmp_path, tag, {"id": minion}, at), opts, received=at))
 
     acted = [start("ubuntu3", T + i * 0.01) for i in range(20)]
     assert acted.count(["brine-0-state.apply", "brine-record"]) == 3
@@ -738,27 +748,27 @@ def test_events_that_start_nothing_are_not_rate_limited(react):
 
 def test_the_minion_signs_as_the_master_checks(tmp_path, monkeypatch):
     brine_sign = load_extension("modules", "brine_sign")
-    key = minion_key(brine, tmp_path, "ubuntu3")
+    key = minion_key(tmp_path, "ubuntu3")
     monkeypatch.setattr(brine_sign, "__opts__", {"id": "ubuntu3", "brine_events_key": key}, raising=False)
     payload = brine_sign.sign(LINK_UP, link_up())
-    high = brine.reaction("link", LINK_UP, event(payload), {"cachedir": str(tmp_path)})
+    high = decisions.reaction("link", LINK_UP, event(payload), {"cachedir": str(tmp_path)})
     assert "brine-0-dualbond.reselect_primary" in high
 
 
 def test_the_start_grain_signs_as_the_master_checks(tmp_path, monkeypatch):
     grain = load_extension("grains", "brine_start")
-    key = minion_key(brine, tmp_path, "ubuntu3")
+    key = minion_key(tmp_path, "ubuntu3")
     monkeypatch.setattr(grain, "__opts__", {"id": "ubuntu3", "brine_events_key": key}, raising=False)
     data = {"id": "ubuntu3", "data": "started", "grains": grain.brine_start_sig()}
-    high = brine.reaction("minion_start", "salt/minion/ubuntu3/start", data, {"cachedir": str(tmp_path)})
+    high = decisions.reaction("minion_start", "salt/minion/ubuntu3/start", data, {"cachedir": str(tmp_path)})
     assert "brine-0-state.apply" in high
 
 
 def test_the_secret_is_private_and_kept(tmp_path):
-    first = brine.master_secret(str(tmp_path / "brine"))
-    assert brine.master_secret(str(tmp_path / "brine")) == first
+    first = signing.master_secret(str(tmp_path / "brine"))
+    assert signing.master_secret(str(tmp_path / "brine")) == first
     assert (tmp_path / "brine" / "events.secret").stat().st_mode & 0o777 == 0o600
-    assert minion_key(brine, tmp_path, "a") != minion_key(brine, tmp_path, "b")
+    assert minion_key(tmp_path, "a") != minion_key(tmp_path, "b")
 
 
 # --------------------------------------------------------------------------- VIP state (keepalived notify)
@@ -782,7 +792,7 @@ def test_vip_state_changes_are_recorded_with_no_action(react, state):
 def test_vip_state_without_a_priority_is_fine():
     payload = vip_state()
     del payload["priority"]
-    _, record, actions = brine.decide_vip("brine/vip/state", event(payload))
+    _, record, actions = decisions.decide_vip("brine/vip/state", event(payload))
     assert record["priority"] is None and actions == []
 
 
@@ -803,24 +813,24 @@ def test_vip_state_without_a_priority_is_fine():
 ])
 def test_hostile_vip_events_are_rejected(why, payload):
     with pytest.raises(Rejected):
-        brine.decide_vip("brine/vip/state", event(payload))
+        decisions.decide_vip("brine/vip/state", event(payload))
 
 
 def test_vip_events_under_another_tag_are_rejected():
     with pytest.raises(Rejected, match="unexpected tag"):
-        brine.decide_vip("brine/vip/other", event(vip_state()))
+        decisions.decide_vip("brine/vip/other", event(vip_state()))
 
 
 def test_unsigned_vip_events_are_inert(tmp_path):
-    high = brine.reaction("vip", "brine/vip/state", event(vip_state()), {"cachedir": str(tmp_path)}, received=T)
+    high = decisions.reaction("vip", "brine/vip/state", event(vip_state()), {"cachedir": str(tmp_path)}, received=T)
     entry = high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
     assert list(high) == ["brine-record"] and entry["rejected"].startswith("unsigned")
 
 
 def test_the_runner_knows_the_states_and_vips_keepalived_and_the_inventory_name():
     brine_lb = load_extension("modules", "brine_lb")
-    assert brine.VIP_STATES == brine_lb.VIP_STATES
-    assert set(brine.VIP_NAMES) == {"internal", "external"}  # brine_inventory.check_vips's names
+    assert decisions.VIP_STATES == brine_lb.VIP_STATES
+    assert set(decisions.VIP_NAMES) == {"internal", "external"}  # brine_inventory.check_vips's names
 
 
 def test_the_reactor_for_vip_state_is_wired():
@@ -840,7 +850,7 @@ def snapshot(*bonds):
 
 
 def test_snapshot_of_healthy_bonds_reapplies_only_the_loop_guard():
-    _, record, actions = brine.decide_link("brine/net/snapshot", event(snapshot()))
+    _, record, actions = decisions.decide_link("brine/net/snapshot", event(snapshot()))
     assert actions == [("dualbond.loop_guard", {})]
     assert record["bonds"][0] == {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"],
                                   "up": ["eth2", "eth3"], "active": "eth2"}
@@ -848,7 +858,7 @@ def test_snapshot_of_healthy_bonds_reapplies_only_the_loop_guard():
 
 def test_snapshot_of_an_ovs_bond_left_on_its_backup_reselects_on_the_sender():
     left = {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"], "up": ["eth3", "eth2"], "active": "eth3"}
-    minion, record, actions = brine.decide_link("brine/net/snapshot", event(snapshot(left)))
+    minion, record, actions = decisions.decide_link("brine/net/snapshot", event(snapshot(left)))
     assert minion == "ubuntu3"
     assert actions == [("dualbond.loop_guard", {}), ("dualbond.reselect_primary", {})]
     assert record["bonds"][0]["up"] == ["eth2", "eth3"]  # in the bond's order
@@ -860,7 +870,7 @@ def test_snapshot_of_an_ovs_bond_left_on_its_backup_reselects_on_the_sender():
     {"bond": "bond0", "backend": "ovs", "members": ["eth2", "eth3"], "up": [], "active": None},
 ])
 def test_snapshot_reselects_only_where_a_missed_link_up_would_have(bond):
-    _, _, actions = brine.decide_link("brine/net/snapshot", event(snapshot(bond)))
+    _, _, actions = decisions.decide_link("brine/net/snapshot", event(snapshot(bond)))
     assert actions == [("dualbond.loop_guard", {})]
 
 
@@ -883,13 +893,7 @@ HOSTILE_SNAPSHOT = [
 @pytest.mark.parametrize("why,payload", HOSTILE_SNAPSHOT, ids=[h[0] for h in HOSTILE_SNAPSHOT])
 def test_hostile_snapshots_are_rejected(why, payload):
     with pytest.raises(Rejected):
-        brine.decide_link("brine/net/snapshot", event(payload))
-
-
-def test_runner_and_engine_agree_on_the_snapshot_size():
-    import brine_linkwatch
-
-    assert brine.SNAPSHOT_BONDS_MAX == brine_linkwatch.SNAPSHOT_BONDS_MAX
+        decisions.decide_link("brine/net/snapshot", event(payload))
 
 
 # --------------------------------------------------------------------------- sign-in of new minions
@@ -897,7 +901,7 @@ def test_runner_and_engine_agree_on_the_snapshot_size():
 
 def test_an_unsigned_start_of_a_minion_never_seen_signing_starts_its_sign_in_only(tmp_path):
     opts = {"cachedir": str(tmp_path)}
-    high = brine.reaction("minion_start", "salt/minion/newbox/start", {"id": "newbox"}, opts, received=T)
+    high = decisions.reaction("minion_start", "salt/minion/newbox/start", {"id": "newbox"}, opts, received=T)
     assert sorted(high) == ["brine-0-runner.state.orchestrate", "brine-record"]
     assert high["brine-0-runner.state.orchestrate"] == {"runner.state.orchestrate": [{"args": [
         {"mods": "orch.brine_signin"}, {"pillar": {"brine_signin_minion": "newbox"}}]}]}
@@ -909,7 +913,7 @@ def test_sign_ins_of_one_minion_are_spaced(tmp_path):
     opts = {"cachedir": str(tmp_path), "brine_signin_every": 300}
 
     def start(at):
-        return sorted(brine.reaction("minion_start", "salt/minion/newbox/start", {"id": "newbox"}, opts, received=at))
+        return sorted(decisions.reaction("minion_start", "salt/minion/newbox/start", {"id": "newbox"}, opts, received=at))
 
     assert "brine-0-runner.state.orchestrate" in start(T)
     assert start(T + 10) == ["brine-record"]
@@ -919,9 +923,9 @@ def test_sign_ins_of_one_minion_are_spaced(tmp_path):
 
 def test_an_unsigned_start_of_a_minion_that_signed_before_is_refused(tmp_path):
     opts = {"cachedir": str(tmp_path)}
-    brine.reaction("echo", "brine/echo/request", signed(brine, tmp_path, "brine/echo/request", event({}, minion="ubuntu2"), T),
+    decisions.reaction("echo", "brine/echo/request", signed(tmp_path, "brine/echo/request", event({}, minion="ubuntu2"), T),
                    opts, received=T)
-    high = brine.reaction("minion_start", "salt/minion/ubuntu2/start", {"id": "ubuntu2"}, opts, received=T + 1)
+    high = decisions.reaction("minion_start", "salt/minion/ubuntu2/start", {"id": "ubuntu2"}, opts, received=T + 1)
     assert list(high) == ["brine-record"]
     assert high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]["rejected"].startswith("unsigned start")
 
@@ -932,15 +936,15 @@ def test_an_unsigned_start_of_a_minion_that_signed_before_is_refused(tmp_path):
     ({"id": ["x"]}, "salt/minion/x/start"),
 ])
 def test_a_sign_in_needs_a_consistent_valid_id(tmp_path, data, tag):
-    assert list(brine.reaction("minion_start", tag, data, {"cachedir": str(tmp_path)}, received=T)) == ["brine-record"]
+    assert list(decisions.reaction("minion_start", tag, data, {"cachedir": str(tmp_path)}, received=T)) == ["brine-record"]
 
 
 def test_no_sign_in_when_highstate_on_start_is_off(tmp_path):
     opts = {"cachedir": str(tmp_path), "brine_highstate_on_start": False}
-    assert list(brine.reaction("minion_start", "salt/minion/newbox/start", {"id": "newbox"}, opts, received=T)) == ["brine-record"]
+    assert list(decisions.reaction("minion_start", "salt/minion/newbox/start", {"id": "newbox"}, opts, received=T)) == ["brine-record"]
 
 
 def test_a_bad_start_signature_is_refused_not_signed_in(tmp_path):
     data = {"id": "newbox", "grains": {"brine_start_sig": {"ts": T, "nonce": "00", "mac": "ff"}}}
-    high = brine.reaction("minion_start", "salt/minion/newbox/start", data, {"cachedir": str(tmp_path)}, received=T)
+    high = decisions.reaction("minion_start", "salt/minion/newbox/start", data, {"cachedir": str(tmp_path)}, received=T)
     assert list(high) == ["brine-record"]

@@ -6,10 +6,11 @@ import os
 
 import pytest
 from brine_testlib import load_extension
+from brinelib import decisions, galera
+from brinelib.events import Rejected
 from events_keys import signed
 
 brine = load_extension("runners", "brine")
-Rejected = brine.Rejected
 T = 1_700_000_000.0
 TAG = "brine/galera/stopped"
 U1 = "9acf4d34-acdb-11e6-bcc3-d3e36276629f"
@@ -20,13 +21,13 @@ def event(payload, minion="ubuntu2"):
 
 
 def test_abnormal_stop_asks_for_recovery():
-    minion, record, recover = brine.decide_galera_stopped(TAG, event({"result": "signal", "exit_code": "killed",
+    minion, record, recover = decisions.decide_galera_stopped(TAG, event({"result": "signal", "exit_code": "killed",
                                                                        "exit_status": "KILL"}))
     assert (minion, recover) == ("ubuntu2", True) and record["result"] == "signal"
 
 
 def test_clean_stop_is_only_recorded():
-    assert brine.decide_galera_stopped(TAG, event({"result": "success", "exit_code": "exited",
+    assert decisions.decide_galera_stopped(TAG, event({"result": "success", "exit_code": "exited",
                                                    "exit_status": "0"}))[2] is False
 
 
@@ -42,34 +43,34 @@ def test_clean_stop_is_only_recorded():
 ])
 def test_hostile_payloads_rejected(payload):
     with pytest.raises(Rejected):
-        brine.decide_galera_stopped(TAG, event(payload))
+        decisions.decide_galera_stopped(TAG, event(payload))
 
 
 def test_wrong_tag_rejected():
     with pytest.raises(Rejected):
-        brine.decide_galera_stopped("brine/galera/other", event({"result": "signal"}))
+        decisions.decide_galera_stopped("brine/galera/other", event({"result": "signal"}))
 
 
 def test_reaction_runs_the_runner_only_for_a_signed_abnormal_stop(tmp_path):
     opts = {"cachedir": str(tmp_path)}
-    high = brine.galera_reaction(TAG, signed(brine, tmp_path, TAG, event({"result": "signal"}), T), opts, received=T)
+    high = decisions.galera_reaction(TAG, signed(tmp_path, TAG, event({"result": "signal"}), T), opts, received=T)
     assert high["brine-0-galera-recover"] == {"runner.brine.galera_recover": [{"args": [{"trigger": "ubuntu2"}]}]}
     entry = high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
     assert entry["tag"] == TAG and entry["actions"][0]["fun"] == "runner.brine.galera_recover"
-    high = brine.galera_reaction(TAG, signed(brine, tmp_path, TAG, event({"result": "success"}), T + 1), opts,
+    high = decisions.galera_reaction(TAG, signed(tmp_path, TAG, event({"result": "success"}), T + 1), opts,
                                  received=T + 1)
     assert list(high) == ["brine-record"]
 
 
 def test_reaction_refuses_unsigned(tmp_path):
-    high = brine.galera_reaction(TAG, event({"result": "signal"}), {"cachedir": str(tmp_path)}, received=T)
+    high = decisions.galera_reaction(TAG, event({"result": "signal"}), {"cachedir": str(tmp_path)}, received=T)
     assert list(high) == ["brine-record"]
     assert "rejected" in high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
 
 
 def test_controllers_in_inventory_order(inventory):
-    assert brine.galera_controllers(inventory) == ["ubuntu1", "ubuntu2", "ubuntu3"]
-    assert brine.galera_controllers({}) == []
+    assert galera.controllers(inventory) == ["ubuntu1", "ubuntu2", "ubuntu3"]
+    assert galera.controllers({}) == []
 
 
 def test_reactor_file_and_master_wiring():

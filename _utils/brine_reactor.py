@@ -1,0 +1,32 @@
+"""
+The one way the master's ``#!py`` renders reach Brine's library: the reactors (``reactor/*.sls``)
+and the pillar ``pillar/brine_events_key.sls`` call
+
+    salt.loader.utils(__opts__)["brine_reactor.reaction"](kind, tag, data, __opts__)
+    salt.loader.utils(__opts__)["brine_reactor.galera_reaction"](tag, data, __opts__)
+    salt.loader.utils(__opts__)["brine_reactor.events_key"](__opts__)
+
+Salt's utils loader finds this file where Salt finds every ``_utils`` module of the master: the
+checkout's ``utils_dirs`` (etc/master) or ``<extension_modules>/utils`` after
+``salt-run saltutil.sync_all``. While it imports this file it puts that directory on
+``sys.path``, so the imports below load ``brinelib`` from the same place; they stay in
+``sys.modules`` afterwards (restart the master after changing brinelib).
+"""
+
+from brinelib import decisions, signing
+
+
+def reaction(kind, tag, data, opts):
+    """The reactor's high data for one event of ``kind`` (brinelib.decisions.reaction)."""
+    return decisions.reaction(kind, tag, data, opts)
+
+
+def galera_reaction(tag, data, opts):
+    """The reactor's high data for ``brine/galera/stopped`` (brinelib.decisions.galera_reaction)."""
+    return decisions.galera_reaction(tag, data, opts)
+
+
+def events_key(opts):
+    """The ``brine_events_key`` pillar of the minion whose pillar the master compiles
+    (``opts["id"]``): the key it signs its events with."""
+    return {"brine_events_key": signing.key_of(opts, opts["id"])}
