@@ -699,7 +699,7 @@ def domains_without_vnc(domain_xmls):
 
 
 # Service and container names of the packaged and Kolla deployments; the SLS passes the
-# operator's (salt/compute/defaults.yaml, pillar brine_settings:nova_console).
+# operator's (salt/nova_console/defaults.yaml, pillar brine_settings:nova_console).
 DEFAULT_SERVICES = {
     ("compute", "packages"): "nova-compute",
     ("proxy", "packages"): "nova-novncproxy",
