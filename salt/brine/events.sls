@@ -3,10 +3,10 @@
       brine_linkwatch  on hosts with a dual bond (engine, or beacon: brine_settings:events:linkwatch),
                        the bond's NICs and backend written out, so the watcher needs neither
                        pillar nor master when the minion starts;
-      brine_filewatch  the watches the host's features ask for in their events.jinja (nova_conf
-                       on compute hosts: salt/nova_console/events.jinja),
-                       dhcp_log on the bootstrap host (the DHCP server's log file, or
-                       journal:dhcpd: dhcp_reservations.log_source);
+      brine_filewatch  the watches the host's features ask for in their events.jinja: nova_conf
+                       on compute hosts (salt/nova_console/events.jinja), dhcp_log on the
+                       bootstrap host (salt/bootstrap/events.jinja: the DHCP server's log file,
+                       or journal:dhcpd);
     and a restart of the minion (engines and beacons start with it) only when the file changed
     (which includes the watchers' code changing on the master), in the background once this
     state run has returned. The engine and beacon modules come
@@ -34,23 +34,20 @@ include:
 {%-       do engines.append({'brine_linkwatch': linkwatch}) %}
 {%-     endif %}
 {%-   endif %}
+{#-   What the host's features ask for: each one's events.jinja exports the file watches,
+      how the engine restores a watched file, and other options of the file watcher. #}
 {%-   set watches = {} %}
 {%-   set restores = {} %}
+{%-   set filewatch = {} %}
 {%-   for feature in features %}
 {%-     set asked = feature ~ '/events.jinja' %}
 {%-     if salt['cp.hash_file']('salt://' ~ asked) %}
 {%-       import asked as feature_events with context %}
 {%-       do watches.update(feature_events.watches) %}
 {%-       do restores.update(feature_events.restores) %}
+{%-       do filewatch.update(feature_events.filewatch or {}) %}
 {%-     endif %}
 {%-   endfor %}
-{%-   set filewatch = {} %}
-{%-   if 'bootstrap' in me.get('roles', []) %}
-{#-     The server's log file, or journal:dhcpd when dhcpd logs only to the journal; and the
-        inventory's MACs, which the engine cannot read from pillar (it has none). #}
-{%-     do watches.update({'dhcp_log': salt['dhcp_reservations.log_source']()}) %}
-{%-     do filewatch.update({'known_macs': salt['dhcp_reservations.known_macs']()}) %}
-{%-   endif %}
 {%-   if restores %}
 {%-     do filewatch.update({'restore': restores}) %}
 {%-   endif %}
