@@ -31,6 +31,8 @@ import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 
+from brinelib.secrets import MASK, mask_urls, secret_key
+
 try:
     from salt.exceptions import CommandExecutionError
 except ImportError:  # pragma: no cover - the pure core is importable without Salt
@@ -608,30 +610,10 @@ def patch_text(text, wanted):
     return new_text, findings
 
 
-# --------------------------------------------------------------------------- secrets
+# --------------------------------------------------------------------------- secrets (the rule: brinelib.secrets)
 
-MASK = "****"
-# Option names whose value is a secret: password, passwd, secret, token, a key (api_key,
-# secret_key, ...: key as a word of the name, not keymap or keystone).
-_SECRET_KEY = re.compile(r"(passw(or)?d|secret|token|credential|(^|[_.-])(key|keys)($|[_.-]))", re.IGNORECASE)
-# user:password@ in a URL's authority; transport_url lists several hosts (u:p@h1,u:p@h2).
-_URL_USERINFO = re.compile(r"(://|,)([^:/@,\s]*):[^@\s]*?@")
-# password=... and the like in a URL query (SQLAlchemy and oslo accept them there too).
-_URL_QUERY_SECRET = re.compile(r"([?&;](?:[A-Za-z_]*(?:passw(?:or)?d|secret|token|key)[A-Za-z_]*)=)[^&;#\s]*",
-                               re.IGNORECASE)
 _COMMENTED = re.compile(r"^([#;]\s*)([A-Za-z0-9_.-]+)(\s*[=:]\s*)(.*?)(\s*)$", re.DOTALL)
 _ASSIGNMENT = re.compile(r"^(\s*)([^\s=:#;\[][^=:]*?)(\s*[=:]\s*)(.*?)(\s*)$", re.DOTALL)
-
-
-def secret_key(key):
-    """Whether an option named ``key`` holds a secret (its value is never shown)."""
-    return bool(_SECRET_KEY.search(str(key)))
-
-
-def mask_urls(text):
-    """``text`` with the passwords of any URLs in it (``scheme://user:pass@host``) masked."""
-    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MASK}@", str(text))
-    return _URL_QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
 
 
 def mask_text(text):
@@ -717,7 +699,7 @@ def domains_without_vnc(domain_xmls):
 
 
 # Service and container names of the packaged and Kolla deployments; the SLS passes the
-# operator's (salt/compute/defaults.yaml, pillar brine_settings:nova_console).
+# operator's (salt/nova_console/defaults.yaml, pillar brine_settings:nova_console).
 DEFAULT_SERVICES = {
     ("compute", "packages"): "nova-compute",
     ("proxy", "packages"): "nova-novncproxy",

@@ -3,16 +3,16 @@
       brine_linkwatch  on hosts with a dual bond (engine, or beacon: brine_settings:events:linkwatch),
                        the bond's NICs and backend written out, so the watcher needs neither
                        pillar nor master when the minion starts;
-      brine_filewatch  nova_conf on compute hosts (the nova.conf of the console deployment),
-                       restored by the engine itself at once (brine_settings:events:restore_nova_conf),
-                       dhcp_log on the bootstrap host (the DHCP server's log file, or
-                       journal:dhcpd: dhcp_reservations.log_source);
+      brine_filewatch  the watches the host's features ask for in their events.jinja: nova_conf
+                       on compute hosts (salt/nova_console/events.jinja), dhcp_log on the
+                       bootstrap host (salt/bootstrap/events.jinja: the DHCP server's log file,
+                       or journal:dhcpd);
     and a restart of the minion (engines and beacons start with it) only when the file changed
     (which includes the watchers' code changing on the master), in the background once this
     state run has returned. The engine and beacon modules come
     with saltutil.sync_all (a highstate syncs them too, autoload_dynamic_modules). #}
 {%- from 'brine/map.jinja' import settings, check, inventory, me with context %}
-{%- from 'compute/map.jinja' import console_paths with context %}
+{%- from 'brine/features.jinja' import features with context %}
 include:
   - brine.validate
 {%- set events = settings.get('events', {}) %}
@@ -34,25 +34,20 @@ include:
 {%-       do engines.append({'brine_linkwatch': linkwatch}) %}
 {%-     endif %}
 {%-   endif %}
+{#-   What the host's features ask for: each one's events.jinja exports the file watches,
+      how the engine restores a watched file, and other options of the file watcher. #}
 {%-   set watches = {} %}
 {%-   set restores = {} %}
-{%-   if 'compute' in me.get('roles', []) %}
-{%-     do watches.update({'nova_conf': console_paths.compute_conf}) %}
-{%-     if events.get('restore_nova_conf', True) %}
-{#-       What compute.console passes its state, and the settings themselves: the engine has no
-          current pillar, and a change of them changes this file (so the minion restarts). #}
-{%-       do restores.update({'nova_conf': {'role': 'compute', 'service': console_paths.compute_service,
-                                            'marker_dir': settings.config_dir ~ '/restart-pending',
-                                            'wanted': salt['nova_console.settings']('compute')}}) %}
-{%-     endif %}
-{%-   endif %}
 {%-   set filewatch = {} %}
-{%-   if 'bootstrap' in me.get('roles', []) %}
-{#-     The server's log file, or journal:dhcpd when dhcpd logs only to the journal; and the
-        inventory's MACs, which the engine cannot read from pillar (it has none). #}
-{%-     do watches.update({'dhcp_log': salt['dhcp_reservations.log_source']()}) %}
-{%-     do filewatch.update({'known_macs': salt['dhcp_reservations.known_macs']()}) %}
-{%-   endif %}
+{%-   for feature in features %}
+{%-     set asked = feature ~ '/events.jinja' %}
+{%-     if salt['cp.hash_file']('salt://' ~ asked) %}
+{%-       import asked as feature_events with context %}
+{%-       do watches.update(feature_events.watches) %}
+{%-       do restores.update(feature_events.restores) %}
+{%-       do filewatch.update(feature_events.filewatch or {}) %}
+{%-     endif %}
+{%-   endfor %}
 {%-   if restores %}
 {%-     do filewatch.update({'restore': restores}) %}
 {%-   endif %}

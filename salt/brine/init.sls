@@ -1,7 +1,9 @@
-{#- Common to every host: the inventory check and the host's own inventory facts on disk. #}
+{#- Common to every host: the inventory check, the host's own inventory facts and its roles on
+    disk, the clients of the bootstrap services, the event watchers. #}
 {%- from 'brine/map.jinja' import settings, check, me with context %}
 include:
   - brine.validate
+  - brine.roles
   - brine.clients
   - brine.events
 {%- if check.valid and me %}

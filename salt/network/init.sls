@@ -1,12 +1,10 @@
 {#- The network role: the dual active-backup bond, its VLANs, MTUs and addresses, from the
     inventory (brine:hosts:<id>:dualbond and :networks), through the dualbond state. #}
-{%- from 'brine/map.jinja' import settings, check, me with context %}
-{%- from 'brine/role.jinja' import role_marker %}
+{%- from 'brine/map.jinja' import check, me with context %}
 include:
   - brine
   - network.plain
 {%- if check.valid and 'network' in me.get('roles', []) %}
-{{ role_marker('network', settings, me) }}
 {%-   if me.get('dualbond') %}
 {%-     set nics = salt['dualbond.nics_found']() %}
 {%-     if nics.none %}

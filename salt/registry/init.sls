@@ -1,9 +1,4 @@
-{#- The registry role. A placeholder until its issue fills it: it renders, checks the
-    inventory and records the role on the host. #}
-{%- from 'brine/map.jinja' import settings, check, me with context %}
-{%- from 'brine/role.jinja' import role_marker %}
+{#- The registry feature. A placeholder until its issue fills it: it renders and checks the
+    inventory (the host's role is recorded by brine.roles). #}
 include:
-  - brine
-{%- if check.valid and 'registry' in me.get('roles', []) %}
-{{ role_marker('registry', settings, me) }}
-{%- endif %}
+  - brine.validate

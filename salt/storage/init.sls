@@ -1,13 +1,11 @@
 {#- The storage role: every disk of the host's inventory entry with a `kolla` key gets its Kolla
     Ceph bootstrap partition names (kolla_disks.labeled; the plan is kolla_disks.plan).
     Disks without `kolla` are not Kolla's and are never touched. #}
-{%- from 'brine/map.jinja' import settings, check, me with context %}
-{%- from 'brine/role.jinja' import role_marker %}
+{%- from 'brine/map.jinja' import check, me with context %}
 {%- from 'storage/map.jinja' import storage with context %}
 include:
   - brine
 {%- if check.valid and 'storage' in me.get('roles', []) %}
-{{ role_marker('storage', settings, me) }}
 {%-   for disk_name, disk in me.get('disks', {}) | dictsort %}
 {%-     if disk.kolla is defined %}
 

@@ -123,7 +123,7 @@ def test_kolla_overrides_on_the_deployer(salt_call, inventory):
     pillar_root = kolla_pillar(salt_call, inventory)
     first, second, override = salt_call.in_sandbox(
         ["/etc/kolla", "/etc/brine"],
-        [["state.apply", "compute.kolla_overrides"], ["state.apply", "compute.kolla_overrides"],
+        [["state.apply", "nova_console.kolla_overrides"], ["state.apply", "nova_console.kolla_overrides"],
          ["file.read", "/etc/kolla/config/nova/ubuntu2/nova.conf"]],
         minion_id="bootstrap", pillar_root=pillar_root,
     )

@@ -300,12 +300,12 @@ def test_file_the_minion_cannot_read_is_refused_and_untouched(tmp_path, world_re
         fh.write("[vnc]\nenabled = false\n")
     os.chmod(path, 0o600)
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import nova_console as nc\n"
-        "try:\n    nc._read(sys.argv[2])\nexcept nc.CommandExecutionError as exc:\n    print(exc)\n"
+        "import sys; sys.path[:0] = sys.argv[1:3]; import nova_console as nc\n"
+        "try:\n    nc._read(sys.argv[3])\nexcept nc.CommandExecutionError as exc:\n    print(exc)\n"
     )
     proc = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code,
-         str(REPO / "_modules"), path],
+         str(REPO / "_modules"), str(REPO / "_utils"), path],
         capture_output=True, text=True, timeout=60, check=True,
     )
     assert proc.stdout.strip() == f"cannot read {path}: Permission denied"

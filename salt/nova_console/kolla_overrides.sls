@@ -1,9 +1,9 @@
 {#- On the Kolla deployer: one override per compute host (kolla-ansible merges
     <override_dir>/nova/<host>/nova.conf into that host's nova.conf), so the console survives
-    `kolla-ansible reconfigure`. Include it from the deployer role; nothing is restarted here:
-    compute.console patches the running configuration on each compute host. #}
-{%- from 'brine/map.jinja' import settings, check, inventory, me with context %}
-{%- from 'compute/map.jinja' import nova_console, console_deployment with context %}
+    `kolla-ansible reconfigure`. Nothing is restarted here: nova_console.compute patches the
+    running configuration on each compute host. #}
+{%- from 'brine/map.jinja' import check, inventory, me with context %}
+{%- from 'nova_console/map.jinja' import nova_console, console_deployment with context %}
 include:
   - brine.validate
 {%- if check.valid and console_deployment == 'kolla' and 'deployer' in me.get('roles', []) %}

@@ -1,8 +1,8 @@
 {#- The noVNC proxy of the controllers: nova-novncproxy listens on the host's management
     address (the VIPs' load balancer sends the console URL's traffic there); restarted only
     when its options changed. #}
-{%- from 'brine/map.jinja' import settings, check, inventory, me with context %}
-{%- from 'compute/map.jinja' import nova_console, console_deployment, console_paths with context %}
+{%- from 'brine/map.jinja' import settings, check, me with context %}
+{%- from 'nova_console/map.jinja' import console_deployment, console_paths with context %}
 include:
   - brine.validate
 {%- if check.valid and 'controller' in me.get('roles', []) %}
