@@ -1,4 +1,4 @@
-{#- Run by the master (reactor: an unsigned start, _runners/brine.py decide_signin) for the one
+{#- Run by the master (reactor: an unsigned start, brinelib.decisions.decide_signin) for the one
     minion named in pillar brine_signin_minion: sync Brine's extensions, then apply brine.events,
     which writes the minion's signing key from its own pillar and restarts it. Its next start is
     signed and gets the highstate. The id was checked by the runner before this was started. #}
