@@ -78,6 +78,9 @@ import struct
 import subprocess
 import time
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.supervise import keep_running
 
 log = logging.getLogger(__name__)

@@ -46,6 +46,9 @@ import queue
 import threading
 import time
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.supervise import keep_running
 
 try:

@@ -4,6 +4,9 @@ The bootstrap host's services, the Salt side: everything the bootstrap states re
 inventory in pillar. The rules are in ``brinelib.bootstrap`` and ``brinelib.dhcp.plan``.
 """
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import bootstrap
 from brinelib.dhcp import plan as dhcp_plan
 from salt.exceptions import CommandExecutionError

@@ -27,6 +27,9 @@ import re
 import subprocess
 import tempfile
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.galera import SEQNO_MAX, UUID, ZERO_UUID, reason_text, unreadable
 
 try:

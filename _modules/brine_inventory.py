@@ -22,6 +22,9 @@ import re
 import subprocess
 
 import yaml
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import baseline, names
 from brinelib.dualbond import names as dualbond_names
 

@@ -31,6 +31,9 @@ import re
 import shutil
 import sys
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.dualbond import names as dualbond_names
 
 try:

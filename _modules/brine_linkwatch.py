@@ -31,6 +31,9 @@ import concurrent.futures
 import logging
 import time
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import names
 from brinelib.events import RESELECT_DONE_MAX, SNAPSHOT_BONDS_MAX
 

@@ -4,6 +4,9 @@ resolves every feature's map and writes it through :func:`masked`, so no secret 
 The rule of what is a secret is Brine's one rule, ``brinelib.secrets``.
 """
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.secrets import masked as _masked
 
 __virtualname__ = "brine_mapdata"

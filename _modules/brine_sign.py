@@ -12,6 +12,9 @@ master checks it with.
 
 import logging
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import signing
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,9 @@ import shutil
 import subprocess
 import tempfile
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import dhcp
 from brinelib.dhcp import logs as dhcp_logs
 from brinelib.dhcp import plan as dhcp_plan

@@ -15,6 +15,9 @@ import shutil
 import socket
 import sys
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.dualbond import PlanError, live, transaction
 from brinelib.dualbond import names as naming
 from brinelib.dualbond.plan import build_plan, check_probe

@@ -31,6 +31,9 @@ import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.secrets import MASK, mask_urls, secret_key
 
 try:

@@ -14,6 +14,9 @@ import logging
 import os
 import time
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import decisions, galera, stores
 from brinelib.events import MINION_ID, Rejected, bounded, canonical_mac, shown
 from brinelib.options import size_option

@@ -13,6 +13,9 @@ checkout's ``utils_dirs`` (etc/master) or ``<extension_modules>/utils`` after
 ``sys.modules`` afterwards (restart the master after changing brinelib).
 """
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import decisions, signing
 
 
