@@ -30,17 +30,29 @@ Trials:
 Each prints min/median/max; nothing here asserts a time. Traffic stays inside the lab.
 
 Measured on the 2-core Xeon (AVX-512, AMX), UML 7.2um1, controllers at mem=1G, VRRPv2 with
-advert_int 1 (the defaults):
+advert_int 1 (the defaults); other work (unit and functional test runs) shared the host:
 
-    VIP, HAProxy SIGKILLed on the holder (n=10)   longest connect gap 0.53 / 0.65 / 0.72 s
-    VIP, holder powered off (n=2)                 2.53 / 2.89 / 3.24 s
-      two holders at once: 0 trials; the recovered node took the VIP back: 0 trials
-    Galera, writer's mysqld SIGKILLed (n=5)       0 of 4203 acknowledged rows lost;
-      writer at ~28 commits/s (one client in a UML guest)   longest write stall 6.0 / 6.3 / 6.5 s
-    Galera, all three mysqld SIGKILLed (n=2)      0 of 8314 acknowledged rows lost; writes
-      back through the VIP after 12.7 / 13.1 / 13.4 s (the reactor's recovery: positions,
-      bootstrap of the highest, HAProxy's check)
-    controller guest memory on the host (PSS)    766-771 MiB at mem=1G
+    VIP, HAProxy SIGKILLed on the holder (n=10)   longest connect gap 0.48 / 0.69 / 0.83 s
+      two holders at once: 0 of 10 (both samplers saw it), 0 within one sampling step;
+      the VIP taken back when HAProxy came back: 0 of 10
+    VIP, holder powered off (n=3)                 3.03 / 3.04 / 3.05 s
+      two holders at once: 0 of 3; the recovered node took the VIP back: 0 of 3
+    Galera, writer's mysqld SIGKILLed (n=13, two runs of 5 and 8)
+      0 of 16316 acknowledged rows lost; longest write stall 6.11 / 6.32 / 6.50 s (Galera's
+      evs.suspect_timeout, 5 s, before the survivors drop the dead node from the view);
+      every node Synced again after 24.9 / 27.5 / 33.5 s, the killed one by IST (13 of 13);
+      writer (4 connections, 60/s offered): 39.7 / 41.9 / 44.3 transactions/s over the whole
+      30 s, 50.6 / 52.7 / 55.8 outside the stall
+    Galera, writer's guest powered off and on (n=3)   0 of 2750 acknowledged rows lost;
+      longest write stall 6.12 / 6.20 / 6.31 s; cluster whole again 41.9 / 43.6 / 44.6 s
+      (wsrep_cluster_size; the Synced criterion came later)
+    Galera, all three mysqld SIGKILLed (n=3)      0 of 9471 acknowledged rows lost; writes
+      back through the VIP after 18.95 / 21.70 / 23.71 s (the reactor's recovery: positions,
+      bootstrap of the highest, the others by IST, HAProxy's check); every node Synced after
+      63.0 / 65.9 / 68.5 s
+    controller guest memory on the host (PSS)    745-820 MiB at mem=1G
+    ./main.sh from a stopped lab (image cached): 346 s (lab up 16 s, converge 223 s,
+      Galera formation 66 s)
 """
 
 import argparse
