@@ -43,16 +43,17 @@ advert_int 1 (the defaults); other work (unit and functional test runs) shared t
       every node Synced again after 24.9 / 27.5 / 33.5 s, the killed one by IST (13 of 13);
       writer (4 connections, 60/s offered): 39.7 / 41.9 / 44.3 transactions/s over the whole
       30 s, 50.6 / 52.7 / 55.8 outside the stall
-    Galera, writer's guest powered off and on (n=3)   0 of 2750 acknowledged rows lost;
-      longest write stall 6.12 / 6.20 / 6.31 s; cluster whole again 41.9 / 43.6 / 44.6 s
-      (wsrep_cluster_size; the Synced criterion came later)
+    Galera, writer's guest powered off and on (n=3)   0 of 3951 acknowledged rows lost;
+      longest write stall 6.07 / 6.32 / 6.38 s; every node Synced again after 41.7 / 44.2 /
+      45.1 s, the rebooted one by IST (3 of 3); writer 55.1 / 55.1 / 56.3 transactions/s
+      outside the stall
     Galera, all three mysqld SIGKILLed (n=3)      0 of 9471 acknowledged rows lost; writes
       back through the VIP after 18.95 / 21.70 / 23.71 s (the reactor's recovery: positions,
       bootstrap of the highest, the others by IST, HAProxy's check); every node Synced after
       63.0 / 65.9 / 68.5 s
-    controller guest memory on the host (PSS)    745-820 MiB at mem=1G
-    ./main.sh from a stopped lab (image cached): 346 s (lab up 16 s, converge 223 s,
-      Galera formation 66 s)
+    controller guest memory on the host (PSS)    603-820 MiB at mem=1G
+    ./main.sh from a stopped lab (image cached): 274-346 s (lab up 16-41 s, converge
+      141-223 s, Galera formation 56-66 s)
 """
 
 import argparse
