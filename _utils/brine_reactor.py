@@ -10,7 +10,7 @@ Salt's utils loader finds this file where Salt finds every ``_utils`` module of 
 checkout's ``utils_dirs`` (etc/master) or ``<extension_modules>/utils`` after
 ``salt-run saltutil.sync_all``. While it imports this file it puts that directory on
 ``sys.path``, so the imports below load ``brinelib`` from the same place; they stay in
-``sys.modules`` afterwards (restart the master after changing brinelib).
+``sys.modules`` afterwards until a sync changes the library's files (``forget_if_changed``).
 """
 
 import brinelib
