@@ -81,7 +81,8 @@ import time
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib.supervise import keep_running
+# journalctl restarts take the engine's delays: first, longest (doubling).
+from brinelib.supervise import RESTART_DELAY, keep_running
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,6 @@ JOURNAL_PREFIX = "journal:"
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
 # The time that starts a journalctl -o short-iso line, e.g. 2026-11-22T06:16:46+0000.
 _ISO_PREFIX = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d:?\d\d|Z)? ")
-RESTART_DELAY = (1.0, 60.0)  # journalctl restarts: first delay, longest delay (doubling)
 MAX_PARTIAL = 1 << 16  # bytes of a line without its end kept waiting for it
 REMEMBERED_LINES = 4096  # lines kept to drop repeats (a restart replays at most its first second)
 

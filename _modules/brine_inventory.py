@@ -47,17 +47,11 @@ __virtualname__ = "brine_inventory"
 
 PILLAR_KEY = "brine"
 
-KNOWN_ROLES = names.KNOWN_ROLES
-IMPLICIT_ROLES = names.IMPLICIT_ROLES
-DUALBOND_BACKENDS = names.DUALBOND_BACKENDS
-DUALBOND_LINK_DETECT = names.LINK_DETECT_MODES
 # probe, rollback_seconds and datapath_type are checked in detail by brinelib.dualbond.plan.build_plan().
 DUALBOND_KEYS = ("nics", "backend", "miimon", "link_detect", "bridges", "probe", "rollback_seconds", "datapath_type")
 NETWORK_CONFIG_STYLES = ("networkd", "ifupdown")
 DISK_ID_KEYS = ("by_id", "serial", "wwn")
 
-IFNAME_MAX = names.IFNAME_MAX
-_HOST_LABEL = names.HOST_LABEL
 _SECRET_REF = re.compile(r"^sdb://[A-Za-z0-9_.-]+/\S+$")
 _WWN = re.compile(r"^(0x)?[0-9a-f]{16}([0-9a-f]{16})?$", re.IGNORECASE)
 _SERIAL = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -189,7 +183,7 @@ class _Checker:
         domain = self.inv.get("domain")
         if domain is not None:
             labels = str(domain).split(".")
-            if not all(_HOST_LABEL.match(label) for label in labels):
+            if not all(names.HOST_LABEL.match(label) for label in labels):
                 self.err(f"{root}:domain", f"{domain!r} is not a valid DNS domain")
         self.check_networks(self.inv.get("networks"), f"{root}:networks")
         self.check_hosts(self.inv.get("hosts"), f"{root}:hosts")
@@ -327,10 +321,10 @@ class _Checker:
             self.err(f"{path}:roles", "must be a list of roles")
         else:
             for idx, role in enumerate(roles):
-                if role not in KNOWN_ROLES:
+                if role not in names.KNOWN_ROLES:
                     self.err(
                         f"{path}:roles:{idx}",
-                        f"unknown role {role!r}; known roles: {', '.join(KNOWN_ROLES)}",
+                        f"unknown role {role!r}; known roles: {', '.join(names.KNOWN_ROLES)}",
                     )
             dupes = sorted({r for r in roles if isinstance(r, str) and roles.count(r) > 1})
             if dupes:
@@ -398,13 +392,13 @@ class _Checker:
             if members[0] == members[1]:
                 self.err(f"{path}:nics", f"both bond members are {members[0]!r}")
         backend = spec.get("backend", "linux")
-        if backend not in DUALBOND_BACKENDS:
+        if backend not in names.DUALBOND_BACKENDS:
             self.err(f"{path}:backend", f"unknown backend {backend!r}; expected linux or ovs")
         miimon = spec.get("miimon", 100)
         if isinstance(miimon, bool) or not isinstance(miimon, int) or not 10 <= miimon <= 10000:
             self.err(f"{path}:miimon", f"miimon {miimon!r} must be 10-10000 ms")
         link_detect = spec.get("link_detect")
-        if link_detect is not None and link_detect not in DUALBOND_LINK_DETECT:
+        if link_detect is not None and link_detect not in names.LINK_DETECT_MODES:
             self.err(f"{path}:link_detect", f"unknown link detection {link_detect!r}; expected carrier or miimon")
         elif link_detect == "carrier" and backend != "ovs":
             self.err(f"{path}:link_detect", "Linux bonds detect links by miimon only; carrier is for the ovs backend")
@@ -531,7 +525,7 @@ class _Checker:
                 if addr is not None and dyn and dyn[0] <= addr <= dyn[1]:
                     self.err(f"{vpath}:address", f"{addr} is inside the DHCP dynamic range of {net_name!r}")
             fqdn = vip.get("fqdn")
-            if fqdn is not None and not all(_HOST_LABEL.match(p) for p in str(fqdn).split(".")):
+            if fqdn is not None and not all(names.HOST_LABEL.match(p) for p in str(fqdn).split(".")):
                 self.err(f"{vpath}:fqdn", f"{fqdn!r} is not a valid DNS name")
             for key in vip:
                 if key not in VIP_KEYS:
@@ -804,7 +798,7 @@ def _normalise_checked(inventory):
         out["networks"][name] = {"mtu": 1500, "vlan": None, **net, "cidr": str(_net(net["cidr"]))}
     for minion_id, host in inventory["hosts"].items():
         roles = list(host.get("roles", []))
-        for role in IMPLICIT_ROLES:
+        for role in names.IMPLICIT_ROLES:
             if role not in roles:
                 roles.append(role)
         nics = {

@@ -20,7 +20,7 @@ import tempfile
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import dhcp
+from brinelib import dhcp, names
 from brinelib.dhcp import logs as dhcp_logs
 from brinelib.dhcp import plan as dhcp_plan
 from brinelib.dhcp import render as dhcp_render
@@ -283,7 +283,7 @@ def discover_text(text, server=None, default_time=None, inventory=None, known_ma
         salt-call dhcp_reservations.discover_text "$(journalctl -o short-iso -t dhcpd --since -1h)"
     """
     if known_macs is not None:
-        known = {dhcp_plan.canonical_mac(mac) for mac in known_macs}
+        known = {names.canonical_mac(mac) for mac in known_macs}
     else:
         inventory = _inventory(inventory)
         server = server or dhcp_plan.configured_server(inventory)

@@ -38,13 +38,26 @@ class NotAMac(ValueError):
     """A value that is no MAC address at all (not one that no NIC can own)."""
 
 
+_CANONICAL_MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
+
+
 def canonical_mac(value):
     """
     Return ``value`` as a canonical MAC (``52:54:00:0a:01:02``) or raise ValueError.
 
     Accepts the usual spellings (colons, dashes, Cisco dots, bare hex), refuses anything that
-    is not a 48-bit unicast address: a NIC cannot own a multicast or all-zero MAC.
+    is not a 48-bit unicast address: a NIC cannot own a multicast or all-zero MAC. A value
+    already in the canonical spelling (a normalised inventory's) skips netaddr: the DHCP
+    plan of 10,000 hosts renders in well under a second.
     """
+    if isinstance(value, str) and _CANONICAL_MAC.match(value):
+        if not int(value[:2], 16) & 0x01 and value != "00:00:00:00:00:00":
+            return value
+    return parse_mac(value)
+
+
+def parse_mac(value):
+    """:func:`canonical_mac` through netaddr, for every spelling."""
     if netaddr is None:
         raise ValueError("MACs are checked with the netaddr Python library, which is not installed")
     if not isinstance(value, str):
