@@ -13,11 +13,11 @@ Error paths use Salt's colon-delimited pillar notation (``brine:hosts:ubuntu1:ni
 so an operator can paste them into ``pillar.get``.
 """
 
-import copy
 import hashlib
 import ipaddress
 import json
 import logging
+import pickle
 import re
 import subprocess
 
@@ -893,27 +893,42 @@ def _from_pillar(inventory):
     return value
 
 
-def _checked(inventory):
-    """
-    ``(errors, normalised or None)`` of ``inventory``, computed once per Salt run: every state
-    render imports brine/map.jinja, and every planner asks for the model, so without this one
-    highstate checked the same inventory dozens of times. Kept in ``__context__`` (the loader's
-    per-run dict) under the inventory's digest; a changed inventory is checked again. Callers
-    get copies, never the cached objects.
-    """
-    digest = hashlib.sha256(json.dumps(inventory, sort_keys=True, default=repr).encode("utf-8")).hexdigest()
+def _run_cache():
+    """The loader's per-run dict (``__context__``); a fresh one when imported as a plain module."""
     try:
-        cache = __context__.setdefault("brine_inventory.checked", {})
+        return __context__.setdefault("brine_inventory.checked", {})
     except NameError:  # imported as a plain module (tests): no loader context
-        cache = {}
-    if digest not in cache:
-        errors = check(inventory)
-        log.debug("brine_inventory: checked the inventory (%d hosts): %d problems",
-                  len(inventory.get("hosts") or {}) if isinstance(inventory, dict) else 0, len(errors))
-        cache.clear()
-        cache[digest] = (errors, None if errors else _normalise_checked(inventory))
-    errors, model = cache[digest]
-    return list(errors), copy.deepcopy(model)
+        return {}
+
+
+def _checked(inventory=None):
+    """
+    ``(errors, model)`` of ``inventory`` (pillar ``brine`` when None), computed once per Salt
+    run: every state render imports brine/map.jinja, and every planner asks for the model, so
+    without this one highstate checked the same inventory dozens of times. Kept in
+    ``__context__`` (the loader's per-run dict). The pillar's own object is remembered, so asking
+    again for the same pillar costs nothing; any other inventory is keyed by its digest, and a
+    changed one is checked again. ``model`` is a function that returns a fresh copy of the
+    normalised inventory (None when invalid): callers may change what they get, and the
+    copies come from a pickle, several times cheaper than a deep copy of a 64-host model.
+    """
+    cache = _run_cache()
+    raw = __pillar__.get(PILLAR_KEY) if inventory is None else None
+    if raw is None or cache.get("pillar") is not raw:
+        plain = _from_pillar(inventory)
+        digest = hashlib.sha256(json.dumps(plain, sort_keys=True, default=repr).encode("utf-8")).hexdigest()
+        if cache.get("digest") != digest:
+            errors = check(plain)
+            log.debug("brine_inventory: checked the inventory (%d hosts): %d problems",
+                      len(plain.get("hosts") or {}) if isinstance(plain, dict) else 0, len(errors))
+            model = None if errors else _normalise_checked(plain)
+            cache.clear()
+            cache.update(digest=digest, errors=tuple(errors),
+                         blob=None if model is None else pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+        # Only the pillar's object may be remembered: it lives as long as this run's pillar.
+        cache["pillar"] = raw
+    blob = cache["blob"]
+    return list(cache["errors"]), (lambda: None if blob is None else pickle.loads(blob))
 
 
 def validate(inventory=None):
@@ -932,7 +947,7 @@ def validate(inventory=None):
 
         salt-call brine_inventory.validate
     """
-    errors, _ = _checked(_from_pillar(inventory))
+    errors, _ = _checked(inventory)
     if errors:
         _set_retcode(1)
     return {"valid": not errors, "errors": [str(e) for e in errors]}
@@ -956,10 +971,10 @@ def get(inventory=None):
 
         salt-call brine_inventory.get
     """
-    errors, model = _checked(_from_pillar(inventory))
+    errors, model = _checked(inventory)
     if errors:
         raise CommandExecutionError(format_errors(errors))
-    return model
+    return model()
 
 
 def host(minion_id=None, inventory=None):

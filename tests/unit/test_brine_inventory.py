@@ -233,3 +233,32 @@ def test_callers_get_copies_of_the_memoised_model(salt_run):
     first = module.get(inventory=inv)
     first["hosts"]["ubuntu1"]["roles"].append("tampered")
     assert "tampered" not in module.get(inventory=inv)["hosts"]["ubuntu1"]["roles"]
+
+
+def test_the_same_pillar_object_is_neither_copied_nor_hashed_again(salt_run, monkeypatch):
+    module, calls = salt_run
+    pillar = {"brine": example_inventory()}
+    monkeypatch.setattr(module, "__pillar__", pillar, raising=False)
+    plain_calls = []
+    real_plain = module._plain
+    monkeypatch.setattr(module, "_plain",
+                        lambda value: (value is pillar["brine"] and plain_calls.append(1)) or real_plain(value))
+    for _ in range(5):
+        assert module.validate()["valid"] is True
+        assert "ubuntu1" in module.get()["hosts"]
+    assert calls == [1]
+    assert len(plain_calls) == 1
+
+
+def test_a_refreshed_pillar_is_checked_again_only_when_it_differs(salt_run, monkeypatch):
+    module, calls = salt_run
+    monkeypatch.setattr(module, "__pillar__", {"brine": example_inventory()}, raising=False)
+    module.validate()
+    monkeypatch.setattr(module, "__pillar__", {"brine": example_inventory()}, raising=False)
+    assert module.validate()["valid"] is True
+    assert calls == [1]
+    changed = example_inventory()
+    changed["hosts"]["ubuntu1"]["nics"]["eth2"]["mac"] = changed["hosts"]["ubuntu2"]["nics"]["eth2"]["mac"]
+    monkeypatch.setattr(module, "__pillar__", {"brine": changed}, raising=False)
+    assert module.validate()["valid"] is False
+    assert calls == [1, 1]

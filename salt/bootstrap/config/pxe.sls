@@ -5,6 +5,13 @@ include:
   - bootstrap.lab-valid
 {%- if lab %}
 {%- set root = bootstrap.tftp.root %}
+{#- The menus and preseeds read the lab's settings, never its reservation list: each file gets
+    the settings without it, rendered once, so the SLS grows with the hosts, not their square. #}
+{%- set settings_only = {} %}
+{%- for key, value in lab.items() if key != 'reservations' %}
+{%-   do settings_only.update({key: value}) %}
+{%- endfor %}
+{%- set settings_json = settings_only | json %}
 
 bootstrap-pxe-menu:
   file.managed:
@@ -14,7 +21,7 @@ bootstrap-pxe-menu:
     - makedirs: True
     - mode: '0644'
     - context:
-        lab: {{ lab | json }}
+        lab: {{ settings_json }}
     - require:
       - test: bootstrap-lab-valid
 {%- for host in lab.reservations if host.host != lab.host %}
@@ -27,7 +34,7 @@ bootstrap-pxe-{{ host.host }}:
     - makedirs: True
     - mode: '0644'
     - context:
-        lab: {{ lab | json }}
+        lab: {{ settings_json }}
         host: {{ host | json }}
     - require:
       - test: bootstrap-lab-valid
@@ -40,7 +47,7 @@ bootstrap-preseed-{{ host.host }}:
     - makedirs: True
     - mode: '0644'
     - context:
-        lab: {{ lab | json }}
+        lab: {{ settings_json }}
         host: {{ host | json }}
     # debconf's own parser: a preseed it cannot read would stop the installer half-way.
     - check_cmd: debconf-set-selections --checkonly
