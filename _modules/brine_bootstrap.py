@@ -9,7 +9,7 @@ import brinelib
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import bootstrap
 from brinelib.dhcp import plan as dhcp_plan
-from salt.exceptions import CommandExecutionError
+from brinelib.errors import CommandExecutionError
 
 __virtualname__ = "brine_bootstrap"
 

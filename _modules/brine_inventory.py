@@ -27,6 +27,7 @@ import brinelib
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import baseline, names
 from brinelib.dualbond import names as dualbond_names
+from brinelib.errors import CommandExecutionError
 
 try:
     import netaddr
@@ -34,12 +35,6 @@ try:
     HAS_NETADDR = True
 except ImportError:  # pragma: no cover - exercised only on a minion without netaddr
     HAS_NETADDR = False
-
-
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the pure core is importable without Salt
-    CommandExecutionError = ValueError
 
 log = logging.getLogger(__name__)
 

@@ -35,11 +35,7 @@ import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.dualbond import names as dualbond_names
-
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the pure core is importable without Salt
-    CommandExecutionError = ValueError
+from brinelib.errors import CommandExecutionError
 
 __virtualname__ = "brine_lb"
 # What Salt exposes: the live functions. The pure core (keepalived_conf, haproxy_cfg, ...) is

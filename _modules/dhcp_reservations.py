@@ -24,7 +24,7 @@ from brinelib import dhcp, names
 from brinelib.dhcp import logs as dhcp_logs
 from brinelib.dhcp import plan as dhcp_plan
 from brinelib.dhcp import render as dhcp_render
-from salt.exceptions import CommandExecutionError
+from brinelib.errors import CommandExecutionError
 
 __virtualname__ = "dhcp_reservations"
 

@@ -40,15 +40,12 @@ import logging
 import os
 import re
 import stat
-import subprocess
 
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the module also runs without Salt (tests, runners)
+import brinelib
 
-    class CommandExecutionError(Exception):
-        pass
-
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.commands import run as _run
+from brinelib.errors import CommandExecutionError
 
 log = logging.getLogger(__name__)
 
@@ -531,13 +528,6 @@ def probe(fh, size, sector=512):
 
 
 # --------------------------------------------------------------------------- live state
-
-
-def _run(argv, check=True):
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise CommandExecutionError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc
 
 
 def _sys_block(kname):

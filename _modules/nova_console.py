@@ -35,11 +35,7 @@ import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.secrets import MASK, mask_urls, secret_key
-
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the pure core is importable without Salt
-    CommandExecutionError = RuntimeError
+from brinelib.errors import CommandExecutionError
 
 __virtualname__ = "nova_console"
 # What Salt exposes: the CLI functions. The pure core (check, patch_text, parse, ...) is the

@@ -12,10 +12,10 @@ would be made; ``result: None`` in test mode), plus ``"rolled_back": True`` when
       dualbond.present: []
 """
 
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover
-    CommandExecutionError = RuntimeError
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.errors import CommandExecutionError
 
 __virtualname__ = "dualbond"
 

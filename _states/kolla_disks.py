@@ -5,10 +5,10 @@ writes; this state only reports: ``test=True`` shows exactly what would be writt
 the disk is refused), ``changes`` the partition names before and after.
 """
 
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover
-    CommandExecutionError = Exception
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.errors import CommandExecutionError
 
 __virtualname__ = "kolla_disks"
 

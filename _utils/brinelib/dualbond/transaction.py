@@ -22,8 +22,7 @@ from brinelib.dualbond import PlanError, live, render
 from brinelib.dualbond.linux import removal_linux
 from brinelib.dualbond.ovs import removal_ovs
 from brinelib.dualbond.render import FILE_PREFIX, GUARD_UNIT, IFUPDOWN_FILE
-
-CommandExecutionError = live.CommandExecutionError
+from brinelib.errors import CommandExecutionError
 
 log = logging.getLogger(__name__)
 
