@@ -10,7 +10,7 @@ import re
 import shutil
 
 from brinelib.commands import run
-from brinelib.dualbond import PlanError, change
+from brinelib.dualbond import change
 from brinelib.dualbond.linux import diff_linux, observe_links, static_fdb
 from brinelib.dualbond.loopguard import (OVS_GUARD_COOKIE, guard_commands, guard_present, ovs_guard_changes,
                                          ovs_guard_observed)
@@ -18,7 +18,7 @@ from brinelib.dualbond.ovs import diff_ovs, observe_ovs, ovs_active_member, ovs_
 from brinelib.dualbond.plan import managed_names
 # A failed command is Salt's CommandExecutionError, which the dualbond state and the transaction
 # catch.
-from brinelib.errors import CommandExecutionError
+from brinelib.errors import CommandExecutionError, InventoryProblem
 
 
 def ip_links():
@@ -170,7 +170,7 @@ def changes(the_plan):
             todo = diff_ovs(the_plan, seen_ovs, supports_bond_primary())
             todo += ovs_link_changes(the_plan, seen_links)
             todo += ovs_guard_changes(the_plan, ovs_guard_seen(the_plan, seen_ovs))
-    except PlanError as exc:
+    except InventoryProblem as exc:
         raise CommandExecutionError(str(exc)) from None
     return todo
 
