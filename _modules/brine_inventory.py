@@ -993,6 +993,21 @@ def roles(minion_id=None, inventory=None):
     return list(hosts.get(minion_id, {}).get("roles", []))
 
 
+def features(roles=None):
+    """
+    The feature state directories a host with ``roles`` runs, each once: the common ones, then
+    its roles' (``brinelib.names.ROLE_FEATURES``). salt/top.sls applies them; unknown roles add
+    nothing (``validate`` reports them).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.features '[controller, storage]'
+    """
+    return names.features(roles)
+
+
 def _macs_here():
     """Every MAC this machine's links have now or had from the factory (``permaddr``)."""
     proc = subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True, check=False)
