@@ -20,6 +20,11 @@ freely, while ``event.send`` events carry the id of the authenticated connection
 
 import logging
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.linkwatch import LinkTracker
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "brine_linkwatch"
@@ -64,7 +69,7 @@ def validate(config):
     if conf.get("interfaces") is not None and not isinstance(conf["interfaces"], list):
         return False, "brine_linkwatch beacon: interfaces must be a list"
     try:
-        __salt__["brine_linkwatch.tracker"](bonds=conf.get("bonds") or {}, interfaces=conf.get("interfaces"))
+        LinkTracker(bonds=conf.get("bonds") or {}, interfaces=conf.get("interfaces"))
     except ValueError as exc:
         return False, f"brine_linkwatch beacon: {exc}"
     return True, "Valid beacon configuration"
@@ -84,9 +89,10 @@ def beacon(config):
     key = repr(sorted((k, repr(v)) for k, v in conf.items()))
     tracker = _TRACKERS.get(key)
     if tracker is None:
-        tracker = _TRACKERS[key] = __salt__["brine_linkwatch.tracker"](
-            bonds=conf.get("bonds"), interfaces=conf.get("interfaces")
-        )
+        bonds = conf.get("bonds")
+        if bonds is None:
+            bonds = __salt__["brine_linkwatch.inventory_bonds"]()
+        tracker = _TRACKERS[key] = LinkTracker(bonds=bonds, interfaces=conf.get("interfaces"))
     interfaces = conf.get("interfaces")
     if interfaces is not None:
         interfaces = sorted(set(interfaces) | set(tracker.member_of))

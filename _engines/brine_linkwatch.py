@@ -49,6 +49,7 @@ import time
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.linkwatch import LinkTracker, local_reselect, reselected
 from brinelib.supervise import keep_running
 
 try:
@@ -115,7 +116,7 @@ def handle(tag, payload, bonds=None, legs=None, reselect=True):
     Never raises: one bad event must not stop the watcher.
     """
     try:
-        kwargs = __salt__["brine_linkwatch.local_reselect"](tag, payload, bonds=bonds, legs=legs) if reselect else None
+        kwargs = local_reselect(tag, payload, bonds=bonds, legs=legs) if reselect else None
         if kwargs is None:
             publish(tag, payload)
             return
@@ -131,9 +132,9 @@ def handle(tag, payload, bonds=None, legs=None, reselect=True):
                 done = __salt__["dualbond.reselect_primary"](**kwargs)
             except Exception as exc:  # pylint: disable=broad-except
                 log.warning("brine_linkwatch: dualbond.reselect_primary failed (try %d): %s", attempt + 1, exc)
-                result = __salt__["brine_linkwatch.reselected"](payload, error=f"{type(exc).__name__}: {exc}")
+                result = reselected(payload, error=f"{type(exc).__name__}: {exc}")
                 continue
-            result = __salt__["brine_linkwatch.reselected"](payload, done=done)
+            result = reselected(payload, done=done)
             break
         else:
             log.error("brine_linkwatch: dualbond.reselect_primary failed; the master's reactor takes over")
@@ -393,7 +394,9 @@ def start(bonds=None, interfaces=None, netns=None, reselect=True, hold_down=HOLD
 
         salt-call config.get engines
     """
-    tracker = __salt__["brine_linkwatch.tracker"](bonds=bonds, interfaces=interfaces)
+    if bonds is None:
+        bonds = __salt__["brine_linkwatch.inventory_bonds"]()
+    tracker = LinkTracker(bonds=bonds, interfaces=interfaces)
     hold = HoldDown(hold_down)
     reselect = as_flag(reselect)
     legs = None

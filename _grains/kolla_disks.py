@@ -8,6 +8,10 @@ master can target and report on them (``salt -G 'kolla_disks:*' ...``)::
 Names are read from each disk's partition table with ``sfdisk --json`` (no udev needed), the
 way ``kolla_disks.list`` reads them. Disks without a Kolla name are left out; a grain never
 fails a minion's start, so any disk that cannot be read is skipped.
+
+Self-contained, without brinelib (like ``brine_start``): a grain that cannot import is missing
+from the minion's start on, and grains arrive without ``_utils`` too (``grains_dirs``,
+``saltutil.sync_grains``); so the by-id listing is written here again.
 """
 
 import json

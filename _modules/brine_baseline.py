@@ -22,10 +22,10 @@ try:  # unit tests import _modules/ directly; inside Salt's loader we go through
 except ImportError:  # pragma: no cover - inside Salt
     _inventory_lib = None
 
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the pure core is importable without Salt
-    CommandExecutionError = ValueError
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.errors import CommandExecutionError
 
 __virtualname__ = "brine_baseline"
 

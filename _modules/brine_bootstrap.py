@@ -9,7 +9,7 @@ import brinelib
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import bootstrap
 from brinelib.dhcp import plan as dhcp_plan
-from salt.exceptions import CommandExecutionError
+from brinelib.errors import CommandExecutionError, InventoryProblem
 
 __virtualname__ = "brine_bootstrap"
 
@@ -37,6 +37,6 @@ def bootstrap_settings(inventory=None, interface=None):
         inventory = __salt__["brine_inventory.get"]()
     try:
         plan = dhcp_plan.plan(inventory, interface=interface)
-    except dhcp_plan.ReservationError as exc:
+    except InventoryProblem as exc:
         raise CommandExecutionError(str(exc)) from None
     return bootstrap.settings(inventory, plan)

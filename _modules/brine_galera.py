@@ -31,14 +31,7 @@ import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.galera import SEQNO_MAX, UUID, ZERO_UUID, reason_text, unreadable
-
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the pure core is importable without Salt (runner, tests)
-
-    class CommandExecutionError(Exception):
-        pass
-
+from brinelib.errors import CommandExecutionError
 
 log = logging.getLogger(__name__)
 

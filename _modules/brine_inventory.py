@@ -27,6 +27,7 @@ import brinelib
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import baseline, names
 from brinelib.dualbond import names as dualbond_names
+from brinelib.errors import CommandExecutionError
 
 try:
     import netaddr
@@ -34,12 +35,6 @@ try:
     HAS_NETADDR = True
 except ImportError:  # pragma: no cover - exercised only on a minion without netaddr
     HAS_NETADDR = False
-
-
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the pure core is importable without Salt
-    CommandExecutionError = ValueError
 
 log = logging.getLogger(__name__)
 
@@ -1011,6 +1006,21 @@ def roles(minion_id=None, inventory=None):
     minion_id = minion_id or __grains__["id"]
     hosts = get(inventory)["hosts"]
     return list(hosts.get(minion_id, {}).get("roles", []))
+
+
+def features(roles=None):
+    """
+    The feature state directories a host with ``roles`` runs, each once: the common ones, then
+    its roles' (``brinelib.names.ROLE_FEATURES``). salt/top.sls applies them; unknown roles add
+    nothing (``validate`` reports them).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.features '[controller, storage]'
+    """
+    return names.features(roles)
 
 
 def _macs_here():

@@ -35,11 +35,7 @@ import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.dualbond import names as dualbond_names
-
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the pure core is importable without Salt
-    CommandExecutionError = ValueError
+from brinelib.errors import CommandExecutionError, InventoryProblem
 
 __virtualname__ = "brine_lb"
 # What Salt exposes: the live functions. The pure core (keepalived_conf, haproxy_cfg, ...) is
@@ -129,10 +125,6 @@ _SAFE_ARG = re.compile(r"^[A-Za-z0-9_./:-]+$")
 _CHECK_PATH = re.compile(r"^/[A-Za-z0-9_./?=&%-]*$")
 
 
-class LBError(ValueError):
-    """Settings or inventory data keepalived or HAProxy cannot be given."""
-
-
 def __virtual__():
     return __virtualname__
 
@@ -195,7 +187,7 @@ def auth_pass(secret):
 def _need_secret(secrets, name):
     value = (secrets or {}).get(name)
     if not isinstance(value, str) or not value:
-        raise LBError(f"brine:secrets:{name}: no value given")
+        raise InventoryProblem(f"brine:secrets:{name}: no value given")
     return value
 
 
@@ -205,16 +197,16 @@ def _need_secret(secrets, name):
 def _advert_int(settings):
     version, value = settings["vrrp_version"], settings["advert_int"]
     if version not in (2, 3):
-        raise LBError(f"keepalived:vrrp_version: {version!r} must be 2 or 3")
+        raise InventoryProblem(f"keepalived:vrrp_version: {version!r} must be 2 or 3")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise LBError(f"keepalived:advert_int: {value!r} is not a number of seconds")
+        raise InventoryProblem(f"keepalived:advert_int: {value!r} is not a number of seconds")
     if version == 2:
         if value != int(value) or not 1 <= value <= 255:
-            raise LBError(f"keepalived:advert_int: VRRPv2 needs whole seconds 1-255, not {value!r} (sub-second: vrrp_version 3)")
+            raise InventoryProblem(f"keepalived:advert_int: VRRPv2 needs whole seconds 1-255, not {value!r} (sub-second: vrrp_version 3)")
         return str(int(value))
     centis = round(value * 100)
     if abs(centis - value * 100) > 1e-6 or not 1 <= centis <= 4095:
-        raise LBError(f"keepalived:advert_int: VRRPv3 needs 0.01-40.95 s in steps of 0.01, not {value!r}")
+        raise InventoryProblem(f"keepalived:advert_int: VRRPv3 needs 0.01-40.95 s in steps of 0.01, not {value!r}")
     return f"{centis // 100}.{centis % 100:02d}" if centis % 100 else str(centis // 100)
 
 
@@ -226,13 +218,13 @@ def vrrp_instances(inventory, minion_id, settings=None):
     settings = _settings(settings, KEEPALIVED_DEFAULTS)
     ctrl = controllers(inventory)
     if minion_id not in ctrl:
-        raise LBError(f"{minion_id!r} is not a controller (controllers: {', '.join(ctrl) or 'none'})")
+        raise InventoryProblem(f"{minion_id!r} is not a controller (controllers: {', '.join(ctrl) or 'none'})")
     base, step = settings["priority_base"], settings["priority_step"]
     if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= 253:
-        raise LBError(f"keepalived:priority_step: {step!r} must be 1-253")
+        raise InventoryProblem(f"keepalived:priority_step: {step!r} must be 1-253")
     lowest = 1 + step * (len(ctrl) - 1)
     if isinstance(base, bool) or not isinstance(base, int) or not lowest <= base <= 254:
-        raise LBError(f"keepalived:priority_base: {base!r} must be {lowest}-254 "
+        raise InventoryProblem(f"keepalived:priority_base: {base!r} must be {lowest}-254 "
                       f"({len(ctrl)} controllers, {step} apart)")
     me = inventory["hosts"][minion_id]
     out = []
@@ -255,7 +247,7 @@ def vrrp_instances(inventory, minion_id, settings=None):
 def _quoted(value, what):
     """A keepalived quoted string; refuses what its parser cannot hold."""
     if not isinstance(value, str) or not value or '"' in value or "\\" in value or not value.isprintable():
-        raise LBError(f"{what}: {value!r} cannot be written into keepalived.conf")
+        raise InventoryProblem(f"{what}: {value!r} cannot be written into keepalived.conf")
     return f'"{value}"'
 
 
@@ -278,7 +270,7 @@ def keepalived_conf(inventory, minion_id, secrets, settings=None):
                 "check_timeout", "check_fall", "check_rise"):
         value = settings[key]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3600:
-            raise LBError(f"keepalived:{key}: {value!r} is not a whole number 0-3600")
+            raise InventoryProblem(f"keepalived:{key}: {value!r} is not a whole number 0-3600")
     instances = vrrp_instances(inventory, minion_id, settings)
     host = inventory["hosts"][minion_id]
     lines = [
@@ -354,7 +346,7 @@ def keepalived_conf(inventory, minion_id, secrets, settings=None):
 
 def _haproxy_password(secret):
     if "'" in secret or not secret.isprintable():
-        raise LBError("brine:secrets:haproxy_stats_password: the value holds a ' or an unprintable character, "
+        raise InventoryProblem("brine:secrets:haproxy_stats_password: the value holds a ' or an unprintable character, "
                       "which haproxy.cfg cannot quote")
     return secret
 
@@ -363,14 +355,14 @@ def _timeouts(values, what):
     out = []
     for key, value in sorted(values.items()):
         if not re.fullmatch(r"[a-z-]+", str(key)) or not _TIMEOUT.match(str(value)):
-            raise LBError(f"{what}:{key}: {value!r} is not an HAProxy timeout (e.g. 5s, 1m)")
+            raise InventoryProblem(f"{what}:{key}: {value!r} is not an HAProxy timeout (e.g. 5s, 1m)")
         out.append(f"    timeout {key} {value}")
     return out
 
 
 def _port(value, what):
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise LBError(f"{what}: {value!r} is not a TCP port")
+        raise InventoryProblem(f"{what}: {value!r} is not a TCP port")
     return value
 
 
@@ -384,36 +376,36 @@ def haproxy_listens(inventory, settings=None):
     for name, row in sorted((settings.get("services") or {}).items()):
         what = f"haproxy:services:{name}"
         if not _NAME.match(str(name)):
-            raise LBError(f"{what}: a service name is [a-z][a-z0-9_]*")
+            raise InventoryProblem(f"{what}: a service name is [a-z][a-z0-9_]*")
         if not isinstance(row, dict):
-            raise LBError(f"{what}: must be a mapping")
+            raise InventoryProblem(f"{what}: must be a mapping")
         vip = inventory["vips"].get(row.get("vip"))
         if vip is None:
-            raise LBError(f"{what}:vip: {row.get('vip')!r} is not a VIP of the inventory")
+            raise InventoryProblem(f"{what}:vip: {row.get('vip')!r} is not a VIP of the inventory")
         if row.get("mode", "tcp") not in ("tcp", "http"):
-            raise LBError(f"{what}:mode: {row.get('mode')!r} must be tcp or http")
+            raise InventoryProblem(f"{what}:mode: {row.get('mode')!r} must be tcp or http")
         net = row.get("network")
         if net not in inventory["networks"]:
-            raise LBError(f"{what}:network: {net!r} is not a network of the inventory")
+            raise InventoryProblem(f"{what}:network: {net!r} is not a network of the inventory")
         hosts = members(inventory, row.get("role", CONTROLLER_ROLE))
         servers = []
         for idx, mid in enumerate(hosts):
             host = inventory["hosts"][mid]
             if "address" not in host["networks"].get(net, {}):
-                raise LBError(f"brine:hosts:{mid}:networks:{net}:address: missing, service {name} needs it")
+                raise InventoryProblem(f"brine:hosts:{mid}:networks:{net}:address: missing, service {name} needs it")
             servers.append({"name": host["hostname"], "address": _address(host, net),
                             "port": _port(row.get("backend_port", row.get("port")), f"{what}:backend_port"),
                             "backup": bool(row.get("active_backup")) and idx > 0})
         check = row.get("check") or {"type": "tcp"}
         if check.get("type") not in ("tcp", "http"):
-            raise LBError(f"{what}:check:type: {check.get('type')!r} must be tcp or http")
+            raise InventoryProblem(f"{what}:check:type: {check.get('type')!r} must be tcp or http")
         if check["type"] == "http":
             _port(check.get("port"), f"{what}:check:port")
             if not _CHECK_PATH.match(str(check.get("path", "/"))):
-                raise LBError(f"{what}:check:path: {check.get('path')!r} is not a plain URL path")
+                raise InventoryProblem(f"{what}:check:path: {check.get('path')!r} is not a plain URL path")
         options = str(row.get("server_options", "")).split()
         if not all(_SERVER_OPTION.match(o) for o in options):
-            raise LBError(f"{what}:server_options: {row.get('server_options')!r} holds something other than words")
+            raise InventoryProblem(f"{what}:server_options: {row.get('server_options')!r} holds something other than words")
         out.append({
             "name": name,
             "bind": (str(ipaddress.ip_address(vip["address"])), _port(row.get("port"), f"{what}:port")),
@@ -441,17 +433,17 @@ def haproxy_cfg(inventory, minion_id, secrets, settings=None):
     """
     settings = _settings(settings, HAPROXY_DEFAULTS)
     if minion_id not in controllers(inventory):
-        raise LBError(f"{minion_id!r} is not a controller")
+        raise InventoryProblem(f"{minion_id!r} is not a controller")
     password = _haproxy_password(_need_secret(secrets, "haproxy_stats_password"))
     user = settings["stats_user"]
     if not _NAME.match(str(user)):
-        raise LBError(f"haproxy:stats_user: {user!r} must be [a-z][a-z0-9_]*")
+        raise InventoryProblem(f"haproxy:stats_user: {user!r} must be [a-z][a-z0-9_]*")
     for key in ("stats_socket", "group"):
         if not _SAFE_ARG.match(str(settings[key])):
-            raise LBError(f"haproxy:{key}: {settings[key]!r} holds characters haproxy.cfg would need quoted")
+            raise InventoryProblem(f"haproxy:{key}: {settings[key]!r} holds characters haproxy.cfg would need quoted")
     maxconn = settings["maxconn"]
     if isinstance(maxconn, bool) or not isinstance(maxconn, int) or maxconn < 1:
-        raise LBError(f"haproxy:maxconn: {maxconn!r} is not a positive number")
+        raise InventoryProblem(f"haproxy:maxconn: {maxconn!r} is not a positive number")
     internal = str(ipaddress.ip_address(inventory["vips"]["internal"]["address"]))
     lines = [
         "# Managed by Brine (salt/haproxy): the controllers' load balancer. Edits are overwritten.",
@@ -513,7 +505,7 @@ def haproxy_dropin(track_file, writer):
     """
     for value, what in ((track_file, "keepalived:track_file"), (writer, "haproxy:track_writer")):
         if not _SAFE_ARG.match(str(value)) or not str(value).startswith("/"):
-            raise LBError(f"{what}: {value!r} must be an absolute path of [A-Za-z0-9_./:-]")
+            raise InventoryProblem(f"{what}: {value!r} must be an absolute path of [A-Za-z0-9_./:-]")
     return (
         "# Managed by Brine (salt/haproxy): keepalived's track file follows HAProxy (docs/loadbalancer.md).\n"
         "[Service]\n"
@@ -536,7 +528,7 @@ def _secrets(names):
 def _wrap(fn, *args):
     try:
         return fn(*args)
-    except LBError as exc:
+    except InventoryProblem as exc:
         raise CommandExecutionError(str(exc)) from None
 
 

@@ -12,10 +12,10 @@ files of mode 0600/0640, and ``get`` is the only public function that returns on
 
 import re
 
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - importable without Salt for unit tests
-    CommandExecutionError = ValueError
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.errors import CommandExecutionError
 
 __virtualname__ = "brine_secrets"
 

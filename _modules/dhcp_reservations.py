@@ -24,7 +24,7 @@ from brinelib import dhcp, names
 from brinelib.dhcp import logs as dhcp_logs
 from brinelib.dhcp import plan as dhcp_plan
 from brinelib.dhcp import render as dhcp_render
-from salt.exceptions import CommandExecutionError
+from brinelib.errors import CommandExecutionError, InventoryProblem
 
 __virtualname__ = "dhcp_reservations"
 
@@ -105,7 +105,7 @@ def validate(inventory=None, server=None):
     """
     try:
         dhcp_plan.plan(_inventory(inventory), server=server)
-    except dhcp_plan.ReservationError as exc:
+    except InventoryProblem as exc:
         return {"valid": False, "errors": [f"{path}: {message}" for path, message in exc.errors]}
     return {"valid": True, "errors": []}
 
@@ -122,7 +122,7 @@ def reservations(inventory=None):
     """
     try:
         p = dhcp_plan.plan(_inventory(inventory))
-    except dhcp_plan.ReservationError as exc:
+    except InventoryProblem as exc:
         raise CommandExecutionError(str(exc)) from None
     return [{**r, "ip": str(r["ip"])} for r in p["reservations"]]
 
@@ -141,7 +141,7 @@ def render(server=None, inventory=None, interface=None):
     """
     try:
         return dhcp_render.render_config(_inventory(inventory), server=server, interface=interface)[1]
-    except dhcp_plan.ReservationError as exc:
+    except InventoryProblem as exc:
         raise CommandExecutionError(str(exc)) from None
 
 

@@ -18,10 +18,9 @@ import sys
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib.dualbond import PlanError, live, transaction
+from brinelib.dualbond import live, transaction
 from brinelib.dualbond import names as naming
 from brinelib.dualbond.plan import build_plan, check_probe
-from salt.exceptions import CommandExecutionError
 
 # The Python API of the pure core, for the tests and the kernel tier's driver (``dualbond.X``).
 # Salt exposes only the functions defined in this file, never imported ones.
@@ -47,6 +46,7 @@ from brinelib.dualbond.render import (  # noqa: F401
     persistent_files,
 )
 from brinelib.dualbond.transaction import probe_target, safety_net_argv  # noqa: F401
+from brinelib.errors import CommandExecutionError, InventoryProblem
 
 __virtualname__ = "dualbond"
 
@@ -104,7 +104,7 @@ def _load_plan(host=None, networks=None, minion_id=None):
         networks = __salt__["brine_inventory.get"]()["networks"]  # noqa: F821
     try:
         return build_plan(host, networks or {}, minion_id or "host")
-    except PlanError as exc:
+    except InventoryProblem as exc:
         raise CommandExecutionError(str(exc)) from None
 
 

@@ -40,15 +40,12 @@ import logging
 import os
 import re
 import stat
-import subprocess
 
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the module also runs without Salt (tests, runners)
+import brinelib
 
-    class CommandExecutionError(Exception):
-        pass
-
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.commands import run as _run
+from brinelib.errors import CommandExecutionError, InventoryProblem
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +104,6 @@ def _which(tool):
     return None
 
 
-class PlanError(ValueError):
-    """The disks of an inventory entry cannot be planned; ``errors`` lists every problem."""
-
-    def __init__(self, errors):
-        self.errors = list(errors)
-        super().__init__("\n".join(self.errors))
-
-
 class DiskRefused(CommandExecutionError):
     """A disk this module will not touch, and why."""
 
@@ -171,7 +160,7 @@ def plan_host(disks, path="disks"):
 
     Returns ``{disk name: {"role", "id": (key, value), "wipe": bool,
     "partitions": [{"label", "size_mib" (None = the rest of the disk)}, ...]}}``, partitions in
-    the order they are created. Raises :class:`PlanError` listing every problem, each with its
+    the order they are created. Raises :class:`InventoryProblem` listing every problem, each with its
     path (``<path>:<disk>:<key>: ...``).
 
     Suffixes are the disk's inventory name in upper case without punctuation (``osd1`` ->
@@ -180,7 +169,7 @@ def plan_host(disks, path="disks"):
     """
     errors = []
     if not isinstance(disks, dict):
-        raise PlanError([f"{path}: must be a mapping of disks"])
+        raise InventoryProblem([f"{path}: must be a mapping of disks"])
     kolla = {name: entry for name, entry in disks.items() if isinstance(entry, dict) and "kolla" in entry}
     plan = {}
     suffixes = {}  # disk name -> suffix (data disks that need one)
@@ -315,7 +304,7 @@ def plan_host(disks, path="disks"):
                 base = f"{PREFIX}_{suffixes[user]}" if key == "journal" else f"{PREFIX}_BS_{suffixes[user]}"
                 parts.append({"label": f"{base}_{PARTNER_TAG[key]}", "size_mib": size})
     if errors:
-        raise PlanError(errors)
+        raise InventoryProblem(errors)
     return plan
 
 
@@ -531,13 +520,6 @@ def probe(fh, size, sector=512):
 
 
 # --------------------------------------------------------------------------- live state
-
-
-def _run(argv, check=True):
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise CommandExecutionError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc
 
 
 def _sys_block(kname):
@@ -776,7 +758,7 @@ def _host_plan(disks):
         if disks is None:
             return plan_host(_host_disks(None), path=f"brine:hosts:{__grains__['id']}:disks")
         return plan_host(disks)
-    except PlanError as exc:
+    except InventoryProblem as exc:
         raise CommandExecutionError("The Kolla disk plan has problems:\n" + "\n".join(f"  - {e}" for e in exc.errors)) from None
 
 

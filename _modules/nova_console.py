@@ -35,11 +35,7 @@ import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib.secrets import MASK, mask_urls, secret_key
-
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - the pure core is importable without Salt
-    CommandExecutionError = RuntimeError
+from brinelib.errors import CommandExecutionError, InventoryProblem
 
 __virtualname__ = "nova_console"
 # What Salt exposes: the CLI functions. The pure core (check, patch_text, parse, ...) is the
@@ -58,10 +54,6 @@ def __virtual__():
 
 class NovaConfError(ValueError):
     """A nova.conf that oslo.config would refuse (or that cannot be read as text)."""
-
-
-class SettingsError(ValueError):
-    """An inventory from which no console settings can be computed; names the pillar path."""
 
 
 # --------------------------------------------------------------------------- releases
@@ -238,20 +230,20 @@ def _console_spec(inventory):
     path = "brine:openstack:console"
     spec = (inventory.get("openstack") or {}).get("console") or {}
     if not isinstance(spec, dict):
-        raise SettingsError(f"{path}: must be a mapping, got {type(spec).__name__}")
+        raise InventoryProblem(f"{path}: must be a mapping, got {type(spec).__name__}")
     for key in spec:
         if key not in CONSOLE_KEYS:
-            raise SettingsError(f"{path}:{key}: unknown key; expected one of {', '.join(CONSOLE_KEYS)}")
+            raise InventoryProblem(f"{path}:{key}: unknown key; expected one of {', '.join(CONSOLE_KEYS)}")
     out = {"tls": False, "port": 6080, "listen": "management", "network": "management", "deployment": "packages", **spec}
     if not isinstance(out["tls"], bool):
-        raise SettingsError(f"{path}:tls: must be true or false, got {out['tls']!r}")
+        raise InventoryProblem(f"{path}:tls: must be true or false, got {out['tls']!r}")
     port = out["port"]
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise SettingsError(f"{path}:port: {port!r} is not a TCP port (1-65535)")
+        raise InventoryProblem(f"{path}:port: {port!r} is not a TCP port (1-65535)")
     if out["listen"] not in ("management", "any"):
-        raise SettingsError(f"{path}:listen: {out['listen']!r} must be 'management' (the host's address) or 'any'")
+        raise InventoryProblem(f"{path}:listen: {out['listen']!r} must be 'management' (the host's address) or 'any'")
     if out["deployment"] not in DEPLOYMENTS:
-        raise SettingsError(f"{path}:deployment: {out['deployment']!r} must be one of {', '.join(DEPLOYMENTS)}")
+        raise InventoryProblem(f"{path}:deployment: {out['deployment']!r} must be one of {', '.join(DEPLOYMENTS)}")
     return out
 
 
@@ -262,24 +254,24 @@ def console_settings(inventory, minion_id, role="compute"):
     ``role`` is ``compute`` (the VNC server of the instances) or ``proxy`` (nova-novncproxy on a
     controller). The result names the scheme of option names the release reads and the logical
     option values, e.g. ``{"naming": "vnc", "options": {"server_listen": "10.10.0.11", ...}}``.
-    Raises SettingsError naming the pillar path of what is missing or wrong.
+    Raises InventoryProblem naming the pillar path of what is missing or wrong.
     """
     if role not in ROLES:
-        raise SettingsError(f"role {role!r} must be one of {', '.join(ROLES)}")
+        raise InventoryProblem(f"role {role!r} must be one of {', '.join(ROLES)}")
     console = _console_spec(inventory)
     release = (inventory.get("openstack") or {}).get("release", "2024.1")
     try:
         naming = naming_for_release(release)
         lite = release_ordinal(release) >= release_ordinal(VNC_LITE_SINCE)
     except ValueError as exc:
-        raise SettingsError(f"brine:openstack:release: {exc}") from None
+        raise InventoryProblem(f"brine:openstack:release: {exc}") from None
     host = (inventory.get("hosts") or {}).get(minion_id)
     if host is None:
-        raise SettingsError(f"brine:hosts:{minion_id}: minion {minion_id!r} is not in the inventory")
+        raise InventoryProblem(f"brine:hosts:{minion_id}: minion {minion_id!r} is not in the inventory")
     network = console["network"]
     attachment = (host.get("networks") or {}).get(network) or {}
     if "address" not in attachment:
-        raise SettingsError(
+        raise InventoryProblem(
             f"brine:hosts:{minion_id}:networks:{network}:address: missing; the console needs "
             f"the host's address on network {network!r} (brine:openstack:console:network)"
         )
@@ -290,7 +282,7 @@ def console_settings(inventory, minion_id, role="compute"):
         vips = inventory.get("vips") or {}
         vip = vips.get("external") or vips.get("internal")
         if not vip:
-            raise SettingsError("brine:vips:external: missing; the console URL is served on the external VIP")
+            raise InventoryProblem("brine:vips:external: missing; the console URL is served on the external VIP")
         public = vip.get("fqdn") or vip["address"]
         if ":" in str(public):
             public = f"[{public}]"
@@ -731,7 +723,7 @@ def settings(role="compute", minion_id=None):
     minion_id = minion_id or __grains__["id"]
     try:
         return console_settings(__salt__["brine_inventory.get"](), minion_id, role)
-    except SettingsError as exc:
+    except InventoryProblem as exc:
         raise CommandExecutionError(str(exc)) from None
 
 

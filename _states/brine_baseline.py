@@ -7,6 +7,11 @@ in boot, a container), through the sethostname(2) system call.
 
 import socket
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.state_returns import changed, failed, new_return, unchanged, would_change
+
 __virtualname__ = "brine_baseline"
 
 
@@ -30,19 +35,15 @@ def hostname(name):
           brine_baseline.hostname:
             - name: ubuntu1
     """
-    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    ret = new_return(name)
     current = socket.gethostname()
     if current == name:
-        ret["comment"] = f"The running host name is already {name}"
-        return ret
+        return unchanged(ret, f"The running host name is already {name}")
     changes = {"hostname": {"old": current, "new": name}}
     if __opts__["test"]:
-        ret.update(result=None, changes=changes, comment=f"The running host name would be set to {name} (now {current})")
-        return ret
+        return would_change(ret, changes, f"The running host name would be set to {name} (now {current})")
     try:
         socket.sethostname(name)
     except OSError as exc:
-        ret.update(result=False, comment=f"Cannot set the running host name to {name}: {exc}")
-        return ret
-    ret.update(changes=changes, comment=f"The running host name is now {name} (was {current})")
-    return ret
+        return failed(ret, f"Cannot set the running host name to {name}: {exc}")
+    return changed(ret, changes, f"The running host name is now {name} (was {current})")

@@ -4,6 +4,11 @@ the SST user and the monitoring user, made on a Synced node (they replicate). No
 ever in a return.
 """
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.state_returns import changed, new_return, unchanged, would_change
+
 __virtualname__ = "brine_galera"
 
 
@@ -23,19 +28,15 @@ def accounts_present(name):
           brine_galera.accounts_present:
             - name: galera
     """
-    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
+    ret = new_return(name)
     status = __salt__["brine_galera.status"]()
     if not status.get("synced"):
-        ret["comment"] = (f"mariadb is not Synced here ({status.get('health')}): the accounts are made on a "
-                          "Synced node (salt/orch/galera.sls) and replicate")
-        return ret
+        return unchanged(ret, f"mariadb is not Synced here ({status.get('health')}): the accounts are made on a "
+                              "Synced node (salt/orch/galera.sls) and replicate")
     wanted = __salt__["brine_galera.ensure_users"](test=True)["changed"]
     if not wanted:
-        ret["comment"] = "the Galera accounts are as they should be"
-        return ret
+        return unchanged(ret, "the Galera accounts are as they should be")
     if __opts__["test"]:
-        ret.update(result=None, changes={"accounts": wanted}, comment=f"would set {', '.join(wanted)}")
-        return ret
+        return would_change(ret, {"accounts": wanted}, f"would set {', '.join(wanted)}")
     done = __salt__["brine_galera.ensure_users"]()["changed"]
-    ret.update(changes={"accounts": done}, comment=f"set {', '.join(done)}")
-    return ret
+    return changed(ret, {"accounts": done}, f"set {', '.join(done)}")

@@ -5,6 +5,11 @@ Every role state includes ``brine.validate``, which runs this state first (``ord
 ``failhard: True``: one invalid inventory stops the whole run before anything is changed.
 """
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.state_returns import failed, new_return, unchanged
+
 __virtualname__ = "brine_inventory"
 
 
@@ -34,20 +39,15 @@ def valid(name, inventory=None):
             - order: 1
             - failhard: True
     """
-    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    ret = new_return(name)
     try:
         report = __salt__["brine_inventory.validate"](inventory=inventory)
     except Exception as exc:  # noqa: BLE001 - any failure to read the inventory is fatal here
-        ret["result"] = False
-        ret["comment"] = f"Cannot read the inventory: {exc}"
-        return ret
+        return failed(ret, f"Cannot read the inventory: {exc}")
     if report["valid"]:
-        ret["comment"] = "The inventory is valid"
-        return ret
+        return unchanged(ret, "The inventory is valid")
     count = len(report["errors"])
-    ret["result"] = False
-    ret["comment"] = "\n".join(
+    return failed(ret, "\n".join(
         [f"The inventory has {count} problem{'s' if count != 1 else ''}; nothing was applied:"]
         + [f"  - {e}" for e in report["errors"]]
-    )
-    return ret
+    ))

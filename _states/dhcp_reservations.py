@@ -16,6 +16,11 @@ import os
 import shutil
 import tempfile
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.state_returns import changed, failed, new_return, unchanged, would_change
+
 __virtualname__ = "dhcp_reservations"
 
 # Salt's output of a 10,000-host diff is useless; past this many lines we report counts.
@@ -88,34 +93,27 @@ def managed(name, server=None, inventory=None, interface=None, mode="0644"):
             - name: /etc/dhcp/dhcpd.conf
             - server: isc-dhcp
     """
-    ret = {"name": name, "changes": {}, "result": False, "comment": ""}
+    ret = new_return(name)
     try:
         server = server or __salt__["dhcp_reservations.configured_server"](inventory=inventory)
         text = __salt__["dhcp_reservations.render"](server=server, inventory=inventory, interface=interface)
     except Exception as exc:  # noqa: BLE001 - any render failure leaves the file alone
-        ret["comment"] = f"Not rendered, {name} left untouched:\n{exc}"
-        return ret
+        return failed(ret, f"Not rendered, {name} left untouched:\n{exc}")
 
     current = None
     if os.path.exists(name):
         with open(name, encoding="utf-8", errors="replace") as fh:
             current = fh.read()
     if current == text:
-        ret["result"] = True
-        ret["comment"] = f"{name} is up to date ({server})"
-        return ret
+        return unchanged(ret, f"{name} is up to date ({server})")
     diff = _diff(current or "", text, name) if current is not None else "new file"
 
     if __opts__.get("test"):
-        ret["result"] = None
-        ret["changes"] = {"diff": diff}
-        ret["comment"] = f"{name} would be rendered for {server} and checked before it is written"
-        return ret
+        return would_change(ret, {"diff": diff}, f"{name} would be rendered for {server} and checked before it is written")
 
     directory = os.path.dirname(os.path.abspath(name))
     if not os.path.isdir(directory):
-        ret["comment"] = f"{directory} does not exist (is the {server} package installed?)"
-        return ret
+        return failed(ret, f"{directory} does not exist (is the {server} package installed?)")
     fd, candidate = tempfile.mkstemp(prefix=f".{os.path.basename(name)}.", suffix=".brine-new", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -125,20 +123,15 @@ def managed(name, server=None, inventory=None, interface=None, mode="0644"):
         os.chmod(candidate, int(str(mode), 8))
         verdict = __salt__["dhcp_reservations.check_config"](candidate, server=server)
         if not verdict["valid"]:
-            ret["comment"] = (
-                f"The {server} check refused the rendered configuration; {name} left untouched:\n"
-                f"{verdict['output']}"
-            )
-            return ret
+            return failed(ret, f"The {server} check refused the rendered configuration; {name} left untouched:\n"
+                               f"{verdict['output']}")
         backup = _backup(name) if current is not None else None
         os.replace(candidate, name)
         candidate = None
     finally:
         if candidate is not None and os.path.exists(candidate):
             os.unlink(candidate)
-    ret["result"] = True
-    ret["changes"] = {"diff": diff}
+    changes = {"diff": diff}
     if backup:
-        ret["changes"]["backup"] = backup
-    ret["comment"] = f"{name} rendered for {server}, checked and written"
-    return ret
+        changes["backup"] = backup
+    return changed(ret, changes, f"{name} rendered for {server}, checked and written")

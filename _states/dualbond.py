@@ -12,10 +12,11 @@ would be made; ``result: None`` in test mode), plus ``"rolled_back": True`` when
       dualbond.present: []
 """
 
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover
-    CommandExecutionError = RuntimeError
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.errors import CommandExecutionError
+from brinelib.state_returns import changed, failed, new_return, unchanged, would_change
 
 __virtualname__ = "dualbond"
 
@@ -24,10 +25,6 @@ def __virtual__():
     if "dualbond.apply" not in __salt__:
         return (False, "the dualbond execution module is not available (needs iproute2)")
     return __virtualname__
-
-
-def _ret(name):
-    return {"name": name, "changes": {}, "result": True, "comment": ""}
 
 
 def present(name, probe=None):
@@ -48,25 +45,19 @@ def present(name, probe=None):
 
         salt-call state.single dualbond.present name=dualbond test=True
     """
-    ret = _ret(name)
+    ret = new_return(name)
     try:
         out = __salt__["dualbond.apply"](test=__opts__["test"], probe_override=probe)
     except CommandExecutionError as exc:
-        ret.update(result=False, comment=f"Dual bond cannot be applied: {exc}")
-        return ret
+        return failed(ret, f"Dual bond cannot be applied: {exc}")
     if not out["changes"] and not out.get("rolled_back"):
-        ret["comment"] = "Dual bond is already as planned"
-        return ret
+        return unchanged(ret, "Dual bond is already as planned")
     if __opts__["test"]:
-        ret.update(result=None, changes={"actions": out["changes"]},
-                   comment=f"Dual bond would make {len(out['changes'])} change(s)")
-        return ret
+        return would_change(ret, {"actions": out["changes"]}, f"Dual bond would make {len(out['changes'])} change(s)")
     if out.get("rolled_back"):
-        ret.update(result=False, changes={"actions": out.get("attempted", []), "rolled_back": True},
-                   comment=f"Dual bond change was ROLLED BACK: {out['comment']}")
-        return ret
-    ret.update(changes={"actions": out["changes"]}, comment=f"Dual bond: {len(out['changes'])} change(s) applied")
-    return ret
+        return failed(ret, f"Dual bond change was ROLLED BACK: {out['comment']}",
+                      changes={"actions": out.get("attempted", []), "rolled_back": True})
+    return changed(ret, {"actions": out["changes"]}, f"Dual bond: {len(out['changes'])} change(s) applied")
 
 
 def absent(name):
@@ -80,18 +71,14 @@ def absent(name):
 
         salt-call state.single dualbond.absent name=dualbond test=True
     """
-    ret = _ret(name)
+    ret = new_return(name)
     try:
         out = __salt__["dualbond.remove"](test=__opts__["test"])
     except CommandExecutionError as exc:
-        ret.update(result=False, comment=f"Dual bond cannot be removed: {exc}")
-        return ret
+        return failed(ret, f"Dual bond cannot be removed: {exc}")
     if not out["changes"]:
-        ret["comment"] = "Dual bond is already absent"
-        return ret
+        return unchanged(ret, "Dual bond is already absent")
     if __opts__["test"]:
-        ret.update(result=None, changes={"actions": out["changes"]},
-                   comment=f"Dual bond removal would make {len(out['changes'])} change(s)")
-        return ret
-    ret.update(changes={"actions": out["changes"]}, comment="Dual bond removed")
-    return ret
+        return would_change(ret, {"actions": out["changes"]},
+                            f"Dual bond removal would make {len(out['changes'])} change(s)")
+    return changed(ret, {"actions": out["changes"]}, "Dual bond removed")

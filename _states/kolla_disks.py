@@ -5,10 +5,11 @@ writes; this state only reports: ``test=True`` shows exactly what would be writt
 the disk is refused), ``changes`` the partition names before and after.
 """
 
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover
-    CommandExecutionError = Exception
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.errors import CommandExecutionError
+from brinelib.state_returns import changed, failed, new_return, unchanged, would_change
 
 __virtualname__ = "kolla_disks"
 
@@ -49,34 +50,27 @@ def labeled(name, absent="fail", disks=None):
           kolla_disks.labeled:
             - name: osd1
     """
-    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    ret = new_return(name)
     if absent not in ABSENT_POLICIES:
-        ret.update(result=False, comment=f"absent must be one of {', '.join(ABSENT_POLICIES)}, got {absent!r}")
-        return ret
+        return failed(ret, f"absent must be one of {', '.join(ABSENT_POLICIES)}, got {absent!r}")
     try:
         report = __salt__["kolla_disks.check"](name=name, disks=disks)[name]
     except CommandExecutionError as exc:
-        ret.update(result=False, comment=str(exc))
-        return ret
+        return failed(ret, str(exc))
     action, device, labels = report["action"], report["device"], report["labels"]
     where = f"{name} ({device})" if device else name
     if action == "unchanged":
-        ret["comment"] = f"{where} already carries {', '.join(labels)}"
-        return ret
+        return unchanged(ret, f"{where} already carries {', '.join(labels)}")
     if action == "bootstrapped":
-        ret["comment"] = f"{where}: {report['reasons'][0]}; left alone"
-        return ret
+        return unchanged(ret, f"{where}: {report['reasons'][0]}; left alone")
     if action == "absent":
         message = f"{where} is not attached: {report['reasons'][0]}"
         if absent == "warn":
-            ret["comment"] = message + "; nothing to label"
             ret["warnings"] = [message]
-        else:
-            ret.update(result=False, comment=message)
-        return ret
+            return unchanged(ret, message + "; nothing to label")
+        return failed(ret, message)
     if action == "refuse":
-        ret.update(result=False, comment=f"Refusing to touch {where}: {report['reasons'][0]}")
-        return ret
+        return failed(ret, f"Refusing to touch {where}: {report['reasons'][0]}")
 
     planned = {
         "device": device,
@@ -92,16 +86,12 @@ def labeled(name, absent="fail", disks=None):
         "wipe-and-create": ("WIPE and label", "Wiped and labelled"),
     }[action]
     if __opts__["test"]:
-        ret.update(result=None, changes=planned, comment=f"Would {verb} {where}: {', '.join(labels)}")
-        return ret
+        return would_change(ret, planned, f"Would {verb} {where}: {', '.join(labels)}")
     try:
         done = __salt__["kolla_disks.label"](name=name, disks=disks)[name]
     except CommandExecutionError as exc:
-        ret.update(result=False, comment=str(exc))
-        return ret
+        return failed(ret, str(exc))
     if not done["result"]:
-        ret.update(result=False, comment=f"Could not label {where}: {'; '.join(done['reasons'])}")
-        return ret
+        return failed(ret, f"Could not label {where}: {'; '.join(done['reasons'])}")
     planned["partitions"]["new"] = done.get("after", labels)
-    ret.update(changes=planned, comment=f"{done_verb} {where}: {', '.join(planned['partitions']['new'])}")
-    return ret
+    return changed(ret, planned, f"{done_verb} {where}: {', '.join(planned['partitions']['new'])}")

@@ -14,6 +14,11 @@ so a config change never stays unapplied because the first restart did not work.
 
 import os
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.state_returns import failed, new_return, unchanged
+
 __virtualname__ = "nova_console"
 
 
@@ -89,20 +94,17 @@ def configured(
 
         salt-call state.apply compute.console test=True
     """
-    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
+    ret = new_return(name)
     try:
         plan = __salt__["nova_console.plan"](name, role=role, create=create, minion_id=minion_id)
     except Exception as exc:  # pylint: disable=broad-except
-        ret["result"] = False
-        ret["comment"] = str(exc)
-        return ret
+        return failed(ret, str(exc))
     deployment = plan["settings"]["deployment"]
     pending = restart and os.path.exists(__salt__["nova_console.restart_marker"](marker_dir, role))
     notes = []
 
     if not plan["exists"] and not create:
-        ret["comment"] = f"{name} does not exist: nova is not installed here yet, nothing to configure."
-        return ret
+        return unchanged(ret, f"{name} does not exist: nova is not installed here yet, nothing to configure.")
 
     if not plan["findings"] and not pending:
         notes.append(f"The VNC console is configured in {name}.")
@@ -119,9 +121,7 @@ def configured(
             done = __salt__["nova_console.enforce"](name, role=role, create=create, restart=restart, service=service,
                                                     marker_dir=marker_dir, minion_id=minion_id)
         except Exception as exc:  # pylint: disable=broad-except
-            ret["result"] = False
-            ret["comment"] = str(exc)
-            return ret
+            return failed(ret, str(exc))
         if done["changed"]:
             ret["changes"]["diff"] = done["diff"]
             ret["changes"]["backup"] = done["backup"]

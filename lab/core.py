@@ -49,6 +49,10 @@ import yaml
 from lab import image, kernel
 
 REPO = Path(__file__).resolve().parents[1]
+# Brine's library, from this checkout (the lab runs outside Salt's loader, like the tests).
+if str(REPO / "_utils") not in sys.path:
+    sys.path.append(str(REPO / "_utils"))
+from brinelib import commands  # noqa: E402
 EXEC_PORT = 7100
 DEFAULT_CONTROL_CIDR = "172.31.255.0/24"
 DEFAULT_MEMORY = "768M"
@@ -325,11 +329,9 @@ def _socket_in_netns(netns):
             os.close(own)
 
 
-def _run(cmd, check=True, **kwargs):
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
-    if check and proc.returncode != 0:
-        raise LabError(f"{' '.join(map(str, cmd))} failed (rc={proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc
+def _run(cmd, check=True):
+    """A lab command: a failure is the operator's to fix (LabError), not a Salt error."""
+    return commands.run(cmd, check=check, error=LabError)
 
 
 def _pid_alive(pid):

@@ -11,10 +11,38 @@ try:
 except ImportError:  # pragma: no cover - the loader modules' __virtual__() say what is missing
     netaddr = None
 
-# Roles a host can have in the inventory (``brine:hosts:<host>:roles``).
-KNOWN_ROLES = ("bootstrap", "registry", "controller", "compute", "storage", "deployer", "network")
+# What each host runs: features, each a state directory of salt/ (defaults.yaml, map.jinja,
+# states split by task). salt/top.sls applies a host's features each once (features()): the
+# common ones, then those of its roles in the order of ROLE_FEATURES.
+COMMON_FEATURES = ("brine", "baseline", "network")
+# The roles a host can have in the inventory (``brine:hosts:<host>:roles``), each with its features.
+ROLE_FEATURES = {
+    "bootstrap": ("bootstrap",),
+    "registry": ("registry",),
+    "controller": ("nova_console", "galera", "haproxy", "keepalived"),
+    "storage": ("storage",),
+    "compute": ("nova_console",),
+    "deployer": ("nova_console",),
+    "network": (),  # every host has it (IMPLICIT_ROLES): its feature is a common one
+}
+KNOWN_ROLES = tuple(ROLE_FEATURES)
 # Every host gets the network role: its NICs, bonds, VLANs and MTUs come from the inventory.
 IMPLICIT_ROLES = ("network",)
+
+
+def features(roles):
+    """
+    The features a host with ``roles`` (its inventory list, unchecked) runs, each once: the
+    common ones, then each known role's in the order of ROLE_FEATURES. Unknown roles, or roles
+    that are no list, add nothing: the inventory check reports them.
+    """
+    found = list(COMMON_FEATURES)
+    if isinstance(roles, (list, tuple)):
+        for role, role_features in ROLE_FEATURES.items():
+            if role in roles:
+                found.extend(feature for feature in role_features if feature not in found)
+    return found
+
 
 # The dual bond's backends, and how an OVS bond learns that a member's link went down:
 # "carrier" (OVS's default) acts on the kernel's carrier notification at once; "miimon" polls

@@ -14,7 +14,7 @@ from dhcp_mistakes import DHCP_MISTAKES
 from inventory_mistakes import mutate
 
 from brinelib.dhcp import SERVERS, render
-from brinelib.dhcp.plan import ReservationError
+from brinelib.errors import InventoryProblem
 
 # Kea's check opens the interfaces it is told to serve: give it one every machine has.
 CHECK_INTERFACE = {"isc-dhcp": None, "kea": "lo", "dnsmasq": None}
@@ -56,7 +56,7 @@ def test_dhcpd_alone_would_accept_a_seven_octet_mac(tmp_path, inventory):
     path.write_text(text)
     assert subprocess.run(render.CHECKERS["isc-dhcp"][1](str(path)), capture_output=True).returncode == 0
     broken = mutate(inventory, DHCP_MISTAKES["seven-octet MAC"][0])
-    with pytest.raises(ReservationError, match="brine:hosts:ubuntu2:nics:eth2:mac"):
+    with pytest.raises(InventoryProblem, match="brine:hosts:ubuntu2:nics:eth2:mac"):
         render.render_config(broken)
 
 

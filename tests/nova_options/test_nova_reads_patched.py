@@ -107,5 +107,5 @@ def test_the_judge_tells_the_pike_and_queens_names_apart():
 
 @pytest.mark.parametrize("release", ["austin", "essex", "2013.2", "havana"])
 def test_releases_before_the_table_are_refused(release):
-    with pytest.raises(nc.SettingsError, match=r"^brine:openstack:release: .*older than icehouse"):
+    with pytest.raises(nc.InventoryProblem, match=r"^brine:openstack:release: .*older than icehouse"):
         wanted_for(release, "compute")

@@ -64,13 +64,13 @@ def test_priorities_follow_the_controllers_order_unless_the_inventory_sets_them(
 @pytest.mark.parametrize("base, step", [(40, 20), (255, 20), ("150", 20), (True, 20), (None, 20), (2, 1),
                                         (254, 127)])
 def test_priority_base_must_leave_room_for_every_controller(inv, base, step):
-    with pytest.raises(lb.LBError, match="keepalived:priority_base"):
+    with pytest.raises(lb.InventoryProblem, match="keepalived:priority_base"):
         lb.vrrp_instances(inv, "ubuntu1", {"priority_base": base, "priority_step": step})
 
 
 @pytest.mark.parametrize("step", [0, -1, 254, "20", True])
 def test_priority_step_is_a_positive_number(inv, step):
-    with pytest.raises(lb.LBError, match="keepalived:priority_step"):
+    with pytest.raises(lb.InventoryProblem, match="keepalived:priority_step"):
         lb.vrrp_instances(inv, "ubuntu1", {"priority_step": step})
 
 
@@ -99,7 +99,7 @@ def test_operator_bridge_names_are_followed(inventory):
 
 
 def test_a_non_controller_has_no_instances(inv):
-    with pytest.raises(lb.LBError, match="'bootstrap' is not a controller"):
+    with pytest.raises(lb.InventoryProblem, match="'bootstrap' is not a controller"):
         lb.vrrp_instances(inv, "bootstrap")
 
 
@@ -169,26 +169,26 @@ def test_advert_intervals(inv, version, value, shown):
     (3, True, "not a number"), (4, 1, "vrrp_version: 4 must be 2 or 3"),
 ])
 def test_bad_advert_intervals_are_refused(inv, version, value, words):
-    with pytest.raises(lb.LBError, match=words):
+    with pytest.raises(lb.InventoryProblem, match=words):
         lb.keepalived_conf(inv, "ubuntu1", SECRETS, {"vrrp_version": version, "advert_int": value})
 
 
 def test_vrrp2_needs_the_secret(inv):
-    with pytest.raises(lb.LBError, match="brine:secrets:keepalived_auth: no value given"):
+    with pytest.raises(lb.InventoryProblem, match="brine:secrets:keepalived_auth: no value given"):
         lb.keepalived_conf(inv, "ubuntu1", {})
 
 
 @pytest.mark.parametrize("key, value", [("notify", 'x"; reboot'), ("check_script", "a\\b"), ("track_file", ""),
                                         ("notify", "a\nb")])
 def test_unquotable_paths_are_refused(inv, key, value):
-    with pytest.raises(lb.LBError, match=f"keepalived:{key}"):
+    with pytest.raises(lb.InventoryProblem, match=f"keepalived:{key}"):
         lb.keepalived_conf(inv, "ubuntu1", SECRETS, {key: value})
 
 
 @pytest.mark.parametrize("key", ["garp_master_delay", "check_interval", "check_fall"])
 @pytest.mark.parametrize("value", [-1, "2", 1.5, True, 99999])
 def test_bad_numbers_are_refused(inv, key, value):
-    with pytest.raises(lb.LBError, match=f"keepalived:{key}"):
+    with pytest.raises(lb.InventoryProblem, match=f"keepalived:{key}"):
         lb.keepalived_conf(inv, "ubuntu1", SECRETS, {key: value})
 
 
@@ -244,10 +244,10 @@ def test_stats_page_on_the_internal_vip_with_the_secret(inv):
 
 
 def test_a_password_haproxy_cannot_quote_is_refused_without_showing_it(inv):
-    with pytest.raises(lb.LBError) as err:
+    with pytest.raises(lb.InventoryProblem) as err:
         lb.haproxy_cfg(inv, "ubuntu1", {"haproxy_stats_password": "it's"})
     assert "it's" not in str(err.value) and "brine:secrets:haproxy_stats_password" in str(err.value)
-    with pytest.raises(lb.LBError, match="no value given"):
+    with pytest.raises(lb.InventoryProblem, match="no value given"):
         lb.haproxy_cfg(inv, "ubuntu1", {})
 
 
@@ -287,26 +287,26 @@ def test_bad_service_rows_are_named(inv, change, words):
     if words is None:  # a valid row: storage hosts on the tunnel network
         assert "10.200.0.11:3306" in lb.haproxy_cfg(inv, "ubuntu1", SECRETS, {"services": rows})
         return
-    with pytest.raises(lb.LBError, match=words):
+    with pytest.raises(lb.InventoryProblem, match=words):
         lb.haproxy_cfg(inv, "ubuntu1", SECRETS, {"services": rows})
 
 
 def test_a_member_without_an_address_on_the_service_network_is_named(inv):
     del inv["hosts"]["ubuntu3"]["networks"]["tunnel"]
     rows = {"x": {"vip": "internal", "port": 1, "network": "tunnel"}}
-    with pytest.raises(lb.LBError, match="brine:hosts:ubuntu3:networks:tunnel:address"):
+    with pytest.raises(lb.InventoryProblem, match="brine:hosts:ubuntu3:networks:tunnel:address"):
         lb.haproxy_cfg(inv, "ubuntu1", SECRETS, {"services": rows})
 
 
 @pytest.mark.parametrize("key, value", [("stats_user", "brine user"), ("group", "ha proxy"),
                                         ("stats_socket", "/run/a b"), ("maxconn", 0), ("stats_port", 0)])
 def test_bad_haproxy_settings_are_named(inv, key, value):
-    with pytest.raises(lb.LBError, match=f"haproxy:{key}"):
+    with pytest.raises(lb.InventoryProblem, match=f"haproxy:{key}"):
         lb.haproxy_cfg(inv, "ubuntu1", SECRETS, {key: value})
 
 
 def test_no_haproxy_cfg_for_a_non_controller(inv):
-    with pytest.raises(lb.LBError, match="not a controller"):
+    with pytest.raises(lb.InventoryProblem, match="not a controller"):
         lb.haproxy_cfg(inv, "bootstrap", SECRETS)
 
 
@@ -324,5 +324,5 @@ def test_the_dropin_writes_the_track_file_on_stop_and_clears_it_once_up():
 @pytest.mark.parametrize("track, writer", [("/run/a b", "/x"), ("relative", "/x"), ("/run/x", "/x;reboot"),
                                            ("/run/$x", "/x")])
 def test_the_dropin_refuses_paths_systemd_would_split(track, writer):
-    with pytest.raises(lb.LBError):
+    with pytest.raises(lb.InventoryProblem):
         lb.haproxy_dropin(track, writer)

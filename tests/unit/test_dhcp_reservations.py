@@ -11,7 +11,8 @@ from inventory_mistakes import mutate
 
 import dhcp_reservations as dr
 from brinelib.dhcp import logs, render
-from brinelib.dhcp.plan import ReservationError, plan, reserved_macs
+from brinelib.dhcp.plan import plan, reserved_macs
+from brinelib.errors import InventoryProblem
 from brinelib.names import canonical_mac, parse_mac
 
 UTC = datetime.timezone.utc
@@ -22,7 +23,7 @@ UTC = datetime.timezone.utc
 @pytest.mark.parametrize("kind", sorted(DHCP_MISTAKES))
 def test_each_mistake_is_one_error_naming_host_and_field(inventory, kind):
     break_it, path, words = DHCP_MISTAKES[kind]
-    with pytest.raises(ReservationError) as caught:
+    with pytest.raises(InventoryProblem) as caught:
         plan(mutate(inventory, break_it))
     assert len(caught.value.errors) == 1, caught.value.errors
     (got_path, message), = caught.value.errors
@@ -35,7 +36,7 @@ def test_several_mistakes_are_all_reported(inventory):
     def break_it(i):
         i["hosts"]["ubuntu1"]["nics"]["eth2"]["mac"] = "nope"
         i["hosts"]["ubuntu2"]["networks"]["management"]["address"] = "10.10.0.220"
-    with pytest.raises(ReservationError) as caught:
+    with pytest.raises(InventoryProblem) as caught:
         plan(mutate(inventory, break_it))
     assert [p for p, _ in caught.value.errors] == [
         "brine:hosts:ubuntu1:nics:eth2:mac",
@@ -46,7 +47,7 @@ def test_several_mistakes_are_all_reported(inventory):
 def test_validation_does_not_trust_a_pre_checked_inventory(inventory):
     """The renderer can be fed an inventory directly: brine_inventory's check is not a prerequisite."""
     broken = mutate(inventory, lambda i: i["hosts"]["ubuntu2"]["nics"]["eth2"].update(mac="52:54:00:10:01:02"))
-    with pytest.raises(ReservationError):
+    with pytest.raises(InventoryProblem):
         render.render_config(broken)
 
 
@@ -94,7 +95,7 @@ def test_interface_setting_and_argument_override_the_derived_name(inventory):
     assert plan(inventory)["interface"] == "mgmt0"
     assert plan(inventory, interface="veth-dhcp")["interface"] == "veth-dhcp"
     inventory["services"]["dhcp"]["interface"] = "a-name-far-too-long"
-    with pytest.raises(ReservationError, match="brine:services:dhcp:interface"):
+    with pytest.raises(InventoryProblem, match="brine:services:dhcp:interface"):
         plan(inventory)
 
 
@@ -335,7 +336,7 @@ def test_address_parsing_edge_cases(inventory, address, words):
     if words is None:
         assert str(plan(inventory)["reservations"][1]["ip"]) == "10.10.0.11"
     else:
-        with pytest.raises(ReservationError, match=words):
+        with pytest.raises(InventoryProblem, match=words):
             plan(inventory)
 
 

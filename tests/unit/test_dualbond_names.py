@@ -52,14 +52,14 @@ def inventory_with(nics, extra_nic=None, backend="linux"):
 
 
 def plan_or_refusal(inv):
-    """(plan, None) or (None, PlanError message); plus the inventory check's errors."""
+    """(plan, None) or (None, InventoryProblem message); plus the inventory check's errors."""
     errors = [str(e) for e in brine_inventory.check(inv)]
     host = dict(inv["hosts"]["ubuntu1"])
     host["nics"] = {k: {**v, "mac": brine_inventory.canonical_mac(v["mac"])} for k, v in host["nics"].items()}
     networks = {k: {"mtu": 1500, "vlan": None, **v} for k, v in inv["networks"].items()}
     try:
         return dualbond.build_plan(host, networks, "ubuntu1"), None, errors
-    except dualbond.PlanError as exc:
+    except dualbond.InventoryProblem as exc:
         return None, str(exc), errors
 
 

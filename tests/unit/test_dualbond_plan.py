@@ -73,7 +73,7 @@ def test_vlan_names_fit_even_on_long_bridge_names():
 
 @pytest.mark.parametrize("nics", [["eth2"], ["eth2", "eth2"], "eth2", ["a", "b", "c"]])
 def test_device_names_refuse_anything_but_two_different_nics(nics):
-    with pytest.raises(dualbond.PlanError, match="exactly two different NICs"):
+    with pytest.raises(dualbond.InventoryProblem, match="exactly two different NICs"):
         dualbond.device_names(nics)
 
 
@@ -164,7 +164,7 @@ def test_networks_on_other_nics_are_not_ours():
 def test_bad_input_is_refused_with_a_clear_message(change, words):
     host, networks = host_and_networks()
     change(host)
-    with pytest.raises(dualbond.PlanError) as err:
+    with pytest.raises(dualbond.InventoryProblem) as err:
         dualbond.build_plan(host, networks, "ubuntu1")
     assert words in str(err.value)
     assert "brine:hosts:ubuntu1" in str(err.value)
@@ -313,17 +313,17 @@ def test_a_foreign_device_with_a_planned_name_is_refused():
     p = make_plan()
     links = converged_ip_json(p)
     _find(links, "br-eth2")["linkinfo"] = {"info_kind": "dummy"}
-    with pytest.raises(dualbond.PlanError, match="'br-eth2' exists as a dummy"):
+    with pytest.raises(dualbond.InventoryProblem, match="'br-eth2' exists as a dummy"):
         dualbond.diff_linux(p, dualbond.observe_links(links), ALL_GUARDED)
 
 
 def test_missing_nic_and_unchangeable_bond_mode_are_refused():
     p = make_plan()
-    with pytest.raises(dualbond.PlanError, match="NIC 'eth3' does not exist"):
+    with pytest.raises(dualbond.InventoryProblem, match="NIC 'eth3' does not exist"):
         dualbond.diff_linux(p, dualbond.observe_links([nic("eth2")]), {})
     links = converged_ip_json(p)
     _find(links, "bond-eth2")["linkinfo"]["info_data"]["mode"] = "balance-rr"
-    with pytest.raises(dualbond.PlanError, match="cannot change on a live bond"):
+    with pytest.raises(dualbond.InventoryProblem, match="cannot change on a live bond"):
         dualbond.diff_linux(p, dualbond.observe_links(links), ALL_GUARDED)
 
 
@@ -529,7 +529,7 @@ def test_link_detection_mistakes_are_refused(backend, value, words):
     minion = "ubuntu1" if backend == "linux" else "ubuntu3"
     host, networks = host_and_networks(minion)  # the inventory check refuses it too (inventory_mistakes)
     host["dualbond"]["link_detect"] = value
-    with pytest.raises(dualbond.PlanError, match=words) as err:
+    with pytest.raises(dualbond.InventoryProblem, match=words) as err:
         dualbond.build_plan(host, networks, minion)
     assert f"hosts:{minion}:dualbond:link_detect" in str(err.value)
 
@@ -617,7 +617,7 @@ def test_ovs_ifupdown_bridges_carry_their_guard_flows():
 def test_ovs_refuses_to_steal_a_nic_from_another_port():
     p = make_plan("ubuntu3")
     seen = {"br-ex": {"datapath_type": "system", "hwaddr": "", "ports": {"eth2": {"interfaces": {"eth2": {}}, "bond_mode": None, "tag": None, "other_config": {}}}}}
-    with pytest.raises(dualbond.PlanError, match="already in OVS port 'eth2' of bridge 'br-ex'"):
+    with pytest.raises(dualbond.InventoryProblem, match="already in OVS port 'eth2' of bridge 'br-ex'"):
         dualbond.diff_ovs(p, seen)
 
 

@@ -115,14 +115,14 @@ def test_failed_engine_reselect_falls_back_to_the_reactor_on_the_sender_only(rea
 
 
 def test_runner_and_engine_agree_on_the_backends_to_reselect():
-    import brine_linkwatch
+    from brinelib import linkwatch
 
-    assert decisions.RESELECT_BACKENDS == brine_linkwatch.RESELECT_BACKENDS
+    assert decisions.RESELECT_BACKENDS == linkwatch.RESELECT_BACKENDS
     # What the engine sends, the runner accepts.
-    tag, payload = brine_linkwatch.reselected({"bond": "bond0", "backend": "ovs"},
-                                              done=[f"x\n{i}" * 100 for i in range(30)], now=T)
+    tag, payload = linkwatch.reselected({"bond": "bond0", "backend": "ovs"},
+                                        done=[f"x\n{i}" * 100 for i in range(30)], now=T)
     assert decisions.decide_link(tag, event(payload))[1]["done"] == payload["done"]
-    tag, payload = brine_linkwatch.reselected({"bond": "bond0", "backend": "ovs"}, error="\x00" + "e" * 999, now=T)
+    tag, payload = linkwatch.reselected({"bond": "bond0", "backend": "ovs"}, error="\x00" + "e" * 999, now=T)
     assert decisions.decide_link(tag, event(payload))[2] == [("dualbond.reselect_primary", {})]
 
 

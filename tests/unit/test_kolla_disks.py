@@ -20,7 +20,7 @@ def labels(plan):
 
 
 def problems(disks):
-    with pytest.raises(kd.PlanError) as info:
+    with pytest.raises(kd.InventoryProblem) as info:
         kd.plan_host(disks)
     return info.value.errors
 

@@ -1,10 +1,12 @@
-"""The link watcher's pure core: link observations in, brine/net/... events out."""
+"""The link watchers: brinelib.linkwatch (link observations in, brine/net/... events out), the
+module's live links, the engine and the beacon."""
 
 import pytest
 from brine_testlib import REPO  # noqa: F401  (puts _modules on sys.path)
 
 import brine_linkwatch
-from brine_linkwatch import LinkTracker, link_from_message
+from brinelib import linkwatch
+from brinelib.linkwatch import LinkTracker, link_from_message
 
 NOW = 1000.0
 
@@ -177,14 +179,14 @@ def test_beacon_validates_its_configuration(config, valid):
     from brine_testlib import load_extension
 
     beacon = load_extension("beacons", "brine_linkwatch")
-    beacon.__salt__ = {"brine_linkwatch.tracker": brine_linkwatch.LinkTracker}
+    beacon.__salt__ = {}
     ok, _message = beacon.validate(config)
     assert ok is valid
 
 
 # --------------------------------------------------------------------------- local reselect
 
-from brine_linkwatch import local_reselect, reselected  # noqa: E402
+from brinelib.linkwatch import local_reselect, reselected  # noqa: E402
 
 BONDS = {"bond0": {"members": ["eth2", "eth3"], "backend": "ovs"}}
 GROUP_LEGS = [{"nic": "eth2", "bond": "bond-eth2"}, {"nic": "eth3", "bond": "bond-eth3"}]
@@ -203,11 +205,11 @@ def test_mended_member_of_a_named_ovs_bond_is_reselected_here_with_its_own_plan(
 
 
 def test_the_inventory_group_is_no_bond_name():
-    kwargs = local_reselect("brine/net/link/up", up_payload(bond=brine_linkwatch.INVENTORY_GROUP), legs=GROUP_LEGS)
+    kwargs = local_reselect("brine/net/link/up", up_payload(bond=linkwatch.INVENTORY_GROUP), legs=GROUP_LEGS)
     assert kwargs == {"the_plan": {"backend": "ovs", "legs": GROUP_LEGS}}
     assert "bond" not in kwargs
     # Without the dual bond's names: every bond, from dualbond's own plan.
-    assert local_reselect("brine/net/link/up", up_payload(bond=brine_linkwatch.INVENTORY_GROUP)) == {}
+    assert local_reselect("brine/net/link/up", up_payload(bond=linkwatch.INVENTORY_GROUP)) == {}
 
 
 @pytest.mark.parametrize("tag,payload", [
@@ -240,13 +242,13 @@ def test_reselected_reports_what_was_done():
 def test_reselected_reports_an_error_short_and_printable():
     _, payload = reselected(up_payload(), error="CommandExecutionError: ovs-appctl\nfailed\x00 " + "x" * 500, now=NOW)
     assert set(payload) == {"bond", "backend", "error", "timestamp"}
-    assert len(payload["error"]) <= brine_linkwatch.RESULT_MAX_TEXT and payload["error"].isprintable()
+    assert len(payload["error"]) <= linkwatch.RESULT_MAX_TEXT and payload["error"].isprintable()
     assert payload["error"].startswith("CommandExecutionError: ovs-appctl failed")
 
 
 def test_reselected_bounds_what_the_master_would_reject():
     _, payload = reselected(up_payload(), done=[f"line\n{i}" for i in range(40)], now=NOW)
-    assert len(payload["done"]) == brine_linkwatch.RESULT_MAX_ITEMS
+    assert len(payload["done"]) == linkwatch.RESULT_MAX_ITEMS
     assert payload["done"][-1] == "(and 25 more)" and all(d.isprintable() for d in payload["done"])
     assert reselected(up_payload(), done=True, now=NOW)[1]["done"] == ["True"]
     assert reselected(up_payload(), done=[""], now=NOW)[1]["done"] == ["(empty)"]
@@ -271,14 +273,12 @@ def test_reselect_legs_come_from_dualbond_names(monkeypatch):
 
 
 class FakeMinion:
-    """The engine's __salt__: the real pure functions, a recording event.send, a dualbond stand-in."""
+    """The engine's __salt__: a recording event.send, a dualbond stand-in."""
 
     def __init__(self, reselect=None):
         self.log = []
         self.reselect = reselect or (lambda **kwargs: ["bond0: active member is now eth2"])
         self.funcs = {
-            "brine_linkwatch.local_reselect": local_reselect,
-            "brine_linkwatch.reselected": reselected,
             "event.send": lambda tag, payload: self.log.append(("send", tag, payload)),
             "dualbond.reselect_primary": self.call,
         }
@@ -392,8 +392,7 @@ def test_beacon_events_are_never_marked(monkeypatch):
     sent = []
     states = iter([[link("eth2", 2), link("eth3", 3)], [link("eth2", 2, up=False), link("eth3", 3)],
                    [link("eth2", 2), link("eth3", 3)]])
-    beacon.__salt__ = {"brine_linkwatch.tracker": brine_linkwatch.tracker,
-                       "brine_linkwatch.links": lambda netns=None, interfaces=None: next(states),
+    beacon.__salt__ = {"brine_linkwatch.links": lambda netns=None, interfaces=None: next(states),
                        "event.send": lambda tag, payload: sent.append((tag, payload))}
     config = [{"interval": 1}, {"bonds": BONDS}, {"interfaces": ["eth2", "eth3"]}]
     for _ in range(3):
@@ -683,3 +682,16 @@ def test_watch_asks_resync_between_quiet_reads():
         engine.watch(Quiet(), pair_tracker(), lambda tag, payload: acted.append(tag), engine.HoldDown(1.0),
                      clock=lambda: clock[0], resync=resync)
     assert acted == ["brine/net/snapshot"]
+
+
+def test_watchers_without_bonds_of_their_own_track_the_inventorys_dual_bond():
+    from brine_testlib import load_extension
+
+    group = {"dualbond": {"members": ["eth2", "eth3"], "backend": "ovs"}}
+    beacon = load_extension("beacons", "brine_linkwatch")
+    beacon.__salt__ = {"brine_linkwatch.inventory_bonds": lambda: group,
+                       "brine_linkwatch.links": lambda netns=None, interfaces=None: [link("eth2", 2)],
+                       "event.send": lambda tag, payload: None}
+    beacon.beacon([{"interval": 1}])
+    (tracker,) = beacon._TRACKERS.values()
+    assert tracker.bonds == {"dualbond": {"members": ["eth2", "eth3"], "backend": "ovs"}}

@@ -155,15 +155,15 @@ def test_proxy_settings():
     ],
 )
 def test_bad_console_settings_name_their_path(console, path):
-    with pytest.raises(nc.SettingsError) as err:
+    with pytest.raises(nc.InventoryProblem) as err:
         nc.console_settings(lab_with(**console), "ubuntu1")
     assert str(err.value).startswith(path + ": ")
 
 
 def test_host_without_the_network_or_not_in_inventory():
-    with pytest.raises(nc.SettingsError, match=r"^brine:hosts:bootstrap:networks:tunnel:address: missing"):
+    with pytest.raises(nc.InventoryProblem, match=r"^brine:hosts:bootstrap:networks:tunnel:address: missing"):
         nc.console_settings(lab_with(network="tunnel"), "bootstrap")
-    with pytest.raises(nc.SettingsError, match=r"^brine:hosts:nosuch: "):
+    with pytest.raises(nc.InventoryProblem, match=r"^brine:hosts:nosuch: "):
         nc.console_settings(LAB, "nosuch")
 
 
@@ -470,7 +470,7 @@ def test_console_url_needs_a_vip():
     for host in inv["hosts"].values():
         host["roles"] = [r for r in host["roles"] if r != "controller"]
     del inv["vips"]
-    with pytest.raises(nc.SettingsError, match=r"^brine:vips:external: missing"):
+    with pytest.raises(nc.InventoryProblem, match=r"^brine:vips:external: missing"):
         nc.console_settings(normalise(inv), "ubuntu1")
     inv = example_inventory()
     del inv["vips"]["external"]

@@ -12,21 +12,17 @@ import socket
 
 from brinelib import bootstrap, names
 from brinelib.dhcp import DEFAULT_SERVER, SERVERS, unknown_server
+from brinelib.errors import InventoryProblem
 
 DEFAULT_LEASE_TIME = 86400
 SERVICE_KEYS = ("server", "network", "interface", "lease_time", "log")
 PXE_KEYS = ("filename", "efi_filename", "serial_console")
 
 
-class ReservationError(ValueError):
-    """The inventory cannot be rendered; ``errors`` lists (pillar path, message) pairs."""
-
-    def __init__(self, errors):
-        self.errors = list(errors)
-        count = len(self.errors)
-        lines = [f"The DHCP reservations have {count} problem{'s' if count != 1 else ''}:"]
-        lines += [f"  - {path}: {message}" for path, message in self.errors]
-        super().__init__("\n".join(lines))
+def _refused(errors):
+    """The :class:`InventoryProblem` for ``errors``, (pillar path, message) pairs, under one heading."""
+    count = len(errors)
+    return InventoryProblem(errors, heading=f"The DHCP reservations have {count} problem{'s' if count != 1 else ''}:")
 
 
 _DOTTED_QUAD = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$")
@@ -52,13 +48,13 @@ def plan(inventory, server=None, interface=None):
          "dns": [ip], "ntp": [ip], "pxe": {"filename": .., "efi_filename": .., "next_server": ip},
          "reservations": [{"host", "hostname", "nic", "mac", "ip"}, ...]}   # sorted by IP
 
-    Works on a raw or a normalised inventory. Raises :class:`ReservationError` naming the host
+    Works on a raw or a normalised inventory. Raises :class:`InventoryProblem` naming the host
     and the field of every problem.
     """
     errors = []
     err = lambda path, message: errors.append((path, message))  # noqa: E731
     if not isinstance(inventory, dict):
-        raise ReservationError([("brine", "the inventory must be a mapping")])
+        raise _refused([("brine", "the inventory must be a mapping")])
     services = bootstrap.services(inventory)
     dhcp = services.get("dhcp") or {}
     if not isinstance(dhcp, dict):
@@ -79,14 +75,14 @@ def plan(inventory, server=None, interface=None):
     net = networks.get(net_name)
     if not isinstance(net, dict):
         err("brine:services:dhcp:network", f"the DHCP network {net_name!r} is not one of the inventory's networks")
-        raise ReservationError(errors)
+        raise _refused(errors)
     try:
         subnet = ipaddress.ip_network(str(net.get("cidr")), strict=True)
         if subnet.version != 4:
             raise ValueError("DHCPv4 serves IPv4 networks only")
     except ValueError as exc:
         err(f"brine:networks:{net_name}:cidr", f"{net.get('cidr')!r} is not an IPv4 network ({exc})")
-        raise ReservationError(errors) from None
+        raise _refused(errors) from None
 
     def address_in_subnet(value, path):
         try:
@@ -243,7 +239,7 @@ def plan(inventory, server=None, interface=None):
     errors += bootstrap.services_problems(services)
     errors += bootstrap.deploy_problems(inventory)
     if errors:
-        raise ReservationError(errors)
+        raise _refused(errors)
     found.sort(key=lambda r: r["ip"])
     return {
         "server": server,

@@ -147,7 +147,7 @@ RENDERERS = {"isc-dhcp": render_isc, "kea": render_kea, "dnsmasq": render_dnsmas
 
 
 def render_config(inventory, server=None, interface=None):
-    """Validate ``inventory`` and return ``(server, config text)``; raises ReservationError."""
+    """Validate ``inventory`` and return ``(server, config text)``; raises InventoryProblem."""
     p = plan(inventory, server=server, interface=interface)
     return p["server"], RENDERERS[p["server"]](p)
 

@@ -16,7 +16,7 @@ The pure core (inventory entry in -> plan: devices, names, memberships, options,
 text; live snapshot in -> list of changes), unit-tested without a kernel:
 
 - :mod:`.names`: the devices' names, derived from the NIC names only;
-- :mod:`.plan`: ``build_plan``, one host's whole dual bond, or PlanError saying why not;
+- :mod:`.plan`: ``build_plan``, one host's whole dual bond, or ``brinelib.errors.InventoryProblem`` saying why not;
 - :mod:`.loopguard`: the double-failure guard (tc on Linux, OpenFlow on OVS);
 - :mod:`.linux` and :mod:`.ovs`: a live snapshot reduced, and the changes that reach the plan;
 - :mod:`.render`: the persistent files (systemd-networkd, ifupdown, the guard unit).
@@ -27,12 +27,8 @@ and rollback (and the safety net's ``rollback_pending``). ``_modules/dualbond.py
 adapter. Only devices the plan names are ever touched; the physical NICs are only
 enslaved/released and given their MTU.
 
-Here: the words every part of the package uses, the refusal and the change.
+Here: the change, the word every part of the package uses.
 """
-
-
-class PlanError(ValueError):
-    """The inventory entry cannot be turned into a dual-bond plan; the message says why."""
 
 
 def change(action, name, detail, argv):

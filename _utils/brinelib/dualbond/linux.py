@@ -4,8 +4,9 @@ the ``ip``/``tc``/``bridge`` commands (argument lists, in order) that take the k
 plan or remove it. Pure.
 """
 
-from brinelib.dualbond import PlanError, change
+from brinelib.dualbond import change
 from brinelib.dualbond.loopguard import guard_commands
+from brinelib.errors import InventoryProblem
 
 
 def observe_links(ip_json):
@@ -65,7 +66,7 @@ def diff_linux(the_plan, seen, guard=None, fdb=None):
     The changes (in order) that take the kernel from ``seen`` (``observe_links``) to the plan.
     Each change is ``{"action", "name", "detail", "argv"}``: ``argv`` is the ``ip`` command.
 
-    Devices whose kind is wrong are refused (PlanError): the dual bond never deletes an interface
+    Devices whose kind is wrong are refused (InventoryProblem): the dual bond never deletes an interface
     it did not create under the plan's name.
     """
     changes = []
@@ -73,10 +74,10 @@ def diff_linux(the_plan, seen, guard=None, fdb=None):
 
     for nic in the_plan["nics"]:
         if nic not in seen:
-            raise PlanError(f"NIC {nic!r} does not exist on this host (is the NIC named by its MAC renamed?)")
+            raise InventoryProblem(f"NIC {nic!r} does not exist on this host (is the NIC named by its MAC renamed?)")
     for name, dev in devices.items():
         if name in seen and seen[name]["kind"] != dev["kind"]:
-            raise PlanError(
+            raise InventoryProblem(
                 f"{name!r} exists as a {seen[name]['kind']} but the plan needs a {dev['kind']}; refusing to touch it"
             )
 
@@ -94,13 +95,13 @@ def diff_linux(the_plan, seen, guard=None, fdb=None):
                     "fail_over_mac", dev["fail_over_mac"]]
         elif kind == "veth":
             if dev["peer"] in seen:
-                raise PlanError(f"veth {name!r} is missing but its peer {dev['peer']!r} exists; remove it first")
+                raise InventoryProblem(f"veth {name!r} is missing but its peer {dev['peer']!r} exists; remove it first")
             argv = ["ip", "link", "add", name, "mtu", str(dev["mtu"]), "type", "veth", "peer", "name", dev["peer"], "mtu", str(dev["mtu"])]
             created.add(dev["peer"])
         elif kind == "vlan":
             continue  # after the bridges are up, below
         else:  # pragma: no cover - plan() only makes the kinds above
-            raise PlanError(f"unknown device kind {kind!r}")
+            raise InventoryProblem(f"unknown device kind {kind!r}")
         created.add(name)
         changes.append(change("create", name, f"create {kind} {name}", argv))
 
@@ -114,7 +115,7 @@ def diff_linux(the_plan, seen, guard=None, fdb=None):
         for key in ("mode", "miimon", "primary_reselect", "fail_over_mac"):
             if seen[name].get(key) != dev[key]:
                 if key in ("mode", "fail_over_mac"):
-                    raise PlanError(
+                    raise InventoryProblem(
                         f"bond {name!r} has {key} {seen[name].get(key)!r}, the plan needs {dev[key]!r}: "
                         "remove the dual bond first (dualbond.absent), it cannot change on a live bond"
                     )
@@ -170,7 +171,7 @@ def diff_linux(the_plan, seen, guard=None, fdb=None):
             changes.append(change("set", name, f"set {name} up", ["ip", "link", "set", name, "up"]))
             continue
         if seen[name].get("id") != dev["id"] or seen[name].get("link") != dev["link"]:
-            raise PlanError(f"VLAN {name!r} exists with id {seen[name].get('id')} on {seen[name].get('link')!r}; "
+            raise InventoryProblem(f"VLAN {name!r} exists with id {seen[name].get('id')} on {seen[name].get('link')!r}; "
                             f"the plan needs id {dev['id']} on {dev['link']!r}: remove it first")
         if seen[name]["mtu"] != dev["mtu"]:
             changes.append(change("set", name, f"set mtu of {name} to {dev['mtu']}", ["ip", "link", "set", name, "mtu", str(dev["mtu"])]))
@@ -222,7 +223,7 @@ def removal_linux(the_plan, seen):
             if dev["kind"] != kind or name not in seen or name in gone:
                 continue
             if seen[name]["kind"] != kind:
-                raise PlanError(f"{name!r} is a {seen[name]['kind']}, not the plan's {kind}; refusing to delete it")
+                raise InventoryProblem(f"{name!r} is a {seen[name]['kind']}, not the plan's {kind}; refusing to delete it")
             changes.append(change("delete", name, f"delete {kind} {name}", ["ip", "link", "delete", name]))
             gone.add(name)
             if kind == "veth":

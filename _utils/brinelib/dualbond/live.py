@@ -8,29 +8,17 @@ import json
 import os
 import re
 import shutil
-import subprocess
 
-from brinelib.dualbond import PlanError, change
+from brinelib.commands import run
+from brinelib.dualbond import change
 from brinelib.dualbond.linux import diff_linux, observe_links, static_fdb
 from brinelib.dualbond.loopguard import (OVS_GUARD_COOKIE, guard_commands, guard_present, ovs_guard_changes,
                                          ovs_guard_observed)
 from brinelib.dualbond.ovs import diff_ovs, observe_ovs, ovs_active_member, ovs_link_changes
 from brinelib.dualbond.plan import managed_names
-
 # A failed command is Salt's CommandExecutionError, which the dualbond state and the transaction
-# catch; the library itself runs where Salt is not installed too.
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - Salt is on every minion and in the test venv
-    CommandExecutionError = RuntimeError
-
-
-def run(argv, check=True, timeout=60):
-    """Run one argument list (no shell); with ``check``, a non-zero exit is an error."""
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise CommandExecutionError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return proc
+# catch.
+from brinelib.errors import CommandExecutionError, InventoryProblem
 
 
 def ip_links():
@@ -182,7 +170,7 @@ def changes(the_plan):
             todo = diff_ovs(the_plan, seen_ovs, supports_bond_primary())
             todo += ovs_link_changes(the_plan, seen_links)
             todo += ovs_guard_changes(the_plan, ovs_guard_seen(the_plan, seen_ovs))
-    except PlanError as exc:
+    except InventoryProblem as exc:
         raise CommandExecutionError(str(exc)) from None
     return todo
 

@@ -6,7 +6,7 @@ clash (a NIC named like a generated device) found with both owners named.
 
 import hashlib
 
-from brinelib.dualbond import PlanError
+from brinelib.errors import InventoryProblem
 from brinelib.names import IFNAME_MAX
 
 # Prefixes of the generated device names; see device_names().
@@ -31,7 +31,7 @@ def fit_name(prefix, base, suffix=""):
         return name
     room = IFNAME_MAX - len(prefix) - len(suffix) - 4
     if room < 1:
-        raise PlanError(f"cannot fit {prefix!r}+{base!r}+{suffix!r} into {IFNAME_MAX} characters")
+        raise InventoryProblem(f"cannot fit {prefix!r}+{base!r}+{suffix!r} into {IFNAME_MAX} characters")
     return f"{prefix}{base[:room]}{_short_hash(base)}{suffix}"
 
 
@@ -48,7 +48,7 @@ def _fit_pair(prefix, bases):
         return names
     room = IFNAME_MAX - len(prefix) - 4
     if room < 1:
-        raise PlanError(f"cannot fit {prefix!r}+{bases!r} into {IFNAME_MAX} characters")
+        raise InventoryProblem(f"cannot fit {prefix!r}+{bases!r} into {IFNAME_MAX} characters")
     order = sorted(bases)
     return [f"{prefix}{base[:room]}{_short_hash(base)[:3]}{order.index(base)}" for base in bases]
 
@@ -68,7 +68,7 @@ def device_names(nics, bridges=None):
     member that leads to the other bridge, ``crossing`` its peer, a port of the other bridge.
     """
     if not isinstance(nics, (list, tuple)) or len(nics) != 2 or nics[0] == nics[1]:
-        raise PlanError(f"a dual bond needs exactly two different NICs, got {nics!r}")
+        raise InventoryProblem(f"a dual bond needs exactly two different NICs, got {nics!r}")
     kinds = {
         "bridge": list(bridges) if bridges else _fit_pair(PREFIX_BRIDGE, nics),
         "bond": _fit_pair(PREFIX_BOND, nics),

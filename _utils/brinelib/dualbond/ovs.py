@@ -6,8 +6,9 @@ work that remains (NICs and internal ports up, addresses). Pure.
 
 import re
 
-from brinelib.dualbond import PlanError, change
+from brinelib.dualbond import change
 from brinelib.dualbond.linux import address_changes
+from brinelib.errors import InventoryProblem
 
 
 def observe_ovs(bridges, ports, interfaces):
@@ -122,7 +123,7 @@ def diff_ovs(the_plan, seen, supports_bond_primary=True):
         for br_name, br in seen.items():
             for port_name, port in br["ports"].items():
                 if nic in port["interfaces"] and (br_name not in want or port_name not in want[br_name]["ports"]):
-                    raise PlanError(f"NIC {nic!r} is already in OVS port {port_name!r} of bridge {br_name!r}; refusing to move it")
+                    raise InventoryProblem(f"NIC {nic!r} is already in OVS port {port_name!r} of bridge {br_name!r}; refusing to move it")
     for br_name, br in want.items():
         have = seen.get(br_name)
         if have is None:

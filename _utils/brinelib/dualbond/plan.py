@@ -1,12 +1,12 @@
 """
 One host's dual bond as data: every device with its kind, options and master, the VLANs, the
-addresses, the MTU, the probe. Pure: the inventory entry in, the plan (or PlanError) out.
+addresses, the MTU, the probe. Pure: the inventory entry in, the plan (or InventoryProblem) out.
 """
 
 import ipaddress
 
-from brinelib.dualbond import PlanError
 from brinelib.dualbond.names import device_names, name_clashes, vlan_name
+from brinelib.errors import InventoryProblem
 from brinelib.names import DUALBOND_BACKENDS, IFNAME_MAX, LINK_DETECT_MODES
 
 CONFIG_STYLES = ("networkd", "ifupdown")
@@ -16,7 +16,7 @@ DEFAULT_ROLLBACK_SECONDS = 30
 
 
 def check_probe(probe, path):
-    """Return the probe as {"host", "port"} (port None = ICMP echo) or raise PlanError."""
+    """Return the probe as {"host", "port"} (port None = ICMP echo) or raise InventoryProblem."""
     if probe is None:
         return None
     if isinstance(probe, dict):
@@ -28,14 +28,14 @@ def check_probe(probe, path):
     try:
         ipaddress.ip_address(str(host))
     except ValueError:
-        raise PlanError(f"{path}: probe {probe!r} must be an IP address, optionally with :port") from None
+        raise InventoryProblem(f"{path}: probe {probe!r} must be an IP address, optionally with :port") from None
     if port is not None:
         try:
             port = int(port)
         except (TypeError, ValueError):
-            raise PlanError(f"{path}: probe port {port!r} is not a number") from None
+            raise InventoryProblem(f"{path}: probe port {port!r} is not a number") from None
         if not 1 <= port <= 65535:
-            raise PlanError(f"{path}: probe port {port} is out of range 1-65535")
+            raise InventoryProblem(f"{path}: probe port {port} is out of range 1-65535")
     return {"host": str(host), "port": port}
 
 
@@ -47,44 +47,44 @@ def build_plan(host, networks, minion_id="host"):
     Returns a dict with ``backend``, ``legs`` (names per NIC), ``devices`` (every device the
     module manages, in creation order, with kind and options), ``vlans``, ``addresses``
     (interface -> [CIDR]), ``mtu``, ``config_style``, ``probe`` and ``rollback_seconds``.
-    Raises PlanError naming what is wrong.
+    Raises InventoryProblem naming what is wrong.
     """
     path = f"brine:hosts:{minion_id}:dualbond"
     spec = host.get("dualbond")
     if not isinstance(spec, dict):
-        raise PlanError(f"{path}: missing; this host has no dual bond")
+        raise InventoryProblem(f"{path}: missing; this host has no dual bond")
     nics = spec.get("nics")
     inv_nics = host.get("nics", {})
     if not isinstance(nics, list) or len(nics) != 2 or nics[0] == nics[1]:
-        raise PlanError(f"{path}:nics: must list exactly two different NICs, got {nics!r}")
+        raise InventoryProblem(f"{path}:nics: must list exactly two different NICs, got {nics!r}")
     for nic in nics:
         if nic not in inv_nics:
-            raise PlanError(f"{path}:nics: {nic!r} is not one of this host's NICs")
+            raise InventoryProblem(f"{path}:nics: {nic!r} is not one of this host's NICs")
         if len(nic) > IFNAME_MAX:
-            raise PlanError(f"{path}:nics: {nic!r} is longer than {IFNAME_MAX} characters")
+            raise InventoryProblem(f"{path}:nics: {nic!r} is longer than {IFNAME_MAX} characters")
     backend = spec.get("backend", "linux")
     if backend not in DUALBOND_BACKENDS:
-        raise PlanError(f"{path}:backend: unknown backend {backend!r}; expected linux or ovs")
+        raise InventoryProblem(f"{path}:backend: unknown backend {backend!r}; expected linux or ovs")
     miimon = spec.get("miimon", DEFAULT_MIIMON)
     if isinstance(miimon, bool) or not isinstance(miimon, int) or not 10 <= miimon <= 10000:
-        raise PlanError(f"{path}:miimon: {miimon!r} must be 10-10000 ms")
+        raise InventoryProblem(f"{path}:miimon: {miimon!r} must be 10-10000 ms")
     datapath = spec.get("datapath_type", "system")
     if datapath not in DATAPATH_TYPES:
-        raise PlanError(f"{path}:datapath_type: {datapath!r}; expected system or netdev")
+        raise InventoryProblem(f"{path}:datapath_type: {datapath!r}; expected system or netdev")
     link_detect = spec.get("link_detect", "carrier" if backend == "ovs" else "miimon")
     if link_detect not in LINK_DETECT_MODES:
-        raise PlanError(f"{path}:link_detect: {link_detect!r}; expected carrier or miimon")
+        raise InventoryProblem(f"{path}:link_detect: {link_detect!r}; expected carrier or miimon")
     if backend == "linux" and link_detect != "miimon":
-        raise PlanError(f"{path}:link_detect: Linux bonds detect links by miimon only; carrier is for the ovs backend")
+        raise InventoryProblem(f"{path}:link_detect: Linux bonds detect links by miimon only; carrier is for the ovs backend")
     rollback = spec.get("rollback_seconds", DEFAULT_ROLLBACK_SECONDS)
     if isinstance(rollback, bool) or not isinstance(rollback, (int, float)) or not 1 <= rollback <= 600:
-        raise PlanError(f"{path}:rollback_seconds: {rollback!r} must be 1-600 seconds")
+        raise InventoryProblem(f"{path}:rollback_seconds: {rollback!r} must be 1-600 seconds")
     style = host.get("network_config", "networkd")
     if style not in CONFIG_STYLES:
-        raise PlanError(f"brine:hosts:{minion_id}:network_config: unknown style {style!r}")
+        raise InventoryProblem(f"brine:hosts:{minion_id}:network_config: unknown style {style!r}")
     bridges = spec.get("bridges")
     if bridges is not None and (not isinstance(bridges, list) or len(bridges) != 2 or bridges[0] == bridges[1]):
-        raise PlanError(f"{path}:bridges: must list two different bridge names, got {bridges!r}")
+        raise InventoryProblem(f"{path}:bridges: must list two different bridge names, got {bridges!r}")
 
     legs = device_names(nics, bridges)
     for idx, leg in enumerate(legs):
@@ -104,7 +104,7 @@ def build_plan(host, networks, minion_id="host"):
             continue  # not on the dual bond: another module's business
         net = networks.get(net_name)
         if net is None:
-            raise PlanError(f"brine:hosts:{minion_id}:networks:{net_name}: unknown network")
+            raise InventoryProblem(f"brine:hosts:{minion_id}:networks:{net_name}: unknown network")
         leg = by_nic[nic]
         net_mtu = int(net.get("mtu") or 1500)
         mtu = max(mtu, net_mtu)
@@ -126,7 +126,7 @@ def build_plan(host, networks, minion_id="host"):
     # Checked before the devices are keyed by name: two things with one name would merge into one.
     clashes = name_clashes(legs, vlans, list(inv_nics))
     if clashes:
-        raise PlanError(f"{path}: {clashes[0]}")
+        raise InventoryProblem(f"{path}: {clashes[0]}")
 
     devices = {}
     for leg in legs:
@@ -162,7 +162,7 @@ def build_plan(host, networks, minion_id="host"):
 
     for name in list(devices) + list(inv_nics):
         if len(name) > IFNAME_MAX:
-            raise PlanError(f"{path}: device name {name!r} is longer than {IFNAME_MAX} characters")
+            raise InventoryProblem(f"{path}: device name {name!r} is longer than {IFNAME_MAX} characters")
 
     return {
         "minion_id": minion_id,

@@ -18,12 +18,11 @@ import sys
 import time
 
 import brinelib
-from brinelib.dualbond import PlanError, live, render
+from brinelib.dualbond import live, render
 from brinelib.dualbond.linux import removal_linux
 from brinelib.dualbond.ovs import removal_ovs
 from brinelib.dualbond.render import FILE_PREFIX, GUARD_UNIT, IFUPDOWN_FILE
-
-CommandExecutionError = live.CommandExecutionError
+from brinelib.errors import CommandExecutionError, InventoryProblem
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +307,7 @@ def remove(the_plan, test=False, config_dirs=None, state_dir=None):
     """
     try:
         todo = removal(the_plan, config_dirs)
-    except PlanError as exc:
+    except InventoryProblem as exc:
         raise CommandExecutionError(str(exc)) from None
     if test or not todo:
         return {"changes": [t["detail"] for t in todo], "comment": "would change" if todo else "already absent"}

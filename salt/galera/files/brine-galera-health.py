@@ -18,6 +18,9 @@ import sys
 import threading
 import time
 
+# parse_status and verdict are brine_galera's parse_status and health again: this file runs
+# under the host's own python3, where brinelib is not installed (Salt's Python has it), and a
+# health check must not depend on Salt. tests/unit/test_brine_galera.py keeps the two agreeing.
 VARIABLES = ("wsrep_local_state", "wsrep_cluster_status", "wsrep_ready")
 STATES = {"1": "Joining", "2": "Donor/Desynced", "3": "Joined", "4": "Synced"}
 

@@ -1,0 +1,42 @@
+"""The roles and their features: one table (brinelib.names), read by the inventory check and top.sls."""
+
+import brine_inventory
+from brine_testlib import REPO, example_inventory
+from inventory_mistakes import mutate
+
+from brinelib import names
+
+
+def test_a_host_runs_the_common_features_then_its_roles_in_the_tables_order_each_once():
+    assert names.features([]) == ["brine", "baseline", "network"]
+    assert names.features(["deployer", "controller", "compute", "network"]) == [
+        "brine", "baseline", "network", "nova_console", "galera", "haproxy", "keepalived"]
+    assert names.features(["storage", "bootstrap"]) == ["brine", "baseline", "network", "bootstrap", "storage"]
+
+
+def test_roles_the_check_refuses_add_no_feature_here():
+    assert names.features(["controler"]) == names.features([])
+    assert names.features("controller") == names.features([])
+    assert names.features(None) == names.features([])
+    assert names.features([{"controller": 1}, "registry"]) == ["brine", "baseline", "network", "registry"]
+
+
+def test_every_known_role_has_features_and_every_feature_is_a_state_directory():
+    assert set(names.IMPLICIT_ROLES) <= set(names.KNOWN_ROLES) == set(names.ROLE_FEATURES)
+    for feature in names.COMMON_FEATURES + sum(names.ROLE_FEATURES.values(), ()):
+        assert (REPO / "salt" / feature).is_dir(), feature
+
+
+def test_the_inventory_check_knows_exactly_the_roles_of_the_table():
+    inventory = example_inventory()
+    for role in names.KNOWN_ROLES:
+        with_role = mutate(inventory, lambda inv: inv["hosts"]["ubuntu1"].update(roles=[role]))
+        assert not [e for e in brine_inventory.check(with_role) if "unknown role" in str(e)], role
+    misspelt = mutate(inventory, lambda inv: inv["hosts"]["ubuntu1"].update(roles=["controler"]))
+    assert [str(e) for e in brine_inventory.check(misspelt) if "unknown role" in str(e)] == [
+        f"brine:hosts:ubuntu1:roles:0: unknown role 'controler'; known roles: {', '.join(names.ROLE_FEATURES)}"]
+
+
+def test_the_execution_module_gives_top_sls_the_same_features():
+    assert brine_inventory.features(["compute"]) == names.features(["compute"])
+    assert brine_inventory.features() == list(names.COMMON_FEATURES)
