@@ -62,16 +62,12 @@ import secrets
 import shlex
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-# The checkout first: benchmarks/lab.py must not shadow the lab package.
-sys.path.insert(0, str(REPO / "benchmarks"))
-sys.path.insert(0, str(REPO))
+from import_path import REPO
 
-import ha_metrics  # noqa: E402
-from lab import kernel  # noqa: E402
-from lab.core import Lab, load_inventory  # noqa: E402
+import ha_metrics
+from lab import kernel
+from lab.core import Lab, load_inventory
 
 PROBES = REPO / "benchmarks" / "probes"
 CLIENT = "bootstrap"

@@ -61,10 +61,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+import import_path  # noqa: F401  (first: the checkout's import path)
 
-from events_lab import (  # noqa: E402
+from events_lab import (
     NOVA_CONF_WITH_VNC,
     NOVA_CONF_WITHOUT_VNC,
     build_tree,
@@ -74,7 +73,7 @@ from events_lab import (  # noqa: E402
     replace_file,
     wait_for,
 )
-from events_netns import VethLab  # noqa: E402
+from events_netns import VethLab
 
 TRIALS = 20
 
@@ -278,7 +277,6 @@ def _reconfigure(lab, host, pillar):
 
 
 def lab_main(trials):
-    sys.path.insert(0, str(REPO))
     from lab.core import Lab
 
     lab = Lab(log=lambda msg: None)

@@ -1,7 +1,6 @@
 """The link watcher's pure core: link observations in, brine/net/... events out."""
 
 import pytest
-from brine_testlib import REPO  # noqa: F401  (puts _modules on sys.path)
 
 import brine_linkwatch
 from brine_linkwatch import LinkTracker, link_from_message
