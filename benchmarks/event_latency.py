@@ -74,29 +74,12 @@ from events_lab import (
     wait_for,
 )
 from events_netns import VethLab
+import factories_loopback
+
+# In the test module itself, so that it overrides saltfactories' own event_listener.
+event_listener = factories_loopback.event_listener
 
 TRIALS = 20
-
-
-class LoopbackOnly:
-    """Network rule: the factories' log server listens on loopback only (as tests/conftest.py)."""
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_configure(self, config):
-        log_server = config.pluginmanager.get_plugin("saltfactories-log-server")
-        if log_server is not None:
-            log_server.log_host = "127.0.0.1"
-
-
-@pytest.fixture(scope="session")
-def event_listener():
-    from saltfactories.plugins.event_listener import EventListener
-
-    listener = EventListener()
-    listener.host = "127.0.0.1"
-    listener.address = f"tcp://127.0.0.1:{listener.port}"
-    with listener:
-        yield listener
 
 
 def summary(name, samples):
@@ -323,4 +306,4 @@ if __name__ == "__main__" and "--lab" in sys.argv:
 if __name__ == "__main__":
     sys.brine_trials = int(sys.argv[1]) if len(sys.argv) > 1 else TRIALS
     sys.exit(pytest.main([__file__, "-q", "-s", "-p", "no:cacheprovider", "-o", "addopts=", "-W", "ignore::DeprecationWarning"],
-                         plugins=[LoopbackOnly()]))
+                         plugins=[factories_loopback]))

@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -40,6 +41,17 @@ def load_module(path, name):
 def load_extension(kind, name):
     """Import ``_<kind>/<name>.py`` from the checkout as a plain Python module."""
     return load_module(REPO / f"_{kind}" / f"{name}.py", f"brine_test_{kind}_{name}")
+
+
+def wait_for(predicate, timeout=30.0, interval=0.2):
+    """Poll ``predicate`` until it returns something true; return it (or, after ``timeout``
+    seconds, the last falsy value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
 
 
 def sourced(text):
