@@ -62,16 +62,13 @@ import secrets
 import shlex
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-# The checkout first: benchmarks/lab.py must not shadow the lab package.
-sys.path.insert(0, str(REPO / "benchmarks"))
-sys.path.insert(0, str(REPO))
+from import_path import REPO
 
-import ha_metrics  # noqa: E402
-from lab import kernel  # noqa: E402
-from lab.core import Lab, load_inventory  # noqa: E402
+import ha_metrics
+from brine_testlib import wait_for
+from lab import kernel
+from lab.core import Lab, load_inventory
 
 PROBES = REPO / "benchmarks" / "probes"
 CLIENT = "bootstrap"
@@ -118,19 +115,9 @@ def vip_holders(lab, names, address):
     return out
 
 
-def wait_for(predicate, seconds, step=0.5):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
-
-
 def vip_trial(lab, ctl, vip, how):
     """One VIP failover: returns {gap, double, new_holder, took_back}."""
-    (holder,) = wait_for(lambda: (h := vip_holders(lab, ctl, vip)) and len(h) == 1 and h, 60) or [None]
+    (holder,) = wait_for(lambda: (h := vip_holders(lab, ctl, vip)) and len(h) == 1 and h, 60, 0.5) or [None]
     if holder is None:
         raise RuntimeError(f"no single holder of {vip}: {vip_holders(lab, ctl, vip)}")
     duration = 12 if how == "haproxy" else 20
@@ -211,7 +198,7 @@ def galera_trial(lab, ctl, vip, how, first_id, rate, writers):
     if how == "node":
         lab.start(writer)
     # While the writer goes on writing: how long until every node is back in the cluster.
-    rejoined = wait_for(lambda: all(synced_in_cluster_of(lab, n) == len(ctl) for n in ctl), 300, step=1)
+    rejoined = wait_for(lambda: all(synced_in_cluster_of(lab, n) == len(ctl) for n in ctl), 300, 1)
     recovered_after = time.monotonic() - started
     result = collect_probe(lab, CLIENT, "galera_writer.py", timeout=duration + 300)
     missing = {n: ha_metrics.missing_acked(result["acked"], table_ids(lab, n)) for n in ctl}

@@ -21,12 +21,11 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "_utils"))
+import import_path  # noqa: F401  (first: the checkout's import path)
 
-from brinelib.dhcp import SERVERS  # noqa: E402
-from brinelib.dhcp.plan import plan  # noqa: E402
-from brinelib.dhcp.render import CHECKERS, RENDERERS  # noqa: E402
+from brinelib.dhcp import SERVERS
+from brinelib.dhcp.plan import plan
+from brinelib.dhcp.render import CHECKERS, RENDERERS
 
 
 def inventory(count):

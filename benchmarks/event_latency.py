@@ -61,10 +61,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+import import_path  # noqa: F401  (first: the checkout's import path)
 
-from events_lab import (  # noqa: E402
+from events_lab import (
     NOVA_CONF_WITH_VNC,
     NOVA_CONF_WITHOUT_VNC,
     build_tree,
@@ -74,30 +73,13 @@ from events_lab import (  # noqa: E402
     replace_file,
     wait_for,
 )
-from events_netns import VethLab  # noqa: E402
+from events_netns import VethLab
+import factories_loopback
+
+# In the test module itself, so that it overrides saltfactories' own event_listener.
+event_listener = factories_loopback.event_listener
 
 TRIALS = 20
-
-
-class LoopbackOnly:
-    """Network rule: the factories' log server listens on loopback only (as tests/conftest.py)."""
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_configure(self, config):
-        log_server = config.pluginmanager.get_plugin("saltfactories-log-server")
-        if log_server is not None:
-            log_server.log_host = "127.0.0.1"
-
-
-@pytest.fixture(scope="session")
-def event_listener():
-    from saltfactories.plugins.event_listener import EventListener
-
-    listener = EventListener()
-    listener.host = "127.0.0.1"
-    listener.address = f"tcp://127.0.0.1:{listener.port}"
-    with listener:
-        yield listener
 
 
 def summary(name, samples):
@@ -278,7 +260,6 @@ def _reconfigure(lab, host, pillar):
 
 
 def lab_main(trials):
-    sys.path.insert(0, str(REPO))
     from lab.core import Lab
 
     lab = Lab(log=lambda msg: None)
@@ -325,4 +306,4 @@ if __name__ == "__main__" and "--lab" in sys.argv:
 if __name__ == "__main__":
     sys.brine_trials = int(sys.argv[1]) if len(sys.argv) > 1 else TRIALS
     sys.exit(pytest.main([__file__, "-q", "-s", "-p", "no:cacheprovider", "-o", "addopts=", "-W", "ignore::DeprecationWarning"],
-                         plugins=[LoopbackOnly()]))
+                         plugins=[factories_loopback]))

@@ -32,27 +32,16 @@ OVS link detection compared, Debian 12's UML 6.1, netdev datapath, host CPUs mos
 import argparse
 import json
 import statistics
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "kernel"))
-sys.path.insert(0, str(REPO / "tests"))
+import import_path  # noqa: F401  (first: the checkout's import path)
 
-import uml_guest  # noqa: E402
+import uml_guest
+from kernel_scenarios import driver_payload
 
-PEER_ADDRS = "10:10.10.0.50/24 200:10.200.0.50/24 100:10.100.0.50/24"
 
 
 def run(backend, cuts):
-    payload = f"""
-PEER_ADDRS="{PEER_ADDRS}"
-switch_setup eth2 eth3
-modprobe bonding; modprobe sch_ingress; modprobe cls_matchall; modprobe cls_fw; modprobe act_skbedit; modprobe act_gact
-{"start_ovs" if backend == "ovs" else ""}
-"$BRINE_PYTHON" tests/kernel/dualbond_driver.py bench {backend} {cuts}
-"""
-    guest = uml_guest.run_guest(payload, timeout=300 + 10 * cuts)
+    guest = uml_guest.run_guest(driver_payload("bench", backend, cuts), timeout=300 + 10 * cuts)
     if guest.exit_code != 0:
         raise SystemExit(f"{backend}: guest failed\n{guest.output[-4000:]}")
     return guest.result("bench")

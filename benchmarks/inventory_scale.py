@@ -40,10 +40,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+import import_path  # noqa: F401  (first: the checkout's import path)
 
-from brine_testlib import SaltCall, example_inventory  # noqa: E402
+from brine_testlib import SaltCall, example_inventory
 
 
 def grown(inventory, total):

@@ -28,15 +28,12 @@ kernel UML 7.2um1 (7.2.7), example lab of 4 guests, one run:
 
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-# This file is lab.py too: the checkout, not benchmarks/, must come first for `import lab`.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+import import_path  # noqa: F401  (first: this file is lab.py too, the lab package must win)
 
-from lab import image, kernel  # noqa: E402
-from lab.core import Lab, minion_restarts  # noqa: E402
+from lab import image, kernel
+from lab.core import Lab, minion_restarts
 
 
 def timed(func, *args, **kwargs):

@@ -59,11 +59,10 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import import_path  # noqa: F401  (first: the checkout's import path)
 
-from lab import kernel  # noqa: E402
-from lab.core import Lab, load_inventory  # noqa: E402
+from lab import kernel
+from lab.core import Lab, load_inventory
 
 PEER = "ubuntu2"
 NETWORK_OF = {"eth2": "management", "eth3": "tunnel"}

@@ -38,7 +38,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -94,11 +93,7 @@ def load_inventory(inventory_file=None):
     path = REPO / "pillar" / rel
     if not path.is_file():
         raise LabError(f"inventory {rel}: no such file under {REPO / 'pillar'}")
-    sys.path[:0] = [str(REPO / "_modules"), str(REPO / "_utils")]
-    try:
-        import brine_inventory
-    finally:
-        del sys.path[:2]
+    import brine_inventory  # from _modules (lab/__init__.py)
     try:
         raw = brine_inventory.load_file(path)
         return rel, brine_inventory.normalise(raw)

@@ -1,10 +1,14 @@
 """Shared test helpers: where the checkout is, and how to run salt-call against it."""
 
+import configparser
+import importlib.util
 import json
+import os
 import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -12,28 +16,42 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
-# The pure cores of the execution modules import without Salt's loader (other extension
-# kinds reuse module names, so load those with load_extension()).
-if str(REPO / "_modules") not in sys.path:
-    sys.path.insert(0, str(REPO / "_modules"))
-# Brine's library, where Salt's loader puts it for loader modules (pytest.ini says it too; this
-# is for the scripts that import this file outside pytest).
-if str(REPO / "_utils") not in sys.path:
-    sys.path.insert(0, str(REPO / "_utils"))
-# The lab package (lab/: the lab itself, the UML kernel's location).
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+
+def _import_path():
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(REPO / "pytest.ini", encoding="utf-8")
+    return [str(REPO / entry) for entry in ini["pytest"]["pythonpath"].split()]
+
+
+# Where the tests import from (pytest.ini's ``pythonpath``), for Python started outside pytest:
+# scripts run in UML guests and mount namespaces (set PYTHONPATH) and the benchmarks.
+IMPORT_PATH = _import_path()
+PYTHONPATH = os.pathsep.join(IMPORT_PATH)
+
+
+def load_module(path, name):
+    """Import the Python file ``path`` as a plain module called ``name`` (a script, a file
+    shipped as a state's data, or an extension whose name other extension kinds reuse)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_extension(kind, name):
     """Import ``_<kind>/<name>.py`` from the checkout as a plain Python module."""
-    import importlib.util
+    return load_module(REPO / f"_{kind}" / f"{name}.py", f"brine_test_{kind}_{name}")
 
-    path = REPO / f"_{kind}" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"brine_test_{kind}_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+
+def wait_for(predicate, timeout=30.0, interval=0.2):
+    """Poll ``predicate`` until it returns something true; return it (or, after ``timeout``
+    seconds, the last falsy value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
 
 
 def sourced(text):

@@ -5,8 +5,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import factories_loopback
 import pytest
 from brine_testlib import SaltCall, example_inventory
+
+# Every tier's: pytest-salt-factories on loopback only.
+pytest_configure = factories_loopback.pytest_configure
+event_listener = factories_loopback.event_listener
 
 @pytest.fixture
 def salt_call(tmp_path):
@@ -23,15 +28,6 @@ def inventory():
 logging.raiseExceptions = False
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_configure(config):
-    # Network rule: pytest-salt-factories' log server and event listener listen on every
-    # address by default; keep them on loopback.
-    log_server = config.pluginmanager.get_plugin("saltfactories-log-server")
-    if log_server is not None:
-        log_server.log_host = "127.0.0.1"
-
-
 @pytest.fixture(scope="session")
 def salt_factories_config():
     """
@@ -42,14 +38,3 @@ def salt_factories_config():
     root = Path(tempfile.mkdtemp(prefix="brine-sf-", dir="/tmp"))
     yield {"root_dir": root}
     shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def event_listener():
-    from saltfactories.plugins.event_listener import EventListener
-
-    listener = EventListener()
-    listener.host = "127.0.0.1"
-    listener.address = f"tcp://127.0.0.1:{listener.port}"
-    with listener:
-        yield listener

@@ -18,7 +18,6 @@ import shlex
 import signal
 import subprocess
 import threading
-import time
 from datetime import datetime, timezone
 
 _counter = itertools.count()
@@ -181,13 +180,3 @@ def acquire_lease(guest, nic, workdir, testbed=None):
         "mtu": addr["mtu"],
         "lease": open(lease).read() if os.path.exists(lease) else "",
     }
-
-
-def wait_for(predicate, timeout=30.0, interval=0.2):
-    """Poll ``predicate`` until it returns something true; return it (or the last falsy value)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)

@@ -20,10 +20,10 @@ the real modules are proven by their own tests, on UML kernels and real daemons)
 """
 
 import json
-import time
 from pathlib import Path
 
 import yaml
+import brine_testlib
 from brine_testlib import REPO
 
 DUALBOND_STANDIN = '''"""Test stand-in for the dualbond module: records each call (and the job's jid, if any)."""
@@ -190,14 +190,8 @@ def fail_next_reselect(minion_config, times=1):
 
 
 def wait_for(predicate, timeout=60, interval=0.05):
-    """The predicate's first truthy value, polling until ``timeout``; None when it never came."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None
+    """brine_testlib.wait_for at the event tests' pace (events are recorded within milliseconds)."""
+    return brine_testlib.wait_for(predicate, timeout, interval)
 
 
 def replace_file(path, text):

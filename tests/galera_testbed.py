@@ -14,8 +14,8 @@ import time
 import urllib.request
 
 import brine_galera as g
-from brine_testlib import REPO
-from dhcp_testbed import Testbed, wait_for
+from brine_testlib import REPO, wait_for
+from dhcp_testbed import Testbed
 
 HEALTH = REPO / "salt/galera/files/brine-galera-health.py"
 SST_PASSWORD = "sst-pass'word\"x"

@@ -2,15 +2,15 @@
 Runs one kolla_disks function and prints its result as JSON: the device tests start it inside a
 private mount namespace whose /dev/disk/by-id holds only the links the test made.
 
-    python call_kolla_disks.py FUNCTION '{"kwarg": ...}' [module|grain]
+    PYTHONPATH=... python call_kolla_disks.py FUNCTION '{"kwarg": ...}' [module|grain]
+
+PYTHONPATH is the tests' import path (brine_testlib.PYTHONPATH).
 """
 
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from brine_testlib import load_extension  # noqa: E402
+from brine_testlib import load_extension
 
 
 def main():

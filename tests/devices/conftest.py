@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from brine_testlib import PYTHONPATH
 from devicelib import BY_ID, LoopDisk, run
 
 HERE = Path(__file__).resolve().parent
@@ -73,7 +74,8 @@ def kolla(by_id_mountpoint):
             name, target = (link.link, link.device) if isinstance(link, LoopDisk) else link
             script.append(f"ln -s {shlex.quote(target)} {BY_ID}/{shlex.quote(name)}")
         script += list(setup)
-        script.append(" ".join(shlex.quote(str(a)) for a in (sys.executable, RUNNER, func, json.dumps(kwargs), kind)))
+        runner = (sys.executable, RUNNER, func, json.dumps(kwargs), kind)
+        script.append(f"PYTHONPATH={shlex.quote(PYTHONPATH)} " + " ".join(shlex.quote(str(a)) for a in runner))
         proc = run("unshare", "--mount", "--propagation", "private", "sh", "-ec", "\n".join(script), check=False)
         assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr
         return json.loads(proc.stdout.strip().splitlines()[-1])

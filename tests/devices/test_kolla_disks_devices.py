@@ -19,6 +19,21 @@ def layout_disks(layout):
     return {name: {"by_id": disk.by_id, **keys} for name, (disk, keys) in layout.items()}
 
 
+def refused_while_in_use(kolla, disk, name, setup, reason, wipe_message=None):
+    """``label`` refuses the osd ``name`` on ``disk`` while ``setup`` holds it, even with the
+    phrase, with ``reason``; so does ``wipe`` (DiskRefused, ``wipe_message``) when given; the
+    disk's bytes stay as they were. Returns the inventory's disks."""
+    before = disk.sha256()
+    disks = layout_disks({name: (disk, {"kolla": "osd", "wipe": PHRASE})})
+    out = kolla("label", links=[disk], setup=setup, disks=disks)["return"][name]
+    assert out["action"] == "refuse" and reason in out["reasons"][0]
+    if wipe_message is not None:
+        wiped = kolla("wipe", links=[disk], setup=setup, name=name, confirm=PHRASE, disks=disks)
+        assert wiped["error"] == "DiskRefused" and wipe_message in wiped["message"]
+    assert disk.sha256() == before
+    return disks
+
+
 def hashes(disks):
     return [d.sha256() for d in disks]
 
@@ -235,16 +250,10 @@ def test_a_mounted_disk_is_refused_even_with_the_phrase(loop_disks, kolla, tmp_p
         run("parted", "-s", victim.device, "mklabel", "gpt", "mkpart", "data", "ext4", "1MiB", "100%")
         node = victim.device + "p1"
         run("mkfs.ext4", "-q", "-F", node)
-    before = victim.sha256()
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     setup = [f"mount -o ro {node} {mnt}"]
-    disks = layout_disks({"victim": (victim, {"kolla": "osd", "wipe": PHRASE})})
-    out = kolla("label", links=[victim], setup=setup, disks=disks)["return"]["victim"]
-    assert out["action"] == "refuse" and f"{node} is mounted on {mnt}" in out["reasons"][0]
-    wiped = kolla("wipe", links=[victim], setup=setup, name="victim", confirm=PHRASE, disks=disks)
-    assert wiped["error"] == "DiskRefused" and "in use" in wiped["message"]
-    assert victim.sha256() == before
+    refused_while_in_use(kolla, victim, "victim", setup, f"{node} is mounted on {mnt}", "in use")
 
 
 def test_the_root_disk_is_refused_even_with_the_phrase(kolla):
@@ -367,19 +376,14 @@ def test_partitions_that_do_not_fit_are_refused_before_anything_is_written(loop_
 
 def test_a_disk_opened_exclusively_is_refused_even_with_the_phrase(loop_disks, kolla):
     (disk,) = loop_disks(1)
-    before = disk.sha256()
     # A running bluestore OSD holds its raw block device this way, without any mount.
     holder = (
         f"{sys.executable} -c \"import os, time; fd = os.open('{disk.device}', os.O_RDONLY | os.O_EXCL); "
         "print('held', flush=True); time.sleep(120)\" > /dev/null & holder=$!"
     )
     setup = [holder, "trap 'kill $holder' EXIT", "sleep 1"]
-    disks = layout_disks({"osd1": (disk, {"kolla": "osd", "wipe": PHRASE})})
-    out = kolla("label", links=[disk], setup=setup, disks=disks)["return"]["osd1"]
-    assert out["action"] == "refuse" and f"{disk.device} is opened exclusively by another program" in out["reasons"][0]
-    wiped = kolla("wipe", links=[disk], setup=setup, name="osd1", confirm=PHRASE, disks=disks)
-    assert wiped["error"] == "DiskRefused" and "opened exclusively" in wiped["message"]
-    assert disk.sha256() == before
+    disks = refused_while_in_use(kolla, disk, "osd1", setup, f"{disk.device} is opened exclusively by another program",
+                                 "opened exclusively")
     free = kolla("label", links=[disk], disks=disks)["return"]["osd1"]
     assert free["action"] == "create", "the disk is refused only while it is held"
 
@@ -387,11 +391,7 @@ def test_a_disk_opened_exclusively_is_refused_even_with_the_phrase(loop_disks, k
 def test_active_swap_is_refused_even_with_the_phrase(loop_disks, kolla):
     (disk,) = loop_disks(1)
     run("mkswap", disk.device)
-    before = disk.sha256()
     # swapon is not namespaced: the trap (and the fixture, should the shell die) turn it off.
     setup = [f"swapon {disk.device}", f"trap 'swapoff {disk.device}' EXIT"]
-    disks = layout_disks({"osd1": (disk, {"kolla": "osd", "wipe": PHRASE})})
-    out = kolla("label", links=[disk], setup=setup, disks=disks)["return"]["osd1"]
-    assert out["action"] == "refuse" and f"{disk.device} is active swap" in out["reasons"][0]
-    assert disk.sha256() == before
+    refused_while_in_use(kolla, disk, "osd1", setup, f"{disk.device} is active swap")
     assert disk.device not in run("cat", "/proc/swaps").stdout

@@ -12,7 +12,8 @@ import json
 import re
 import shlex
 
-from dhcp_testbed import Testbed, acquire_lease, wait_for
+from brine_testlib import wait_for
+from dhcp_testbed import Testbed, acquire_lease
 from brine_testlib import sourced
 
 MAC = "52:54:00:10:01:02"

@@ -10,7 +10,8 @@ runs with -x (it never touches the shared system clock), and nothing leaves the 
 import re
 
 import pytest
-from dhcp_testbed import Testbed, wait_for
+from brine_testlib import wait_for
+from dhcp_testbed import Testbed
 
 CONFIGS = {
     "chrony": "/etc/chrony/chrony.conf",

@@ -12,7 +12,8 @@ from datetime import datetime
 
 import pytest
 
-from dhcp_testbed import Testbed, acquire_lease, wait_for
+from brine_testlib import wait_for
+from dhcp_testbed import Testbed, acquire_lease
 
 RESERVED_MAC = "52:54:00:10:01:02"  # ubuntu1's management NIC in the example lab
 UNKNOWN_MAC = "52:54:00:aa:bb:01"

@@ -20,7 +20,7 @@ import pytest
 
 import brine_galera as g
 from brinelib import galera
-from dhcp_testbed import wait_for
+from brine_testlib import wait_for
 from galera_testbed import MONITOR_PASSWORD, SST_PASSWORD, GaleraBed
 
 # Root (network namespaces) and mariadb-server, galera-4 and mariadb-backup (scripts/setup-env.sh

@@ -3,7 +3,8 @@ Runs inside a UML guest (see uml_guest.py): one Python process per scenario, bec
 start-up is slow under UML. It imports the dualbond module's pure core and live layer directly
 (no Salt loader), drives the real kernel/OVS, and prints one ``JSON:{...}`` line per result.
 
-usage: dualbond_driver.py SCENARIO BACKEND [ARGS...]
+usage: PYTHONPATH=... dualbond_driver.py SCENARIO BACKEND [ARGS...]
+(PYTHONPATH the tests' import path, brine_testlib.PYTHONPATH; kernel_scenarios.driver_payload sets it)
 
 The switch namespace ``sw`` and the peer host ``peer`` were made by the harness
 (``switch_setup``); cables are cut by taking the switch-side veth down.
@@ -19,17 +20,13 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "_modules"))
-sys.path.insert(0, str(REPO / "_utils"))
-sys.path.insert(0, str(REPO / "tests"))
-
-import brine_inventory  # noqa: E402
-import brine_testlib  # noqa: E402
-import dualbond  # noqa: E402
-import yaml  # noqa: E402
-from brinelib.dualbond import live as dualbond_live  # noqa: E402
-from brinelib.dualbond import transaction as dualbond_transaction  # noqa: E402
+import brine_inventory
+import brine_testlib
+import dualbond
+import yaml
+from brinelib.dualbond import live as dualbond_live
+from brinelib.dualbond import transaction as dualbond_transaction
+from brine_testlib import REPO
 
 PEERS = {"management": "10.10.0.50", "tunnel": "10.200.0.50", "external": "10.100.0.50"}
 CONFIG_DIRS = {"networkd": "/etc/systemd/network", "ifupdown": "/etc/network/interfaces.d"}

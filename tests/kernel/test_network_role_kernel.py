@@ -18,7 +18,7 @@ import pytest
 import uml_guest
 import yaml
 from brine_testlib import REPO, example_inventory
-from kernel_scenarios import PEER_ADDRS
+from kernel_scenarios import network_setup
 
 VENV_BIN = REPO / ".venv" / "bin"
 
@@ -44,12 +44,7 @@ def salt_payload(minion, inventory, backend):
              "{'id': 'brine-dualbond-guard-at-boot'}]\"")
     report = (f"{VENV_BIN}/python -c 'import json,sys; print(\"JSON:\" + json.dumps("
               "{\"run\": sys.argv[1], \"out\": json.load(open(sys.argv[2]))[\"local\"]}))'")
-    payload = f"""
-PEER_ADDRS="{PEER_ADDRS}"
-switch_setup eth2 eth3
-modprobe bonding; modprobe sch_ingress; modprobe cls_matchall; modprobe cls_fw; modprobe act_skbedit; modprobe act_gact
-{"start_ovs" if backend == "ovs" else ""}
-{macs}
+    payload = network_setup(backend) + f"""{macs}
 mkdir -p /tmp/salt
 {call} --out-file /tmp/salt/test.json {apply} test=True || true
 {report} test /tmp/salt/test.json

@@ -24,16 +24,10 @@ goes down and the fixture fails the session if anything of it is left on the hos
 """
 
 import os
-import sys
 
 import pytest
-from brine_testlib import REPO
-
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from lab.core import Lab, minion_restarts  # noqa: E402
-from lab_testlib import failed_states, host_view  # noqa: E402
+from lab.core import Lab, minion_restarts
+from lab_testlib import failed_states, host_view
 
 
 def pytest_configure(config):

@@ -1,8 +1,7 @@
 """Helpers of the lab tests."""
 
-import time
-
 import pytest
+from brine_testlib import wait_for
 
 
 def host_view(layout):
@@ -42,12 +41,8 @@ def failed_states(results, hosts):
 def wait_until(what, predicate, timeout, interval=2.0, detail=None):
     """Poll ``predicate`` until it returns something true and return that; fail naming
     ``what`` and the last value (or what ``detail()`` says) after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}; last: {detail() if detail else value!r}")
-        time.sleep(interval)
+    value = wait_for(predicate, timeout, interval)
+    if not value:
+        pytest.fail(f"timed out after {timeout} s waiting for {what}; last: {detail() if detail else value!r}")
+    return value
 

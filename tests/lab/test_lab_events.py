@@ -12,7 +12,7 @@ import time
 
 import pytest
 import yaml
-from brine_testlib import REPO
+from brine_testlib import REPO, wait_for
 
 NOVA_CONF = "/etc/nova/nova.conf"
 NOVA_HOST = "ubuntu2"
@@ -33,17 +33,6 @@ Description=Stand-in nova-compute for Brine's lab tests (no nova in the lab imag
 [Service]
 ExecStart=/bin/sleep infinity
 """
-
-
-def wait_for(predicate, timeout, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def recorded(lab, minion, tag, since, **fields):
@@ -154,21 +143,29 @@ def test_a_cut_cable_is_recorded_at_the_master(converged_lab):
     assert wait_for(lambda: ovs_active(lab, "ubuntu3", "bond-eth2") == "eth2", timeout=60)
 
 
-def test_ovs_primary_is_reselected_after_the_cable_is_mended(converged_lab):
-    lab = converged_lab
-    bonded(lab, "ubuntu3")
-    wait_engine(lab, "ubuntu3", "brine_linkwatch")
-    lab.cut("ubuntu3", "eth2")
+def cut_until_failover_then_mend(lab, host, active, kind, bond_view):
+    """Cut ``host``'s eth2 until bond-eth2 has left it, mend it and wait (timed) until eth2 is
+    the active member again (``active``: how to read it; ``bond_view``: a command that shows the
+    bond when it is not). Returns the event-log time from which the mend's events count."""
+    bonded(lab, host)
+    wait_engine(lab, host, "brine_linkwatch")
+    lab.cut(host, "eth2")
     try:
-        assert wait_for(lambda: ovs_active(lab, "ubuntu3", "bond-eth2") not in ("eth2", None), timeout=30)
+        assert wait_for(lambda: active(lab, host, "bond-eth2") not in ("eth2", None), timeout=30)
     finally:
         since = time.time() - 1
         started = time.monotonic()
-        lab.mend("ubuntu3", "eth2")
-    back = wait_for(lambda: ovs_active(lab, "ubuntu3", "bond-eth2") == "eth2", timeout=180, interval=0.1)
+        lab.mend(host, "eth2")
+    back = wait_for(lambda: active(lab, host, "bond-eth2") == "eth2", timeout=180, interval=0.1)
     took = time.monotonic() - started
-    print(f"\nubuntu3 (OVS) eth2 mended -> bond-eth2 active member eth2 again after {took:.2f} s")
-    assert back, lab.exec("ubuntu3", "ovs-appctl bond/show bond-eth2").output
+    print(f"\n{host} ({kind}) eth2 mended -> bond-eth2 active member eth2 again after {took:.2f} s")
+    assert back, lab.exec(host, bond_view).output
+    return since
+
+
+def test_ovs_primary_is_reselected_after_the_cable_is_mended(converged_lab):
+    lab = converged_lab
+    since = cut_until_failover_then_mend(lab, "ubuntu3", ovs_active, "OVS", "ovs-appctl bond/show bond-eth2")
     entries = wait_for(lambda: recorded(lab, "ubuntu3", "brine/net/link/up", since, interface="eth2"), timeout=60)
     assert entries
     # The engine re-selected on the guest itself (the link/up says so) and the master only
@@ -188,19 +185,7 @@ def test_ovs_primary_is_reselected_after_the_cable_is_mended(converged_lab):
 
 def test_linux_bond_primary_is_back_after_the_cable_is_mended(converged_lab):
     lab = converged_lab
-    bonded(lab, "ubuntu1")
-    wait_engine(lab, "ubuntu1", "brine_linkwatch")
-    lab.cut("ubuntu1", "eth2")
-    try:
-        assert wait_for(lambda: linux_active(lab, "ubuntu1", "bond-eth2") not in ("eth2", None), timeout=30)
-    finally:
-        since = time.time() - 1
-        started = time.monotonic()
-        lab.mend("ubuntu1", "eth2")
-    back = wait_for(lambda: linux_active(lab, "ubuntu1", "bond-eth2") == "eth2", timeout=180, interval=0.1)
-    took = time.monotonic() - started
-    print(f"\nubuntu1 (Linux bond) eth2 mended -> bond-eth2 active member eth2 again after {took:.2f} s")
-    assert back, lab.exec("ubuntu1", "cat /proc/net/bonding/bond-eth2").output
+    since = cut_until_failover_then_mend(lab, "ubuntu1", linux_active, "Linux bond", "cat /proc/net/bonding/bond-eth2")
     # Recorded too; a Linux bond with a primary re-selects by itself, so nothing is run for it.
     entries = wait_for(lambda: recorded(lab, "ubuntu1", "brine/net/link/up", since, interface="eth2"), timeout=60)
     assert entries and entries[-1]["event"]["backend"] == "linux" and entries[-1]["actions"] == []

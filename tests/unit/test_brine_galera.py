@@ -202,12 +202,8 @@ def test_health_503_when_nothing_answers():
 
 
 def test_health_daemon_agrees_with_the_core():
-    from brine_testlib import REPO
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("brine_galera_health",
-                                                  REPO / "salt/galera/files/brine-galera-health.py")
-    daemon = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(daemon)
+    from brine_testlib import REPO, load_module
+    daemon = load_module(REPO / "salt/galera/files/brine-galera-health.py", "brine_galera_health")
     for state, cluster, ready in itertools.product(("1", "2", "3", "4", ""), ("Primary", "non-Primary", ""), ("ON", "OFF")):
         text = status_text(state, cluster, ready)
         assert daemon.verdict(daemon.parse_status(text))[0] == g.health(g.parse_status(text))[0]

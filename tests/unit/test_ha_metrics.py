@@ -1,11 +1,6 @@
 """The controllers' failover benchmark's figures (benchmarks/ha_metrics.py), from probe data."""
 
-import sys
-
-from brine_testlib import REPO
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-import ha_metrics  # noqa: E402
+import ha_metrics
 
 
 def test_longest_gap_spans_failed_attempts_between_successes():

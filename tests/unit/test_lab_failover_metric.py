@@ -4,14 +4,8 @@ The benchmark's numbers decide whether the failover target is met, so the arithm
 packet timestamps into "cut -> traffic flowing again" is checked here on made-up captures.
 """
 
-import importlib.util
-
+import lab_failover as bench
 import pytest
-from brine_testlib import REPO
-
-spec = importlib.util.spec_from_file_location("brine_bench_lab_failover", REPO / "benchmarks" / "lab_failover.py")
-bench = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench)
 
 T_CUT, T_MEND = 100.0, 101.5
 

@@ -2,7 +2,6 @@
 module's live links, the engine and the beacon."""
 
 import pytest
-from brine_testlib import REPO  # noqa: F401  (puts _modules on sys.path)
 
 import brine_linkwatch
 from brinelib import linkwatch
