@@ -99,8 +99,9 @@ def render_config(address, port=5672):
 
 def render_env(node, address, port=5672, dist_port=25672):
     """
-    The text of ``/etc/rabbitmq/rabbitmq-env.conf`` (sourced by the server's scripts): the node
-    name, AMQP and the Erlang distribution bound to ``address``.
+    The text of ``/etc/rabbitmq/rabbitmq-env.conf`` (sourced by the server's and rabbitmqctl's
+    scripts): the node name, AMQP and the Erlang distribution (the server's and the CLI's) bound
+    to ``address``.
     """
     if not NODE.match(node):
         raise ValueError(f"{node!r} is not a RabbitMQ node name")
@@ -111,6 +112,8 @@ def render_env(node, address, port=5672, dist_port=25672):
         f"NODE_PORT={int(port)}",
         f"DIST_PORT={int(dist_port)}",
         f'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {_erlang_address(address)}"',
+        # rabbitmqctl is an Erlang node too, listening while it runs.
+        f'CTL_ERL_ARGS="-kernel inet_dist_use_interface {_erlang_address(address)}"',
         "",
     ])
 
