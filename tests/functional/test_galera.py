@@ -20,6 +20,7 @@ import pytest
 
 import brine_galera as g
 from brinelib import galera
+from brine_testlib import Clock
 from dhcp_testbed import wait_for
 from galera_testbed import MONITOR_PASSWORD, SST_PASSWORD, GaleraBed
 
@@ -29,23 +30,6 @@ from galera_testbed import MONITOR_PASSWORD, SST_PASSWORD, GaleraBed
 NAMES = ["ubuntu1", "ubuntu2", "ubuntu3"]
 
 
-class Clock:
-    def __init__(self):
-        self.start = self.last = time.monotonic()
-        self.laps = []
-
-    def lap(self, what):
-        now = time.monotonic()
-        self.laps.append((what, now - self.last))
-        self.last = now
-
-    def report(self):
-        print("\ngalera functional timings:")
-        for what, seconds in self.laps:
-            print(f"  {what:<55} {seconds:6.1f} s")
-        print(f"  {'total':<55} {time.monotonic() - self.start:6.1f} s")
-
-
 def insert(node, first, count):
     values = ",".join(f"({i})" for i in range(first, first + count))
     node.sql(f"INSERT INTO brine.t (id) VALUES {values};")
@@ -53,7 +37,7 @@ def insert(node, first, count):
 
 
 def test_formation_outage_recovery_and_health(tmp_path):
-    clock = Clock()
+    clock = Clock("galera functional timings")
     extra = {"ubuntu2": {"wsrep_provider_options": "gcache.size=32M;pc.weight=3"}}
     with GaleraBed(str(tmp_path), NAMES, extra=extra) as bed:
         n1, n2, n3 = (bed.nodes[n] for n in NAMES)

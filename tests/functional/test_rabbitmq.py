@@ -10,13 +10,12 @@ Timings are printed.
 import ipaddress
 import subprocess
 import sys
-import time
 
 import pytest
 
 import brine_rabbitmq as r
 from amqp_client import Connection
-from brine_testlib import REPO
+from brine_testlib import REPO, Clock
 from rabbitmq_testbed import ADDRESS, RabbitBed
 
 # Root and rabbitmq-server (scripts/setup-env.sh installs it) are required: without them these
@@ -27,25 +26,8 @@ PASSWORD = "rabbit-pass'word\"x"
 PARTITIONS = REPO / "salt/rabbitmq/files/brine-rabbitmq-partitions.py"
 
 
-class Clock:
-    def __init__(self):
-        self.start = self.last = time.monotonic()
-        self.laps = []
-
-    def lap(self, what):
-        now = time.monotonic()
-        self.laps.append((what, now - self.last))
-        self.last = now
-
-    def report(self):
-        print("\nrabbitmq functional timings:")
-        for what, seconds in self.laps:
-            print(f"  {what:<50} {seconds:6.1f} s")
-        print(f"  {'total':<50} {time.monotonic() - self.start:6.1f} s")
-
-
 def test_cluster_formation_quorum_default_and_refusals(tmp_path):
-    clock = Clock()
+    clock = Clock("rabbitmq functional timings")
     with RabbitBed(str(tmp_path), NAMES) as bed:
         n1, n2, n3 = (bed.nodes[n] for n in NAMES)
         seed = n1.name

@@ -9,21 +9,16 @@ import json
 import os
 import subprocess
 
+import brine_testlib
 import pytest
-from brine_testlib import REPO, _local
+from brine_testlib import state_args
 
 SECRETS = {"brine_secrets": {"rabbitmq_password": "rmq-pw", "rabbitmq_erlang_cookie": "cookie-value"}}
 MACS = {"ubuntu1": "52:54:00:10:01:02", "ubuntu2": "52:54:00:10:02:02"}
 
 
 def show_sls(salt_call, sls, minion_id, netns=None):
-    cmd = salt_call.command("state.show_sls", sls, f"pillar={json.dumps(SECRETS)}", minion_id=minion_id)
-    if netns:
-        cmd = ["ip", "netns", "exec", netns] + cmd
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
-    out = _local(proc.stdout)
-    assert isinstance(out, dict), (proc.stdout[-2000:], proc.stderr[-2000:])
-    return out
+    return brine_testlib.show_sls(salt_call, sls, SECRETS, minion_id=minion_id, netns=netns)
 
 
 @pytest.fixture
@@ -43,38 +38,29 @@ def controller_netns():
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-def args_of(state):
-    fun = next(k for k in state if not k.startswith("__"))
-    merged = {}
-    for item in state[fun]:
-        if isinstance(item, dict):
-            merged.update(item)
-    return merged
-
-
 def requisites(state, kind="require"):
-    return [next(iter(item.items())) for item in args_of(state).get(kind, [])]
+    return [next(iter(item.items())) for item in state_args(state).get(kind, [])]
 
 
 def test_the_seed_renders_cookie_and_config_before_the_package_and_the_account(salt_call, controller_netns):
     out = show_sls(salt_call, "rabbitmq", "ubuntu1", controller_netns("ubuntu1"))
-    cookie = args_of(out["rabbitmq-erlang-cookie"])
+    cookie = state_args(out["rabbitmq-erlang-cookie"])
     assert (cookie["mode"], cookie["user"], cookie["group"], cookie["show_changes"]) == ("0400", "rabbitmq", "rabbitmq",
                                                                                          False)
     assert cookie["contents"] == "cookie-value" and cookie["name"] == "/var/lib/rabbitmq/.erlang.cookie"
-    config = args_of(out["rabbitmq-config"])["contents"]
+    config = state_args(out["rabbitmq-config"])["contents"]
     assert "listeners.tcp.default = 10.10.0.11:5672" in config
     assert "cluster_partition_handling = pause_minority" in config
-    env = args_of(out["rabbitmq-env"])["contents"]
+    env = state_args(out["rabbitmq-env"])["contents"]
     assert "NODENAME=rabbit@ubuntu1" in env and "inet_dist_use_interface {10,10,0,11}" in env
-    assert "ListenStream=10.10.0.11:4369" in args_of(out["rabbitmq-epmd-dropin"])["contents"]
+    assert "ListenStream=10.10.0.11:4369" in state_args(out["rabbitmq-epmd-dropin"])["contents"]
     # the package (whose postinst starts the server) only after what its first start reads
     assert set(requisites(out["rabbitmq-packages"])) >= {("file", "rabbitmq-erlang-cookie"), ("file", "rabbitmq-config"),
                                                          ("file", "rabbitmq-env")}
-    account = args_of(out["rabbitmq-openstack-account"])
+    account = state_args(out["rabbitmq-openstack-account"])
     assert (account["name"], account["user"], account["node"]) == ("openstack", "openstack", "rabbit@ubuntu1")
     assert "rmq-pw" not in json.dumps(out)
-    assert "--node rabbit@ubuntu1" in args_of(out["rabbitmq-partitions-service"])["contents"]
+    assert "--node rabbit@ubuntu1" in state_args(out["rabbitmq-partitions-service"])["contents"]
     # never a join in the highstate: formation is the orchestration's
     assert "rabbitmq-cluster-joined" not in out
 
@@ -83,13 +69,13 @@ def test_another_controller_joins_the_seed_only_through_rabbitmq_cluster(salt_ca
     netns = controller_netns("ubuntu2")
     out = show_sls(salt_call, "rabbitmq", "ubuntu2", netns)
     assert "rabbitmq-openstack-account" not in out and "rabbitmq-running" in out
-    joined = args_of(show_sls(salt_call, "rabbitmq.cluster", "ubuntu2", netns)["rabbitmq-cluster-joined"])
+    joined = state_args(show_sls(salt_call, "rabbitmq.cluster", "ubuntu2", netns)["rabbitmq-cluster-joined"])
     assert (joined["name"], joined["node"]) == ("rabbit@ubuntu1", "rabbit@ubuntu2")
 
 
 def test_memcached_listens_on_the_management_address_only(salt_call, controller_netns):
     out = show_sls(salt_call, "memcached", "ubuntu1", controller_netns("ubuntu1"))
-    config = args_of(out["memcached-config"])["contents"].splitlines()
+    config = state_args(out["memcached-config"])["contents"].splitlines()
     assert "-l 10.10.0.11" in config and "-U 0" in config and "-m 64" in config and "-c 1024" in config
     assert ("file", "memcached-config") in requisites(out["memcached-running"], "watch")
 
@@ -101,13 +87,10 @@ def test_this_host_renders_no_rabbitmq_or_memcached_change(salt_call):
 
 
 def test_orchestration_joins_one_controller_at_a_time_in_inventory_order(salt_call):
-    proc = subprocess.run(salt_call.command("state.show_sls", "orch.rabbitmq", minion_id="bootstrap"),
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
-    out = _local(proc.stdout)
-    assert isinstance(out, dict), (proc.stdout[-2000:], proc.stderr[-2000:])
-    configured = args_of(out["rabbitmq-configured"])
+    out = brine_testlib.show_sls(salt_call, "orch.rabbitmq", minion_id="bootstrap")
+    configured = state_args(out["rabbitmq-configured"])
     assert configured["tgt"] == ["ubuntu1", "ubuntu2", "ubuntu3"] and configured["sls"] == ["rabbitmq"]
-    assert args_of(out["rabbitmq-joined-ubuntu2"])["tgt"] == "ubuntu2"
+    assert state_args(out["rabbitmq-joined-ubuntu2"])["tgt"] == "ubuntu2"
     assert requisites(out["rabbitmq-joined-ubuntu2"]) == [("salt", "rabbitmq-configured")]
     assert requisites(out["rabbitmq-joined-ubuntu3"]) == [("salt", "rabbitmq-joined-ubuntu2")]
     assert "rabbitmq-joined-ubuntu1" not in out
