@@ -84,6 +84,8 @@ rabbitmq-epmd-dropin:
         ListenStream=127.0.0.1:{{ rabbitmq.epmd_port }}
         ListenStream={{ address }}:{{ rabbitmq.epmd_port }}
         BindIPv6Only=default
+        # at boot the socket may come before the management address is configured
+        FreeBind=true
 
 rabbitmq-epmd-reload:
   module.run:

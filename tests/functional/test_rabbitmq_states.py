@@ -53,7 +53,8 @@ def test_the_seed_renders_cookie_and_config_before_the_package_and_the_account(s
     assert "cluster_partition_handling = pause_minority" in config
     env = state_args(out["rabbitmq-env"])["contents"]
     assert "NODENAME=rabbit@ubuntu1" in env and "inet_dist_use_interface {10,10,0,11}" in env
-    assert "ListenStream=10.10.0.11:4369" in state_args(out["rabbitmq-epmd-dropin"])["contents"]
+    epmd = state_args(out["rabbitmq-epmd-dropin"])["contents"].splitlines()
+    assert {"ListenStream=", "ListenStream=127.0.0.1:4369", "ListenStream=10.10.0.11:4369", "FreeBind=true"} <= set(epmd)
     # the package (whose postinst starts the server) only after what its first start reads
     assert set(requisites(out["rabbitmq-packages"])) >= {("file", "rabbitmq-erlang-cookie"), ("file", "rabbitmq-config"),
                                                          ("file", "rabbitmq-env")}
