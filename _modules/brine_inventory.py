@@ -25,7 +25,7 @@ import yaml
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import baseline, names
+from brinelib import baseline, memcached, names, rabbitmq
 from brinelib.dualbond import names as dualbond_names
 from brinelib.errors import CommandExecutionError
 
@@ -57,7 +57,7 @@ VIP_KEYS = ("address", "network", "fqdn", "vrid", "priorities")
 LB_SECRETS = ("keepalived_auth", "haproxy_stats_password")
 
 TOP_LEVEL_KEYS = ("domain", "networks", "vips", "hosts", "secrets", "openstack", "lab", "services", "baseline",
-                  "galera")
+                  "galera", "rabbitmq", "memcached")
 
 
 # MariaDB Galera (``brine:galera``, optional): the cluster's name and SST method; the secrets
@@ -187,6 +187,9 @@ class _Checker:
         self.check_openstack(self.inv.get("openstack", {}), f"{root}:openstack")
         self.check_baseline(self.inv.get("baseline", {}), f"{root}:baseline")
         self.check_galera(self.inv.get("galera", {}), f"{root}:galera")
+        # RabbitMQ and memcached on the controllers (docs/rabbitmq.md): brinelib's rules.
+        for path, message in rabbitmq.check(self.inv) + memcached.check(self.inv.get("memcached", {})):
+            self.err(f"{root}:{path}", message)
         self.check_load_balancer(root)
         return self.errors
 
@@ -788,6 +791,8 @@ def _normalise_checked(inventory):
         "baseline": baseline_settings(inventory),
         # MariaDB Galera on the controllers (docs/galera.md).
         "galera": {**GALERA_DEFAULTS, **(inventory.get("galera") or {})},
+        "rabbitmq": rabbitmq.settings(inventory),
+        "memcached": memcached.settings(inventory),
     }
     for name, net in inventory["networks"].items():
         out["networks"][name] = {"mtu": 1500, "vlan": None, **net, "cidr": str(_net(net["cidr"]))}

@@ -83,8 +83,6 @@ def lab_noop_applies(hosts, runs):
     import shutil
 
     import yaml
-
-    sys.path.insert(0, str(REPO))
     from lab.core import Lab, minion_restarts
 
     lab = Lab(log=lambda msg: None)

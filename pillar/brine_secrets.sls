@@ -18,6 +18,7 @@ ROLE_SECRETS = {
         "haproxy_stats_password",
         "keepalived_auth",
         "rabbitmq_password",
+        "rabbitmq_erlang_cookie",
         "keystone_admin_password",
     ),
 }

@@ -160,3 +160,47 @@ def _local(text):
         return None
 
 
+
+
+def show_sls(salt_call, sls, pillar=None, minion_id="ubuntu1", netns=None):
+    """``salt-call --local state.show_sls <sls>`` as ``minion_id`` with ``pillar``, inside the
+    network namespace ``netns`` when given (one whose NIC carries an inventory MAC makes
+    brine_inventory.this_machine() True there); the rendered states."""
+    extra = [f"pillar={json.dumps(pillar)}"] if pillar else []
+    cmd = salt_call.command("state.show_sls", sls, *extra, minion_id=minion_id)
+    if netns:
+        cmd = ["ip", "netns", "exec", netns] + cmd
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
+    out = _local(proc.stdout)
+    assert isinstance(out, dict), (proc.stdout[-2000:], proc.stderr[-2000:])
+    return out
+
+
+def state_args(state):
+    """The arguments of one rendered state (``show_sls``'s value for an id), merged."""
+    fun = next(k for k in state if not k.startswith("__"))
+    merged = {}
+    for item in state[fun]:
+        if isinstance(item, dict):
+            merged.update(item)
+    return merged
+
+
+class Clock:
+    """Laps of a long functional test, printed by ``report()``."""
+
+    def __init__(self, title):
+        self.title = title
+        self.start = self.last = time.monotonic()
+        self.laps = []
+
+    def lap(self, what):
+        now = time.monotonic()
+        self.laps.append((what, now - self.last))
+        self.last = now
+
+    def report(self):
+        print(f"\n{self.title}:")
+        for what, seconds in self.laps:
+            print(f"  {what:<55} {seconds:6.1f} s")
+        print(f"  {'total':<55} {time.monotonic() - self.start:6.1f} s")

@@ -17,6 +17,7 @@ turn a signed, admitted event into the reactor's high data.
   option ``brine_highstate_on_start`` is False; an unsigned start of a minion never seen signing
   gets the sign-in orchestration instead (:func:`decide_signin`).
 * ``brine/galera/stopped``: a stop that was not clean runs ``salt-run brine.galera_recover``.
+* ``brine/rabbitmq/partition`` (a controller's partition check): recorded.
 
 The target of every action is the sender, never a payload field; every payload field is checked;
 a payload that names another minion, has unknown keys or an invalid value is rejected: nothing
@@ -28,7 +29,7 @@ import logging
 import re
 import time
 
-from brinelib import names
+from brinelib import names, rabbitmq
 from brinelib.events import (
     CLAIM_KEYS,
     RESELECT_DONE_MAX,
@@ -253,6 +254,20 @@ def decide_vip(tag, data):
     return minion, record, []
 
 
+def decide_rabbitmq_partition(tag, data):
+    """Validate ``brine/rabbitmq/partition`` (the sender's RabbitMQ partitions list changed;
+    salt/rabbitmq's partition check): ``(minion, record, [])``, recorded only, or Rejected."""
+    if tag != rabbitmq.PARTITION_TAG:
+        raise Rejected(f"unexpected tag {shown(tag)}")
+    minion, payload = envelope(data)
+    only_keys(payload, ("partitions", "running") + CLAIM_KEYS)
+    try:
+        record = rabbitmq.check_partition_payload(payload)
+    except ValueError as exc:
+        raise Rejected(str(exc)) from None
+    return minion, record, []
+
+
 def decide_echo(tag, data):
     """Validate ``brine/echo/request`` (the reactor's liveness probe): ``(minion, record,
     [event.send brine/echo/reply])`` to the sender only, or Rejected."""
@@ -277,6 +292,8 @@ def decide(kind, tag, data, enabled=True):
         return decide_echo(tag, data)
     if kind == "vip":
         return decide_vip(tag, data)
+    if kind == "rabbitmq_partition":
+        return decide_rabbitmq_partition(tag, data)
     raise Rejected(f"no reaction of kind {shown(kind)}")
 
 

@@ -19,7 +19,7 @@ COMMON_FEATURES = ("brine", "baseline", "network")
 ROLE_FEATURES = {
     "bootstrap": ("bootstrap",),
     "registry": ("registry",),
-    "controller": ("nova_console", "galera", "haproxy", "keepalived"),
+    "controller": ("nova_console", "galera", "haproxy", "keepalived", "rabbitmq", "memcached"),
     "storage": ("storage",),
     "compute": ("nova_console",),
     "deployer": ("nova_console",),

@@ -80,11 +80,13 @@ chroot "$rootfs" /bin/sh -ec '
   # Every daemon a role may need is installed but off: the roles decide what runs.
   for unit in openvswitch-switch ovsdb-server ovs-vswitchd isc-dhcp-server isc-dhcp-server6 chrony \
               unbound unbound-resolvconf squid tftpd-hpa lvm2-monitor ifupdown-wait-online networking \
-              e2scrub_reap keepalived haproxy mariadb; do
+              e2scrub_reap keepalived haproxy mariadb rabbitmq-server memcached; do
     systemctl disable "$unit.service" 2>/dev/null || true
   done
   # Socket activation would start a stand-alone MariaDB on the first client (never a Galera node).
   systemctl disable mariadb.socket mariadb-extra.socket 2>/dev/null || true
+  # epmd on every address of every guest; salt/rabbitmq binds it (a drop-in) on the controllers.
+  systemctl disable epmd.socket 2>/dev/null || true
   # Periodic housekeeping only costs CPU on a shared 2-core machine.
   for t in apt-daily apt-daily-upgrade e2scrub_all fstrim man-db dpkg-db-backup logrotate systemd-tmpfiles-clean; do
     systemctl mask "$t.timer" 2>/dev/null || true

@@ -20,30 +20,13 @@ import pytest
 
 import brine_galera as g
 from brinelib import galera
-from brine_testlib import wait_for
+from brine_testlib import Clock, wait_for
 from galera_testbed import MONITOR_PASSWORD, SST_PASSWORD, GaleraBed
 
 # Root (network namespaces) and mariadb-server, galera-4 and mariadb-backup (scripts/setup-env.sh
 # installs them) are required: without them these tests fail, they are never skipped.
 
 NAMES = ["ubuntu1", "ubuntu2", "ubuntu3"]
-
-
-class Clock:
-    def __init__(self):
-        self.start = self.last = time.monotonic()
-        self.laps = []
-
-    def lap(self, what):
-        now = time.monotonic()
-        self.laps.append((what, now - self.last))
-        self.last = now
-
-    def report(self):
-        print("\ngalera functional timings:")
-        for what, seconds in self.laps:
-            print(f"  {what:<55} {seconds:6.1f} s")
-        print(f"  {'total':<55} {time.monotonic() - self.start:6.1f} s")
 
 
 def insert(node, first, count):
@@ -53,7 +36,7 @@ def insert(node, first, count):
 
 
 def test_formation_outage_recovery_and_health(tmp_path):
-    clock = Clock()
+    clock = Clock("galera functional timings")
     extra = {"ubuntu2": {"wsrep_provider_options": "gcache.size=32M;pc.weight=3"}}
     with GaleraBed(str(tmp_path), NAMES, extra=extra) as bed:
         n1, n2, n3 = (bed.nodes[n] for n in NAMES)

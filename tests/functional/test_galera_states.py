@@ -9,7 +9,9 @@ import json
 import os
 import subprocess
 
+import brine_testlib
 import pytest
+from brine_testlib import state_args
 
 
 SECRETS = {"brine_secrets": {"mariadb_root_password": "root-pw", "galera_sst_password": "sst-pw",
@@ -17,14 +19,7 @@ SECRETS = {"brine_secrets": {"mariadb_root_password": "root-pw", "galera_sst_pas
 
 
 def show_sls(salt_call, netns=None):
-    cmd = salt_call.command("state.show_sls", "galera", f"pillar={json.dumps(SECRETS)}", minion_id="ubuntu1")
-    if netns:
-        cmd = ["ip", "netns", "exec", netns] + cmd
-    from brine_testlib import REPO, _local
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
-    out = _local(proc.stdout)
-    assert isinstance(out, dict), (proc.stdout[-2000:], proc.stderr[-2000:])
-    return out
+    return brine_testlib.show_sls(salt_call, "galera", SECRETS, netns=netns)
 
 
 @pytest.fixture
@@ -39,29 +34,20 @@ def ubuntu1_netns():
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-def args_of(state):
-    fun = next(k for k in state if not k.startswith("__"))
-    merged = {}
-    for item in state[fun]:
-        if isinstance(item, dict):
-            merged.update(item)
-    return merged
-
-
 def test_controller_renders_config_secrets_files_and_health(salt_call, ubuntu1_netns):
     out = show_sls(salt_call, ubuntu1_netns)
-    config = args_of(out["galera-config"])
+    config = state_args(out["galera-config"])
     assert "bind-address = 10.10.0.11" in config["contents"]
     assert "wsrep_cluster_address = gcomm://10.10.0.11,10.10.0.12,10.10.0.13" in config["contents"]
     assert config["check_cmd"] == "/usr/local/sbin/brine-galera-check-cnf"
     assert "sst-pw" not in config["contents"]
-    sst = args_of(out["galera-sst-auth"])
+    sst = state_args(out["galera-sst-auth"])
     assert (sst["mode"], sst["group"], sst["show_changes"]) == ("0640", "mysql", False)
     assert "wsrep_sst_auth = brine_sst:sst-pw" in sst["contents"]
-    health = args_of(out["galera-health-options"])
+    health = state_args(out["galera-health-options"])
     assert (health["mode"], health["user"], health["show_changes"]) == ("0600", "root", False)
-    assert "Restart=no" in args_of(out["galera-dropin"])["contents"]
-    assert "ExecStopPost=-+/usr/local/sbin/brine-galera-stopped" in args_of(out["galera-dropin"])["contents"]
+    assert "Restart=no" in state_args(out["galera-dropin"])["contents"]
+    assert "ExecStopPost=-+/usr/local/sbin/brine-galera-stopped" in state_args(out["galera-dropin"])["contents"]
     # mariadb is enabled, never started or bootstrapped by the states
     assert "enabled" in out["galera-mariadb-enabled"]["service"]
     for sid, state in out.items():
@@ -106,7 +92,7 @@ def test_stop_hook_sends_a_clean_event_in_the_background(salt_call, ubuntu1_netn
     from brinelib import decisions
     out = show_sls(salt_call, ubuntu1_netns)
     hook = tmp_path / "brine-galera-stopped"
-    hook.write_text(args_of(out["galera-stopped-hook"])["contents"])
+    hook.write_text(state_args(out["galera-stopped-hook"])["contents"])
     hook.chmod(0o755)
     stub = tmp_path / "bin"
     stub.mkdir()
@@ -128,13 +114,9 @@ def test_stop_hook_sends_a_clean_event_in_the_background(salt_call, ubuntu1_netn
 
 
 def test_orchestration_renders_for_the_controllers_in_inventory_order(salt_call):
-    from brine_testlib import REPO, _local
-    proc = subprocess.run(salt_call.command("state.show_sls", "orch.galera", minion_id="bootstrap"),
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
-    out = _local(proc.stdout)
-    assert isinstance(out, dict), (proc.stdout[-2000:], proc.stderr[-2000:])
-    configured = args_of(out["galera-configured"])
+    out = brine_testlib.show_sls(salt_call, "orch.galera", minion_id="bootstrap")
+    configured = state_args(out["galera-configured"])
     assert configured["tgt"] == ["ubuntu1", "ubuntu2", "ubuntu3"] and configured["tgt_type"] == "list"
     assert configured["sls"] == ["galera"]
-    assert args_of(out["galera-formed"])["name"] == "brine.galera_form"
-    assert args_of(out["galera-accounts"])["sls"] == ["galera.users"]
+    assert state_args(out["galera-formed"])["name"] == "brine.galera_form"
+    assert state_args(out["galera-accounts"])["sls"] == ["galera.users"]

@@ -12,9 +12,12 @@ HOSTS = sorted(example_inventory()["hosts"])
 # The features of each example host that have a map.jinja (network and registry have none).
 EXPECTED_FEATURES = {
     "bootstrap": {"brine", "baseline", "bootstrap", "nova_console"},
-    "ubuntu1": {"brine", "baseline", "nova_console", "galera", "haproxy", "keepalived", "storage"},
-    "ubuntu2": {"brine", "baseline", "nova_console", "galera", "haproxy", "keepalived", "storage"},
-    "ubuntu3": {"brine", "baseline", "nova_console", "galera", "haproxy", "keepalived", "storage"},
+    "ubuntu1": {"brine", "baseline", "nova_console", "galera", "haproxy", "keepalived", "rabbitmq", "memcached",
+                "storage"},
+    "ubuntu2": {"brine", "baseline", "nova_console", "galera", "haproxy", "keepalived", "rabbitmq", "memcached",
+                "storage"},
+    "ubuntu3": {"brine", "baseline", "nova_console", "galera", "haproxy", "keepalived", "rabbitmq", "memcached",
+                "storage"},
 }
 SECRET = "hunter2-not-for-logs"
 

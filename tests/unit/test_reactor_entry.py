@@ -40,7 +40,7 @@ def test_reactors_and_pillar_reach_brinelib(tmp_path, where):
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.splitlines()[-1])
-    assert len(out) == 8
+    assert len(out) == 9
     for name, rendered in out.items():
         assert rendered["result"], (name, rendered["data"])
         if name.endswith(".sls") and name != "brine_events_key.sls":

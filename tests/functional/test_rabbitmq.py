@@ -1,0 +1,93 @@
+"""
+Three real RabbitMQ 3.10 nodes on loopback (tests/rabbitmq_testbed.py), configured with
+brinelib.rabbitmq's files, clustered by brine_rabbitmq's join step one node at a time with the
+first as the seed. Then: all three in cluster_status; a second run changes nothing; a queue an
+OpenStack service declares without arguments on the OpenStack vhost is a quorum queue; a member
+is never reset; a stand-alone node holding a queue of its own is refused, its queue kept.
+Timings are printed.
+"""
+
+import ipaddress
+import subprocess
+import sys
+
+import pytest
+
+import brine_rabbitmq as r
+from amqp_client import Connection
+from brine_testlib import REPO, Clock
+from rabbitmq_testbed import ADDRESS, RabbitBed
+
+# Root and rabbitmq-server (scripts/setup-env.sh installs it) are required: without them these
+# tests fail, they are never skipped.
+
+NAMES = ["rmq1", "rmq2", "rmq3"]
+PASSWORD = "rabbit-pass'word\"x"
+PARTITIONS = REPO / "salt/rabbitmq/files/brine-rabbitmq-partitions.py"
+
+
+def test_cluster_formation_quorum_default_and_refusals(tmp_path):
+    clock = Clock("rabbitmq functional timings")
+    with RabbitBed(str(tmp_path), NAMES) as bed:
+        n1, n2, n3 = (bed.nodes[n] for n in NAMES)
+        seed = n1.name
+        clock.lap("three nodes started")
+        # Network rule: every listener of the bed is on loopback.
+        listeners = bed.listeners()
+        assert listeners and all(ipaddress.ip_address(address).is_loopback for address, _ in listeners), listeners
+        assert r.status(n2.name)["members"] == [n2.name]
+
+        # The seed makes the OpenStack account (the vhost quorum by default from its creation).
+        assert r.ensure_account("openstack", "openstack", node=seed, password=PASSWORD)["changed"] == [
+            "vhost openstack", "user openstack", "permissions of openstack on openstack"]
+        # Formation: one node at a time, each waited for by the join step itself.
+        for node in (n1, n2, n3):
+            assert r.join(seed, node.name)["changed"] == (node is not n1)
+        clock.lap("account and two joins")
+        status = r.status(n3.name)
+        assert status["members"] == sorted(n.name for n in (n1, n2, n3))
+        assert status["running"] == status["members"] and status["partitions"] == []
+
+        # A second run changes nothing.
+        for node in (n1, n2, n3):
+            again = r.join(seed, node.name)
+            assert (again["changed"], again["action"]) == (False, "none"), again
+        assert r.ensure_account("openstack", "openstack", node=n2.name, password=PASSWORD)["changed"] == []
+        assert r.ensure_account("openstack", "openstack", node=seed, password="changed", test=True)["changed"] == [
+            "password of openstack"]
+
+        # A queue declared with no arguments on the OpenStack vhost is a quorum queue, and
+        # declaring it again the same way is no PRECONDITION_FAILED.
+        for node in (n3, n2):
+            with Connection(ADDRESS, node.port, "openstack", PASSWORD, "openstack") as amqp:
+                assert amqp.declare_queue("brine-test") == "brine-test"
+        assert n1.queues("openstack") == {"brine-test": "quorum"}
+        clock.lap("second run, quorum queue")
+
+        # A member is never reset, even holding queues (cluster-wide ones, here).
+        assert r.join(seed, n2.name)["action"] == "none"
+        assert n2.queues("openstack") == {"brine-test": "quorum"}
+
+        # The partition check reads the real cluster_status and, with nothing changed, sends nothing.
+        check = subprocess.run([sys.executable, str(PARTITIONS), "--node", n1.name, "--state",
+                                str(tmp_path / "partitions.json"), "--salt-call", "/bin/false",
+                                "--rabbitmqctl", r.COMMAND["ctl"]], env=bed.env, capture_output=True, text=True,
+                               timeout=120)
+        assert check.returncode == 0, check.stderr
+        assert r.partitions(n1.name) == {"partitions": [], "running": status["members"]}
+
+        # rmq3 leaves (reset, as after a rebuild) and gets a queue of its own: refused by name,
+        # its queue kept.
+        n3.ctl("stop_app")
+        n3.ctl("reset")
+        n3.ctl("start_app")
+        assert r.status(n3.name)["members"] == [n3.name]
+        with Connection(ADDRESS, n3.port, "guest", "guest", "/") as amqp:
+            amqp.declare_queue("local-work")
+        with pytest.raises(r.CommandExecutionError, match=f"{n3.name} is stand-alone but holds 1 queue in vhost /"):
+            r.join(seed, n3.name)
+        assert n3.queues("/") == {"local-work": "classic"}
+        assert r.status(n3.name)["members"] == [n3.name]
+        assert r.status(n1.name)["members"] == sorted([n1.name, n2.name])
+        clock.lap("refusals")
+    clock.report()

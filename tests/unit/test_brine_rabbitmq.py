@@ -1,0 +1,269 @@
+"""The live layer (brine_rabbitmq) against a fake rabbitmqctl: the password only on stdin, the
+join step's commands, the account's idempotence; the brine_rabbitmq states' returns; the
+partition check script; the inventory's rabbitmq and memcached settings in brine_inventory."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+from brine_testlib import REPO, example_inventory, load_extension
+from brinelib import rabbitmq
+
+import brine_inventory
+
+module = load_extension("modules", "brine_rabbitmq")
+state = load_extension("states", "brine_rabbitmq")
+SCRIPT = REPO / "salt/rabbitmq/files/brine-rabbitmq-partitions.py"
+N1, N2 = "rabbit@ubuntu1", "rabbit@ubuntu2"
+PASSWORD = "s3cret pass"
+
+
+class FakeCtl:
+    """rabbitmqctl as a broker with ``vhosts``, ``users`` (name: password), ``permissions`` and
+    ``queues``; records every call's argv and stdin."""
+
+    def __init__(self, members=(N2,)):
+        self.vhosts = {"/": "undefined"}
+        self.users = {"guest": "guest"}
+        self.permissions = {}
+        self.queues = {}
+        self.members = list(members)
+        self.calls = []
+
+    def __call__(self, args, node=None, stdin=None, timeout=None):
+        self.calls.append((list(args), node, stdin))
+        verb, rest = args[0], [a for a in args[1:] if a not in ("--formatter", "json", "--quiet")]
+        if verb == "cluster_status":
+            return 0, json.dumps({"disk_nodes": self.members, "running_nodes": self.members, "partitions": {}}), ""
+        if verb == "list_vhosts":
+            return 0, json.dumps([{"name": n, "default_queue_type": t} for n, t in self.vhosts.items()]), ""
+        if verb == "list_users":
+            return 0, json.dumps([{"user": u, "tags": []} for u in self.users]), ""
+        if verb == "list_queues":
+            return 0, json.dumps([{"name": q} for q in self.queues.get(rest[1], [])]), ""
+        if verb == "list_permissions":
+            return 0, json.dumps(self.permissions.get(rest[1], [])), ""
+        if verb == "add_vhost":
+            self.vhosts[rest[0]] = rest[2]
+        elif verb in ("add_user", "change_password"):
+            self.users[rest[0]] = stdin.rstrip("\n")
+        elif verb == "authenticate_user":
+            return (0 if self.users.get(rest[0]) == stdin.rstrip("\n") else 65), "", "invalid credentials"
+        elif verb == "set_permissions":
+            vhost, user, conf, write, read = rest[1:]
+            self.permissions.setdefault(vhost, []).append({"user": user, "configure": conf, "write": write, "read": read})
+        elif verb == "join_cluster":
+            self.members = sorted(self.members + [rest[0]])
+        return 0, "", ""
+
+    def verbs(self):
+        return [argv[0] for argv, _, _ in self.calls]
+
+
+@pytest.fixture
+def ctl(monkeypatch):
+    fake = FakeCtl()
+    monkeypatch.setattr(module, "_ctl", fake)
+    monkeypatch.setattr(module, "__salt__", {"brine_secrets.get": {"rabbitmq_password": PASSWORD}.__getitem__},
+                        raising=False)
+    return fake
+
+
+def test_the_account_is_made_once_with_the_password_only_on_stdin(ctl):
+    assert module.ensure_account("openstack", "openstack", node=N1)["changed"] == [
+        "vhost openstack", "user openstack", "permissions of openstack on openstack"]
+    assert ctl.vhosts["openstack"] == "quorum" and ctl.users["openstack"] == PASSWORD
+    for argv, node, stdin in ctl.calls:
+        assert PASSWORD not in " ".join(argv) and node == N1
+    assert [stdin for argv, _, stdin in ctl.calls if argv[0] == "add_user"] == [PASSWORD + "\n"]
+    assert module.ensure_account("openstack", "openstack", node=N1)["changed"] == []
+
+
+def test_test_mode_says_what_it_would_do_and_does_nothing(ctl):
+    assert module.ensure_account("openstack", "openstack", test=True)["changed"] == [
+        "vhost openstack", "user openstack", "permissions of openstack on openstack"]
+    assert set(ctl.verbs()) == {"list_vhosts", "list_users"}
+
+
+def test_a_changed_password_is_set_again(ctl):
+    module.ensure_account("openstack", "openstack")
+    ctl.users["openstack"] = "old"
+    assert module.ensure_account("openstack", "openstack")["changed"] == ["password of openstack"]
+    assert ctl.users["openstack"] == PASSWORD
+
+
+def test_a_classic_vhost_is_refused_and_nothing_runs(ctl):
+    ctl.vhosts["openstack"] = "classic"
+    with pytest.raises(module.CommandExecutionError, match="cannot change it"):
+        module.ensure_account("openstack", "openstack")
+    assert ctl.verbs() == ["list_vhosts"]
+
+
+def test_names_that_are_not_plain_are_refused(ctl):
+    with pytest.raises(module.CommandExecutionError):
+        module.ensure_account("open stack", "openstack")
+
+
+def test_a_fresh_node_joins_with_stop_join_start(ctl):
+    assert module.join(N1, N2) == {"changed": True, "action": "join",
+                                   "reason": f"{N2} is stand-alone and fresh: it joins {N1}"}
+    assert [v for v in ctl.verbs() if v not in ("cluster_status", "list_vhosts", "list_users", "list_queues")] == [
+        "stop_app", "join_cluster", "start_app"]
+    assert ["join_cluster", N1] in [argv for argv, _, _ in ctl.calls]
+    ctl.calls.clear()
+    assert module.join(N1, N2)["changed"] is False
+    assert ctl.verbs() == ["cluster_status"]
+
+
+def test_test_mode_join_changes_nothing(ctl):
+    assert module.join(N1, N2, test=True)["changed"] is True
+    assert "join_cluster" not in ctl.verbs() and "stop_app" not in ctl.verbs()
+
+
+def test_a_node_with_a_queue_is_refused_and_left_alone(ctl):
+    ctl.queues["/"] = ["work"]
+    with pytest.raises(module.CommandExecutionError, match=f"{N2} is stand-alone but holds 1 queue in vhost /"):
+        module.join(N1, N2)
+    assert not {"stop_app", "reset", "join_cluster"} & set(ctl.verbs())
+
+
+def test_the_seed_asks_nothing(ctl):
+    assert module.join(N1, N1)["action"] == "none" and ctl.calls == []
+
+
+def test_a_node_that_does_not_answer_is_refused(monkeypatch):
+    monkeypatch.setattr(module, "_ctl", lambda args, node=None, stdin=None, timeout=None: (69, "", "nodedown"))
+    assert module.status(N2) is None
+    with pytest.raises(module.CommandExecutionError, match="does not answer"):
+        module.join(N1, N2)
+
+
+def test_rabbitmqctl_runs_as_an_argument_list(monkeypatch):
+    seen = {}
+
+    def run(argv, **kwargs):
+        seen.update(argv=argv, **kwargs)
+        return subprocess.CompletedProcess(argv, 0, "out", "")
+
+    monkeypatch.setattr(module.subprocess, "run", run)
+    assert module._ctl(["add_user", "openstack"], N1, stdin="pw\n") == (0, "out", "")
+    assert seen["argv"] == ["/usr/sbin/rabbitmqctl", "-n", N1, "add_user", "openstack"] and seen["input"] == "pw\n"
+    assert "shell" not in seen
+
+
+# --------------------------------------------------------------------------- the states
+
+
+@pytest.fixture
+def salt(monkeypatch):
+    box = {"joined": False, "account": ["vhost openstack"], "refuse": None, "calls": []}
+
+    def join(seed, node, test=False):
+        box["calls"].append(("join", test))
+        if box["refuse"]:
+            raise state.CommandExecutionError(box["refuse"])
+        changed = not box["joined"]
+        if not test:
+            box["joined"] = True
+        return {"changed": changed, "action": "join" if changed else "none", "reason": "r"}
+
+    def ensure_account(vhost, user, node=None, test=False):
+        box["calls"].append(("account", test))
+        changed = list(box["account"])
+        if not test:
+            box["account"] = []
+        return {"changed": changed}
+
+    monkeypatch.setattr(state, "__salt__", {"brine_rabbitmq.join": join, "brine_rabbitmq.ensure_account": ensure_account},
+                        raising=False)
+    monkeypatch.setattr(state, "__opts__", {"test": False}, raising=False)
+    return box
+
+
+@pytest.mark.parametrize("fun, args", [("joined", (N1, N2)), ("account_present", ("openstack", "openstack"))])
+def test_the_states_have_the_same_changes_with_and_without_test(salt, monkeypatch, fun, args):
+    monkeypatch.setitem(state.__opts__, "test", True)
+    would = getattr(state, fun)(*args)
+    assert would["result"] is None and would["changes"]
+    monkeypatch.setitem(state.__opts__, "test", False)
+    done = getattr(state, fun)(*args)
+    assert done["result"] is True and done["changes"] == would["changes"]
+    again = getattr(state, fun)(*args)
+    assert again["result"] is True and again["changes"] == {}
+
+
+def test_a_refused_join_fails_the_state_naming_the_node(salt):
+    salt["refuse"] = f"{N2} is stand-alone but holds 1 queue in vhost /: joining would wipe it; nothing done"
+    ret = state.joined(N1, N2)
+    assert ret["result"] is False and ret["changes"] == {} and N2 in ret["comment"]
+    assert salt["calls"] == [("join", True)]
+
+
+def test_no_password_in_a_state_return(salt):
+    assert PASSWORD not in json.dumps(state.account_present("openstack", "openstack"))
+
+
+# --------------------------------------------------------------------------- the partition check script
+
+
+def run_script(tmp_path, status, salt_rc=0):
+    ctl = tmp_path / "rabbitmqctl"
+    ctl.write_text(f"#!/bin/sh\ncat <<'EOF'\n{json.dumps(status)}\nEOF\n")
+    ctl.chmod(0o755)
+    salt_call = tmp_path / "salt-call"
+    salt_call.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {tmp_path}/sent\nexit {salt_rc}\n')
+    salt_call.chmod(0o755)
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--node", N1, "--state", str(tmp_path / "state.json"),
+                           "--salt-call", str(salt_call), "--rabbitmqctl", str(ctl)], capture_output=True, text=True)
+    sent = (tmp_path / "sent").read_text().splitlines() if (tmp_path / "sent").exists() else []
+    return proc.returncode, sent
+
+
+def test_the_script_sends_each_change_once(tmp_path):
+    healthy = {"disk_nodes": [N1, N2], "running_nodes": [N1, N2], "partitions": {}}
+    assert run_script(tmp_path, healthy) == (0, [])
+    split = dict(healthy, running_nodes=[N1], partitions={N1: [N2]})
+    code, sent = run_script(tmp_path, split)
+    assert code == 0 and sent[:3] == ["--log-level=quiet", "brine_sign.send", "brine/rabbitmq/partition"]
+    assert json.loads(sent[3].removeprefix("data=")) == {"partitions": [N2], "running": [N1]}
+    assert run_script(tmp_path, split) == (0, sent)
+    assert len(run_script(tmp_path, healthy)[1]) == 8  # the heal: a second event
+
+
+def test_the_script_tries_again_when_the_master_was_not_told(tmp_path):
+    split = {"disk_nodes": [N1, N2], "running_nodes": [N1], "partitions": {N1: [N2]}}
+    assert run_script(tmp_path, split, salt_rc=1)[0] == 1
+    assert not (tmp_path / "state.json").exists()
+    assert len(run_script(tmp_path, split)[1]) == 8
+
+
+@pytest.mark.parametrize("status", [
+    {"disk_nodes": [N1], "running_nodes": [N1], "partitions": {}},
+    {"disk_nodes": [N1, N2], "running_nodes": [N2, N1], "partitions": {N1: [N2], N2: [N1, N2]}},
+])
+def test_the_script_says_what_brinelib_says(status):
+    spec = importlib.util.spec_from_file_location("brine_rabbitmq_partitions", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.payload(status) == rabbitmq.partition_payload(rabbitmq.parse_cluster_status(json.dumps(status)))
+
+
+# --------------------------------------------------------------------------- the inventory
+
+
+def test_the_example_inventory_is_valid_and_normalised_with_the_settings():
+    inventory = example_inventory()
+    assert brine_inventory.check(inventory) == []
+    normal = brine_inventory.normalise(inventory)
+    assert normal["rabbitmq"] == rabbitmq.DEFAULTS and normal["memcached"]["port"] == 11211
+
+
+def test_inventory_errors_name_the_setting():
+    inventory = example_inventory()
+    inventory["rabbitmq"] = {"vhost": "bad vhost"}
+    inventory["memcached"] = {"memory_mb": 1}
+    del inventory["secrets"]["rabbitmq_erlang_cookie"]
+    paths = sorted(e.path for e in brine_inventory.check(inventory))
+    assert paths == ["brine:memcached:memory_mb", "brine:rabbitmq:vhost", "brine:secrets:rabbitmq_erlang_cookie"]
