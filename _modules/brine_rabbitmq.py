@@ -12,14 +12,7 @@ import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import rabbitmq
-
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - importable without Salt for the tests
-
-    class CommandExecutionError(Exception):
-        pass
-
+from brinelib.errors import CommandExecutionError
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,11 @@ RabbitMQ's cluster membership and the OpenStack account as states (``brine_rabbi
 password is ever in a return.
 """
 
-try:
-    from salt.exceptions import CommandExecutionError
-except ImportError:  # pragma: no cover - importable without Salt for the tests
-    CommandExecutionError = Exception
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib.errors import CommandExecutionError
+from brinelib.state_returns import changed, failed, new_return, unchanged, would_change
 
 __virtualname__ = "brine_rabbitmq"
 
@@ -16,10 +17,6 @@ def __virtual__():
     if "brine_rabbitmq.join" not in __salt__:
         return (False, "the brine_rabbitmq execution module is not available")
     return __virtualname__
-
-
-def _ret(name):
-    return {"name": name, "result": True, "changes": {}, "comment": ""}
 
 
 def joined(name, node):
@@ -34,22 +31,18 @@ def joined(name, node):
             - name: rabbit@ubuntu1
             - node: rabbit@ubuntu2
     """
-    ret = _ret(name)
+    ret = new_return(name)
     try:
         plan = __salt__["brine_rabbitmq.join"](name, node, test=True)
         if not plan["changed"]:
-            ret["comment"] = plan["reason"]
-            return ret
+            return unchanged(ret, plan["reason"])
         changes = {"joined": {"node": node, "cluster": name}}
         if __opts__["test"]:
-            ret.update(result=None, changes=changes, comment=f"would join: {plan['reason']}")
-            return ret
+            return would_change(ret, changes, f"would join: {plan['reason']}")
         done = __salt__["brine_rabbitmq.join"](name, node)
     except CommandExecutionError as exc:
-        ret.update(result=False, comment=str(exc))
-        return ret
-    ret.update(changes=changes, comment=done["reason"])
-    return ret
+        return failed(ret, str(exc))
+    return changed(ret, changes, done["reason"])
 
 
 def account_present(name, user, node=None):
@@ -64,18 +57,14 @@ def account_present(name, user, node=None):
             - name: openstack
             - user: openstack
     """
-    ret = _ret(name)
+    ret = new_return(name)
     try:
         wanted = __salt__["brine_rabbitmq.ensure_account"](name, user, node=node, test=True)["changed"]
         if not wanted:
-            ret["comment"] = f"vhost {name} and user {user} are as they should be"
-            return ret
+            return unchanged(ret, f"vhost {name} and user {user} are as they should be")
         if __opts__["test"]:
-            ret.update(result=None, changes={"account": wanted}, comment=f"would set {', '.join(wanted)}")
-            return ret
+            return would_change(ret, {"account": wanted}, f"would set {', '.join(wanted)}")
         done = __salt__["brine_rabbitmq.ensure_account"](name, user, node=node)["changed"]
     except CommandExecutionError as exc:
-        ret.update(result=False, comment=str(exc))
-        return ret
-    ret.update(changes={"account": done}, comment=f"set {', '.join(done)}")
-    return ret
+        return failed(ret, str(exc))
+    return changed(ret, {"account": done}, f"set {', '.join(done)}")

@@ -47,11 +47,9 @@ import yaml
 
 from lab import image, kernel
 
+from brinelib import commands  # importable through the lab package (lab/__init__.py)
+
 REPO = Path(__file__).resolve().parents[1]
-# Brine's library, from this checkout (the lab runs outside Salt's loader, like the tests).
-if str(REPO / "_utils") not in sys.path:
-    sys.path.append(str(REPO / "_utils"))
-from brinelib import commands  # noqa: E402
 EXEC_PORT = 7100
 DEFAULT_CONTROL_CIDR = "172.31.255.0/24"
 DEFAULT_MEMORY = "768M"
