@@ -66,25 +66,31 @@ def controllers(lab):
     return [name for name, host in lab.layout.hosts.items() if "controller" in host["roles"]]
 
 
-def form_galera(lab, results):
-    """
-    After the highstate: the minions it reconfigured have restarted, then the Galera cluster is
-    formed (or joined, or left alone when whole) by ``salt-run state.orchestrate orch.galera``.
-    Returns ``(failed state comments, seconds)``; ``([], 0)`` when there is no controller.
-    """
-    if not controllers(lab):
-        return [], 0.0
-    lab.wait_minion_restarts(minion_restarts(results))
+def orchestrate(lab, name):
+    """``salt-run state.orchestrate NAME``: ``(failed state comments, seconds)``."""
     started = time.monotonic()
-    out = lab.salt_run("state.orchestrate", "orch.galera", timeout=1800)
+    out = lab.salt_run("state.orchestrate", name, timeout=1800)
     seconds = time.monotonic() - started
     data = out.get("data", out) if isinstance(out, dict) else out
     states = next(iter(data.values()), None) if isinstance(data, dict) and data else None
     if not isinstance(states, dict):
-        return [f"orch.galera gave no state results: {str(out)[:500]}"], seconds
+        return [f"{name} gave no state results: {str(out)[:500]}"], seconds
     failed = [f"{s.get('__id__')}: {str(s.get('comment'))[:300]}" for s in states.values()
               if isinstance(s, dict) and s.get("result") is False]
     return failed, seconds
+
+
+def form_clusters(lab, results):
+    """
+    After the highstate: the minions it reconfigured have restarted, then the controllers'
+    clusters are formed (or joined, or left alone when whole), Galera then RabbitMQ, each by its
+    orchestration. Returns ``{orchestration: (failed state comments, seconds)}``, empty when
+    there is no controller.
+    """
+    if not controllers(lab):
+        return {}
+    lab.wait_minion_restarts(minion_restarts(results))
+    return {name: orchestrate(lab, name) for name in ("orch.galera", "orch.rabbitmq")}
 
 
 def main():
@@ -96,14 +102,14 @@ def main():
     sync_extensions(lab)
     results = lab.salt_json("*", "state.apply")
     seconds = time.monotonic() - started
-    galera_failed, galera_seconds = form_galera(lab, results)
+    clusters = form_clusters(lab, results)
     failed = summarise(lab, results)
     print(f"\n{len(lab.layout.hosts)} hosts converged with salt '*' state.apply in {seconds:.0f} s; "
           f"{failed} with failures.")
-    if controllers(lab):
-        print(f"Galera on {', '.join(controllers(lab))}: salt-run state.orchestrate orch.galera in {galera_seconds:.0f} s; "
-              + ("ok." if not galera_failed else "FAILED:\n    " + "\n    ".join(galera_failed)))
-    return 1 if failed or galera_failed else 0
+    for name, (cluster_failed, cluster_seconds) in clusters.items():
+        print(f"{', '.join(controllers(lab))}: salt-run state.orchestrate {name} in {cluster_seconds:.0f} s; "
+              + ("ok." if not cluster_failed else "FAILED:\n    " + "\n    ".join(cluster_failed)))
+    return 1 if failed or any(cluster_failed for cluster_failed, _ in clusters.values()) else 0
 
 
 if __name__ == "__main__":

@@ -71,9 +71,9 @@ def lab(host_before_lab):
 def converged_lab(lab):
     """What ./main.sh leaves (lab/converge.py): extensions synced, the highstate applied without
     a failed state, the minions it reconfigured restarted, and the controllers' Galera cluster
-    formed. Formed here, before any test power-cycles a controller: a controller that boots
+    formed, then its RabbitMQ cluster. Formed here, before any test power-cycles a controller: a controller that boots
     before the cluster exists tries to join it, and the formation then (rightly) refuses."""
-    from lab.converge import form_galera, sync_extensions
+    from lab.converge import form_clusters, sync_extensions
 
     synced = sync_extensions(lab)
     assert set(synced) == set(lab.layout.hosts), synced
@@ -84,9 +84,9 @@ def converged_lab(lab):
     # again, so the next test's job does not land on a minion that is restarting.
     lab.restarted_minions = lab.wait_minion_restarts(minion_restarts(results))
     lab.first_apply = results
-    failed, seconds = form_galera(lab, results)
-    assert failed == [], failed
-    lab.galera_formed_in = seconds
+    clusters = form_clusters(lab, results)
+    assert {name: failed for name, (failed, _) in clusters.items()} == {"orch.galera": [], "orch.rabbitmq": []}
+    lab.galera_formed_in = clusters["orch.galera"][1]
     return lab
 
 
