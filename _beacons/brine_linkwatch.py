@@ -20,11 +20,6 @@ freely, while ``event.send`` events carry the id of the authenticated connection
 
 import logging
 
-import brinelib
-
-brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib.linkwatch import LinkTracker
-
 log = logging.getLogger(__name__)
 
 __virtualname__ = "brine_linkwatch"
@@ -36,9 +31,19 @@ _TRACKERS = {}
 
 
 def __virtual__():
+    # Loading the execution module also loads Brine's library (brinelib): Salt's beacon loader,
+    # unlike the others, puts no _utils directory on sys.path, so this beacon imports brinelib
+    # only after the module has (_link_tracker).
     if "brine_linkwatch.links" not in __salt__:
         return (False, "the brine_linkwatch beacon needs the brine_linkwatch module (and pyroute2)")
     return __virtualname__
+
+
+def _link_tracker(**kwargs):
+    """A ``brinelib.linkwatch.LinkTracker`` (imported once the execution module loaded brinelib)."""
+    from brinelib.linkwatch import LinkTracker
+
+    return LinkTracker(**kwargs)
 
 
 def settings(config):
@@ -69,7 +74,7 @@ def validate(config):
     if conf.get("interfaces") is not None and not isinstance(conf["interfaces"], list):
         return False, "brine_linkwatch beacon: interfaces must be a list"
     try:
-        LinkTracker(bonds=conf.get("bonds") or {}, interfaces=conf.get("interfaces"))
+        _link_tracker(bonds=conf.get("bonds") or {}, interfaces=conf.get("interfaces"))
     except ValueError as exc:
         return False, f"brine_linkwatch beacon: {exc}"
     return True, "Valid beacon configuration"
@@ -92,7 +97,7 @@ def beacon(config):
         bonds = conf.get("bonds")
         if bonds is None:
             bonds = __salt__["brine_linkwatch.inventory_bonds"]()
-        tracker = _TRACKERS[key] = LinkTracker(bonds=bonds, interfaces=conf.get("interfaces"))
+        tracker = _TRACKERS[key] = _link_tracker(bonds=bonds, interfaces=conf.get("interfaces"))
     interfaces = conf.get("interfaces")
     if interfaces is not None:
         interfaces = sorted(set(interfaces) | set(tracker.member_of))

@@ -694,3 +694,23 @@ def test_watchers_without_bonds_of_their_own_track_the_inventorys_dual_bond():
     beacon.beacon([{"interval": 1}])
     (tracker,) = beacon._TRACKERS.values()
     assert tracker.bonds == {"dualbond": {"members": ["eth2", "eth3"], "backend": "ovs"}}
+
+
+def test_the_beacon_loads_where_salt_puts_no_utils_dir_on_sys_path():
+    """Salt's beacon loader, unlike the others, adds no _utils directory to sys.path: the beacon
+    file must import without brinelib importable (it takes it once the module loaded it)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    beacon = Path(__file__).resolve().parents[2] / "_beacons" / "brine_linkwatch.py"
+    code = (
+        "import importlib.util, sys\n"
+        "sys.path = [p for p in sys.path if not p.rstrip('/').endswith(('_utils', '_modules'))]\n"
+        "spec = importlib.util.spec_from_file_location('brine_linkwatch_beacon', sys.argv[1])\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "assert 'brinelib' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(beacon)], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
