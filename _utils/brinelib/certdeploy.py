@@ -1,0 +1,132 @@
+"""
+Installing a renewed certificate into a running HAProxy (docs/loadbalancer.md), what certbot's
+deploy hook runs: check the chain and key (:mod:`brinelib.certs`), stage the combined PEM beside
+the live one (0600 root), have ``haproxy -c`` load a copy of the configuration that points at the
+staged file, rename it over the live file, then swap it in the running HAProxy through the
+runtime API (no reload, no connection touched); when that fails, a graceful reload. A refused
+certificate changes nothing: the old one keeps serving. Nothing logged or raised holds key material.
+"""
+
+import logging
+import os
+import socket
+import tempfile
+
+from brinelib import certs
+from brinelib.commands import run
+from brinelib.errors import CommandExecutionError
+
+log = logging.getLogger(__name__)
+
+RELOAD = ("systemctl", "reload", "haproxy")
+
+
+def lineage_files(lineage):
+    """certbot's ``RENEWED_LINEAGE`` directory -> (chain file, key file) it holds."""
+    return os.path.join(lineage, "fullchain.pem"), os.path.join(lineage, "privkey.pem")
+
+
+def _read(path, what):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandExecutionError(f"{what} {path}: {exc.strerror if isinstance(exc, OSError) else 'not text'}") from None
+
+
+def _write_private(directory, prefix, text):
+    """A new 0600 file in ``directory`` (owned by root when run as root) holding ``text``."""
+    fd, path = tempfile.mkstemp(prefix=prefix, dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            if os.geteuid() == 0:
+                os.fchown(fh.fileno(), 0, 0)
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+def runtime_command(sock_path, command, timeout=10):
+    """Send one command to HAProxy's stats socket (non-interactive: one command, then HAProxy
+    closes) and return its reply."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(sock_path)
+        conn.sendall(command.encode())
+        chunks = []
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def swap_runtime(sock_path, crt_path, combined):
+    """Swap the certificate HAProxy loaded from ``crt_path`` for ``combined`` through the runtime
+    API; returns None on success, else why it failed (the transaction is aborted)."""
+    try:
+        reply = runtime_command(sock_path, certs.set_command(crt_path, combined))
+        if not certs.set_succeeded(reply):
+            return f"set ssl cert: {reply.strip().splitlines()[0] if reply.strip() else 'no reply'}"
+        reply = runtime_command(sock_path, certs.commit_command(crt_path))
+        if not certs.commit_succeeded(reply):
+            runtime_command(sock_path, certs.abort_command(crt_path))
+            return f"commit ssl cert: {' '.join(reply.split())[:200] or 'no reply'}"
+    except OSError as exc:
+        return f"stats socket {sock_path}: {exc.strerror or exc}"
+    return None
+
+
+def check_staged(haproxy, config, crt_path, staged):
+    """``haproxy -c`` on a copy of ``config`` whose ``crt crt_path`` is ``staged``; raises
+    :class:`CommandExecutionError` with HAProxy's complaint when it refuses."""
+    text = certs.staged_config(_read(config, "haproxy configuration"), crt_path, staged)
+    copy = _write_private(os.path.dirname(staged), ".brine-haproxy-check.", text)
+    try:
+        proc = run([haproxy, "-c", "-q", "-f", copy], check=False)
+    finally:
+        os.unlink(copy)
+    if proc.returncode != 0:
+        said = " ".join((proc.stderr.strip() or proc.stdout.strip()).split())[:400]
+        raise CommandExecutionError(f"haproxy -c refused the new certificate: {said}")
+
+
+def deploy(chain_file, key_file, fqdn, crt_path, config, stats_socket, haproxy="haproxy", reload=RELOAD, now=None):
+    """
+    Install the certificate of ``chain_file`` (leaf first) and ``key_file`` for ``fqdn`` as
+    ``crt_path`` (the file HAProxy's ``crt`` names in ``config``) and make the running HAProxy
+    serve it. Returns ``{"serial", "fingerprint", "method"}``; ``method`` is ``runtime-api`` or
+    ``reload`` (the runtime API failed; ``runtime_error`` says why). Raises
+    :class:`CommandExecutionError` when the certificate is refused (the live file and the running
+    HAProxy unchanged) or neither the runtime API nor the reload worked.
+    """
+    chain_pem, key_pem = _read(chain_file, "certificate chain"), _read(key_file, "private key")
+    try:
+        leaf = certs.check(chain_pem, key_pem, fqdn, now=now)
+        combined = certs.combined_pem(chain_pem, key_pem)
+    except certs.CertProblem as exc:
+        raise CommandExecutionError(f"refused {chain_file}: {exc}") from None
+    staged = _write_private(os.path.dirname(os.path.abspath(crt_path)), "." + os.path.basename(crt_path) + ".", combined)
+    try:
+        try:
+            check_staged(haproxy, config, crt_path, staged)
+        except certs.CertProblem as exc:
+            raise CommandExecutionError(str(exc)) from None
+        os.replace(staged, crt_path)
+    except BaseException:
+        if os.path.exists(staged):
+            os.unlink(staged)
+        raise
+    result = {"serial": leaf.serial, "fingerprint": leaf.fingerprint, "method": "runtime-api"}
+    failed = swap_runtime(stats_socket, crt_path, combined)
+    if failed:
+        log.warning("brine cert deploy: runtime API failed (%s); reloading HAProxy", failed)
+        run(list(reload))
+        result.update(method="reload", runtime_error=failed)
+    log.info("brine cert deploy: %s serves serial %s (%s) via %s", crt_path, leaf.serial, fqdn, result["method"])
+    return result
