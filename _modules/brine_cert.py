@@ -4,6 +4,9 @@ The external endpoint's TLS certificate in HAProxy (docs/loadbalancer.md): a thi
 runs through salt-call.
 """
 
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import certdeploy
 from brinelib.errors import CommandExecutionError
 
