@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +42,24 @@ def load_module(path, name):
 def load_extension(kind, name):
     """Import ``_<kind>/<name>.py`` from the checkout as a plain Python module."""
     return load_module(REPO / f"_{kind}" / f"{name}.py", f"brine_test_{kind}_{name}")
+
+
+def free_port(address="127.0.0.1"):
+    """A TCP port free on ``address`` now (the kernel's pick)."""
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return sock.getsockname()[1]
+
+
+def recv_until(sock, suffix):
+    """Read from ``sock`` until what came ends with ``suffix`` or the peer closed; all of it."""
+    data = b""
+    while not data.endswith(suffix):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def wait_for(predicate, timeout=30.0, interval=0.2):

@@ -10,22 +10,16 @@ the bed started is killed when it closes, also on failure.
 
 import os
 import signal
-import socket
 import subprocess
 
 import brine_rabbitmq
+from brine_testlib import free_port
 from brinelib import rabbitmq
 
 BIN = "/usr/lib/rabbitmq/bin"
 EPMD = "/usr/bin/epmd"
 ADDRESS = "127.0.0.1"
 COOKIE = "brine-test-cookie-not-secret"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind((ADDRESS, 0))
-        return sock.getsockname()[1]
 
 
 class Node:

@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 import cert_factory
+from brine_testlib import free_port, recv_until
 from brinelib import certdeploy
 from brinelib.errors import CommandExecutionError
 from cert_factory import Authority
@@ -39,12 +40,6 @@ frontend external
     bind 127.0.0.1:{port} ssl crt {crt}
     http-request return status 200 content-type text/plain string ok
 """
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Served:
@@ -140,13 +135,7 @@ def request(conn):
 
 
 def read_status(conn):
-    reply = b""
-    while not reply.endswith(b"ok"):
-        chunk = conn.recv(4096)
-        if not chunk:
-            break
-        reply += chunk
-    return reply.split(b"\r\n", 1)[0]
+    return recv_until(conn, b"ok").split(b"\r\n", 1)[0]
 
 
 def served_files(one):

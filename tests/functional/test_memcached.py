@@ -9,26 +9,16 @@ import subprocess
 import time
 
 import pytest
+from brine_testlib import free_port, recv_until
 from brinelib import memcached
 
 WRAPPER = "/usr/share/memcached/scripts/systemd-memcached-wrapper"
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def stats_settings(port):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"stats settings\r\n")
-        data = b""
-        while not data.endswith(b"END\r\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_until(sock, b"END\r\n")
     return dict(line.split(" ", 2)[1:] for line in data.decode().splitlines() if line.startswith("STAT "))
 
 
