@@ -62,6 +62,16 @@ def recv_until(sock, suffix):
     return data
 
 
+def render_file(path, **context):
+    """A file of the state tree rendered as Salt's jinja renderer would (its ``quote`` filter is
+    shlex.quote), with ``context``."""
+    import jinja2
+
+    env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters["quote"] = shlex.quote
+    return env.from_string(Path(path).read_text(encoding="utf-8")).render(**context)
+
+
 def wait_for(predicate, timeout=30.0, interval=0.2):
     """Poll ``predicate`` until it returns something true; return it (or, after ``timeout``
     seconds, the last falsy value)."""

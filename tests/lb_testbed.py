@@ -22,10 +22,9 @@ import tempfile
 import threading
 import time
 
-import jinja2
 import shlex
 
-from brine_testlib import REPO, load_extension
+from brine_testlib import REPO, load_extension, render_file
 
 lb = load_extension("modules", "brine_lb")
 _counter = itertools.count()
@@ -44,9 +43,7 @@ def ip(*args, check=True):
 
 def render_notify(salt_call, timeout=60):
     """The notify script as salt/keepalived/config.sls renders it (Salt's `quote` is shlex.quote)."""
-    env = jinja2.Environment(keep_trailing_newline=True)
-    env.filters["quote"] = shlex.quote
-    return env.from_string(NOTIFY_TEMPLATE.read_text()).render(salt_call=salt_call, timeout=timeout)
+    return render_file(NOTIFY_TEMPLATE, salt_call=salt_call, timeout=timeout)
 
 
 def write_executable(path, text):

@@ -5,7 +5,9 @@ through the runtime API, an open connection survives the swap, a refused certifi
 nothing, and without the runtime API a graceful reload (master-worker) serves it.
 """
 
+import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -19,13 +21,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 import cert_factory
-from brine_testlib import free_port, recv_until
+from brine_testlib import REPO, SaltCall, free_port, recv_until, render_file
 from brinelib import certdeploy
 from brinelib.errors import CommandExecutionError
 from cert_factory import Authority
 
 FQDN = "external.lab.home.arpa"
 HAPROXY = shutil.which("haproxy")
+HOOK_TEMPLATE = REPO / "salt" / "haproxy" / "files" / "brine-cert-deploy.jinja"
 
 pytestmark = pytest.mark.skipif(not HAPROXY, reason="haproxy is installed by scripts/setup-env.sh")
 
@@ -262,3 +265,38 @@ def test_clients_see_no_failure_across_repeated_swaps(ca, served):
     assert failures == []
     assert one.serial() == format(leaf.serial_number, "X")
     assert len(seen) >= 5
+
+
+def test_the_hook_script_runs_the_deploy_through_salt_call(ca, served, tmp_path):
+    """certbot's way: the rendered hook with RENEWED_LINEAGE, salt-call (the venv's, masterless
+    against the checkout) loading brine_cert and brinelib; then a refused certificate fails it."""
+    one, _, _ = served()
+    salt = SaltCall(tmp_path / "salt")
+    wrapper = tmp_path / "salt-call"
+    wrapper.write_text(f"#!/bin/sh\nexec {shlex.join(salt.command())} \"$@\"\n")
+    wrapper.chmod(0o755)
+    hook = tmp_path / "brine-cert-deploy"
+    hook.write_text(render_file(HOOK_TEMPLATE, salt_call=str(wrapper), fqdn=FQDN, crt=one.crt, config=one.config,
+                                stats_socket=one.socket))
+    hook.chmod(0o755)
+    lineage = tmp_path / "live"
+    lineage.mkdir()
+
+    def run_hook(chain, key):
+        (lineage / "fullchain.pem").write_text(chain)
+        (lineage / "privkey.pem").write_text(key)
+        return subprocess.run([str(hook)], env={**os.environ, "RENEWED_LINEAGE": str(lineage)}, cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
+
+    chain_b, key_b, leaf_b = ca.leaf()
+    proc = run_hook(chain_b, key_b)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["local"]["method"] == "runtime-api"
+    assert one.serial() == format(leaf_b.serial_number, "X")
+
+    chain_c, _, _ = ca.leaf()
+    proc = run_hook(chain_c, key_b)
+    assert proc.returncode != 0
+    assert "private key: does not match the leaf certificate" in proc.stdout + proc.stderr
+    assert "PRIVATE KEY-----" not in proc.stdout + proc.stderr
+    assert one.serial() == format(leaf_b.serial_number, "X")

@@ -6,9 +6,8 @@ import shlex
 import subprocess
 import sys
 
-import jinja2
 import pytest
-from brine_testlib import REPO, load_extension
+from brine_testlib import REPO, load_extension, render_file
 
 from brinelib.errors import CommandExecutionError
 
@@ -58,11 +57,10 @@ def hook(tmp_path):
                          f"'import json, sys; open(sys.argv[1], \"w\").write(json.dumps(sys.argv[2:]))' "
                          f"{shlex.quote(str(log))} \"$@\"\n")
     salt_call.chmod(0o755)
-    env = jinja2.Environment(keep_trailing_newline=True)
-    env.filters["quote"] = shlex.quote  # Salt's quote filter
     script = tmp_path / "brine-cert-deploy"
-    script.write_text(env.from_string(HOOK_TEMPLATE.read_text()).render(
-        salt_call=str(salt_call), fqdn="ext.lab.home.arpa", crt="/etc/haproxy/certs/ext $(x).pem"))
+    script.write_text(render_file(
+        HOOK_TEMPLATE, salt_call=str(salt_call), fqdn="ext.lab.home.arpa", crt="/etc/haproxy/certs/ext $(x).pem",
+        config="/etc/haproxy/haproxy.cfg", stats_socket="/run/haproxy/admin.sock"))
     script.chmod(0o755)
 
     def run(*args, env=None):
@@ -74,7 +72,8 @@ def hook(tmp_path):
 
 
 SALT_ARGS = ["--local", "--log-level=quiet", "--retcode-passthrough", "brine_cert.deploy",
-             "fqdn=ext.lab.home.arpa", "crt=/etc/haproxy/certs/ext $(x).pem"]
+             "fqdn=ext.lab.home.arpa", "crt=/etc/haproxy/certs/ext $(x).pem", "config=/etc/haproxy/haproxy.cfg",
+             "stats_socket=/run/haproxy/admin.sock"]
 
 
 def test_certbot_runs_the_hook_with_renewed_lineage(hook):
