@@ -71,12 +71,13 @@ def swap_runtime(sock_path, crt_path, combined):
     API; returns None on success, else why it failed (the transaction is aborted)."""
     try:
         reply = runtime_command(sock_path, certs.set_command(crt_path, combined))
-        if not certs.set_succeeded(reply):
-            return f"set ssl cert: {reply.strip().splitlines()[0] if reply.strip() else 'no reply'}"
-        reply = runtime_command(sock_path, certs.commit_command(crt_path))
-        if not certs.commit_succeeded(reply):
+        failed = None if certs.set_succeeded(reply) else "set ssl cert"
+        if not failed:
+            reply = runtime_command(sock_path, certs.commit_command(crt_path))
+            failed = None if certs.commit_succeeded(reply) else "commit ssl cert"
+        if failed:
             runtime_command(sock_path, certs.abort_command(crt_path))
-            return f"commit ssl cert: {' '.join(reply.split())[:200] or 'no reply'}"
+            return f"{failed}: {' '.join(reply.split())[:200] or 'no reply'}"
     except OSError as exc:
         return f"stats socket {sock_path}: {exc.strerror or exc}"
     return None
