@@ -18,12 +18,15 @@ lines). One converging apply per size comes first.
 
 Prints min/median/max seconds per case; nothing is asserted.
 
-Measured on the 2-core Xeon, 3 runs each, medians (min-max):
+Measured on the 2-core Xeon, 3 runs each, medians (min-max); the masterless figures in one
+sitting with the code before the inventory memo and the PXE change (e4860a6) and after:
 
     masterless show_highstate           4 hosts            64 hosts           64 / 4
-    bootstrap                           0.96 (0.93-1.07)   1.14 (1.11-1.14)   1.19
-    ubuntu1 (controller, compute)       1.03 (1.02-1.04)   1.06 (1.05-1.13)   1.03
-    lab no-op state.apply (--lab)
+    bootstrap, before                   0.97 (0.95-1.03)   2.01 (1.96-2.02)   2.07
+    bootstrap, after                    0.97 (0.94-0.99)   1.12 (1.12-1.14)   1.15
+    ubuntu1, before                     1.04 (1.03-1.05)   1.28 (1.27-1.29)   1.23
+    ubuntu1, after                      1.12 (1.10-1.16)   1.21 (1.21-1.21)   1.08
+    lab no-op state.apply (--lab), after, before RabbitMQ and memcached joined the controllers
     bootstrap                           19.4 (18.2-20.4)   25.4 (24.1-25.6)   1.31
     ubuntu1                             17.2 (17.1-17.3)   18.5 (18.4-19.1)   1.08
 
