@@ -12,6 +12,7 @@ message.
 
 import base64
 import binascii
+import fcntl
 import grp
 import logging
 import os
@@ -72,9 +73,9 @@ def _key_files(path):
     return found
 
 
-def _read_repository(path):
+def _read_repository(path, files=None):
     repo = {}
-    for index, full in _key_files(path).items():
+    for index, full in (_key_files(path) if files is None else files).items():
         with open(full, "rb") as fh:
             repo[index] = fh.read()
     return repo
@@ -121,6 +122,16 @@ def read_keys(kind="fernet", path=None):
     """
     repo = _read_repository(_repository_path(kind, path))
     return {str(index): base64.b64encode(value).decode("ascii") for index, value in sorted(repo.items())}
+
+
+def _sync_plan(path, source, uid, gid):
+    """``(plan, key files)`` for this node's repository at ``path``; a refusal as Salt's error."""
+    files = _key_files(path)
+    try:
+        plan = keystone_keys.sync_plan(source, _read_repository(path, files), rewrite=_misowned(files, uid, gid))
+    except keystone_keys.KeySyncRefused as exc:
+        raise CommandExecutionError(f"{path}: {exc}") from None
+    return plan, files
 
 
 def _decode(keys):
@@ -210,28 +221,29 @@ def apply_keys(keys, kind="fernet", path=None, user="keystone", group="keystone"
     path = _repository_path(kind, path)
     source = _decode(keys)
     uid, gid = _owner(user, group)
-    files = _key_files(path)
-    target = _read_repository(path)
-    try:
-        plan = keystone_keys.sync_plan(source, target, rewrite=_misowned(files, uid, gid))
-    except keystone_keys.KeySyncRefused as exc:
-        raise CommandExecutionError(f"{path}: {exc}") from None
-    result = keystone_keys.changes(plan)
+    plan, _ = _sync_plan(path, source, uid, gid)
     if test or not plan:
-        return result
+        return keystone_keys.changes(plan)
     staging = _staging_path(path)
     _ensure_directory(path, DIRECTORY_MODE, uid, gid)
     _ensure_directory(staging, DIRECTORY_MODE, os.geteuid(), os.getegid())
-    _clear(staging)
-    writes = [index for op, index in plan if op == "write"]
-    staged = {index: _stage(staging, index, source[index], uid, gid) for index in writes}
-    fsync_directory(staging)
-    for index in writes:
-        os.replace(staged[index], os.path.join(path, str(index)))
-    fsync_directory(path)
-    for op, index in plan:
-        if op == "remove":
-            os.unlink(files[index])
-    fsync_directory(path)
+    lock = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one sync at a time; the plan is made again under the lock
+        plan, files = _sync_plan(path, source, uid, gid)
+        _clear(staging)
+        writes = [index for op, index in plan if op == "write"]
+        staged = {index: _stage(staging, index, source[index], uid, gid) for index in writes}
+        fsync_directory(staging)
+        for index in writes:
+            os.replace(staged[index], os.path.join(path, str(index)))
+        fsync_directory(path)
+        for op, index in plan:
+            if op == "remove":
+                os.unlink(files[index])
+        fsync_directory(path)
+    finally:
+        os.close(lock)
+    result = keystone_keys.changes(plan)
     log.info("%s: keys written %s, removed %s", path, result["added"], result["removed"])
     return result

@@ -3,9 +3,12 @@ follower's sync (owner and mode, test mode, refusals, a crash between staging an
 Keystone's view of the directory after every file operation)."""
 
 import base64
+import fcntl
 import itertools
 import os
 import stat
+import threading
+import time
 
 import pytest
 
@@ -242,3 +245,33 @@ def test_keystone_can_read_every_key_after_every_file_operation(tmp_path, monkey
         assert view[max(view)] in source.values()
         if n >= writes:
             assert {i: source[i] for i in source} == {i: view[i] for i in source}
+
+
+def test_a_stale_sync_waiting_for_a_running_one_is_refused_after_it(tmp_path):
+    """Two syncs on one node: the second waits for the first's lock, then plans again and, its
+    keys now older than the node's, is refused instead of undoing the newer set."""
+    states = rotator_states()
+    path = tmp_path / "k"
+    write_repo(path, states[1])
+    apply(states[2], path)  # creates the staging directory
+    lock = os.open(bk._staging_path(str(path)), os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    outcome = []
+
+    def stale():
+        try:
+            outcome.append(apply(states[3], path))
+        except CommandExecutionError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=stale)
+    thread.start()
+    time.sleep(0.3)
+    assert not outcome, "the second sync must wait for the lock"
+    write_repo(path, states[-1])  # the running sync lands the newest set
+    for index in set(states[2]) - set(states[-1]):
+        os.unlink(path / str(index))
+    os.close(lock)
+    thread.join(10)
+    assert isinstance(outcome[0], CommandExecutionError) and "newer than the source" in str(outcome[0])
+    assert keystone_view(path) == states[-1]
