@@ -110,9 +110,10 @@ def read_keys(kind="fernet", path=None):
     :func:`apply_keys` on the other controllers.
 
     SENSITIVE: the return value is the key material itself. Call it only from an orchestration
-    or runner that passes it straight on (pillar given on the command line of the target's
-    ``apply_keys``, or another channel only the master and the target read); never print it,
-    return it to a job cache that others read, log it or put it in an event.
+    or runner that passes it straight to the follower's ``apply_keys`` (as pillar sent to that
+    one minion, never on a shell command line where ``ps`` shows it); Salt's job cache keeps
+    arguments and returns, so it must stay readable by root only. Never print it, log it or
+    put it in an event.
 
     CLI Example:
 
