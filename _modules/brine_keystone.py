@@ -217,6 +217,7 @@ def apply_keys(keys, kind="fernet", path=None, user="keystone", group="keystone"
 
     .. code-block:: bash
 
+        # by hand in a lab only: the keys on a command line show in ps
         salt ctl2 brine_keystone.apply_keys "$KEYS" kind=fernet test=True
     """
     path = _repository_path(kind, path)
