@@ -57,7 +57,8 @@ def parse_since(since):
     return parsed.timestamp()
 
 
-def _fsync_directory(directory):
+def fsync_directory(directory):
+    """Make a rename or removal in ``directory`` durable (fsync of the directory itself)."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -83,7 +84,7 @@ def replace_file(path, data):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def move_aside(path, now=None):
@@ -92,7 +93,7 @@ def move_aside(path, now=None):
     aside = f"{path}.corrupt-{when.strftime('%Y%m%dT%H%M%S%fZ')}"
     os.replace(path, aside)
     os.chmod(aside, 0o600)
-    _fsync_directory(os.path.dirname(path) or ".")
+    fsync_directory(os.path.dirname(path) or ".")
     return aside
 
 

@@ -1,0 +1,251 @@
+"""
+Keystone's Fernet and credential key repositories on a controller: their digest, the rotator's
+keys for the master to relay, and a follower's sync (docs/keystone-keys.md).
+
+The rules and the plan are ``brinelib.keystone_keys``; this module reads and writes the files.
+A sync never shows Keystone a half-written or unreadable key: each key is written in a staging
+directory next to the repository (``.fernet-keys.staging``, which Keystone never lists), owned by
+the Keystone user, mode 0600, fsynced, then renamed into place; keys the rotator no longer has
+are removed only after every new key is in place. Key bytes are never logged nor put in a
+message.
+"""
+
+import base64
+import binascii
+import fcntl
+import grp
+import logging
+import os
+import pwd
+import stat
+
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib import keystone_keys
+from brinelib.errors import CommandExecutionError
+from brinelib.stores import fsync_directory
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "brine_keystone"
+__load__ = ["key_digest", "read_keys", "apply_keys"]
+
+# Debian 12's keystone package: [fernet_tokens] and [credential] key_repository.
+DEFAULT_PATHS = {"fernet": "/etc/keystone/fernet-keys", "credential": "/etc/keystone/credential-keys"}
+KEY_MODE = 0o600
+DIRECTORY_MODE = 0o700
+
+
+def __virtual__():
+    if not hasattr(os, "fchown"):
+        return (False, "brine_keystone needs a POSIX system (file owners)")
+    return __virtualname__
+
+
+def _repository_path(kind, path):
+    if kind not in DEFAULT_PATHS:
+        raise CommandExecutionError(f"kind {kind!r}: expected one of {', '.join(DEFAULT_PATHS)}")
+    return path or DEFAULT_PATHS[kind]
+
+
+def _staging_path(path):
+    """The staging directory: beside the repository, so a rename into it stays on one filesystem."""
+    parent, name = os.path.split(os.path.normpath(path))
+    return os.path.join(parent, f".{name}.staging")
+
+
+def _key_files(path):
+    """``{index: file path}`` of the key files Keystone loads from ``path`` (none when it is missing)."""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for name in names:
+        try:
+            index = keystone_keys.key_index(name)
+        except keystone_keys.KeySyncRefused as exc:
+            raise CommandExecutionError(f"{path}: {exc}") from None
+        full = os.path.join(path, name)
+        if index is not None and os.path.isfile(full) and os.path.getsize(full) > 0:
+            found[index] = full
+    return found
+
+
+def _read_repository(path, files=None):
+    repo = {}
+    for index, full in (_key_files(path) if files is None else files).items():
+        with open(full, "rb") as fh:
+            repo[index] = fh.read()
+    return repo
+
+
+def key_digest(kind="fernet", path=None):
+    """
+    The digest of this node's key repository (indexes and contents; no key bytes):
+    ``{"path", "digest", "primary", "keys": {index: digest}}``. A missing or empty repository
+    has ``primary`` None and ``brinelib.keystone_keys.EMPTY_DIGEST``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt -G 'roles:controller' brine_keystone.key_digest
+        salt-call brine_keystone.key_digest kind=credential
+    """
+    path = _repository_path(kind, path)
+    repo = _read_repository(path)
+    return {
+        "path": path,
+        "digest": keystone_keys.digest(repo),
+        "primary": keystone_keys.primary(repo),
+        "keys": {str(index): value for index, value in sorted(keystone_keys.digests(repo).items())},
+    }
+
+
+def read_keys(kind="fernet", path=None):
+    """
+    The rotator's keys, ``{"index": base64 of the file}``, for the master to hand to
+    :func:`apply_keys` on the other controllers.
+
+    SENSITIVE: the return value is the key material itself. Call it only from an orchestration
+    or runner that passes it straight to the follower's ``apply_keys`` (as pillar sent to that
+    one minion, never on a shell command line where ``ps`` shows it); Salt's job cache keeps
+    arguments and returns, so it must stay readable by root only. Never print it, log it or
+    put it in an event.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 brine_keystone.read_keys --out=quiet
+    """
+    repo = _read_repository(_repository_path(kind, path))
+    return {str(index): base64.b64encode(value).decode("ascii") for index, value in sorted(repo.items())}
+
+
+def _sync_plan(path, source, uid, gid):
+    """``(plan, key files)`` for this node's repository at ``path``; a refusal as Salt's error."""
+    files = _key_files(path)
+    try:
+        plan = keystone_keys.sync_plan(source, _read_repository(path, files), rewrite=_misowned(files, uid, gid))
+    except keystone_keys.KeySyncRefused as exc:
+        raise CommandExecutionError(f"{path}: {exc}") from None
+    return plan, files
+
+
+def _decode(keys):
+    if not isinstance(keys, dict):
+        raise CommandExecutionError("keys must be a mapping of index to base64 key file")
+    source = {}
+    for name, encoded in keys.items():
+        try:
+            index = keystone_keys.key_index(str(name))
+            value = base64.b64decode(str(encoded), validate=True)
+        except keystone_keys.KeySyncRefused as exc:
+            raise CommandExecutionError(str(exc)) from None
+        except (binascii.Error, ValueError):
+            raise CommandExecutionError(f"key {name!r} is not base64") from None
+        if index is None:
+            raise CommandExecutionError(f"key {name!r}: an index is a whole number")
+        source[index] = value
+    return source
+
+
+def _owner(user, group):
+    try:
+        uid = pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise CommandExecutionError(f"user {user!r} does not exist (is keystone installed?)") from None
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise CommandExecutionError(f"group {group!r} does not exist (is keystone installed?)") from None
+    return uid, gid
+
+
+def _misowned(files, uid, gid):
+    """Indexes of key files Keystone may not read as intended: another owner or another mode."""
+    wrong = []
+    for index, full in files.items():
+        st = os.stat(full)
+        if (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (uid, gid, KEY_MODE):
+            wrong.append(index)
+    return wrong
+
+
+def _ensure_directory(path, mode, uid, gid):
+    if not os.path.isdir(path):
+        os.makedirs(os.path.dirname(os.path.normpath(path)) or ".", exist_ok=True)
+        os.mkdir(path, mode)
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+        fsync_directory(os.path.dirname(os.path.normpath(path)) or ".")
+
+
+def _stage(staging, index, content, uid, gid):
+    """Write one key in the staging directory, owned and 0600 before a byte is written."""
+    staged = os.path.join(staging, str(index))
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, KEY_MODE)
+    try:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, KEY_MODE)
+        os.write(fd, content)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return staged
+
+
+def _clear(staging):
+    """Remove what an interrupted sync left in the staging directory."""
+    for name in os.listdir(staging):
+        os.unlink(os.path.join(staging, name))
+
+
+def apply_keys(keys, kind="fernet", path=None, user="keystone", group="keystone", test=False):
+    """
+    Make this node's key repository equal to ``keys`` (``{"index": base64}``, as
+    :func:`read_keys` returns them on the rotator): new and changed keys first (staged, owned by
+    ``user``:``group``, 0600, renamed into place), then the keys the rotator no longer has.
+    Returns ``{"added": [indexes written], "removed": [indexes removed]}``, the same with
+    ``test=True`` (nothing written). Refused: no keys, a key that is not a Fernet key, and a node
+    whose primary key is newer than the given set (see ``brinelib.keystone_keys.sync_plan``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        # by hand in a lab only: the keys on a command line show in ps
+        salt ctl2 brine_keystone.apply_keys "$KEYS" kind=fernet test=True
+    """
+    path = _repository_path(kind, path)
+    source = _decode(keys)
+    uid, gid = _owner(user, group)
+    plan, _ = _sync_plan(path, source, uid, gid)
+    if test or not plan:
+        return keystone_keys.changes(plan)
+    staging = _staging_path(path)
+    _ensure_directory(path, DIRECTORY_MODE, uid, gid)
+    _ensure_directory(staging, DIRECTORY_MODE, os.geteuid(), os.getegid())
+    lock = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one sync at a time; the plan is made again under the lock
+        plan, files = _sync_plan(path, source, uid, gid)
+        _clear(staging)
+        writes = [index for op, index in plan if op == "write"]
+        staged = {index: _stage(staging, index, source[index], uid, gid) for index in writes}
+        fsync_directory(staging)
+        for index in writes:
+            os.replace(staged[index], os.path.join(path, str(index)))
+        fsync_directory(path)
+        for op, index in plan:
+            if op == "remove":
+                os.unlink(files[index])
+        fsync_directory(path)
+    finally:
+        os.close(lock)
+    result = keystone_keys.changes(plan)
+    log.info("%s: keys written %s, removed %s", path, result["added"], result["removed"])
+    return result
