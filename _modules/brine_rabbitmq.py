@@ -12,6 +12,7 @@ import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import rabbitmq
+from brinelib.commands import run
 from brinelib.errors import CommandExecutionError
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,7 @@ def _ctl(args, node=None, stdin=None, timeout=TIMEOUT):
     """``(returncode, stdout, stderr)`` of rabbitmqctl ``args`` (against ``node`` when given)."""
     argv = [COMMAND["ctl"]] + (["-n", node] if node else []) + list(args)
     try:
-        proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout,
-                              env=COMMAND["env"], check=False)
+        proc = run(argv, check=False, timeout=timeout, input=stdin, env=COMMAND["env"])
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 127, "", f"rabbitmqctl {args[0]} did not run: {exc}"
     return proc.returncode, proc.stdout, proc.stderr

@@ -10,11 +10,11 @@ certificate changes nothing: the old one keeps serving. Nothing logged or raised
 import logging
 import os
 import socket
-import tempfile
 
 from brinelib import certs
 from brinelib.commands import run
 from brinelib.errors import CommandExecutionError
+from brinelib.stores import private_file
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +32,6 @@ def _read(path, what):
             return fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise CommandExecutionError(f"{what} {path}: {exc.strerror if isinstance(exc, OSError) else 'not text'}") from None
-
-
-def _write_private(directory, prefix, text):
-    """A new 0600 file in ``directory`` (owned by root when run as root) holding ``text``."""
-    fd, path = tempfile.mkstemp(prefix=prefix, dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if os.geteuid() == 0:
-                os.fchown(fh.fileno(), 0, 0)
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path
 
 
 def runtime_command(sock_path, command, timeout=10):
@@ -87,7 +71,7 @@ def check_staged(haproxy, config, crt_path, staged):
     """``haproxy -c`` on a copy of ``config`` whose ``crt crt_path`` is ``staged``; raises
     :class:`CommandExecutionError` with HAProxy's complaint when it refuses."""
     text = certs.staged_config(_read(config, "haproxy configuration"), crt_path, staged)
-    copy = _write_private(os.path.dirname(staged), ".brine-haproxy-check.", text)
+    copy = private_file(os.path.dirname(staged), ".brine-haproxy-check.", text.encode("utf-8"))
     try:
         proc = run([haproxy, "-c", "-q", "-f", copy], check=False)
     finally:
@@ -112,7 +96,8 @@ def deploy(chain_file, key_file, fqdn, crt_path, config, stats_socket, haproxy="
         combined = certs.combined_pem(chain_pem, key_pem)
     except certs.CertProblem as exc:
         raise CommandExecutionError(f"refused {chain_file}: {exc}") from None
-    staged = _write_private(os.path.dirname(os.path.abspath(crt_path)), "." + os.path.basename(crt_path) + ".", combined)
+    staged = private_file(os.path.dirname(os.path.abspath(crt_path)), "." + os.path.basename(crt_path) + ".",
+                          combined.encode("utf-8"))
     try:
         try:
             check_staged(haproxy, config, crt_path, staged)

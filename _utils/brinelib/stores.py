@@ -66,19 +66,34 @@ def fsync_directory(directory):
         os.close(fd)
 
 
-def replace_file(path, data):
+def private_file(directory, prefix, data):
     """
-    Put ``data`` (bytes) at ``path`` so that a crash leaves either the old file or the new one,
-    never a mix: a temporary file in the same directory (mode 0600), fsync, rename over
-    ``path``, fsync of the directory.
+    A new file in ``directory`` (mode 0600, owned by root when run as root) holding ``data``
+    (bytes), written and fsynced; returns its path. Removed again when writing fails.
     """
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    fd, path = tempfile.mkstemp(prefix=prefix, dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
+            if os.geteuid() == 0:
+                os.fchown(fh.fileno(), 0, 0)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+def replace_file(path, data):
+    """
+    Put ``data`` (bytes) at ``path`` so that a crash leaves either the old file or the new one,
+    never a mix: a temporary file in the same directory (:func:`private_file`), rename over
+    ``path``, fsync of the directory.
+    """
+    directory = os.path.dirname(path) or "."
+    tmp = private_file(directory, "." + os.path.basename(path) + ".", data)
+    try:
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
