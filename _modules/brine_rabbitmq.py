@@ -179,31 +179,29 @@ def ensure_account(vhost, user, node=None, password=None, test=False):
         if not rabbitmq.NAME.match(name):
             raise CommandExecutionError(f"{name!r} is not a plain RabbitMQ name")
     secret = password if password is not None else __salt__["brine_secrets.get"]("rabbitmq_password")
-    stdin = secret + "\n"
-    changed = []
-    vhosts = {v["name"]: v.get("default_queue_type") for v in _query(["list_vhosts", "name", "default_queue_type"], node)}
+    # The query holds the password: its output and errors never reach a message.
+    code, out, _err = _ctl(["eval", "--formatter", "json"], node, stdin=rabbitmq.account_query(vhost, user, secret))
+    if code:
+        raise CommandExecutionError(f"rabbitmqctl eval (the account query) failed ({code}): is RabbitMQ running here?")
     try:
-        if rabbitmq.vhost_step(vhost, vhosts) == "create":
-            changed.append(f"vhost {vhost}")
-            if not test:
-                _run(["add_vhost", vhost, "--default-queue-type", rabbitmq.QUEUE_TYPE], node)
+        steps = rabbitmq.account_steps(rabbitmq.parse_account_facts(out, vhost), vhost, user)
     except ValueError as exc:
         raise CommandExecutionError(str(exc)) from None
-    users = [u["user"] for u in _query(["list_users"], node)]
-    if user not in users:
-        changed.append(f"user {user}")
-        if not test:
-            _run(["add_user", user], node, stdin=stdin)
-    elif _ctl(["authenticate_user", user], node, stdin=stdin)[0]:
-        changed.append(f"password of {user}")
-        if not test:
-            _run(["change_password", user], node, stdin=stdin)
+    stdin = secret + "\n"
     wanted = rabbitmq.permissions_wanted(user)
-    current = [] if f"vhost {vhost}" in changed else _query(["list_permissions", "-p", vhost], node)
-    if wanted not in current:
-        changed.append(f"permissions of {user} on {vhost}")
+    commands = {
+        "vhost": (f"vhost {vhost}", ["add_vhost", vhost, "--default-queue-type", rabbitmq.QUEUE_TYPE], None),
+        "user": (f"user {user}", ["add_user", user], stdin),
+        "password": (f"password of {user}", ["change_password", user], stdin),
+        "permissions": (f"permissions of {user} on {vhost}",
+                        ["set_permissions", "-p", vhost, user, wanted["configure"], wanted["write"], wanted["read"]], None),
+    }
+    changed = []
+    for step in steps:
+        what, args, step_stdin = commands[step]
+        changed.append(what)
         if not test:
-            _run(["set_permissions", "-p", vhost, user, wanted["configure"], wanted["write"], wanted["read"]], node)
+            _run(args, node, stdin=step_stdin)
     return {"changed": changed}
 
 

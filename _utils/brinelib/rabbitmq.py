@@ -237,6 +237,68 @@ def permissions_wanted(user):
     return {"user": user, "configure": ".*", "write": ".*", "read": ".*"}
 
 
+def _erlang_binary(text):
+    """``text`` as an Erlang binary built from its UTF-8 bytes: nothing in it needs escaping."""
+    return "list_to_binary([" + ",".join(str(b) for b in text.encode()) + "])"
+
+
+def account_query(vhost, user, password):
+    """
+    One Erlang expression for ``rabbitmqctl eval --formatter json`` that tells everything
+    :func:`account_steps` needs (one Erlang VM started instead of four): the vhosts with their
+    default queue types, whether ``user`` exists and logs in with ``password``, and its
+    permissions. It holds the password: it goes to rabbitmqctl on stdin, never on a command
+    line, and never into a message.
+    """
+    return (
+        f"U = {_erlang_binary(user)}, P = {_erlang_binary(password)}, "
+        "Users = [proplists:get_value(user, I) || I <- rabbit_auth_backend_internal:list_users()], "
+        "Exists = lists:member(U, Users), "
+        "#{vhosts => [maps:from_list(I) || I <- rabbit_vhost:info_all([name, default_queue_type])], "
+        "user => Exists, "
+        "login => Exists andalso element(1, rabbit_access_control:check_user_pass_login(U, P)) =:= ok, "
+        "permissions => case Exists of true -> [maps:from_list(I) || I <- "
+        "rabbit_auth_backend_internal:list_user_permissions(U)]; false -> [] end}.\n"
+    )
+
+
+def parse_account_facts(text, vhost):
+    """
+    ``{"vhosts": {name: default_queue_type}, "user": bool, "login": bool, "permissions":
+    {configure, write, read} on ``vhost`` or None}`` from the JSON :func:`account_query` makes
+    rabbitmqctl print; ValueError when it is anything else.
+    """
+    data = parse_json(text)
+    value = data.get("value") if isinstance(data, dict) else None
+    if not isinstance(value, dict) or not {"vhosts", "user", "login", "permissions"} <= set(value):
+        raise ValueError("the account query returned no facts")
+    try:
+        vhosts = {str(v["name"]): str(v.get("default_queue_type")) for v in value["vhosts"]}
+        permissions = next(({k: str(p[k]) for k in ("configure", "write", "read")}
+                            for p in value["permissions"] if p.get("vhost") == vhost), None)
+    except (KeyError, TypeError, AttributeError):
+        raise ValueError("the account query returned malformed vhosts or permissions") from None
+    return {"vhosts": vhosts, "user": value["user"] is True, "login": value["login"] is True,
+            "permissions": permissions}
+
+
+def account_steps(facts, vhost, user):
+    """
+    What makes the OpenStack account right, in order, from :func:`parse_account_facts`: any of
+    ``"vhost"`` (create it, quorum by default), ``"user"`` (create it) or ``"password"`` (set
+    it), ``"permissions"``. ValueError from :func:`vhost_step` for a vhost of another type.
+    """
+    steps = ["vhost"] if vhost_step(vhost, facts["vhosts"]) == "create" else []
+    if not facts["user"]:
+        steps.append("user")
+    elif not facts["login"]:
+        steps.append("password")
+    wanted = permissions_wanted(user)
+    if "vhost" in steps or facts["permissions"] != {k: wanted[k] for k in ("configure", "write", "read")}:
+        steps.append("permissions")
+    return steps
+
+
 # --------------------------------------------------------------------------- partitions event
 
 

@@ -85,15 +85,20 @@ def private_file(directory, prefix, data):
     return path
 
 
-def replace_file(path, data):
+def replace_file(path, data, mode=None, check=None):
     """
     Put ``data`` (bytes) at ``path`` so that a crash leaves either the old file or the new one,
-    never a mix: a temporary file in the same directory (:func:`private_file`), rename over
-    ``path``, fsync of the directory.
+    never a mix: a temporary file in the same directory (:func:`private_file`; ``mode`` when
+    given, else 0600), ``check(temporary path)`` when given (whatever it raises leaves ``path``
+    as it was), rename over ``path``, fsync of the directory.
     """
     directory = os.path.dirname(path) or "."
     tmp = private_file(directory, "." + os.path.basename(path) + ".", data)
     try:
+        if mode is not None:
+            os.chmod(tmp, mode)
+        if check is not None:
+            check(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -56,7 +56,10 @@ def test_bootstrap_config_applies_and_a_second_apply_changes_nothing(applied):
     assert all(r["result"] is True for r in first.values()), [r["comment"] for r in first.values() if r["result"] is not True]
     changed = {r["__id__"] for r in first.values() if r["changes"]}
     assert {"bootstrap-dhcp-config", "bootstrap-ntp-config", "bootstrap-dns-config", "bootstrap-proxy-config",
-            "bootstrap-pxe-menu", "bootstrap-pxe-ubuntu2", "bootstrap-preseed-ubuntu2", "bootstrap-tftp-pxelinux.0"} <= changed
+            "bootstrap-pxe-files", "bootstrap-tftp-pxelinux.0"} <= changed
+    pxe_files = next(r["changes"] for r in first.values() if r["__id__"] == "bootstrap-pxe-files")
+    assert {"/srv/tftp/pxelinux.cfg/default", "/srv/tftp/pxelinux.cfg/01-52-54-00-10-02-02",
+            "/srv/tftp/preseed/ubuntu2.cfg"} <= set(pxe_files)
     assert all(r["result"] is True for r in second.values())
     assert [r["__id__"] for r in second.values() if r["changes"]] == []
     assert "/srv/tftp/pxelinux.cfg/01-52-54-00-10-00-05" not in left["/srv/tftp"]  # the bootstrap host installs nobody

@@ -319,3 +319,53 @@ def test_the_reactor_for_partitions_is_wired():
     master = (REPO / "etc" / "master").read_text()
     assert "'brine/rabbitmq/partition':\n    - /srv/brine/reactor/rabbitmq.sls" in master
     assert 'reaction("rabbitmq_partition", tag, data, __opts__)' in (REPO / "reactor" / "rabbitmq.sls").read_text()
+
+
+# --------------------------------------------------------------------------- the account query
+
+
+def test_the_account_query_carries_names_and_password_as_bytes_nothing_to_escape():
+    tricky = 'p"a\\ss\'w,ö]).'
+    expr = rabbitmq.account_query("openstack", "openstack", tricky)
+    assert tricky not in expr and expr.endswith(".\n")
+    encoded = ",".join(str(b) for b in tricky.encode())
+    assert f"P = list_to_binary([{encoded}])" in expr
+
+
+def facts_json(vhosts=None, user=True, login=True, permissions=None):
+    value = {"vhosts": [{"name": n, "default_queue_type": t} for n, t in (vhosts or {"/": "undefined"}).items()],
+             "user": user, "login": login, "permissions": permissions or []}
+    return json.dumps({"node": "rabbit@ubuntu1", "result": "ok", "value": value})
+
+
+ALL = {"configure": ".*", "write": ".*", "read": ".*"}
+
+
+@pytest.mark.parametrize("facts, steps", [
+    (dict(user=False, login=False), ["vhost", "user", "permissions"]),
+    (dict(vhosts={"openstack": "quorum"}, user=False, login=False), ["user", "permissions"]),
+    (dict(vhosts={"openstack": "quorum"}, login=False, permissions=[dict(ALL, vhost="openstack")]), ["password"]),
+    (dict(vhosts={"openstack": "quorum"}, permissions=[dict(ALL, vhost="other")]), ["permissions"]),
+    (dict(vhosts={"openstack": "quorum"}, permissions=[dict(ALL, vhost="openstack", read="^$")]), ["permissions"]),
+    (dict(vhosts={"openstack": "quorum"}, permissions=[dict(ALL, vhost="openstack")]), []),
+    (dict(permissions=[dict(ALL, vhost="openstack")]), ["vhost", "permissions"]),  # a new vhost has no grants yet
+])
+def test_account_steps_do_only_what_is_missing(facts, steps):
+    parsed = rabbitmq.parse_account_facts(facts_json(**facts), "openstack")
+    assert rabbitmq.account_steps(parsed, "openstack", "openstack") == steps
+
+
+def test_account_steps_refuse_a_vhost_of_another_queue_type():
+    parsed = rabbitmq.parse_account_facts(facts_json(vhosts={"openstack": "classic"}), "openstack")
+    with pytest.raises(ValueError, match="cannot change it"):
+        rabbitmq.account_steps(parsed, "openstack", "openstack")
+
+
+@pytest.mark.parametrize("text", [
+    "not json", json.dumps({"result": "ok"}), json.dumps({"value": {"vhosts": []}}),
+    json.dumps({"value": {"vhosts": [{"nom": "x"}], "user": True, "login": True, "permissions": []}}),
+    json.dumps({"value": {"vhosts": [], "user": True, "login": True, "permissions": ["x"]}}),
+])
+def test_anything_but_the_query_s_answer_is_refused(text):
+    with pytest.raises(ValueError):
+        rabbitmq.parse_account_facts(text, "openstack")

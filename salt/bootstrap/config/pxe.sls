@@ -5,53 +5,19 @@ include:
   - bootstrap.lab-valid
 {%- if lab %}
 {%- set root = bootstrap.tftp.root %}
-{#- The menus and preseeds read the lab's settings, never its reservation list: each file gets
-    the settings without it, rendered once, so the SLS grows with the hosts, not their square. #}
+{#- One state writes every PXE file (_states/brine_bootstrap.py): the templates render from the
+    lab's settings without the reservation list, each host's file from its own reservation. #}
 {%- set settings_only = {} %}
 {%- for key, value in lab.items() if key != 'reservations' %}
 {%-   do settings_only.update({key: value}) %}
 {%- endfor %}
 {%- set settings_json = settings_only | json %}
 
-bootstrap-pxe-menu:
-  file.managed:
-    - name: {{ root }}/pxelinux.cfg/default
-    - source: salt://bootstrap/files/pxelinux-default.jinja
-    - template: jinja
-    - makedirs: True
-    - mode: '0644'
-    - context:
-        lab: {{ settings_json }}
+bootstrap-pxe-files:
+  brine_bootstrap.pxe_files:
+    - name: {{ root }}
+    - lab: {{ settings_json }}
+    - reservations: {{ lab.reservations | json }}
     - require:
       - test: bootstrap-lab-valid
-{%- for host in lab.reservations if host.host != lab.host %}
-
-bootstrap-pxe-{{ host.host }}:
-  file.managed:
-    - name: {{ root }}/pxelinux.cfg/01-{{ host.mac | replace(':', '-') }}
-    - source: salt://bootstrap/files/pxelinux-host.jinja
-    - template: jinja
-    - makedirs: True
-    - mode: '0644'
-    - context:
-        lab: {{ settings_json }}
-        host: {{ host | json }}
-    - require:
-      - test: bootstrap-lab-valid
-
-bootstrap-preseed-{{ host.host }}:
-  file.managed:
-    - name: {{ root }}/preseed/{{ host.hostname }}.cfg
-    - source: salt://bootstrap/files/preseed.cfg.jinja
-    - template: jinja
-    - makedirs: True
-    - mode: '0644'
-    - context:
-        lab: {{ settings_json }}
-        host: {{ host | json }}
-    # debconf's own parser: a preseed it cannot read would stop the installer half-way.
-    - check_cmd: debconf-set-selections --checkonly
-    - require:
-      - test: bootstrap-lab-valid
-{%- endfor %}
 {%- endif %}
