@@ -43,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import import_path  # noqa: F401  (first: the checkout's import path)
+from import_path import REPO  # first: the checkout's import path
 
 from brine_testlib import SaltCall, example_inventory
 
