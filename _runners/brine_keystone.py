@@ -1,0 +1,205 @@
+"""
+``salt-run brine_keystone.*``: Keystone's Fernet and credential keys across the controllers
+(docs/keystone-keys.md). The first controller in inventory order is the rotator; the others get
+an exact copy of its keys.
+
+The decisions are ``brinelib.keystone_keys`` (``relay_decision``, ``ready_to_rotate``); the
+files are ``_modules/brine_keystone.py`` on each controller. This module asks the controllers
+for their digests, moves the keys from the source's ``read_keys`` to the targets' ``apply_keys``
+as a function argument, and reports indexes and digests only: its return, its log lines and its
+retcode never carry a key's bytes.
+"""
+
+import logging
+
+import brinelib
+
+brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib import galera, keystone_keys
+from brinelib.events import bounded
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "brine_keystone"
+__load__ = ["sync_keys", "rotate", "status"]
+
+KINDS = ("fernet", "credential")
+CALL_TIMEOUT = 60
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _kinds(kinds):
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"kinds {unknown or kinds!r}: expected some of {', '.join(KINDS)}")
+    return kinds
+
+
+def _controllers():
+    """The inventory's controllers in inventory order; the first is the rotator."""
+    nodes = galera.controllers((__salt__["pillar.show_pillar"]() or {}).get("brine") or {})
+    if not nodes:
+        raise ValueError("the inventory (pillar brine) has no controllers")
+    return nodes
+
+
+def _call(targets, fun, args=(), kwargs=None):
+    """``{minion: return}`` of ``brine_keystone.<fun>`` on ``targets`` (missing: no answer)."""
+    return __salt__["salt.execute"](list(targets), f"brine_keystone.{fun}", arg=list(args), tgt_type="list",
+                                    kwarg=dict(kwargs or {}), timeout=CALL_TIMEOUT) or {}
+
+
+def _digests(nodes, kind):
+    """Each node's ``key_digest`` answer (None for no answer)."""
+    answers = _call(nodes, "key_digest", kwargs={"kind": kind})
+    return {node: answers.get(node) for node in nodes}
+
+
+def _digest_of(report):
+    return report.get("digest") if isinstance(report, dict) else None
+
+
+def _failure(answer):
+    """Why a minion's answer is not a ``{"added", "removed"}`` change report, or None."""
+    if isinstance(answer, dict) and isinstance(answer.get("added"), list) and isinstance(answer.get("removed"), list):
+        return None
+    return bounded(str(answer) if answer is not None else "no answer", 300)
+
+
+def _sync_kind(nodes, kind):
+    """One repository kind: decide, set up or relay, compare the digests after. Never holds keys longer."""
+    rotator = nodes[0]
+    reports = _digests(nodes, kind)
+    decision = keystone_keys.relay_decision(reports, rotator)
+    result = {"action": decision["action"], "source": decision["source"], "rotator": rotator,
+              "nodes": {node: {"added": [], "removed": []} for node in nodes}, "errors": {}}
+    if decision["action"] == "refuse":
+        result.update(reason=decision["reason"], refused=decision["nodes"], in_sync=False,
+                      digests={node: _digest_of(report) for node, report in reports.items()})
+        return result
+    if decision["action"] == "setup":
+        answer = _call([rotator], "setup_keys", kwargs={"kind": kind}).get(rotator)
+        problem = _failure(answer)
+        if problem:
+            result["errors"][rotator] = problem
+        else:
+            result["nodes"][rotator] = answer
+            reports = _digests(nodes, kind)
+            decision = dict(keystone_keys.relay_decision(reports, rotator), action="setup")
+    if decision["targets"] and not result["errors"]:
+        keys = _call([decision["source"]], "read_keys", kwargs={"kind": kind}).get(decision["source"])
+        if not isinstance(keys, dict) or not keys:
+            result["errors"][decision["source"]] = "read_keys gave no keys"
+        else:
+            answers = _call(decision["targets"], "apply_keys", args=[keys], kwargs={"kind": kind})
+            del keys
+            for node in decision["targets"]:
+                problem = _failure(answers.get(node))
+                if problem:
+                    result["errors"][node] = problem
+                else:
+                    result["nodes"][node] = answers[node]
+    after = _digests(nodes, kind)
+    for node in nodes:
+        result["nodes"][node]["digest"] = _digest_of(after[node])
+    wanted = _digest_of(after.get(decision["source"]))
+    result["in_sync"] = bool(wanted) and wanted != keystone_keys.EMPTY_DIGEST and all(
+        _digest_of(after[node]) == wanted for node in nodes)
+    return result
+
+
+def _finish(summary):
+    """Set a failing retcode when any kind was refused, failed on a node, or ended out of sync."""
+    for kind, result in summary.items():
+        if not result.get("in_sync") or result.get("errors"):
+            __context__["retcode"] = 1
+            log.warning("brine_keystone: %s keys: %s %s", kind, result.get("action"),
+                        bounded(str(result.get("reason") or result.get("errors") or "digests differ"), 500))
+    return summary
+
+
+def sync_keys(kinds=KINDS, **_orchestration):
+    """
+    Make every controller hold the rotator's key sets (the rotator is the first controller in
+    inventory order). Per kind, from every controller's digest: nothing when all agree; the
+    rotator's keys to the controllers that differ; on a clean slate the rotator makes the first
+    set (``brine_keystone.setup_keys``) and relays it; a rebuilt (empty) rotator gets back the
+    set every other key holder agrees on, never a new one. Refused, with nothing written and a
+    retcode of 1: a controller that does not answer, holders that disagree while the rotator is
+    empty, and a follower holding keys the rotator never had. Returns, per kind, the action,
+    the source, and per node the indexes added and removed and its digest afterwards; never
+    keys.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run brine_keystone.sync_keys
+        salt-run brine_keystone.sync_keys kinds='[fernet]'
+    """
+    nodes = _controllers()
+    return _finish({kind: _sync_kind(nodes, kind) for kind in _kinds(kinds)})
+
+
+def status(kinds=KINDS):
+    """
+    Every controller's digest per kind (``None``: no answer), its primary key index, and
+    whether a rotation is allowed (every controller holds the same non-empty set).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run brine_keystone.status
+    """
+    nodes = _controllers()
+    out = {}
+    for kind in _kinds(kinds):
+        reports = _digests(nodes, kind)
+        gate = keystone_keys.ready_to_rotate({node: _digest_of(r) for node, r in reports.items()}, nodes[0])
+        out[kind] = {"rotator": nodes[0], "ready_to_rotate": gate["ready"], "differ": gate["differ"],
+                     "nodes": {node: {"digest": _digest_of(r),
+                                      "primary": r.get("primary") if isinstance(r, dict) else None}
+                               for node, r in reports.items()}}
+    return out
+
+
+def rotate(kinds=("fernet",), **_schedule):
+    """
+    Rotate the key sets on the rotator and relay them: per kind, only when every controller
+    holds the same non-empty set now (``brinelib.keystone_keys.ready_to_rotate``), so every key
+    a token was issued with is still on every controller afterwards; then ``sync_keys`` for
+    that kind and the digests compared. A refusal names the controllers that differ and sets a
+    retcode of 1 (``salt-run brine_keystone.sync_keys`` first, or resolve by hand).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run brine_keystone.rotate
+        salt-run brine_keystone.rotate kinds='[fernet, credential]'
+    """
+    nodes = _controllers()
+    rotator = nodes[0]
+    summary = {}
+    for kind in _kinds(kinds):
+        reports = _digests(nodes, kind)
+        gate = keystone_keys.ready_to_rotate({node: _digest_of(r) for node, r in reports.items()}, rotator)
+        if not gate["ready"]:
+            summary[kind] = {"action": "refuse", "rotator": rotator, "refused": gate["differ"], "in_sync": False,
+                             "reason": "the controllers do not all hold the rotator's key set: "
+                                       + ", ".join(gate["differ"]) + " differ"}
+            continue
+        answer = _call([rotator], "rotate", kwargs={"kind": kind}).get(rotator)
+        problem = _failure(answer)
+        if problem:
+            summary[kind] = {"action": "rotate", "rotator": rotator, "in_sync": False, "errors": {rotator: problem}}
+            continue
+        result = _sync_kind(nodes, kind)
+        result["nodes"][rotator].update(added=answer["added"], removed=answer["removed"])
+        summary[kind] = dict(result, action="rotate", relay=result["action"])
+    return _finish(summary)
