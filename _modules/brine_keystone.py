@@ -348,15 +348,20 @@ def rotate(kind="fernet", path=None, user="keystone", group="keystone", max_acti
     Returns ``{"added": [0, new primary], "removed": [indexes purged]}``, the same with
     ``test=True`` (nothing written). Run it on the rotator only, through ``salt-run
     brine_keystone.rotate``, which checks every controller holds the same set first and relays
-    the result.
+    the result. The credential repository is refused: its keys encrypt rows of Keystone's
+    database, which ``keystone-manage credential_rotate`` checks and ``credential_migrate``
+    re-encrypts; a rotation without them could purge a key a credential still needs.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt ctl1 brine_keystone.rotate test=True
-        salt ctl1 brine_keystone.rotate kind=credential
     """
+    if kind == "credential":
+        raise CommandExecutionError("credential keys: run keystone-manage credential_rotate and credential_migrate on "
+                                    "the rotator (they check Keystone's database), then salt-run "
+                                    "brine_keystone.sync_keys")
     path = _repository_path(kind, path)
     uid, gid = _owner(user, group)
     number = _max_active_keys(kind, max_active_keys, config)

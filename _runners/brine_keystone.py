@@ -170,23 +170,28 @@ def status(kinds=KINDS):
 
 def rotate(kinds=("fernet",), **_schedule):
     """
-    Rotate the key sets on the rotator and relay them: per kind, only when every controller
-    holds the same non-empty set now (``brinelib.keystone_keys.ready_to_rotate``), so every key
+    Rotate the Fernet token keys on the rotator and relay them, only when every controller holds
+    the same non-empty set now (``brinelib.keystone_keys.ready_to_rotate``), so every key
     a token was issued with is still on every controller afterwards; then ``sync_keys`` for
     that kind and the digests compared. A refusal names the controllers that differ and sets a
-    retcode of 1 (``salt-run brine_keystone.sync_keys`` first, or resolve by hand).
+    retcode of 1 (``salt-run brine_keystone.sync_keys`` first, or resolve by hand). Credential
+    keys are refused: their rotation needs Keystone's database (``keystone-manage
+    credential_rotate``, ``credential_migrate``) and is followed by ``sync_keys``.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt-run brine_keystone.rotate
-        salt-run brine_keystone.rotate kinds='[fernet, credential]'
     """
+    kinds = _kinds(kinds)
+    if "credential" in kinds:
+        raise ValueError("credential keys are rotated with keystone-manage credential_rotate and credential_migrate "
+                         "on the rotator (they check Keystone's database), then salt-run brine_keystone.sync_keys")
     nodes = _controllers()
     rotator = nodes[0]
     summary = {}
-    for kind in _kinds(kinds):
+    for kind in kinds:
         reports = _digests(nodes, kind)
         gate = keystone_keys.ready_to_rotate({node: _digest_of(r) for node, r in reports.items()}, rotator)
         if not gate["ready"]:

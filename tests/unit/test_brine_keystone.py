@@ -338,7 +338,14 @@ def test_rotate_keeps_what_keystone_conf_says(tmp_path):
     with pytest.raises(CommandExecutionError, match="whole number"):
         bk.rotate(**args)
     with pytest.raises(CommandExecutionError, match="always keeps 3"):
-        bk.rotate(kind="credential", max_active_keys=5, **args)
+        bk.setup_keys(kind="credential", max_active_keys=5, path=str(tmp_path / "c"), user=USER, group=GROUP)
+
+
+def test_credential_keys_are_not_rotated_without_keystones_database_checks(tmp_path):
+    write_repo(tmp_path / "c", rotator_states(1)[-1])
+    with pytest.raises(CommandExecutionError, match="credential_migrate"):
+        bk.rotate(kind="credential", path=str(tmp_path / "c"), user=USER, group=GROUP, test=True)
+    assert keystone_view(tmp_path / "c") == rotator_states(1)[-1]
 
 
 def test_rotate_refuses_a_repository_without_a_staged_key(tmp_path):

@@ -184,6 +184,9 @@ def test_status(master):
 def test_bad_kinds_and_no_controllers(master, monkeypatch):
     with pytest.raises(ValueError, match="kinds"):
         runner.sync_keys(kinds=["jwt"])
+    with pytest.raises(ValueError, match="credential_migrate"):
+        runner.rotate(kinds=["fernet", "credential"])
+    assert master.calls == []
     monkeypatch.setitem(runner.__salt__, "pillar.show_pillar", lambda: {"brine": {"hosts": {}}})
     with pytest.raises(ValueError, match="no controllers"):
         runner.status()
