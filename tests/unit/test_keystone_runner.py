@@ -190,3 +190,14 @@ def test_bad_kinds_and_no_controllers(master, monkeypatch):
     monkeypatch.setitem(runner.__salt__, "pillar.show_pillar", lambda: {"brine": {"hosts": {}}})
     with pytest.raises(ValueError, match="no controllers"):
         runner.status()
+
+
+def test_the_masters_schedule_rotates_weekly_with_the_defaults():
+    import inspect
+
+    import yaml
+    from brine_testlib import REPO
+
+    master = yaml.safe_load((REPO / "etc" / "master").read_text())
+    assert master["schedule"]["brine-keystone-rotate"] == {"function": "brine_keystone.rotate", "days": 7}
+    assert inspect.signature(runner.rotate).parameters["kinds"].default == ("fernet",)
