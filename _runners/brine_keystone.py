@@ -11,11 +11,12 @@ retcode never carry a key's bytes.
 """
 
 import logging
+import os
 
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import galera, keystone_keys
+from brinelib import galera, keystone_keys, stores
 from brinelib.events import bounded
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,29 @@ def _sync_kind(nodes, kind):
     return result
 
 
+def _rotate_kind(nodes, kind):
+    """Rotate one repository kind on the rotator once every controller holds its set, then relay."""
+    rotator = nodes[0]
+    reports = _digests(nodes, kind)
+    gate = keystone_keys.ready_to_rotate({node: _digest_of(r) for node, r in reports.items()}, rotator)
+    if not gate["ready"]:
+        return {"action": "refuse", "rotator": rotator, "refused": gate["differ"], "in_sync": False,
+                "reason": "the controllers do not all hold the rotator's key set: " + ", ".join(gate["differ"])
+                          + " differ"}
+    answer = _call([rotator], "rotate", kwargs={"kind": kind}).get(rotator)
+    problem = _failure(answer)
+    if problem:
+        return {"action": "rotate", "rotator": rotator, "in_sync": False, "errors": {rotator: problem}}
+    result = _sync_kind(nodes, kind)
+    result["nodes"][rotator].update(added=answer["added"], removed=answer["removed"])
+    return dict(result, action="rotate", relay=result["action"])
+
+
+def _one_at_a_time():
+    """This master's lock: a scheduled rotation and a sync never interleave their relays."""
+    return stores.Lock(os.path.join(stores.store_dir(__opts__), "keystone-keys"))
+
+
 def _finish(summary):
     """Set a failing retcode when any kind was refused, failed on a node, or ended out of sync."""
     for kind, result in summary.items():
@@ -141,8 +165,9 @@ def sync_keys(kinds=KINDS, **_orchestration):
         salt-run brine_keystone.sync_keys
         salt-run brine_keystone.sync_keys kinds='[fernet]'
     """
-    nodes = _controllers()
-    return _finish({kind: _sync_kind(nodes, kind) for kind in _kinds(kinds)})
+    kinds, nodes = _kinds(kinds), _controllers()
+    with _one_at_a_time():
+        return _finish({kind: _sync_kind(nodes, kind) for kind in kinds})
 
 
 def status(kinds=KINDS):
@@ -189,22 +214,5 @@ def rotate(kinds=("fernet",), **_schedule):
         raise ValueError("credential keys are rotated with keystone-manage credential_rotate and credential_migrate "
                          "on the rotator (they check Keystone's database), then salt-run brine_keystone.sync_keys")
     nodes = _controllers()
-    rotator = nodes[0]
-    summary = {}
-    for kind in kinds:
-        reports = _digests(nodes, kind)
-        gate = keystone_keys.ready_to_rotate({node: _digest_of(r) for node, r in reports.items()}, rotator)
-        if not gate["ready"]:
-            summary[kind] = {"action": "refuse", "rotator": rotator, "refused": gate["differ"], "in_sync": False,
-                             "reason": "the controllers do not all hold the rotator's key set: "
-                                       + ", ".join(gate["differ"]) + " differ"}
-            continue
-        answer = _call([rotator], "rotate", kwargs={"kind": kind}).get(rotator)
-        problem = _failure(answer)
-        if problem:
-            summary[kind] = {"action": "rotate", "rotator": rotator, "in_sync": False, "errors": {rotator: problem}}
-            continue
-        result = _sync_kind(nodes, kind)
-        result["nodes"][rotator].update(added=answer["added"], removed=answer["removed"])
-        summary[kind] = dict(result, action="rotate", relay=result["action"])
-    return _finish(summary)
+    with _one_at_a_time():
+        return _finish({kind: _rotate_kind(nodes, kind) for kind in kinds})

@@ -67,6 +67,7 @@ def controllers(tmp_path, monkeypatch, inventory):
     monkeypatch.setattr(runner, "__salt__", {"pillar.show_pillar": lambda: {"brine": inventory},
                                              "salt.execute": nodes.execute}, raising=False)
     monkeypatch.setattr(runner, "__context__", context, raising=False)
+    monkeypatch.setattr(runner, "__opts__", {"cachedir": str(tmp_path / "master")}, raising=False)
     nodes.context = context
     return nodes
 

@@ -71,12 +71,13 @@ class StubMaster:
 
 
 @pytest.fixture
-def master(monkeypatch, inventory):
+def master(monkeypatch, inventory, tmp_path):
     stub = StubMaster()
     context = {}
     monkeypatch.setattr(runner, "__salt__", {"pillar.show_pillar": lambda: {"brine": inventory},
                                              "salt.execute": stub.execute}, raising=False)
     monkeypatch.setattr(runner, "__context__", context, raising=False)
+    monkeypatch.setattr(runner, "__opts__", {"cachedir": str(tmp_path / "master")}, raising=False)
     stub.context = context
     return stub
 
@@ -201,3 +202,23 @@ def test_the_masters_schedule_rotates_weekly_with_the_defaults():
     master = yaml.safe_load((REPO / "etc" / "master").read_text())
     assert master["schedule"]["brine-keystone-rotate"] == {"function": "brine_keystone.rotate", "days": 7}
     assert inspect.signature(runner.rotate).parameters["kinds"].default == ("fernet",)
+
+
+def test_one_relay_at_a_time_on_this_master(master, tmp_path):
+    import fcntl
+    import os
+    import threading
+
+    lock = tmp_path / "master" / "brine" / "keystone-keys.lock"
+    runner.sync_keys(kinds=["fernet"])
+    assert oct(os.stat(lock).st_mode & 0o777) == "0o600"
+    held = os.open(lock, os.O_RDWR)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    master.calls.clear()
+    thread = threading.Thread(target=runner.rotate)
+    thread.start()
+    thread.join(0.3)
+    assert thread.is_alive() and master.calls == []  # a rotation waits for the running sync
+    os.close(held)
+    thread.join(10)
+    assert [c[1] for c in master.calls].count("rotate") == 1
