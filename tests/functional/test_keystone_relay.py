@@ -14,13 +14,11 @@ import shutil
 import stat
 
 import pytest
-from brine_testlib import load_extension
 from cryptography.fernet import Fernet, MultiFernet
+from keystone_master import runner, wire
 
 import brine_keystone as module
 from brinelib import keystone_keys as kk
-
-runner = load_extension("runners", "brine_keystone")
 NODES = ["ubuntu1", "ubuntu2", "ubuntu3"]
 USER, GROUP, UID, GID = "nobody", "nogroup", 65534, 65534
 
@@ -63,12 +61,7 @@ def keystone_fernet(repo):
 @pytest.fixture
 def controllers(tmp_path, monkeypatch, inventory):
     nodes = Controllers(tmp_path)
-    context = {}
-    monkeypatch.setattr(runner, "__salt__", {"pillar.show_pillar": lambda: {"brine": inventory},
-                                             "salt.execute": nodes.execute}, raising=False)
-    monkeypatch.setattr(runner, "__context__", context, raising=False)
-    monkeypatch.setattr(runner, "__opts__", {"cachedir": str(tmp_path / "master")}, raising=False)
-    nodes.context = context
+    nodes.context = wire(monkeypatch, inventory, nodes.execute, tmp_path / "master")
     return nodes
 
 

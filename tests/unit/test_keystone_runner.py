@@ -9,10 +9,8 @@ import itertools
 import logging
 
 import pytest
-from brine_testlib import load_extension
 from brinelib import keystone_keys as kk
-
-runner = load_extension("runners", "brine_keystone")
+from keystone_master import runner, wire
 NODES = ["ubuntu1", "ubuntu2", "ubuntu3"]
 
 
@@ -73,12 +71,7 @@ class StubMaster:
 @pytest.fixture
 def master(monkeypatch, inventory, tmp_path):
     stub = StubMaster()
-    context = {}
-    monkeypatch.setattr(runner, "__salt__", {"pillar.show_pillar": lambda: {"brine": inventory},
-                                             "salt.execute": stub.execute}, raising=False)
-    monkeypatch.setattr(runner, "__context__", context, raising=False)
-    monkeypatch.setattr(runner, "__opts__", {"cachedir": str(tmp_path / "master")}, raising=False)
-    stub.context = context
+    stub.context = wire(monkeypatch, inventory, stub.execute, tmp_path / "master")
     return stub
 
 
