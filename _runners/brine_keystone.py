@@ -71,17 +71,39 @@ def _failure(answer):
     return bounded(str(answer) if answer is not None else "no answer", 300)
 
 
-def _sync_kind(nodes, kind):
-    """One repository kind: decide, set up or relay, compare the digests after. Never holds keys longer."""
+def _refused(result, decision, reports):
+    return dict(result, action="refuse", reason=decision["reason"], refused=decision["nodes"], in_sync=False,
+                digests={node: _digest_of(report) for node, report in reports.items()})
+
+
+def _relay(source, targets, kind, result):
+    """The source's keys straight into the targets' ``apply_keys``; each node's changes or error into ``result``."""
+    keys = _call([source], "read_keys", kwargs={"kind": kind}).get(source)
+    if not isinstance(keys, dict) or not keys:
+        result["errors"][source] = "read_keys gave no keys"
+        return
+    answers = _call(targets, "apply_keys", args=[keys], kwargs={"kind": kind})
+    for node in targets:
+        problem = _failure(answers.get(node))
+        if problem:
+            result["errors"][node] = problem
+        else:
+            result["nodes"][node] = answers[node]
+
+
+def _sync_kind(nodes, kind, test=False):
+    """One repository kind: decide, set up or relay, compare the digests after."""
     rotator = nodes[0]
     reports = _digests(nodes, kind)
     decision = keystone_keys.relay_decision(reports, rotator)
     result = {"action": decision["action"], "source": decision["source"], "rotator": rotator,
               "nodes": {node: {"added": [], "removed": []} for node in nodes}, "errors": {}}
     if decision["action"] == "refuse":
-        result.update(reason=decision["reason"], refused=decision["nodes"], in_sync=False,
-                      digests={node: _digest_of(report) for node, report in reports.items()})
-        return result
+        return _refused(result, decision, reports)
+    if test:
+        setup = [rotator] if decision["action"] == "setup" else []
+        return dict(result, targets=setup + decision["targets"], in_sync=not setup + decision["targets"],
+                    digests={node: _digest_of(report) for node, report in reports.items()})
     if decision["action"] == "setup":
         answer = _call([rotator], "setup_keys", kwargs={"kind": kind}).get(rotator)
         problem = _failure(answer)
@@ -90,20 +112,11 @@ def _sync_kind(nodes, kind):
         else:
             result["nodes"][rotator] = answer
             reports = _digests(nodes, kind)
-            decision = dict(keystone_keys.relay_decision(reports, rotator), action="setup")
+            decision = keystone_keys.relay_decision(reports, rotator)
+            if decision["action"] == "refuse":
+                return _refused(result, decision, reports)
     if decision["targets"] and not result["errors"]:
-        keys = _call([decision["source"]], "read_keys", kwargs={"kind": kind}).get(decision["source"])
-        if not isinstance(keys, dict) or not keys:
-            result["errors"][decision["source"]] = "read_keys gave no keys"
-        else:
-            answers = _call(decision["targets"], "apply_keys", args=[keys], kwargs={"kind": kind})
-            del keys
-            for node in decision["targets"]:
-                problem = _failure(answers.get(node))
-                if problem:
-                    result["errors"][node] = problem
-                else:
-                    result["nodes"][node] = answers[node]
+        _relay(decision["source"], decision["targets"], kind, result)
     after = _digests(nodes, kind)
     for node in nodes:
         result["nodes"][node]["digest"] = _digest_of(after[node])
@@ -146,7 +159,7 @@ def _finish(summary):
     return summary
 
 
-def sync_keys(kinds=KINDS, **_orchestration):
+def sync_keys(kinds=KINDS, test=False, **_orchestration):
     """
     Make every controller hold the rotator's key sets (the rotator is the first controller in
     inventory order). Per kind, from every controller's digest: nothing when all agree; the
@@ -156,18 +169,24 @@ def sync_keys(kinds=KINDS, **_orchestration):
     retcode of 1: a controller that does not answer, holders that disagree while the rotator is
     empty, and a follower holding keys the rotator never had. Returns, per kind, the action,
     the source, and per node the indexes added and removed and its digest afterwards; never
-    keys.
+    keys. ``test=True`` returns the decision and the nodes it would write (``targets``) after
+    asking only for the digests.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt-run brine_keystone.sync_keys
-        salt-run brine_keystone.sync_keys kinds='[fernet]'
+        salt-run brine_keystone.sync_keys kinds='[fernet]' test=True
     """
     kinds, nodes = _kinds(kinds), _controllers()
     with _one_at_a_time():
-        return _finish({kind: _sync_kind(nodes, kind) for kind in kinds})
+        summary = {kind: _sync_kind(nodes, kind, test=test) for kind in kinds}
+    if test:
+        if any(result["action"] == "refuse" for result in summary.values()):
+            __context__["retcode"] = 1
+        return summary
+    return _finish(summary)
 
 
 def status(kinds=KINDS):

@@ -20,6 +20,7 @@ class StubMaster:
     def __init__(self, nodes=NODES):
         self.repos = {node: {"fernet": {}, "credential": {}} for node in nodes}
         self.calls, self.silent, self.broken = [], set(), set()
+        self.after = {}  # function name: what else happens on the controllers once it returned
         self.numbers = itertools.count(1)
         self.issued = []  # every key the stub ever made
 
@@ -30,9 +31,11 @@ class StubMaster:
 
     def execute(self, tgt, fun, arg=(), tgt_type="glob", kwarg=None, timeout=None):
         assert tgt_type == "list" and fun.startswith("brine_keystone.")
-        self.calls.append((tuple(tgt), fun.split(".", 1)[1], kwarg.get("kind")))
-        return {node: self.answer(node, fun.split(".", 1)[1], list(arg), dict(kwarg))
-                for node in tgt if node not in self.silent}
+        name = fun.split(".", 1)[1]
+        self.calls.append((tuple(tgt), name, kwarg.get("kind")))
+        out = {node: self.answer(node, name, list(arg), dict(kwarg)) for node in tgt if node not in self.silent}
+        self.after.pop(name, lambda: None)()
+        return out
 
     def answer(self, node, fun, arg, kwarg):
         kind = kwarg.pop("kind")
@@ -215,3 +218,30 @@ def test_one_relay_at_a_time_on_this_master(master, tmp_path):
     os.close(held)
     thread.join(10)
     assert [c[1] for c in master.calls].count("rotate") == 1
+
+
+def test_test_mode_only_asks_for_digests(master):
+    out = runner.sync_keys(test=True)
+    assert out["fernet"]["action"] == "setup" and out["fernet"]["targets"] == NODES
+    assert {c[1] for c in master.calls} == {"key_digest"} and master.repos["ubuntu1"]["fernet"] == {}
+    assert "retcode" not in master.context
+    runner.sync_keys()
+    master.repos["ubuntu2"]["credential"] = {}
+    out = runner.sync_keys(test=True)
+    assert out["fernet"]["targets"] == [] and out["fernet"]["in_sync"]
+    assert out["credential"]["action"] == "relay" and out["credential"]["targets"] == ["ubuntu2"]
+    assert master.repos["ubuntu2"]["credential"] == {}
+    master.repos["ubuntu1"]["credential"] = {}
+    master.repos["ubuntu2"]["credential"] = kk.initial_set(3, master.new_key(), master.new_key())
+    assert runner.sync_keys(test=True)["credential"]["action"] == "refuse" and master.context["retcode"] == 1
+
+
+def test_a_set_that_appears_on_a_follower_during_setup_is_refused_not_overwritten(master):
+    def meanwhile():
+        master.repos["ubuntu3"]["fernet"] = kk.initial_set(3, master.new_key(), master.new_key())
+
+    master.after["setup_keys"] = meanwhile
+    out = runner.sync_keys(kinds=["fernet"])
+    assert out["fernet"]["action"] == "refuse" and out["fernet"]["refused"] == ["ubuntu3"]
+    assert out["fernet"]["nodes"]["ubuntu1"]["added"] == [0, 1]
+    assert master.funs("apply_keys") == [] and master.context["retcode"] == 1
