@@ -1,6 +1,7 @@
 """
 Keystone's Fernet and credential key repositories on a controller: their digest, the rotator's
-keys for the master to relay, and a follower's sync (docs/keystone-keys.md).
+keys for the master to relay, a follower's sync, and the rotator's first key set and rotation
+(docs/keystone-keys.md; ``salt-run brine_keystone.*`` decides which node runs what).
 
 The rules and the plan are ``brinelib.keystone_keys``; this module reads and writes the files.
 A sync never shows Keystone a half-written or unreadable key: each key is written in a staging
@@ -12,6 +13,8 @@ message.
 
 import base64
 import binascii
+import configparser
+import contextlib
 import fcntl
 import grp
 import logging
@@ -29,10 +32,12 @@ from brinelib.stores import fsync_directory
 log = logging.getLogger(__name__)
 
 __virtualname__ = "brine_keystone"
-__load__ = ["key_digest", "read_keys", "apply_keys"]
+__load__ = ["key_digest", "read_keys", "apply_keys", "setup_keys", "rotate"]
 
 # Debian 12's keystone package: [fernet_tokens] and [credential] key_repository.
 DEFAULT_PATHS = {"fernet": "/etc/keystone/fernet-keys", "credential": "/etc/keystone/credential-keys"}
+# Where keystone-manage reads [fernet_tokens] max_active_keys.
+DEFAULT_CONFIG = "/etc/keystone/keystone.conf"
 KEY_MODE = 0o600
 DIRECTORY_MODE = 0o700
 
@@ -204,6 +209,38 @@ def _clear(staging):
         os.unlink(os.path.join(staging, name))
 
 
+@contextlib.contextmanager
+def _repository_lock(path, uid, gid):
+    """
+    The repository (owned by the Keystone user, 0700) and its staging directory (root's, 0700),
+    with the staging directory locked: one writer at a time; the caller plans again inside.
+    """
+    staging = _staging_path(path)
+    _ensure_directory(path, DIRECTORY_MODE, uid, gid)
+    _ensure_directory(staging, DIRECTORY_MODE, os.geteuid(), os.getegid())
+    lock = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _clear(staging)
+        yield staging
+    finally:
+        os.close(lock)
+
+
+def _write_keys(path, staging, plan, files, source, uid, gid):
+    """Run a ``sync_plan``: every write staged then renamed into place, then the removals."""
+    writes = [index for op, index in plan if op == "write"]
+    staged = {index: _stage(staging, index, source[index], uid, gid) for index in writes}
+    fsync_directory(staging)
+    for index in writes:
+        os.replace(staged[index], os.path.join(path, str(index)))
+    fsync_directory(path)
+    for op, index in plan:
+        if op == "remove":
+            os.unlink(files[index])
+    fsync_directory(path)
+
+
 def apply_keys(keys, kind="fernet", path=None, user="keystone", group="keystone", test=False):
     """
     Make this node's key repository equal to ``keys`` (``{"index": base64}``, as
@@ -226,26 +263,128 @@ def apply_keys(keys, kind="fernet", path=None, user="keystone", group="keystone"
     plan, _ = _sync_plan(path, source, uid, gid)
     if test or not plan:
         return keystone_keys.changes(plan)
-    staging = _staging_path(path)
-    _ensure_directory(path, DIRECTORY_MODE, uid, gid)
-    _ensure_directory(staging, DIRECTORY_MODE, os.geteuid(), os.getegid())
-    lock = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one sync at a time; the plan is made again under the lock
-        plan, files = _sync_plan(path, source, uid, gid)
-        _clear(staging)
-        writes = [index for op, index in plan if op == "write"]
-        staged = {index: _stage(staging, index, source[index], uid, gid) for index in writes}
-        fsync_directory(staging)
-        for index in writes:
-            os.replace(staged[index], os.path.join(path, str(index)))
-        fsync_directory(path)
-        for op, index in plan:
-            if op == "remove":
-                os.unlink(files[index])
-        fsync_directory(path)
-    finally:
-        os.close(lock)
+    with _repository_lock(path, uid, gid) as staging:
+        plan, files = _sync_plan(path, source, uid, gid)  # a sync that waited for the lock plans again
+        _write_keys(path, staging, plan, files, source, uid, gid)
     result = keystone_keys.changes(plan)
     log.info("%s: keys written %s, removed %s", path, result["added"], result["removed"])
     return result
+
+
+def _new_key():
+    """A new Fernet key, as ``cryptography.fernet.Fernet.generate_key`` makes it for Keystone."""
+    return base64.urlsafe_b64encode(os.urandom(keystone_keys.FERNET_KEY_BYTES))
+
+
+def _max_active_keys(kind, given, config):
+    """
+    How many keys a rotation keeps: the credential repository always 3 (Keystone's fixed
+    number); the Fernet one ``given``, else ``[fernet_tokens] max_active_keys`` of ``config``
+    (keystone.conf, which ``keystone-manage fernet_rotate`` reads), else Keystone's default 3.
+    """
+    if kind == "credential":
+        if given is not None and given != keystone_keys.CREDENTIAL_MAX_ACTIVE_KEYS:
+            raise CommandExecutionError("the credential repository always keeps "
+                                        f"{keystone_keys.CREDENTIAL_MAX_ACTIVE_KEYS} keys (Keystone's rule)")
+        return keystone_keys.CREDENTIAL_MAX_ACTIVE_KEYS
+    if given is None:
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        try:
+            parser.read(config, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise CommandExecutionError(f"{config}: cannot read [fernet_tokens] max_active_keys: {exc}") from None
+        given = parser.get("fernet_tokens", "max_active_keys", fallback=str(keystone_keys.FERNET_MAX_ACTIVE_KEYS))
+    try:
+        number = int(str(given).strip())
+    except ValueError:
+        raise CommandExecutionError(f"max_active_keys {given!r} is not a whole number") from None
+    if number < 1:
+        raise CommandExecutionError(f"max_active_keys {number} must be at least 1")
+    return number
+
+
+def setup_keys(kind="fernet", path=None, user="keystone", group="keystone", max_active_keys=None,
+               config=DEFAULT_CONFIG, test=False):
+    """
+    Make the first key set in an empty repository, as ``keystone-manage fernet_setup`` (or
+    ``credential_setup``) does: a key 0, rotated once (keys 0 and 1), owned by
+    ``user``:``group``, 0600, each staged and renamed into place. A repository holding any key
+    is left as it is: a second set would invalidate every token of the first. Returns
+    ``{"added": [indexes written], "removed": []}`` (nothing added when keys exist), the same
+    with ``test=True`` (nothing written). Only the rotator makes a set; ``salt-run
+    brine_keystone.sync_keys`` decides when.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 brine_keystone.setup_keys test=True
+        salt ctl1 brine_keystone.setup_keys kind=credential
+    """
+    path = _repository_path(kind, path)
+    uid, gid = _owner(user, group)
+    number = _max_active_keys(kind, max_active_keys, config)
+    if _key_files(path):
+        return keystone_keys.changes([])
+    source = keystone_keys.initial_set(number, _new_key(), _new_key())
+    plan = keystone_keys.sync_plan(source, {})
+    if test:
+        return keystone_keys.changes(plan)
+    with _repository_lock(path, uid, gid) as staging:
+        if _key_files(path):  # another setup or a sync came first: keep its set
+            return keystone_keys.changes([])
+        _write_keys(path, staging, plan, {}, source, uid, gid)
+    log.info("%s: first key set written, keys %s", path, sorted(source))
+    return keystone_keys.changes(plan)
+
+
+def rotate(kind="fernet", path=None, user="keystone", group="keystone", max_active_keys=None,
+           config=DEFAULT_CONFIG, test=False):
+    """
+    Rotate this node's repository as ``keystone-manage fernet_rotate`` (or
+    ``credential_rotate``) does: a new key staged (owned by ``user``:``group``, 0600), key 0
+    renamed to the next primary index, the new key renamed to 0, then the lowest indexes removed
+    until ``max_active_keys - 1`` keys besides 0 remain (``brinelib.keystone_keys.rotation_plan``).
+    Returns ``{"added": [0, new primary], "removed": [indexes purged]}``, the same with
+    ``test=True`` (nothing written). Run it on the rotator only, through ``salt-run
+    brine_keystone.rotate``, which checks every controller holds the same set first and relays
+    the result. The credential repository is refused: its keys encrypt rows of Keystone's
+    database, which ``keystone-manage credential_rotate`` checks and ``credential_migrate``
+    re-encrypts; a rotation without them could purge a key a credential still needs.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ctl1 brine_keystone.rotate test=True
+    """
+    if kind == "credential":
+        raise CommandExecutionError("credential keys: run keystone-manage credential_rotate and credential_migrate on "
+                                    "the rotator (they check Keystone's database), then salt-run "
+                                    "brine_keystone.sync_keys")
+    path = _repository_path(kind, path)
+    uid, gid = _owner(user, group)
+    number = _max_active_keys(kind, max_active_keys, config)
+
+    def plan_for(files):
+        try:
+            return keystone_keys.rotation_plan(files, number)
+        except keystone_keys.KeySyncRefused as exc:
+            raise CommandExecutionError(f"{path}: {exc}") from None
+
+    plan = plan_for(_key_files(path))
+    if not test:
+        with _repository_lock(path, uid, gid) as staging:
+            files = _key_files(path)
+            plan = plan_for(files)  # a rotation that waited for the lock rotates what it finds
+            new_primary = plan["promote"][1]
+            staged = _stage(staging, keystone_keys.STAGED, _new_key(), uid, gid)
+            fsync_directory(staging)
+            os.replace(files[keystone_keys.STAGED], os.path.join(path, str(new_primary)))
+            os.replace(staged, os.path.join(path, str(keystone_keys.STAGED)))
+            fsync_directory(path)
+            for index in plan["purge"]:
+                os.unlink(files[index])
+            fsync_directory(path)
+        log.info("%s: rotated, primary key %s, removed %s", path, plan["promote"][1], plan["purge"])
+    return {"added": sorted({keystone_keys.STAGED, plan["promote"][1]}), "removed": plan["purge"]}

@@ -125,6 +125,14 @@ def rotated(repo, max_active_keys, new_staged):
     return after
 
 
+def initial_set(max_active_keys, first, staged):
+    """
+    What ``keystone-manage fernet_setup`` (and ``credential_setup``) makes in an empty
+    repository: ``first`` written as key 0, then one rotation with ``staged`` as the new key 0.
+    """
+    return rotated({STAGED: first}, max_active_keys, staged)
+
+
 def sync_plan(source, target, rewrite=()):
     """
     The steps that make ``target`` (a follower's repository) equal to ``source`` (the
@@ -189,3 +197,83 @@ def ready_to_rotate(digests_by_node, rotator=None):
         reference = top[0][0] if top and top[0][1] * 2 > len(digests_by_node) else None
     differ = sorted(node for node in digests_by_node if reference is None or usable.get(node) != reference)
     return {"ready": bool(digests_by_node) and not differ, "differ": differ}
+
+
+def _usable_report(report):
+    """A node's ``key_digest`` answer with a digest and a primary index Brine can compare, or None."""
+    if not isinstance(report, dict):
+        return None
+    digest_, top, keys = report.get("digest"), report.get("primary"), report.get("keys")
+    if not isinstance(digest_, str) or not digest_.startswith(DIGEST_PREFIX) or not isinstance(keys, dict):
+        return None
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int)):
+        return None
+    if (top is None) != (digest_ == EMPTY_DIGEST):
+        return None
+    return report
+
+
+def _conflicting(reference, other):
+    """
+    Indexes other than 0 that both reports hold with different contents. Keystone never rewrites
+    such a key (a rotation renames 0 to a new, higher index), so two sets that differ there were
+    made apart from each other, and one of them would invalidate the other's tokens.
+    """
+    ref, oth = reference["keys"], other["keys"]
+    return sorted(int(i) for i in set(ref) & set(oth) if str(i) != str(STAGED) and ref[i] != oth[i])
+
+
+def relay_decision(reports, rotator):
+    """
+    What makes every controller hold the rotator's key set, from each node's ``key_digest``
+    answer (``reports``: ``{node: answer}``, in inventory order; a missing or unusable answer is
+    None or anything but that mapping). ``{"action", "source", "targets", "nodes", "reason"}``:
+
+    * ``in sync``: every node holds the same non-empty set; nothing to do;
+    * ``relay``: the rotator's keys go to ``targets`` (the nodes whose digest differs);
+    * ``setup``: no node holds a key: the rotator makes the first set, then relays it;
+    * ``copy back``: the rotator is empty (rebuilt) and every node holding keys holds the same
+      set: that set (from ``source``, the first of them) goes to ``targets``, the rotator
+      included. A rebuilt rotator never makes a new set while another node holds one: every
+      token would become invalid;
+    * ``refuse``: nothing is written; ``nodes`` names the nodes at fault and ``reason`` says
+      why: a node that did not answer (it may hold keys), nodes holding different sets while the
+      rotator is empty, or a follower whose set is newer than the rotator's or was made apart
+      from it (same index, other key).
+    """
+    nodes = list(reports)
+
+    def refuse(at_fault, reason):
+        return {"action": "refuse", "source": None, "targets": [], "nodes": at_fault, "reason": reason}
+
+    if rotator not in reports:
+        return refuse([rotator], f"the rotator {rotator!r} is not among the controllers asked")
+    silent = [node for node in nodes if _usable_report(reports[node]) is None]
+    if silent:
+        return refuse(silent, "no usable key digest from " + ", ".join(silent) + ": a node that did not answer may "
+                      "hold keys; bring it back or remove it from the inventory")
+    holders = [node for node in nodes if reports[node]["digest"] != EMPTY_DIGEST]
+    if not holders:
+        return {"action": "setup", "source": rotator, "targets": [n for n in nodes if n != rotator], "nodes": [],
+                "reason": None}
+    if rotator in holders:
+        ref = reports[rotator]
+        newer = [n for n in holders if reports[n]["primary"] > ref["primary"]]
+        apart = [n for n in holders if n != rotator and _conflicting(ref, reports[n])]
+        if newer or apart:
+            return refuse(sorted(set(newer) | set(apart), key=nodes.index),
+                          f"these followers hold keys the rotator {rotator} never had (a newer primary key, or "
+                          "another key at the same index): their tokens would become invalid; compare "
+                          "`salt-run brine_keystone.status` and resolve by hand")
+        source = rotator
+    else:
+        sets = {reports[n]["digest"] for n in holders}
+        if len(sets) > 1:
+            return refuse(holders, f"the rotator {rotator} has no keys and the nodes holding keys disagree "
+                          "(different digests): choose the set to keep by hand")
+        source = holders[0]
+    targets = [n for n in nodes if reports[n]["digest"] != reports[source]["digest"]]
+    if not targets:
+        return {"action": "in sync", "source": source, "targets": [], "nodes": [], "reason": None}
+    action = "relay" if source == rotator else "copy back"
+    return {"action": action, "source": source, "targets": targets, "nodes": [], "reason": None}

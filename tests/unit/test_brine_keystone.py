@@ -275,3 +275,83 @@ def test_a_stale_sync_waiting_for_a_running_one_is_refused_after_it(tmp_path):
     thread.join(10)
     assert isinstance(outcome[0], CommandExecutionError) and "newer than the source" in str(outcome[0])
     assert keystone_view(path) == states[-1]
+
+
+def owned_private(path):
+    st = os.stat(path)
+    return (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+
+
+@pytest.mark.parametrize("kind", ["fernet", "credential"])
+def test_setup_makes_keystones_first_set_once(tmp_path, kind):
+    path = tmp_path / "keystone" / f"{kind}-keys"
+    args = dict(kind=kind, path=str(path), user=USER, group=GROUP, config=str(tmp_path / "none.conf"))
+    assert bk.setup_keys(test=True, **args) == {"added": [0, 1], "removed": []}
+    assert not path.exists()
+    assert bk.setup_keys(**args) == {"added": [0, 1], "removed": []}
+    repo = keystone_view(path)
+    assert sorted(repo) == [0, 1] and repo[0] != repo[1]
+    assert all(kk.key_problem(value) is None for value in repo.values())
+    assert owned_private(path) == (UID, GID, 0o700)
+    assert all(owned_private(path / name) == (UID, GID, 0o600) for name in ("0", "1"))
+    assert os.listdir(bk._staging_path(str(path))) == []
+    assert bk.setup_keys(**args) == bk.setup_keys(test=True, **args) == {"added": [], "removed": []}
+    assert keystone_view(path) == repo
+
+
+def test_setup_never_adds_to_a_repository_holding_a_key(tmp_path):
+    write_repo(tmp_path / "k", {5: key(5)})
+    assert bk.setup_keys(path=str(tmp_path / "k"), user=USER, group=GROUP) == {"added": [], "removed": []}
+    assert keystone_view(tmp_path / "k") == {5: key(5)}
+
+
+def test_rotate_is_keystones_rotation(tmp_path):
+    path = tmp_path / "k"
+    repo = rotator_states(2)[-1]
+    write_repo(path, repo)
+    args = dict(path=str(path), user=USER, group=GROUP, config=str(tmp_path / "none.conf"))
+    expected = {"added": [0, max(repo) + 1], "removed": kk.rotation_plan(repo, 3)["purge"]}
+    assert bk.rotate(test=True, **args) == expected and keystone_view(path) == repo
+    for _ in range(4):
+        before = keystone_view(path)
+        changes = bk.rotate(**args)
+        after = keystone_view(path)
+        assert after == kk.rotated(before, 3, after[0]) and after[0] not in before.values()
+        assert changes == {"added": [0, max(before) + 1], "removed": kk.rotation_plan(before, 3)["purge"]}
+        assert all(owned_private(path / str(i)) == (UID, GID, 0o600) for i in after)
+        assert kk.key_problem(after[0]) is None
+    assert os.listdir(bk._staging_path(str(path))) == []
+
+
+def test_rotate_keeps_what_keystone_conf_says(tmp_path):
+    path = tmp_path / "k"
+    write_repo(path, rotator_states(4)[-1])
+    conf = tmp_path / "keystone.conf"
+    conf.write_text("[DEFAULT]\ndebug = false\n[fernet_tokens]\nmax_active_keys = 5\n")
+    args = dict(path=str(path), user=USER, group=GROUP, config=str(conf))
+    for _ in range(3):
+        bk.rotate(**args)
+    assert len(keystone_view(path)) == 5
+    bk.rotate(max_active_keys=2, **args)
+    assert len(keystone_view(path)) == 2
+    conf.write_text("[fernet_tokens]\nmax_active_keys = many\n")
+    with pytest.raises(CommandExecutionError, match="whole number"):
+        bk.rotate(**args)
+    with pytest.raises(CommandExecutionError, match="always keeps 3"):
+        bk.setup_keys(kind="credential", max_active_keys=5, path=str(tmp_path / "c"), user=USER, group=GROUP)
+
+
+def test_credential_keys_are_not_rotated_without_keystones_database_checks(tmp_path):
+    write_repo(tmp_path / "c", rotator_states(1)[-1])
+    with pytest.raises(CommandExecutionError, match="credential_migrate"):
+        bk.rotate(kind="credential", path=str(tmp_path / "c"), user=USER, group=GROUP, test=True)
+    assert keystone_view(tmp_path / "c") == rotator_states(1)[-1]
+
+
+def test_rotate_refuses_a_repository_without_a_staged_key(tmp_path):
+    with pytest.raises(CommandExecutionError, match="no staged key 0"):
+        bk.rotate(path=str(tmp_path / "none"), user=USER, group=GROUP, test=True)
+    write_repo(tmp_path / "k", {3: key(3)})
+    with pytest.raises(CommandExecutionError, match="no staged key 0"):
+        bk.rotate(path=str(tmp_path / "k"), user=USER, group=GROUP)
+    assert keystone_view(tmp_path / "k") == {3: key(3)}

@@ -91,6 +91,13 @@ def test_rotation_matches_keystone_for_twelve_rotations(tmp_path, max_active_key
         assert len(ours) == min(max_active_keys, len(before) + 1)
 
 
+
+@pytest.mark.parametrize("max_active_keys", range(1, 6))
+def test_initial_set_is_keystones_setup(tmp_path, max_active_keys):
+    oracle = KeystoneRepository(tmp_path, max_active_keys, (key(n) for n in itertools.count(1)))
+    oracle.setup()
+    assert kk.initial_set(max_active_keys, key(1), key(2)) == oracle.repo()
+
 def test_rotation_promotes_the_staged_key_and_keeps_the_old_primary_as_secondary():
     repo = {0: key(3), 1: key(1), 2: key(2)}
     after = kk.rotated(repo, 4, key(9))
