@@ -84,9 +84,9 @@ def vip_addresses(inventory):
     return [v["address"] for v in inventory["vips"].values()]
 
 
-def send_probe(lab, host, name):
-    """Copy a probe script into the guest (/root/NAME)."""
-    text = (PROBES / name).read_text()
+def send_probe(lab, host, name, source=None):
+    """Copy a probe script (benchmarks/probes/NAME, or the file ``source``) into the guest (/root/NAME)."""
+    text = (source or PROBES / name).read_text()
     lab.exec(host, f"cat > /root/{name} <<'BRINE_PROBE_EOF'\n{text}\nBRINE_PROBE_EOF").check()
 
 
