@@ -12,23 +12,24 @@ tests/amqp_client.py) declares a quorum queue (a new one per trial) and runs a p
 (publisher confirms, persistent messages, --rate messages/s, each carrying its sequence number)
 and a consumer (manual acks), both connected to the first controller's AMQP listener; each
 reconnects to the next controller when its connection is lost, the publisher publishing every
-unconfirmed message again. ``--kill-after`` s in, the queue's leader (``rabbitmqctl
-list_queues name leader``) has its Erlang VM killed (``kill -KILL`` of the rabbitmq-server unit's
-beam.smp). Debian's
-rabbitmq-server unit has Restart=on-failure and RestartSec=10, so systemd starts the node again
-(the benchmark prints the unit's settings and waits until the node runs in the cluster again).
-Printed per trial and as min/median/max: confirmed messages, lost (confirmed but never consumed;
-the target is 0), duplicates (consumed twice: republished after a lost connection, or
-redelivered), the longest publish gap (time between two consecutive confirms), the confirmed
-rate, and the time until the killed node was back.
+unconfirmed message again. About ``--kill-after`` s in (counted from when the queue has a
+leader), the queue's leader (``rabbitmqctl list_queues name leader``) has its Erlang VM killed
+(``kill -KILL`` of the rabbitmq-server unit's beam.smp). Debian's rabbitmq-server unit has
+Restart=on-failure and RestartSec=10, so systemd starts the node again (the benchmark prints the
+unit's settings and waits until the node runs in the cluster again). Printed per trial and as
+min/median/max: confirmed messages, lost (confirmed but never consumed; the target is 0),
+duplicates (consumed twice: republished after a lost connection, or redelivered), the longest
+publish gap (time between two consecutive confirms), the confirmed rate, and the time until the
+killed node was back.
 
-partition: one controller that leads none of the benchmark's queues is cut off the lab switch
-(``brine-lab partition``). Inside that guest the benchmark polls until its node stops serving
+partition: one controller is cut off the lab switch (``brine-lab partition``; not the leader of
+the last kill trial's queue). Inside that guest the benchmark polls until its node stops serving
 (pause_minority: the AMQP port refuses connections and ``rabbitmq-diagnostics check_running``
-fails); RabbitMQ sees the partition only when Erlang distribution's net_ticktime (60 s by default)
-runs out, so this takes 45-75 s. Then ``heal``, and the benchmark polls until every controller's
-``cluster_status`` shows all three running with an empty partitions list, with no manual step.
-Printed: both times, and whether the other two served AMQP during the partition.
+fails); RabbitMQ sees the partition only when Erlang distribution's net_ticktime (60 s by
+default) runs out, so this takes 45-75 s (too long for a lab test). Then ``heal``, and the
+benchmark polls until every controller's ``cluster_status`` shows all three running with an
+empty partitions list, with no manual step. Printed: both times, and whether the other two
+served AMQP during the partition.
 
 The benchmark makes its own RabbitMQ account (a generated password, given to rabbitmqctl on
 stdin and to the probe in a 0600 file) and deletes its queues and the account at the end. All
@@ -47,9 +48,7 @@ from import_path import REPO
 import ha_metrics
 from brine_testlib import wait_for
 from brinelib import rabbitmq
-from controllers import CLIENT, collect_probe, controllers, send_probe, start_probe
-from lab import kernel
-from lab.core import Lab, load_inventory
+from controllers import CLIENT, collect_probe, lab_and_controllers, report, send_probe, start_probe
 
 PROBE = "rabbitmq_client.py"
 BENCH_USER = "brine-bench"
@@ -169,13 +168,15 @@ def kill_trial(lab, ctl, addresses, vhost, queue, args):
     time.sleep(args.kill_after)
     out = lab.exec(leader, KILL_VM).check().output.split()
     killed_at = float(out[0])
-    back = wait_for(lambda: app_running(lab, leader) and whole(lab, ctl), 300, 1)
+    # Polled every 2 s: each rabbitmqctl costs a guest about 0.5 s of CPU while the probe runs.
+    back = wait_for(lambda: app_running(lab, leader), 300, 2)
     back_after = time.time() - killed_at
+    whole_again = wait_for(lambda: whole(lab, ctl), 120, 2)
     result = collect_probe(lab, CLIENT, PROBE, timeout=args.duration + 300)
     figures = ha_metrics.message_figures(result, killed_at)
     return {**figures, "lost": len(figures["lost"]), "lost_first": figures["lost"][:10], "leader": leader,
             "new_leader": queue_leader(lab, ctl, vhost, queue),
-            "node_back_after": round(back_after, 1) if back else None,
+            "node_back_after": round(back_after, 1) if back else None, "cluster_whole_again": bool(whole_again),
             "republished": result["republished"], "nacked": result["nacked"], "redelivered": result["redelivered"],
             "reconnects": {who: sum(1 for c in result["connects"] if c[1] == who) - 1 for who in ("publisher", "consumer")},
             "errors": result["errors"]}
@@ -202,11 +203,6 @@ def partition_trial(lab, ctl, addresses, victim):
             "reformed_after_heal": round(time.monotonic() - healed, 1) if reformed else None}
 
 
-def report(title, trials, key, unit):
-    figures = ha_metrics.summary([t[key] for t in trials])
-    print(f"{title}: n={figures['n']} min={figures['min']} median={figures['median']} max={figures['max']} {unit}")
-
-
 def kill_benchmarks(lab, ctl, addresses, vhost, args, queues):
     print(f"rabbitmq-server unit on {ctl[0]}: {' '.join(restart_policy(lab, ctl[0]))}", flush=True)
     trials = []
@@ -220,9 +216,9 @@ def kill_benchmarks(lab, ctl, addresses, vhost, args, queues):
         trial = kill_trial(lab, ctl, addresses, vhost, queue, args)
         print(f"  leader-kill: {json.dumps(trial)}", flush=True)
         trials.append(trial)
-    report("RabbitMQ leader killed: longest publish gap (between consecutive confirms)", trials, "longest_gap", "s")
+    report("RabbitMQ leader killed: longest publish gap (between consecutive confirms)", trials, "longest_gap")
     report("RabbitMQ leader killed: confirmed rate", trials, "rate", f"messages/s ({args.rate:g}/s offered)")
-    report("RabbitMQ leader killed: killed node running in the cluster again after", trials, "node_back_after", "s")
+    report("RabbitMQ leader killed: killed node running in the cluster again after", trials, "node_back_after")
     print(f"  confirmed messages lost: {sum(t['lost'] for t in trials)} (of {sum(t['confirmed'] for t in trials)} "
           f"confirmed); consumed twice: {sum(t['duplicates'] for t in trials)}; never confirmed: "
           f"{sum(t['unconfirmed'] for t in trials)}")
@@ -230,20 +226,15 @@ def kill_benchmarks(lab, ctl, addresses, vhost, args, queues):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=3, help="leader kills")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of publishing per trial")
-    parser.add_argument("--kill-after", type=float, default=20.0, help="seconds into a trial the leader is killed")
-    parser.add_argument("--rate", type=float, default=250.0, help="messages/s offered by the publisher")
-    parser.add_argument("--only", default="kill,partition")
+    option = parser.add_argument
+    option("--trials", type=int, default=3, help="leader kills")
+    option("--duration", type=float, default=60.0, help="seconds of publishing per trial")
+    option("--kill-after", type=float, default=20.0, help="seconds into a trial the leader is killed")
+    option("--rate", type=float, default=250.0, help="messages/s offered by the publisher")
+    option("--only", default="kill,partition", help="kill, partition or both")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
-    print(kernel.describe_host())
-    lab = Lab(log=lambda msg: None)
-    if not lab.is_up:
-        print("the lab is not up: ./main.sh first", file=sys.stderr)
-        return 1
-    _, inventory = load_inventory()
-    ctl = controllers(inventory)
+    lab, inventory, ctl = lab_and_controllers()
     settings = rabbitmq.settings(inventory)
     vhost = settings["vhost"]
     addresses = management_addresses(inventory, ctl, settings["port"])
