@@ -9,7 +9,7 @@ import time
 import pytest
 
 import rabbitmq_failover as bench
-from amqp_client import AmqpError
+from amqp_client import AmqpError, Delivery
 from brine_testlib import REPO, load_module
 
 probe = load_module(REPO / "benchmarks" / "probes" / "rabbitmq_client.py", "brine_test_rabbitmq_probe")
@@ -141,3 +141,60 @@ def test_the_probe_reaches_each_controller_on_its_management_address():
     inventory = {"hosts": {n: {"networks": {"management": {"address": f"10.10.0.{i}"}}}
                            for i, n in enumerate(["ubuntu1", "ubuntu2"], 11)}}
     assert bench.management_addresses(inventory, ["ubuntu1", "ubuntu2"], 5672) == ADDRESSES[:2]
+
+
+class FakeConsumerConn:
+    """Deliveries (or an exception to raise) from ``script``; None once it is used up."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.acked = []
+
+    def qos(self, _count):
+        pass
+
+    def consume(self, _queue):
+        return "ctag"
+
+    def next_delivery(self, _timeout):
+        step = self.script.pop(0) if self.script else None
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    def ack(self, tag):
+        self.acked.append(tag)
+
+    def close(self):
+        pass
+
+
+def test_the_consumer_records_acks_reconnects_to_the_next_controller_and_stops_when_idle(monkeypatch):
+    monkeypatch.setattr(probe, "IDLE", 0.05)
+    publisher = probe.Publisher(client(), rate=200, end=0)
+    publisher.done_at = time.time() - 10
+    consumer = probe.Consumer(publisher.client, publisher)
+    first = FakeConsumerConn([Delivery(1, False, b"1"), Delivery(2, False, b"2"), ConnectionResetError("reset")])
+    second = FakeConsumerConn([Delivery(1, True, b"2"), Delivery(2, False, b"3")])
+    conns, seen = iter([first, second]), []
+
+    def connect(who, address, deadline):
+        seen.append((who, address))
+        return next(conns), address
+
+    monkeypatch.setattr(consumer.client, "connect", connect)
+    consumer.run()
+    assert seen == [("consumer", ADDRESSES[0]), ("consumer", ADDRESSES[1])]
+    assert (consumer.seen, consumer.redelivered) == ([1, 2, 2, 3], 1)
+    assert (first.acked, second.acked) == ([1, 2], [1, 2])
+    assert consumer.client.errors["consumer"] == {"ConnectionResetError": 1}
+
+
+def test_the_consumer_goes_on_while_the_publisher_runs():
+    publisher = probe.Publisher(client(), rate=200, end=0)
+    consumer = probe.Consumer(publisher.client, publisher)
+    assert not consumer.finished(last_delivery=0)  # the publisher has not finished
+    publisher.done_at = time.time()
+    assert not consumer.finished(last_delivery=0)  # finished just now: IDLE s more
+    publisher.done_at = time.time() - probe.IDLE - 1
+    assert consumer.finished(last_delivery=0)
