@@ -127,14 +127,24 @@ def app_running(lab, host):
                     timeout=CTL_TIMEOUT + 30).ok
 
 
+def run_holding_secret(lab, host, command, what):
+    """Run ``command``, which holds a password: a failure names ``what``, never the command
+    (ExecResult.check would quote it)."""
+    result = lab.exec(host, command)
+    if not result.ok:
+        raise RuntimeError(f"{host}: {what} failed (rc={result.returncode}): {result.output[-500:]}")
+
+
 def bench_account(lab, seed, vhost):
-    """The benchmark's account on ``vhost`` (made again with a new password), its credentials in
-    a 0600 file on the client."""
+    """The benchmark's account on ``vhost`` (made again with a new password: rabbitmqctl reads it
+    on stdin), its credentials in a 0600 file on the client."""
     password = secrets.token_urlsafe(18)
-    lab.exec(seed, f"rabbitmqctl delete_user {BENCH_USER} >/dev/null 2>&1; "
-                   f"printf '%s\\n' {shlex.quote(password)} | rabbitmqctl add_user {BENCH_USER} >/dev/null && "
-                   f"rabbitmqctl set_permissions -p {shlex.quote(vhost)} {BENCH_USER} '.*' '.*' '.*' >/dev/null").check()
-    lab.exec(CLIENT, f"umask 077; printf '%s\\n%s\\n' {BENCH_USER} {shlex.quote(password)} > {BENCH_CREDENTIALS}").check()
+    run_holding_secret(lab, seed, f"rabbitmqctl delete_user {BENCH_USER} >/dev/null 2>&1; "
+                                  f"printf '%s\\n' {shlex.quote(password)} | rabbitmqctl add_user {BENCH_USER} >/dev/null && "
+                                  f"rabbitmqctl set_permissions -p {shlex.quote(vhost)} {BENCH_USER} '.*' '.*' '.*' >/dev/null",
+                       "making the benchmark's RabbitMQ account")
+    run_holding_secret(lab, CLIENT, f"umask 077; printf '%s\\n%s\\n' {BENCH_USER} {shlex.quote(password)} > {BENCH_CREDENTIALS}",
+                       "writing the benchmark's credentials file")
 
 
 def answering(lab, ctl):

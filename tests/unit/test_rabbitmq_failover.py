@@ -1,16 +1,22 @@
 """
-The RabbitMQ failover benchmark's pure parts: where its probe reconnects, how the publisher
-settles confirms and publishes the unconfirmed messages again on a new connection, and how the
-host side reads the queue leader. (Its figures: tests/unit/test_ha_metrics.py.)
+The RabbitMQ failover benchmark's parts that need no lab: where its probe reconnects, how the
+publisher settles confirms and publishes the unconfirmed messages again on a new connection, how
+the consumer acks and stops; on the host side, how the queue leader is read, the benchmark's
+account (its password never in an error) and the kill of the server's Erlang VM (on stand-in
+processes). Its figures: tests/unit/test_ha_metrics.py.
 """
 
+import os
+import shutil
+import subprocess
 import time
 
 import pytest
 
 import rabbitmq_failover as bench
 from amqp_client import AmqpError, Delivery
-from brine_testlib import REPO, load_module
+from brine_testlib import REPO, load_module, wait_for
+from lab.core import ExecResult
 
 probe = load_module(REPO / "benchmarks" / "probes" / "rabbitmq_client.py", "brine_test_rabbitmq_probe")
 
@@ -198,3 +204,63 @@ def test_the_consumer_goes_on_while_the_publisher_runs():
     assert not consumer.finished(last_delivery=0)  # finished just now: IDLE s more
     publisher.done_at = time.time() - probe.IDLE - 1
     assert consumer.finished(last_delivery=0)
+
+
+class FakeLab:
+    def __init__(self, returncode=0):
+        self.commands, self.returncode = [], returncode
+
+    def exec(self, host, command, timeout=120):
+        self.commands.append((host, command))
+        return ExecResult(host, command, self.returncode, "Error: boom\n")
+
+
+def test_the_bench_account_password_goes_to_stdin_and_a_0600_file_never_into_an_error():
+    lab = FakeLab()
+    bench.bench_account(lab, "ubuntu1", "openstack")
+    (seed, make), (client_host, write) = lab.commands
+    password = write.split()[-3]
+    assert (seed, client_host) == ("ubuntu1", "bootstrap") and len(password) >= 24
+    assert f"printf '%s\\n' {password} | rabbitmqctl add_user brine-bench" in make
+    assert write.startswith("umask 077; ") and write.endswith(f"> {bench.BENCH_CREDENTIALS}")
+    failing = FakeLab(returncode=2)
+    with pytest.raises(RuntimeError) as error:
+        bench.bench_account(failing, "ubuntu1", "openstack")
+    assert "making the benchmark's RabbitMQ account failed (rc=2): Error: boom" in str(error.value)
+    assert failing.commands[0][1].split("printf '%s\\n' ")[1].split()[0] not in str(error.value)
+
+
+@pytest.mark.parametrize("under_a_script", [False, True])
+def test_the_kill_hits_the_units_beam_smp_whether_main_process_or_its_child(tmp_path, under_a_script):
+    beam = tmp_path / "beam.smp"
+    shutil.copy("/bin/sleep", beam)
+    if under_a_script:
+        main = subprocess.Popen(["/bin/sh", "-c", f"{beam} 60; true"])
+        vm = wait_for(lambda: subprocess.run(["pgrep", "-P", str(main.pid), "-x", "beam.smp"], capture_output=True,
+                                             text=True).stdout.strip(), 10, 0.05)
+        vm = int(vm)
+    else:
+        main = subprocess.Popen([str(beam), "60"])
+        vm = main.pid
+    systemctl = tmp_path / "bin" / "systemctl"
+    systemctl.parent.mkdir()
+    systemctl.write_text(f"#!/bin/sh\necho {main.pid}\n")
+    systemctl.chmod(0o755)
+    try:
+        proc = subprocess.run(["/bin/sh", "-c", bench.KILL_VM], env={"PATH": f"{systemctl.parent}:/usr/bin:/bin"},
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        assert float(proc.stdout.split()[0]) == pytest.approx(time.time(), abs=30)
+        assert wait_for(lambda: not os.path.exists(f"/proc/{vm}") or "Z" in open(f"/proc/{vm}/stat").read().split()[2], 10, 0.05)
+    finally:
+        main.kill()
+        main.wait()
+
+
+def test_no_beam_smp_of_the_unit_is_an_error(tmp_path):
+    systemctl = tmp_path / "systemctl"
+    systemctl.write_text("#!/bin/sh\necho 0\n")
+    systemctl.chmod(0o755)
+    proc = subprocess.run(["/bin/sh", "-c", bench.KILL_VM], env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=30)
+    assert (proc.returncode, proc.stdout.strip()) == (3, "no beam.smp of rabbitmq-server")
