@@ -80,13 +80,24 @@ def controllers(inventory):
     return [name for name, host in inventory["hosts"].items() if "controller" in host.get("roles", [])]
 
 
+def lab_and_controllers():
+    """After a line describing this host: the running lab, its inventory and its controllers;
+    exits (status 1) when the lab is not up."""
+    print(kernel.describe_host())
+    lab = Lab(log=lambda msg: None)
+    if not lab.is_up:
+        sys.exit("the lab is not up: ./main.sh first")
+    _, inventory = load_inventory()
+    return lab, inventory, controllers(inventory)
+
+
 def vip_addresses(inventory):
     return [v["address"] for v in inventory["vips"].values()]
 
 
-def send_probe(lab, host, name):
-    """Copy a probe script into the guest (/root/NAME)."""
-    text = (PROBES / name).read_text()
+def send_probe(lab, host, name, source=None):
+    """Copy a probe script (benchmarks/probes/NAME, or the file ``source``) into the guest (/root/NAME)."""
+    text = (source or PROBES / name).read_text()
     lab.exec(host, f"cat > /root/{name} <<'BRINE_PROBE_EOF'\n{text}\nBRINE_PROBE_EOF").check()
 
 
@@ -223,9 +234,9 @@ def state_transfer(lab, host, since):
     return "none"
 
 
-def report(title, trials, key):
+def report(title, trials, key, unit="s"):
     figures = ha_metrics.summary([t[key] for t in trials])
-    print(f"{title}: n={figures['n']} min={figures['min']} median={figures['median']} max={figures['max']} s")
+    print(f"{title}: n={figures['n']} min={figures['min']} median={figures['median']} max={figures['max']} {unit}")
 
 
 def main():
@@ -241,13 +252,7 @@ def main():
                         help="first watch the idle VIPs this long: spurious moves and double holders")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
-    print(kernel.describe_host())
-    lab = Lab(log=lambda msg: None)
-    if not lab.is_up:
-        print("the lab is not up: ./main.sh first", file=sys.stderr)
-        return 1
-    _, inventory = load_inventory()
-    ctl = controllers(inventory)
+    lab, inventory, ctl = lab_and_controllers()
     vip = inventory["vips"]["internal"]["address"]
     for name in ctl:
         send_probe(lab, name, "vip_sampler.py")

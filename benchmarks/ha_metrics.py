@@ -1,7 +1,7 @@
 """
-Pure figures of the controllers' failover benchmark (benchmarks/controllers.py) from what the
-probes in benchmarks/probes/ print: no lab, no clock; unit-tested in
-tests/unit/test_ha_metrics.py.
+Pure figures of the controllers' failover benchmarks (benchmarks/controllers.py,
+benchmarks/rabbitmq_failover.py) from what the probes in benchmarks/probes/ print: no lab, no
+clock; unit-tested in tests/unit/test_ha_metrics.py.
 """
 
 import statistics
@@ -96,3 +96,26 @@ def summary(values):
 def missing_acked(acked, present):
     """The acknowledged ids that are not in the table (``present``): sorted."""
     return sorted(set(acked) - set(present))
+
+
+def message_figures(result, killed_at=None):
+    """
+    The RabbitMQ probe's (rabbitmq_client.py) figures: ``confirmed`` messages, ``lost`` (confirmed
+    but never consumed: their sequence numbers), ``duplicates`` (consumptions beyond the first of
+    a sequence number), ``unconfirmed`` (published, never confirmed), the longest publish gap
+    (time between two consecutive confirms) with its start relative to ``killed_at``, and the
+    confirmed rate over the run.
+    """
+    confirms = sorted(result["confirmed"], key=lambda c: c[1])
+    confirmed = [seq for seq, _ in confirms]
+    seen = result["seen"]
+    gap = longest_gap([[at, True] for _, at in confirms])
+    return {
+        "confirmed": len(confirmed),
+        "lost": missing_acked(confirmed, seen),
+        "duplicates": len(seen) - len(set(seen)),
+        "unconfirmed": len(result["unconfirmed"]),
+        "longest_gap": gap["gap"] if gap else None,
+        "gap_after_kill": round(gap["from"] - killed_at, 4) if gap and killed_at is not None else None,
+        "rate": round(len(confirmed) / result["duration"], 1),
+    }

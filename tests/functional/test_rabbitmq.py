@@ -2,8 +2,9 @@
 Three real RabbitMQ 3.10 nodes on loopback (tests/rabbitmq_testbed.py), configured with
 brinelib.rabbitmq's files, clustered by brine_rabbitmq's join step one node at a time with the
 first as the seed. Then: all three in cluster_status; a second run changes nothing; a queue an
-OpenStack service declares without arguments on the OpenStack vhost is a quorum queue; a member
-is never reset; a stand-alone node holding a queue of its own is refused, its queue kept.
+OpenStack service declares without arguments on the OpenStack vhost is a quorum queue; messages
+published with confirms to a quorum queue are all consumed with manual acks; a member is never
+reset; a stand-alone node holding a queue of its own is refused, its queue kept.
 Timings are printed.
 """
 
@@ -14,7 +15,7 @@ import sys
 import pytest
 
 import brine_rabbitmq as r
-from amqp_client import Connection
+from amqp_client import Connection, settled
 from brine_testlib import REPO, Clock
 from rabbitmq_testbed import ADDRESS, RabbitBed
 
@@ -24,6 +25,28 @@ from rabbitmq_testbed import ADDRESS, RabbitBed
 NAMES = ["rmq1", "rmq2", "rmq3"]
 PASSWORD = "rabbit-pass'word\"x"
 PARTITIONS = REPO / "salt/rabbitmq/files/brine-rabbitmq-partitions.py"
+
+
+def publish_and_consume(publish_port, consume_port, queue, count):
+    """``count`` persistent messages published with confirms through one node and consumed with
+    manual acks through another: (the sequence numbers confirmed, those received), sorted."""
+    with Connection(ADDRESS, publish_port, "openstack", PASSWORD, "openstack") as amqp:
+        amqp.declare_queue(queue, arguments={"x-queue-type": "quorum"})
+        amqp.confirm_select()
+        tags = {amqp.publish(queue, str(seq).encode()): seq for seq in range(count)}
+        confirmed = []
+        while tags and (confirms := amqp.wait_confirms(10)):
+            for kind, tag, multiple in confirms:
+                assert kind == "ack", (kind, tag)
+                confirmed += [tags.pop(t) for t in settled(tags, tag, multiple)]
+    received = []
+    with Connection(ADDRESS, consume_port, "openstack", PASSWORD, "openstack") as amqp:
+        amqp.qos(50)
+        amqp.consume(queue)
+        while len(received) < count and (delivery := amqp.next_delivery(10)):
+            received.append(int(delivery.body))
+            amqp.ack(delivery.tag)
+    return sorted(confirmed), sorted(received)
 
 
 def test_cluster_formation_quorum_default_and_refusals(tmp_path):
@@ -67,6 +90,13 @@ def test_cluster_formation_quorum_default_and_refusals(tmp_path):
         # A member is never reset, even holding queues (cluster-wide ones, here).
         assert r.join(seed, n2.name)["action"] == "none"
         assert n2.queues("openstack") == {"brine-test": "quorum"}
+
+        # Publisher confirms and manual acks on an explicitly quorum queue (as the lab's
+        # failover benchmark drives them): every confirmed message is consumed.
+        confirmed, received = publish_and_consume(n1.port, n2.port, "brine-confirms", 500)
+        assert confirmed == received == list(range(500))
+        assert n3.queues("openstack")["brine-confirms"] == "quorum"
+        clock.lap("500 confirmed messages through a quorum queue")
 
         # The partition check reads the real cluster_status and, with nothing changed, sends nothing.
         check = subprocess.run([sys.executable, str(PARTITIONS), "--node", n1.name, "--state",

@@ -54,3 +54,28 @@ def test_summary_and_missing_acked():
     assert ha_metrics.summary([3, 1, 2, None]) == {"n": 3, "min": 1, "median": 2, "max": 3}
     assert ha_metrics.summary([]) == {"n": 0, "min": None, "median": None, "max": None}
     assert ha_metrics.missing_acked([1, 2, 3, 5], [1, 3, 4, 5]) == [2]
+
+
+def rabbit_result(confirmed, seen, unconfirmed=(), duration=10.0):
+    return {"confirmed": confirmed, "seen": seen, "unconfirmed": list(unconfirmed), "duration": duration}
+
+
+def test_message_figures_count_lost_confirmed_duplicates_and_the_longest_publish_gap():
+    # Confirms arrive out of time order in the list (a republished batch): the gap is over time.
+    confirmed = [[1, 100.0], [2, 100.005], [4, 103.5], [3, 100.01], [5, 103.505]]
+    seen = [1, 2, 2, 3, 5, 5, 5, 9]
+    figures = ha_metrics.message_figures(rabbit_result(confirmed, seen, unconfirmed=[6, 7]), killed_at=100.2)
+    assert figures == {"confirmed": 5, "lost": [4], "duplicates": 3, "unconfirmed": 2,
+                       "longest_gap": 3.49, "gap_after_kill": -0.19, "rate": 0.5}
+
+
+def test_message_figures_with_nothing_lost_and_no_kill_time():
+    confirmed = [[seq, 10 + seq / 200] for seq in range(1, 401)]
+    figures = ha_metrics.message_figures(rabbit_result(confirmed, list(range(400, 0, -1)), duration=2.0))
+    assert figures["lost"] == [] and figures["duplicates"] == 0 and figures["rate"] == 200.0
+    assert figures["longest_gap"] == 0.005 and figures["gap_after_kill"] is None
+
+
+def test_message_figures_with_no_confirm_at_all():
+    figures = ha_metrics.message_figures(rabbit_result([], [3]), killed_at=1.0)
+    assert (figures["confirmed"], figures["lost"], figures["longest_gap"], figures["rate"]) == (0, [], None, 0.0)
