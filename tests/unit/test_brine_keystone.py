@@ -275,3 +275,19 @@ def test_a_stale_sync_waiting_for_a_running_one_is_refused_after_it(tmp_path):
     thread.join(10)
     assert isinstance(outcome[0], CommandExecutionError) and "newer than the source" in str(outcome[0])
     assert keystone_view(path) == states[-1]
+
+
+def test_has_keys_is_true_only_for_a_repository_keystone_would_load(tmp_path):
+    path = str(tmp_path / "fernet-keys")
+    assert bk.has_keys(path=path) is False  # missing
+    os.makedirs(path)
+    assert bk.has_keys(path=path) is False  # empty
+    (tmp_path / "fernet-keys" / "0.tmp").write_bytes(key(1))
+    (tmp_path / "fernet-keys" / "1").write_bytes(b"")
+    assert bk.has_keys(path=path) is False  # only files Keystone skips
+    write_repo(path, {0: key(2)})
+    assert bk.has_keys(path=path) is True
+    (tmp_path / "fernet-keys" / "01").write_bytes(key(3))
+    assert bk.has_keys(path=path) is False  # refused, not served
+    with pytest.raises(CommandExecutionError, match="kind"):
+        bk.has_keys(kind="ssl")
