@@ -58,6 +58,25 @@ DB_SYNC_CURRENT = 0
 DB_SYNC_NEEDED = (2, 4)
 
 
+# The inventory secrets the controller role's Keystone reads.
+SECRETS = ("keystone_db_password", "keystone_admin_password")
+
+
+def check(inventory):
+    """
+    ``[(path, message)]`` (paths relative to ``brine:``) for what Keystone needs of an inventory
+    with controllers: its two secrets. The VIPs' FQDNs are checked where they are used
+    (:func:`vip_fqdn`): an inventory without them stays valid for everything else.
+    """
+    hosts = inventory.get("hosts")
+    if not any(isinstance(host, dict) and isinstance(host.get("roles"), list) and CONTROLLER_ROLE in host["roles"]
+               for host in (hosts.values() if isinstance(hosts, dict) else ())):
+        return []
+    secrets = inventory.get("secrets") if isinstance(inventory.get("secrets"), dict) else {}
+    return [(f"secrets:{name}", f"missing: the controller role's Keystone needs it (e.g. sdb://brine_secrets/{name})")
+            for name in SECRETS if name not in secrets]
+
+
 # --------------------------------------------------------------------------- settings
 
 

@@ -275,3 +275,21 @@ def test_the_database_check_answer(output, missing):
 def test_an_odd_database_check_answer_raises(output):
     with pytest.raises(ValueError, match="unexpected answer"):
         keystone.database_missing(output)
+
+
+def test_the_example_inventory_has_what_keystone_needs(inventory):
+    assert keystone.check(inventory) == []
+
+
+def test_keystone_needs_both_secrets_only_with_controllers(inventory):
+    del inventory["secrets"]["keystone_admin_password"]
+    assert [path for path, _ in keystone.check(inventory)] == ["secrets:keystone_admin_password"]
+    for host in inventory["hosts"].values():
+        host["roles"] = [r for r in host.get("roles", []) if r != "controller"]
+    assert keystone.check(inventory) == []
+
+
+def test_a_garbled_inventory_is_left_to_the_other_checks():
+    assert keystone.check({"hosts": "x"}) == []
+    assert [p for p, _ in keystone.check({"hosts": {"a": {"roles": ["controller"]}}, "secrets": 1})] == [
+        "secrets:keystone_db_password", "secrets:keystone_admin_password"]
