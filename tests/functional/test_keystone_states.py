@@ -1,0 +1,97 @@
+"""
+The keystone states as a controller renders them: salt-call --local inside a network namespace
+whose NIC carries a controller's inventory MAC (so brine_inventory.this_machine() is True there)
+shows what the feature would do; on this host (no inventory MAC) the same states render nothing
+that changes the host; the orchestration's order. Nothing is applied: no keystone package is
+installed here, so keystone-manage, Apache and the database steps run only in the lab.
+"""
+
+import json
+import os
+import subprocess
+
+import brine_testlib
+import pytest
+from brine_testlib import state_args
+from brinelib import keystone
+
+SECRETS = {"brine_secrets": {"keystone_db_password": "ks-db-pw", "keystone_admin_password": "ks-admin-pw"}}
+MACS = {"ubuntu1": "52:54:00:10:01:02", "ubuntu2": "52:54:00:10:02:02"}
+
+
+def show_sls(salt_call, sls, minion_id, netns=None):
+    return brine_testlib.show_sls(salt_call, sls, SECRETS, minion_id=minion_id, netns=netns)
+
+
+@pytest.fixture
+def controller_netns():
+    made = []
+
+    def make(minion_id):
+        name = f"brks{os.getpid() % 100000}{len(made)}"
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        made.append(name)
+        subprocess.run(["ip", "-n", name, "link", "add", "eth2", "address", MACS[minion_id], "type", "veth",
+                        "peer", "name", "kp0"], check=True)
+        return name
+
+    yield make
+    for name in made:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def requisites(state, kind="require"):
+    return [next(iter(item.items())) for item in state_args(state).get(kind, [])]
+
+
+def test_a_controller_renders_config_site_and_a_gated_service(salt_call, controller_netns):
+    out = show_sls(salt_call, "keystone", "ubuntu2", controller_netns("ubuntu2"))
+    config = state_args(out["keystone-config"])
+    assert (config["mode"], config["user"], config["group"], config["show_changes"]) == ("0640", "root", "keystone",
+                                                                                         False)
+    values = keystone.parse_ini(config["contents"])
+    assert values["database"]["connection"].startswith("mysql+pymysql://keystone:ks-db-pw@internal.lab.home.arpa:3306/")
+    assert values["token"] == {"provider": "fernet"}
+    site = state_args(out["keystone-site"])["contents"]
+    assert "Listen 10.10.0.12:5000" in site and "processes=1 threads=4" in site
+    assert state_args(out["keystone-site-enabled"])["target"] == "../sites-available/brine-keystone.conf"
+    ports = state_args(out["keystone-apache-ports"])["contents"].splitlines()
+    assert all(line.startswith("#") for line in ports)  # no Listen: only the sites bind
+    # the debconf answers before the package; Debian's own uwsgi service off after it
+    assert requisites(out["keystone-packages"]) == [("cmd", "keystone-debconf")]
+    assert state_args(out["keystone-package-service-off"])["enable"] is False
+    running, stopped = state_args(out["keystone-apache-running"]), state_args(out["keystone-apache-stopped-without-keys"])
+    gate = [{"fun": "brine_keystone.has_keys", "kind": "fernet", "path": "/etc/keystone/fernet-keys"},
+            {"fun": "brine_keystone.has_keys", "kind": "credential", "path": "/etc/keystone/credential-keys"}]
+    assert running["onlyif"] == gate and stopped["unless"] == gate
+    assert ("file", "keystone-config") in requisites(out["keystone-apache-running"], "watch")
+    assert "ks-admin-pw" not in json.dumps(out)
+    # the database and bootstrap are the orchestration's, on the first controller only
+    assert not [sid for sid in out if sid in ("keystone-database", "keystone-schema", "keystone-bootstrap")]
+    netns = controller_netns("ubuntu1")
+    first = show_sls(salt_call, "keystone.database", "ubuntu1", netns)
+    assert requisites(first["keystone-schema"])[0] == ("brine_keystone_service", "keystone-database")
+    assert "keystone-bootstrap" in show_sls(salt_call, "keystone.bootstrap", "ubuntu1", netns)
+
+
+def test_another_controller_renders_no_database_or_bootstrap(salt_call, controller_netns):
+    netns = controller_netns("ubuntu2")
+    assert "keystone-schema" not in show_sls(salt_call, "keystone.database", "ubuntu2", netns)
+    assert "keystone-bootstrap" not in show_sls(salt_call, "keystone.bootstrap", "ubuntu2", netns)
+
+
+def test_this_host_renders_no_keystone_change(salt_call):
+    for sls in ("keystone", "keystone.database", "keystone.bootstrap"):
+        out = show_sls(salt_call, sls, "ubuntu1")
+        assert [sid for sid in out if sid.startswith("keystone-")] == [], sls
+
+
+def test_orchestration_order(salt_call):
+    out = brine_testlib.show_sls(salt_call, "orch.keystone", minion_id="bootstrap")
+    assert state_args(out["keystone-configured"])["tgt"] == ["ubuntu1", "ubuntu2", "ubuntu3"]
+    assert state_args(out["keystone-database"])["tgt"] == "ubuntu1"
+    assert state_args(out["keystone-keys"])["name"] == "brine_keystone.sync_keys"
+    assert state_args(out["keystone-bootstrap"])["sls"] == ["keystone.bootstrap"]
+    chain = ["keystone-configured", "keystone-database", "keystone-keys", "keystone-serving", "keystone-bootstrap"]
+    for before, after in zip(chain, chain[1:]):
+        assert requisites(out[after])[0][1] == before
