@@ -43,8 +43,8 @@ DEFAULTS = {
     "database": {"name": "keystone", "user": "keystone", "port": 3306,
                  # below HAProxy's 3600 s idle timeout of the mariadb listen
                  "connection_recycle_time": 600, "max_retries": -1},
-    "key_repositories": {"fernet": "/etc/keystone/fernet-keys", "credential": "/etc/keystone/credential-keys"},
-    "max_active_keys": 3,
+    "repositories": {"fernet": "/etc/keystone/fernet-keys", "credential": "/etc/keystone/credential-keys"},
+    "max_active": 3,  # [fernet_tokens] max_active_keys
     "cache_backend": "oslo_cache.memcache_pool",
     "admin": {"user": "admin", "project": "admin", "role": "admin", "service": "keystone"},
 }
@@ -109,7 +109,7 @@ def checked(settings=None):
     _whole(s["port"], 1, 65535, "port")
     _whole(s["wsgi"]["processes"], 1, 64, "wsgi:processes")
     _whole(s["wsgi"]["threads"], 1, 256, "wsgi:threads")
-    _whole(s["max_active_keys"], 2, 100, "max_active_keys")
+    _whole(s["max_active"], 2, 100, "max_active")
     _whole(s["database"]["port"], 1, 65535, "database:port")
     _whole(s["database"]["connection_recycle_time"], 1, 86400, "database:connection_recycle_time")
     retries = s["database"]["max_retries"]
@@ -124,7 +124,7 @@ def checked(settings=None):
     for key in ("config_file", "apache_dir", "wsgi_script", "preseed_file"):
         _plain(s[key], _PATH, key)
     for kind in ("fernet", "credential"):
-        _plain(s["key_repositories"][kind], _PATH, f"key_repositories:{kind}")
+        _plain(s["repositories"][kind], _PATH, f"repositories:{kind}")
     if s["public_scheme"] not in ("http", "https"):
         raise InventoryProblem(f"keystone:public_scheme: {s['public_scheme']!r} must be http or https")
     return s
@@ -225,10 +225,10 @@ def config_values(inventory, db_password, settings=None):
         },
         "token": {"provider": "fernet"},
         "fernet_tokens": {
-            "key_repository": s["key_repositories"]["fernet"],
-            "max_active_keys": str(s["max_active_keys"]),
+            "key_repository": s["repositories"]["fernet"],
+            "max_active_keys": str(s["max_active"]),
         },
-        "credential": {"key_repository": s["key_repositories"]["credential"]},
+        "credential": {"key_repository": s["repositories"]["credential"]},
     }
 
 

@@ -8,7 +8,7 @@
 include:
   - keystone.config
 {%- if here %}
-{%- set repositories = keystone.key_repositories %}
+{%- set repositories = keystone.repositories %}
 
 keystone-apache-running:
   service.running:

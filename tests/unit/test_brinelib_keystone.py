@@ -109,7 +109,7 @@ def test_a_multiline_value_is_refused():
     ({"port": 0}, "keystone:port"),
     ({"wsgi": {"processes": 0}}, "keystone:wsgi:processes"),
     ({"wsgi": {"threads": True}}, "keystone:wsgi:threads"),
-    ({"max_active_keys": 1}, "keystone:max_active_keys"),
+    ({"max_active": 1}, "keystone:max_active"),
     ({"database": {"max_retries": -2}}, "keystone:database:max_retries"),
     ({"database": {"connection_recycle_time": 0}}, "keystone:database:connection_recycle_time"),
     ({"database": {"name": "key stone"}}, "keystone:database:name"),
@@ -117,7 +117,7 @@ def test_a_multiline_value_is_refused():
     ({"user": "keystone\nx"}, "keystone:user"),
     ({"admin": {"project": "a'b"}}, "keystone:admin:project"),
     ({"wsgi_script": "/usr/bin/x y"}, "keystone:wsgi_script"),
-    ({"key_repositories": {"fernet": "relative"}}, "keystone:key_repositories:fernet"),
+    ({"repositories": {"fernet": "relative"}}, "keystone:repositories:fernet"),
     ({"public_scheme": "ftp"}, "keystone:public_scheme"),
 ])
 def test_bad_settings_are_named(inv, change, words):
