@@ -7,16 +7,13 @@ installed here, so keystone-manage, Apache and the database steps run only in th
 """
 
 import json
-import os
-import subprocess
 
 import brine_testlib
 import pytest
-from brine_testlib import state_args
+from brine_testlib import ControllerNetns, requisites, state_args
 from brinelib import keystone
 
 SECRETS = {"brine_secrets": {"keystone_db_password": "ks-db-pw", "keystone_admin_password": "ks-admin-pw"}}
-MACS = {"ubuntu1": "52:54:00:10:01:02", "ubuntu2": "52:54:00:10:02:02"}
 
 
 def show_sls(salt_call, sls, minion_id, netns=None):
@@ -25,23 +22,9 @@ def show_sls(salt_call, sls, minion_id, netns=None):
 
 @pytest.fixture
 def controller_netns():
-    made = []
-
-    def make(minion_id):
-        name = f"brks{os.getpid() % 100000}{len(made)}"
-        subprocess.run(["ip", "netns", "add", name], check=True)
-        made.append(name)
-        subprocess.run(["ip", "-n", name, "link", "add", "eth2", "address", MACS[minion_id], "type", "veth",
-                        "peer", "name", "kp0"], check=True)
-        return name
-
-    yield make
-    for name in made:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-
-
-def requisites(state, kind="require"):
-    return [next(iter(item.items())) for item in state_args(state).get(kind, [])]
+    namespaces = ControllerNetns("brks")
+    yield namespaces.make
+    namespaces.remove()
 
 
 def test_a_controller_renders_config_site_and_a_gated_service(salt_call, controller_netns):
