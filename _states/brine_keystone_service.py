@@ -2,6 +2,21 @@
 Keystone's database, schema and bootstrap as states (``brine_keystone_service.database``,
 ``.schema``, ``.bootstrap``), applied by salt/orch/keystone.sls on the first controller. The
 same ``changes`` with and without ``test=True``; no password is ever in a return.
+
+.. code-block:: yaml
+
+    keystone-database:
+      brine_keystone_service.database_present:
+        - name: keystone
+    keystone-schema:
+      brine_keystone_service.schema_synced:
+        - name: keystone
+        - require:
+          - brine_keystone_service: keystone-database
+    keystone-bootstrap:
+      brine_keystone_service.bootstrapped:
+        - name: keystone
+        - settings: {region: RegionOne}
 """
 
 import brinelib
@@ -39,12 +54,6 @@ def database_present(name, settings=None):
     """
     Keystone's database and its user with the ``keystone_db_password`` secret, made over this
     node's unix socket (a Synced Galera node: the statements replicate).
-
-    .. code-block:: yaml
-
-        keystone-database:
-          brine_keystone_service.database_present:
-            - name: keystone
     """
     return _converge(name, "database", lambda plan: {"created": plan["changed"]} if plan["changed"] else None,
                      settings)
@@ -54,12 +63,6 @@ def schema_synced(name, settings=None):
     """
     Keystone's schema up to date: ``keystone-manage db_sync`` only when ``db_sync --check``
     finds work.
-
-    .. code-block:: yaml
-
-        keystone-schema:
-          brine_keystone_service.schema_synced:
-            - name: keystone
     """
     return _converge(name, "schema", lambda plan: {"db_sync": True} if plan["changed"] else None, settings)
 
@@ -68,12 +71,6 @@ def bootstrapped(name, settings=None):
     """
     The admin and the identity endpoints: ``keystone-manage bootstrap`` only when a token of
     this node's Keystone does not already show them.
-
-    .. code-block:: yaml
-
-        keystone-bootstrap:
-          brine_keystone_service.bootstrapped:
-            - name: keystone
     """
     return _converge(name, "bootstrap", lambda plan: {"bootstrap": plan["problems"]} if plan["changed"] else None,
                      settings)

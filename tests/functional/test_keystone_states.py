@@ -6,29 +6,21 @@ that changes the host; the orchestration's order. Nothing is applied: no keyston
 installed here, so keystone-manage, Apache and the database steps run only in the lab.
 """
 
+import functools
 import json
 
 import brine_testlib
-import pytest
-from brine_testlib import ControllerNetns, requisites, state_args
+from brine_testlib import requisites, state_args
 from brinelib import keystone
 
 SECRETS = {"brine_secrets": {"keystone_db_password": "ks-db-pw", "keystone_admin_password": "ks-admin-pw"}}
 
 
-def show_sls(salt_call, sls, minion_id, netns=None):
-    return brine_testlib.show_sls(salt_call, sls, SECRETS, minion_id=minion_id, netns=netns)
-
-
-@pytest.fixture
-def controller_netns():
-    namespaces = ControllerNetns("brks")
-    yield namespaces.make
-    namespaces.remove()
+show_sls = functools.partial(brine_testlib.show_sls, pillar=SECRETS)
 
 
 def test_a_controller_renders_config_site_and_a_gated_service(salt_call, controller_netns):
-    out = show_sls(salt_call, "keystone", "ubuntu2", controller_netns("ubuntu2"))
+    out = show_sls(salt_call, "keystone", minion_id="ubuntu2", netns=controller_netns("ubuntu2"))
     config = state_args(out["keystone-config"])
     assert (config["mode"], config["user"], config["group"], config["show_changes"]) == ("0640", "root", "keystone",
                                                                                          False)
@@ -52,20 +44,20 @@ def test_a_controller_renders_config_site_and_a_gated_service(salt_call, control
     # the database and bootstrap are the orchestration's, on the first controller only
     assert not [sid for sid in out if sid in ("keystone-database", "keystone-schema", "keystone-bootstrap")]
     netns = controller_netns("ubuntu1")
-    first = show_sls(salt_call, "keystone.database", "ubuntu1", netns)
+    first = show_sls(salt_call, "keystone.database", minion_id="ubuntu1", netns=netns)
     assert requisites(first["keystone-schema"])[0] == ("brine_keystone_service", "keystone-database")
-    assert "keystone-bootstrap" in show_sls(salt_call, "keystone.bootstrap", "ubuntu1", netns)
+    assert "keystone-bootstrap" in show_sls(salt_call, "keystone.bootstrap", minion_id="ubuntu1", netns=netns)
 
 
 def test_another_controller_renders_no_database_or_bootstrap(salt_call, controller_netns):
     netns = controller_netns("ubuntu2")
-    assert "keystone-schema" not in show_sls(salt_call, "keystone.database", "ubuntu2", netns)
-    assert "keystone-bootstrap" not in show_sls(salt_call, "keystone.bootstrap", "ubuntu2", netns)
+    assert "keystone-schema" not in show_sls(salt_call, "keystone.database", minion_id="ubuntu2", netns=netns)
+    assert "keystone-bootstrap" not in show_sls(salt_call, "keystone.bootstrap", minion_id="ubuntu2", netns=netns)
 
 
 def test_this_host_renders_no_keystone_change(salt_call):
     for sls in ("keystone", "keystone.database", "keystone.bootstrap"):
-        out = show_sls(salt_call, sls, "ubuntu1")
+        out = show_sls(salt_call, sls, minion_id="ubuntu1")
         assert [sid for sid in out if sid.startswith("keystone-")] == [], sls
 
 

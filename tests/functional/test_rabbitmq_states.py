@@ -8,21 +8,13 @@ inventory MAC) the same states render nothing that changes the host. Nothing is 
 import json
 
 import brine_testlib
-import pytest
-from brine_testlib import ControllerNetns, requisites, state_args
+from brine_testlib import requisites, state_args
 
 SECRETS = {"brine_secrets": {"rabbitmq_password": "rmq-pw", "rabbitmq_erlang_cookie": "cookie-value"}}
 
 
 def show_sls(salt_call, sls, minion_id, netns=None):
     return brine_testlib.show_sls(salt_call, sls, SECRETS, minion_id=minion_id, netns=netns)
-
-
-@pytest.fixture
-def controller_netns():
-    namespaces = ControllerNetns("brrmq")
-    yield namespaces.make
-    namespaces.remove()
 
 
 def test_the_seed_renders_cookie_and_config_before_the_package_and_the_account(salt_call, controller_netns):

@@ -207,6 +207,14 @@ def test_bootstrap_failure_is_named_without_the_password(fake, server):
     assert no_secret_in(str(err.value))
 
 
+def test_the_token_request_ignores_a_proxy_in_the_environment(fake, server, monkeypatch):
+    httpd, settings = server
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("no_proxy", "")
+    assert module.bootstrap(test=True, settings=settings)["changed"] is True
+    assert httpd.requests
+
+
 def test_bootstrap_needs_keystone_answering(fake, inv):
     inv["hosts"]["ubuntu1"]["networks"]["management"]["address"] = "127.0.0.1"
     with pytest.raises(module.CommandExecutionError, match="is not answering"):
