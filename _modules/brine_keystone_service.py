@@ -86,10 +86,17 @@ def preseed():
     return keystone.preseed()
 
 
-def _sql(text, socket=None):
+def _sql(text, secret, socket=None):
+    """Run ``text`` as MariaDB's root. A syntax error quotes the statement (``near '...'``, cut
+    anywhere): that part is dropped, and ``secret`` masked in what is left."""
     argv = [MARIADB_CLIENT, f"--socket={socket or MARIADB_SOCKET}", "-N", "-B"]
-    # The client's error never repeats the statement, so never the password in it.
-    return commands.run(argv, input=text, timeout=60).stdout
+    proc = commands.run(argv, check=False, input=text, timeout=60)
+    if proc.returncode:
+        said = (proc.stderr.strip() or proc.stdout.strip()).split(" near '")[0][-500:]
+        for shown in {secret, secret.replace("\\", "\\\\").replace("'", "\\'")}:
+            said = said.replace(shown, "****")
+        raise CommandExecutionError(f"mariadb client failed ({proc.returncode}): {said}")
+    return proc.stdout
 
 
 def database(test=False, settings=None, socket=None):
@@ -108,12 +115,11 @@ def database(test=False, settings=None, socket=None):
     inventory = _inventory()
     password = _secret("keystone_db_password")
     host = _wrap(keystone.database_host_pattern, inventory)
-    missing = _wrap(keystone.database_missing, _sql(_wrap(keystone.database_check_sql, password, host, settings),
-                                                    socket=socket))
+    check = _wrap(keystone.database_check_sql, password, host, settings)
+    missing = _wrap(keystone.database_missing, _sql(check, password, socket=socket))
     if missing and not test:
-        _sql(_wrap(keystone.database_sql, password, host, settings), socket=socket)
-        still = _wrap(keystone.database_missing, _sql(keystone.database_check_sql(password, host, settings),
-                                                      socket=socket))
+        _sql(_wrap(keystone.database_sql, password, host, settings), password, socket=socket)
+        still = _wrap(keystone.database_missing, _sql(check, password, socket=socket))
         if still:
             raise CommandExecutionError(f"Keystone's database: still missing after creating it: {', '.join(still)}")
     return {"changed": missing, "test": bool(test)}

@@ -106,6 +106,22 @@ def test_database_still_missing_after_creation_fails(fake, monkeypatch):
         module.database()
 
 
+def test_a_client_error_quoting_the_statement_is_masked(fake, monkeypatch):
+    said = "ERROR 1064 (42000) near 'IDENTIFIED BY 'db-secret\\'pw'' at line 2"
+
+    def refused(argv, **kwargs):
+        return subprocess.CompletedProcess(argv, 1, "", said)
+
+    monkeypatch.setattr(module, "commands", types.SimpleNamespace(run=refused))
+    with pytest.raises(module.CommandExecutionError, match=r"mariadb client failed \(1\): ERROR 1064") as err:
+        module.database()
+    assert no_secret_in(str(err.value)) and "db-secret" not in str(err.value) and "near" not in str(err.value)
+    said = "ERROR 1045 (28000): Access denied for user 'x' using password db-secret'pw"
+    with pytest.raises(module.CommandExecutionError) as err:
+        module.database()
+    assert "db-secret" not in str(err.value) and "****" in str(err.value)
+
+
 def test_schema_synced_once_as_the_keystone_user(fake):
     assert module.schema(test=True) == {"changed": True, "test": True}
     assert module.schema() == {"changed": True, "test": False}
