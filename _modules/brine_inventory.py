@@ -25,7 +25,7 @@ import yaml
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import baseline, memcached, names, rabbitmq
+from brinelib import baseline, keystone, memcached, names, rabbitmq
 from brinelib.dualbond import names as dualbond_names
 from brinelib.errors import CommandExecutionError
 
@@ -189,6 +189,9 @@ class _Checker:
         self.check_galera(self.inv.get("galera", {}), f"{root}:galera")
         # RabbitMQ and memcached on the controllers (docs/rabbitmq.md): brinelib's rules.
         for path, message in rabbitmq.check(self.inv) + memcached.check(self.inv.get("memcached", {})):
+            self.err(f"{root}:{path}", message)
+        # Keystone on the controllers (docs/keystone.md): its secrets.
+        for path, message in keystone.check(self.inv):
             self.err(f"{root}:{path}", message)
         self.check_load_balancer(root)
         return self.errors

@@ -32,7 +32,7 @@ from brinelib.stores import fsync_directory
 log = logging.getLogger(__name__)
 
 __virtualname__ = "brine_keystone"
-__load__ = ["key_digest", "read_keys", "apply_keys", "setup_keys", "rotate"]
+__load__ = ["key_digest", "has_keys", "read_keys", "apply_keys", "setup_keys", "rotate"]
 
 # Debian 12's keystone package: [fernet_tokens] and [credential] key_repository.
 DEFAULT_PATHS = {"fernet": "/etc/keystone/fernet-keys", "credential": "/etc/keystone/credential-keys"}
@@ -107,6 +107,28 @@ def key_digest(kind="fernet", path=None):
         "primary": keystone_keys.primary(repo),
         "keys": {str(index): value for index, value in sorted(keystone_keys.digests(repo).items())},
     }
+
+
+def has_keys(kind="fernet", path=None):
+    """
+    Whether this node's key repository holds a key Keystone would load: the gate of Keystone's
+    service (salt/keystone/service.sls), so a fresh or rebuilt node never serves without keys.
+    A repository Brine refuses to read (a name Keystone reads as another number) counts as
+    none: the key sync names the problem.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_keystone.has_keys
+        salt-call brine_keystone.has_keys kind=credential
+    """
+    path = _repository_path(kind, path)
+    try:
+        return bool(_key_files(path))
+    except CommandExecutionError as exc:
+        log.warning("brine_keystone.has_keys: %s", exc)
+        return False
 
 
 def read_keys(kind="fernet", path=None):

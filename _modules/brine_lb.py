@@ -115,6 +115,17 @@ HAPROXY_DEFAULTS = {
             "server_options": "inter 1s fall 2 rise 2 on-marked-down shutdown-sessions",
             "timeouts": {"client": "3600s", "server": "3600s"},
         },
+        # Keystone's API (salt/keystone) on both VIPs; healthy while GET /v3 answers 200.
+        "keystone": {
+            "vip": ["internal", "external"],
+            "port": 5000,
+            "backend_port": 5000,
+            "mode": "http",
+            "role": "controller",
+            "network": "management",
+            "check": {"type": "http", "port": 5000, "path": "/v3"},
+            "server_options": "inter 2s fall 2 rise 2",
+        },
     },
 }
 
@@ -366,10 +377,28 @@ def _port(value, what):
     return value
 
 
+def _row_vips(inventory, row, what):
+    """The VIPs a row binds: ``vip`` is one VIP's name or a list of them (e.g. internal and external)."""
+    names = row.get("vip")
+    names = names if isinstance(names, list) else [names]
+    if not names:
+        raise InventoryProblem(f"{what}:vip: an empty list; name one VIP or more")
+    vips = []
+    for name in names:
+        vip = inventory["vips"].get(name) if isinstance(name, str) else None
+        if vip is None:
+            raise InventoryProblem(f"{what}:vip: {name!r} is not a VIP of the inventory")
+        if vip in vips:
+            raise InventoryProblem(f"{what}:vip: {name!r} is named twice")
+        vips.append(vip)
+    return vips
+
+
 def haproxy_listens(inventory, settings=None):
     """
-    The ``listen`` sections of the service table: ``[{name, bind, mode, balance, check,
-    servers: [{name, address, port, backup}], server_options, timeouts}]``, sorted by name. Pure.
+    The ``listen`` sections of the service table: ``[{name, binds: [(address, port)], mode,
+    balance, check, servers: [{name, address, port, backup}], server_options, timeouts}]``,
+    sorted by name; one bind per VIP of the row. Pure.
     """
     settings = _settings(settings, HAPROXY_DEFAULTS)
     out = []
@@ -379,9 +408,8 @@ def haproxy_listens(inventory, settings=None):
             raise InventoryProblem(f"{what}: a service name is [a-z][a-z0-9_]*")
         if not isinstance(row, dict):
             raise InventoryProblem(f"{what}: must be a mapping")
-        vip = inventory["vips"].get(row.get("vip"))
-        if vip is None:
-            raise InventoryProblem(f"{what}:vip: {row.get('vip')!r} is not a VIP of the inventory")
+        binds = [(str(ipaddress.ip_address(vip["address"])), _port(row.get("port"), f"{what}:port"))
+                 for vip in _row_vips(inventory, row, what)]
         if row.get("mode", "tcp") not in ("tcp", "http"):
             raise InventoryProblem(f"{what}:mode: {row.get('mode')!r} must be tcp or http")
         net = row.get("network")
@@ -408,7 +436,7 @@ def haproxy_listens(inventory, settings=None):
             raise InventoryProblem(f"{what}:server_options: {row.get('server_options')!r} holds something other than words")
         out.append({
             "name": name,
-            "bind": (str(ipaddress.ip_address(vip["address"])), _port(row.get("port"), f"{what}:port")),
+            "binds": binds,
             "mode": row.get("mode", "tcp"),
             "balance": row.get("balance", "roundrobin"),
             "check": check,
@@ -475,8 +503,9 @@ def haproxy_cfg(inventory, minion_id, secrets, settings=None):
         f"    stats auth '{user}:{password}'",
     ]
     for listen in haproxy_listens(inventory, settings):
-        address, port = listen["bind"]
-        lines += ["", f"listen {listen['name']}", f"    bind {address}:{port}", f"    mode {listen['mode']}"]
+        lines += ["", f"listen {listen['name']}"]
+        lines += [f"    bind {address}:{port}" for address, port in listen["binds"]]
+        lines.append(f"    mode {listen['mode']}")
         if listen["mode"] == "tcp":
             lines.append("    option tcpka")
         lines.append(f"    balance {listen['balance']}")

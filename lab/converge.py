@@ -84,13 +84,13 @@ def form_clusters(lab, results):
     """
     After the highstate: the minions it reconfigured have restarted, then the controllers'
     clusters are formed (or joined, or left alone when whole), Galera then RabbitMQ, each by its
-    orchestration. Returns ``{orchestration: (failed state comments, seconds)}``, empty when
+    orchestration, then Keystone is set up on them (database, db_sync, keys, bootstrap). Returns ``{orchestration: (failed state comments, seconds)}``, empty when
     there is no controller.
     """
     if not controllers(lab):
         return {}
     lab.wait_minion_restarts(minion_restarts(results))
-    return {name: orchestrate(lab, name) for name in ("orch.galera", "orch.rabbitmq")}
+    return {name: orchestrate(lab, name) for name in ("orch.galera", "orch.rabbitmq", "orch.keystone")}
 
 
 def main():

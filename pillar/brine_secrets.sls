@@ -20,6 +20,7 @@ ROLE_SECRETS = {
         "rabbitmq_password",
         "rabbitmq_erlang_cookie",
         "keystone_admin_password",
+        "keystone_db_password",
     ),
 }
 _REF = re.compile(r"^sdb://brine_secrets/([A-Za-z0-9_.-]+)$")

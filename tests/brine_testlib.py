@@ -215,6 +215,37 @@ def state_args(state):
     return merged
 
 
+def requisites(state, kind="require"):
+    """``[(state module, id)]`` of one rendered state's ``kind`` requisites (require, watch, ...)."""
+    return [next(iter(item.items())) for item in state_args(state).get(kind, [])]
+
+
+class ControllerNetns:
+    """
+    Network namespaces each holding an ``eth2`` with a controller's inventory MAC (so
+    brine_inventory.this_machine() is True inside): ``make(minion_id)`` returns one's name,
+    ``remove()`` deletes them all.
+    """
+
+    MACS = {"ubuntu1": "52:54:00:10:01:02", "ubuntu2": "52:54:00:10:02:02"}
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.made = []
+
+    def make(self, minion_id):
+        name = f"{self.prefix}{os.getpid() % 100000}{len(self.made)}"
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        self.made.append(name)
+        subprocess.run(["ip", "-n", name, "link", "add", "eth2", "address", self.MACS[minion_id], "type", "veth",
+                        "peer", "name", "np0"], check=True)
+        return name
+
+    def remove(self):
+        for name in self.made:
+            subprocess.run(["ip", "netns", "del", name], check=False)
+
+
 class Clock:
     """Laps of a long functional test, printed by ``report()``."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import factories_loopback
 import pytest
-from brine_testlib import SaltCall, example_inventory
+from brine_testlib import ControllerNetns, SaltCall, example_inventory
 
 # Every tier's: pytest-salt-factories on loopback only.
 pytest_configure = factories_loopback.pytest_configure
@@ -21,6 +21,14 @@ def salt_call(tmp_path):
 @pytest.fixture
 def inventory():
     return example_inventory()
+
+
+@pytest.fixture
+def controller_netns():
+    """``make(minion_id)``: a network namespace where that controller's inventory MAC is (removed after the test)."""
+    namespaces = ControllerNetns("brctl")
+    yield namespaces.make
+    namespaces.remove()
 
 
 # Salt's log handlers flush once more at interpreter exit, after pytest closed the streams they

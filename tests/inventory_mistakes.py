@@ -193,6 +193,11 @@ MISTAKES = {
         "brine:galera:sst_method",
         "unknown SST method 'xtrabackup'",
     ),
+    "Keystone without its database password": (
+        lambda i: i["secrets"].pop("keystone_db_password"),
+        "brine:secrets:keystone_db_password",
+        "missing: the controller role's Keystone needs it",
+    ),
     "Galera unknown key": (
         lambda i: i.update(galera={"clustername": "x"}),
         "brine:galera:clustername",

@@ -19,7 +19,7 @@ COMMON_FEATURES = ("brine", "baseline", "network")
 ROLE_FEATURES = {
     "bootstrap": ("bootstrap",),
     "registry": ("registry",),
-    "controller": ("nova_console", "galera", "haproxy", "keepalived", "rabbitmq", "memcached"),
+    "controller": ("nova_console", "galera", "haproxy", "keepalived", "rabbitmq", "memcached", "keystone"),
     "storage": ("storage",),
     "compute": ("nova_console",),
     "deployer": ("nova_console",),

@@ -80,7 +80,7 @@ chroot "$rootfs" /bin/sh -ec '
   # Every daemon a role may need is installed but off: the roles decide what runs.
   for unit in openvswitch-switch ovsdb-server ovs-vswitchd isc-dhcp-server isc-dhcp-server6 chrony \
               unbound unbound-resolvconf squid tftpd-hpa lvm2-monitor ifupdown-wait-online networking \
-              e2scrub_reap keepalived haproxy mariadb rabbitmq-server memcached; do
+              e2scrub_reap keepalived haproxy mariadb rabbitmq-server memcached apache2 keystone uwsgi; do
     systemctl disable "$unit.service" 2>/dev/null || true
   done
   # Socket activation would start a stand-alone MariaDB on the first client (never a Galera node).

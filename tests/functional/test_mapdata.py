@@ -13,11 +13,11 @@ HOSTS = sorted(example_inventory()["hosts"])
 EXPECTED_FEATURES = {
     "bootstrap": {"brine", "baseline", "bootstrap", "nova_console"},
     "ubuntu1": {"brine", "baseline", "nova_console", "galera", "haproxy", "keepalived", "rabbitmq", "memcached",
-                "storage"},
+                "keystone", "storage"},
     "ubuntu2": {"brine", "baseline", "nova_console", "galera", "haproxy", "keepalived", "rabbitmq", "memcached",
-                "storage"},
+                "keystone", "storage"},
     "ubuntu3": {"brine", "baseline", "nova_console", "galera", "haproxy", "keepalived", "rabbitmq", "memcached",
-                "storage"},
+                "keystone", "storage"},
 }
 SECRET = "hunter2-not-for-logs"
 

@@ -6,40 +6,15 @@ inventory MAC) the same states render nothing that changes the host. Nothing is 
 """
 
 import json
-import os
-import subprocess
 
 import brine_testlib
-import pytest
-from brine_testlib import state_args
+from brine_testlib import requisites, state_args
 
 SECRETS = {"brine_secrets": {"rabbitmq_password": "rmq-pw", "rabbitmq_erlang_cookie": "cookie-value"}}
-MACS = {"ubuntu1": "52:54:00:10:01:02", "ubuntu2": "52:54:00:10:02:02"}
 
 
 def show_sls(salt_call, sls, minion_id, netns=None):
     return brine_testlib.show_sls(salt_call, sls, SECRETS, minion_id=minion_id, netns=netns)
-
-
-@pytest.fixture
-def controller_netns():
-    made = []
-
-    def make(minion_id):
-        name = f"brrmq{os.getpid() % 100000}{len(made)}"
-        subprocess.run(["ip", "netns", "add", name], check=True)
-        made.append(name)
-        subprocess.run(["ip", "-n", name, "link", "add", "eth2", "address", MACS[minion_id], "type", "veth",
-                        "peer", "name", "rp0"], check=True)
-        return name
-
-    yield make
-    for name in made:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-
-
-def requisites(state, kind="require"):
-    return [next(iter(item.items())) for item in state_args(state).get(kind, [])]
 
 
 def test_the_seed_renders_cookie_and_config_before_the_package_and_the_account(salt_call, controller_netns):

@@ -85,7 +85,8 @@ def converged_lab(lab):
     lab.restarted_minions = lab.wait_minion_restarts(minion_restarts(results))
     lab.first_apply = results
     clusters = form_clusters(lab, results)
-    assert {name: failed for name, (failed, _) in clusters.items()} == {"orch.galera": [], "orch.rabbitmq": []}
+    assert {name: failed for name, (failed, _) in clusters.items()} == {"orch.galera": [], "orch.rabbitmq": [],
+                                                                          "orch.keystone": []}
     lab.galera_formed_in = clusters["orch.galera"][1]
     return lab
 

@@ -355,3 +355,17 @@ def test_rotate_refuses_a_repository_without_a_staged_key(tmp_path):
     with pytest.raises(CommandExecutionError, match="no staged key 0"):
         bk.rotate(path=str(tmp_path / "k"), user=USER, group=GROUP)
     assert keystone_view(tmp_path / "k") == {3: key(3)}
+def test_has_keys_is_true_only_for_a_repository_keystone_would_load(tmp_path):
+    path = str(tmp_path / "fernet-keys")
+    assert bk.has_keys(path=path) is False  # missing
+    os.makedirs(path)
+    assert bk.has_keys(path=path) is False  # empty
+    (tmp_path / "fernet-keys" / "0.tmp").write_bytes(key(1))
+    (tmp_path / "fernet-keys" / "1").write_bytes(b"")
+    assert bk.has_keys(path=path) is False  # only files Keystone skips
+    write_repo(path, {0: key(2)})
+    assert bk.has_keys(path=path) is True
+    (tmp_path / "fernet-keys" / "01").write_bytes(key(3))
+    assert bk.has_keys(path=path) is False  # refused, not served
+    with pytest.raises(CommandExecutionError, match="kind"):
+        bk.has_keys(kind="ssl")

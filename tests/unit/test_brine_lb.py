@@ -326,3 +326,27 @@ def test_the_dropin_writes_the_track_file_on_stop_and_clears_it_once_up():
 def test_the_dropin_refuses_paths_systemd_would_split(track, writer):
     with pytest.raises(lb.InventoryProblem):
         lb.haproxy_dropin(track, writer)
+
+
+def test_keystone_listens_on_both_vips_with_every_controller_checked_on_v3(inv):
+    text = lb.haproxy_cfg(inv, "ubuntu1", SECRETS)
+    keystone = text.split("\nlisten keystone\n")[1].split("\n\n")[0]
+    assert keystone.splitlines()[:3] == ["    bind 10.10.0.100:5000", "    bind 10.100.0.100:5000", "    mode http"]
+    for line in ("option httpchk", "http-check send meth GET uri /v3", "http-check expect status 200"):
+        assert f"    {line}" in keystone.splitlines()
+    assert servers(text, "keystone") == [
+        [name, f"10.10.0.1{n}:5000", "check", "port", "5000", "inter", "2s", "fall", "2", "rise", "2"]
+        for n, name in enumerate(CONTROLLERS, 1)]
+
+
+@pytest.mark.parametrize("vips, words", [
+    ([], "an empty list"),
+    (["internal", "storage"], "'storage' is not a VIP"),
+    (["internal", "internal"], "'internal' is named twice"),
+    ([["internal"]], "is not a VIP"),
+])
+def test_bad_vip_lists_are_named(inv, vips, words):
+    rows = copy.deepcopy(lb.HAPROXY_DEFAULTS["services"])
+    rows["keystone"]["vip"] = vips
+    with pytest.raises(lb.InventoryProblem, match=f"haproxy:services:keystone:vip: .*{words}"):
+        lb.haproxy_cfg(inv, "ubuntu1", SECRETS, {"services": rows})

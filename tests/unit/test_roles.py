@@ -10,7 +10,8 @@ from brinelib import names
 def test_a_host_runs_the_common_features_then_its_roles_in_the_tables_order_each_once():
     assert names.features([]) == ["brine", "baseline", "network"]
     assert names.features(["deployer", "controller", "compute", "network"]) == [
-        "brine", "baseline", "network", "nova_console", "galera", "haproxy", "keepalived", "rabbitmq", "memcached"]
+        "brine", "baseline", "network", "nova_console", "galera", "haproxy", "keepalived", "rabbitmq", "memcached",
+        "keystone"]
     assert names.features(["storage", "bootstrap"]) == ["brine", "baseline", "network", "bootstrap", "storage"]
 
 
