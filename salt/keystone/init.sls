@@ -4,5 +4,6 @@
     (salt/orch/keystone.sls: once, on the first controller). #}
 include:
   - keystone.install
+  - keystone.keys
   - keystone.config
   - keystone.service

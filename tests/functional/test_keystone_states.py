@@ -40,6 +40,12 @@ def test_a_controller_renders_config_site_and_a_gated_service(salt_call, control
             {"fun": "brine_keystone.has_keys", "kind": "credential", "path": "/etc/keystone/credential-keys"}]
     assert running["onlyif"] == gate and stopped["unless"] == gate
     assert ("file", "keystone-config") in requisites(out["keystone-apache-running"], "watch")
+    # the key repositories (directories only: the runner alone moves keys), after the package
+    for kind, path in (("fernet", "/etc/keystone/fernet-keys"), ("credential", "/etc/keystone/credential-keys")):
+        repo = out[f"keystone-{kind}-key-repository"]
+        assert "directory" in repo["file"] and requisites(repo) == [("pkg", "keystone-packages")]
+        assert {k: v for k, v in state_args(repo).items() if k in ("name", "user", "group", "mode")} == {
+            "name": path, "user": "keystone", "group": "keystone", "mode": "0700"}
     assert "ks-admin-pw" not in json.dumps(out)
     # the database and bootstrap are the orchestration's, on the first controller only
     assert not [sid for sid in out if sid in ("keystone-database", "keystone-schema", "keystone-bootstrap")]
