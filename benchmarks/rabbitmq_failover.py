@@ -48,7 +48,7 @@ from import_path import REPO
 import ha_metrics
 from brine_testlib import wait_for
 from brinelib import rabbitmq
-from controllers import CLIENT, collect_probe, lab_and_controllers, report, send_probe, start_probe
+from controllers import CLIENT, collect_probe, lab_and_controllers, report, run_holding_secret, send_probe, start_probe
 
 PROBE = "rabbitmq_client.py"
 BENCH_USER = "brine-bench"
@@ -125,14 +125,6 @@ def serves_amqp(lab, host, address):
 def app_running(lab, host):
     return lab.exec(host, f"timeout {CTL_TIMEOUT} rabbitmq-diagnostics -q check_running >/dev/null 2>&1",
                     timeout=CTL_TIMEOUT + 30).ok
-
-
-def run_holding_secret(lab, host, command, what):
-    """Run ``command``, which holds a password: a failure names ``what``, never the command
-    (ExecResult.check would quote it)."""
-    result = lab.exec(host, command)
-    if not result.ok:
-        raise RuntimeError(f"{host}: {what} failed (rc={result.returncode}): {result.output[-500:]}")
 
 
 def bench_account(lab, seed, vhost):
