@@ -71,12 +71,12 @@ def _admin(lab, host, inventory, verb, password):
     send_probes(lab, host, ADMIN_PROBE)
     _write_account(lab, host, password)
     argv = shlex.join([verb, base_urls(inventory)[host], admin["user"], admin["project"], ACCOUNT_FILE, BENCH_ROLE])
-    result = lab.exec(host, "salt-call --out=newline_values_only brine_secrets.get keystone_admin_password "
+    result = lab.exec(host, "salt-call --out=json brine_secrets.get keystone_admin_password "
                             f"2>{SALT_CALL_ERRORS} | /usr/bin/python3 /root/{ADMIN_PROBE} {argv}; "
                             f"rc=$?; rm -f {ACCOUNT_FILE}; exit $rc", timeout=180)
     answer = probe_json(result.output)
+    said = lab.exec(host, f"tail -c 500 {SALT_CALL_ERRORS}; rm -f {SALT_CALL_ERRORS}").output
     if not result.ok or answer is None or "error" in answer:
-        said = lab.exec(host, f"tail -c 500 {SALT_CALL_ERRORS}").output
         raise RuntimeError(f"{host}: the benchmark's Keystone account, {verb}: {answer or result.output[-500:]}; "
                            f"salt-call said: {said}")
     return answer

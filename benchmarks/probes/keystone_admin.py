@@ -1,8 +1,8 @@
 """
 Runs on a controller (with keystone_http.py beside it): makes or deletes the benchmarks' own
 Keystone account, with an admin token that this node's Keystone issues for the admin password
-read from stdin (the caller pipes it from ``salt-call brine_secrets.get``, so it never leaves
-the guest).
+read from stdin: ``salt-call --out=json brine_secrets.get keystone_admin_password`` piped in,
+``{"local": password}``, so it never leaves the guest.
 
 create: the project and the user of ACCOUNT (a root-only file: user, password, project, one per
 line) in the default domain, the user's password set to the file's, and the role ROLE on the
@@ -10,7 +10,7 @@ project (the user can then get project-scoped tokens and validate its own tokens
 user and the project of that name. Prints one JSON line with ids and what was done, never a
 password or a token.
 
-usage: python3 keystone_admin.py create|delete BASE ADMIN_USER ADMIN_PROJECT ACCOUNT [ROLE] < password
+usage: python3 keystone_admin.py create|delete BASE ADMIN_USER ADMIN_PROJECT ACCOUNT [ROLE] < salt-call's JSON
        BASE: http://<this node's management address>:5000
 """
 
@@ -77,12 +77,22 @@ def delete(base, token, user, project):
     return {"done": done}
 
 
+def password_from(text):
+    """The value of salt-call's ``--out=json`` answer ``{"local": value}``, or None (nothing
+    about what it read goes into the message: it may hold the password)."""
+    try:
+        value = json.loads(text).get("local")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
 def main():
     verb, base, admin_user, admin_project, account = sys.argv[1:6]
     role = sys.argv[6] if len(sys.argv) > 6 else "member"
-    admin_password = sys.stdin.readline().rstrip("\n")
-    if not admin_password:
-        raise SystemExit("no admin password on stdin")
+    admin_password = password_from(sys.stdin.read())
+    if admin_password is None:
+        raise SystemExit("no admin password on stdin (salt-call --out=json brine_secrets.get keystone_admin_password)")
     user, password, project = read_account(account)
     try:
         token = issue(base, admin_user, admin_password, admin_project)

@@ -174,8 +174,13 @@ def run_main(module, argv, stdin="", monkeypatch=None):
     return keystone_lab.probe_json(out.getvalue()), out.getvalue(), rc
 
 
+def salt_call(password):
+    """What ``salt-call --out=json brine_secrets.get keystone_admin_password`` prints."""
+    return json.dumps({"local": password}, indent=4) + "\n"
+
+
 def make(monkeypatch, base, account, password=ADMIN_PASSWORD):
-    return run_main(admin, ["create", base, "admin", "admin", account], password + "\n", monkeypatch)
+    return run_main(admin, ["create", base, "admin", "admin", account], salt_call(password), monkeypatch)
 
 
 def test_the_admin_probe_makes_the_account_once_and_sets_its_password_again(cloud, account, monkeypatch):
@@ -199,10 +204,10 @@ def test_the_admin_probe_deletes_the_account(cloud, account, monkeypatch):
     identity, servers = cloud
     base = next(iter(servers))
     make(monkeypatch, base, account)
-    answer, _, rc = run_main(admin, ["delete", base, "admin", "admin", account], ADMIN_PASSWORD + "\n", monkeypatch)
+    answer, _, rc = run_main(admin, ["delete", base, "admin", "admin", account], salt_call(ADMIN_PASSWORD), monkeypatch)
     assert rc == 0 and answer == {"done": ["user deleted", "project deleted"]}
     assert set(identity.users) == {"u-admin"} and set(identity.projects) == {"p-admin"}
-    answer, _, rc = run_main(admin, ["delete", base, "admin", "admin", account], ADMIN_PASSWORD + "\n", monkeypatch)
+    answer, _, rc = run_main(admin, ["delete", base, "admin", "admin", account], salt_call(ADMIN_PASSWORD), monkeypatch)
     assert rc == 0 and answer == {"done": []}
 
 
@@ -211,8 +216,12 @@ def test_the_admin_probe_names_a_refusal_without_the_password(cloud, account, mo
     answer, printed, rc = make(monkeypatch, next(iter(servers)), account, password="wrong-admin-password")
     assert rc == 1 and answer == {"error": f"POST {next(iter(servers))}/v3/auth/tokens: 401"}
     assert "wrong-admin-password" not in printed and BENCH_PASSWORD not in printed
-    with pytest.raises(SystemExit, match="no admin password on stdin"):
-        make(monkeypatch, next(iter(servers)), account, password="")
+    for said in ("", "local:\n    " + ADMIN_PASSWORD, json.dumps({"local": False}), "[]"):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(said))
+        monkeypatch.setattr(sys, "argv", ["keystone_admin.py", "create", "http://x", "admin", "admin", account])
+        with pytest.raises(SystemExit) as refused:
+            admin.main()
+        assert "no admin password on stdin" in str(refused.value) and ADMIN_PASSWORD not in str(refused.value)
 
 
 def test_the_probes_ignore_a_proxy_in_the_environment(cloud, account, monkeypatch):
@@ -315,7 +324,7 @@ def test_the_account_is_made_with_the_admin_password_piped_inside_the_controller
     password = keystone_lab.make_account(lab, inventory, "ubuntu1")
     made = [c for h, c in lab.commands if c.startswith("salt-call")]
     assert len(made) == 1 and len(password) >= 24
-    assert made[0].startswith("salt-call --out=newline_values_only brine_secrets.get keystone_admin_password 2>")
+    assert made[0].startswith("salt-call --out=json brine_secrets.get keystone_admin_password 2>")
     assert "| /usr/bin/python3 /root/keystone_admin.py create http://10.10.0.11:5000 admin admin " in made[0]
     assert made[0].endswith(f"rm -f {keystone_lab.ACCOUNT_FILE}; exit $rc")
     holding = [(h, c) for h, c in lab.commands if password in c]
