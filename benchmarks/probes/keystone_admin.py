@@ -14,11 +14,17 @@ usage: python3 keystone_admin.py create|delete BASE ADMIN_USER ADMIN_PROJECT ACC
        BASE: http://<this node's management address>:5000
 """
 
+import functools
 import json
 import sys
 import urllib.parse
 
-from keystone_http import DEFAULT_DOMAIN, KeystoneError, call, issue, read_account
+import keystone_http
+from keystone_http import DEFAULT_DOMAIN, KeystoneError, issue, read_account
+
+# A Keystone that has just (re)started loads its application on the first request.
+PATIENT = 30.0
+call = functools.partial(keystone_http.call, timeout=PATIENT)
 
 
 def find(base, token, collection, name):
@@ -95,7 +101,7 @@ def main():
         raise SystemExit("no admin password on stdin (salt-call --out=json brine_secrets.get keystone_admin_password)")
     user, password, project = read_account(account)
     try:
-        token = issue(base, admin_user, admin_password, admin_project)
+        token = issue(base, admin_user, admin_password, admin_project, timeout=PATIENT)
         result = create(base, token, user, password, project, role) if verb == "create" else delete(base, token, user, project)
     except (KeystoneError, OSError) as exc:
         result = {"error": str(exc)}

@@ -28,13 +28,17 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from keystone_http import KeystoneError, issue, read_account, validate
+from keystone_http import TIMEOUT, KeystoneError, issue, read_account, validate
+
+# check, issue and verify test behaviour: they wait as long as a Keystone loading its
+# application after a restart may take; load and watch measure, with keystone_http's TIMEOUT.
+PATIENT = 30.0
 
 
-def issue_status(base, account):
+def issue_status(base, account, timeout=TIMEOUT):
     """``(token, None)`` or ``(None, status)``: status None when nothing answered."""
     try:
-        return issue(base, *account), None
+        return issue(base, *account, timeout=timeout), None
     except KeystoneError as exc:
         return None, exc.status
     except OSError:
@@ -44,9 +48,9 @@ def issue_status(base, account):
 def check(account, issuers, validators):
     out = {}
     for issuer in issuers:
-        token, status = issue_status(issuer, account)
+        token, status = issue_status(issuer, account, PATIENT)
         out[issuer] = {"issued": True if token else status,
-                       "validated": {v: validate(v, token) for v in validators} if token else {}}
+                       "validated": {v: validate(v, token, PATIENT) for v in validators} if token else {}}
     return {"issuers": out}
 
 
@@ -55,12 +59,16 @@ def load(account, base, duration, rate, workers):
 
     def attempt():
         sent = time.time()
-        token, status = issue_status(base, account)
+        try:
+            token, status = issue_status(base, account)
+        except Exception as exc:  # pylint: disable=broad-except  (a lost attempt would hide a failure)
+            token, status = None, type(exc).__name__
         done = time.time()
         with lock:
             attempts.append([round(sent, 4), round(done, 4), token is not None])
             if token is None:
-                errors[str(status)] = errors.get(str(status), 0) + 1
+                kind = "no answer" if status is None else str(status)
+                errors[kind] = errors.get(kind, 0) + 1
 
     began = time.time()
     interval = 1.0 / rate
@@ -78,7 +86,7 @@ def issue_to_file(account, path, count, issuers):
     tokens, failed = [], 0
     for issuer in issuers:
         for _ in range(count):
-            token, _ = issue_status(issuer, account)
+            token, _ = issue_status(issuer, account, PATIENT)
             if token:
                 tokens.append([issuer, token])
             else:
@@ -93,7 +101,7 @@ def verify(path, validators):
     with open(path, encoding="utf-8") as fh:
         tokens = json.load(fh)
     return {"tokens": len(tokens),
-            "results": [[issuer, {v: validate(v, token) for v in validators}] for issuer, token in tokens]}
+            "results": [[issuer, {v: validate(v, token, PATIENT) for v in validators}] for issuer, token in tokens]}
 
 
 def watch(account, duration, interval, lookback, issuers, validators, stop=None):

@@ -5,6 +5,7 @@ guest's environment may name (as brinelib.keystone's token check does). Tokens a
 are never printed; an error names the request and the status only.
 """
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -24,7 +25,7 @@ class KeystoneError(Exception):
 
 def call(method, url, body=None, token=None, subject=None, timeout=TIMEOUT):
     """``(status, headers, parsed body or None)`` of one request; an HTTP error status is an
-    answer too; OSError when nothing answered."""
+    answer too; OSError when nothing answered, or not a whole HTTP answer."""
     headers = {"Accept": "application/json"}
     data = None
     if body is not None:
@@ -40,6 +41,8 @@ def call(method, url, body=None, token=None, subject=None, timeout=TIMEOUT):
             status, answer, text = response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
         status, answer, text = exc.code, exc.headers, exc.read()
+    except http.client.HTTPException as exc:  # a connection cut mid-answer
+        raise ConnectionError(f"{method} {url}: {type(exc).__name__}") from None
     try:
         parsed = json.loads(text.decode("utf-8")) if text else None
     except ValueError:

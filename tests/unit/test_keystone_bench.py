@@ -11,6 +11,7 @@ import http.server
 import io
 import json
 import os
+import socket
 import stat
 import sys
 import threading
@@ -280,7 +281,24 @@ def test_load_asks_at_the_rate_and_records_every_attempt(bench, monkeypatch):
     assert len(attempts) == 10 and all(ok for _, _, ok in attempts)
     assert all(sent <= done for sent, done, _ in attempts) and attempts == sorted(attempts)
     answer, _, _ = run_main(client, ["load", account, "http://127.0.0.1:9", 0.2, 10], monkeypatch=monkeypatch)
-    assert answer["errors"] == {"None": 2} and not any(ok for _, _, ok in answer["attempts"])
+    assert answer["errors"] == {"no answer": 2} and not any(ok for _, _, ok in answer["attempts"])
+
+
+def test_an_answer_cut_short_is_no_answer():
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def cut():
+        for _ in range(2):
+            conn, _ = listener.accept()
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 201 Created\r\nX-Subject-Token: t\r\nContent-Length: 100\r\n\r\n{}")
+            conn.close()
+
+    threading.Thread(target=cut, daemon=True).start()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    with listener:
+        assert client.issue_status(base, ("u", "p", "q")) == (None, None)
+        assert http_probe.validate(base, "t") is None
 
 
 def test_watch_validates_each_token_at_once_and_again_after_the_lookback(bench, tmp_path, monkeypatch):
