@@ -49,8 +49,9 @@ def probe_json(output):
     return None
 
 
-def run_client(lab, *args, timeout=120):
-    """keystone_client.py run to its end on the bootstrap host: its JSON."""
+def run_client(lab, *args, timeout=600):
+    """keystone_client.py run to its end on the bootstrap host: its JSON. (It prints only at
+    the end, after up to 30 s per request a controller leaves unanswered.)"""
     argv = " ".join(shlex.quote(str(a)) for a in args)
     result = lab.exec(CLIENT, f"/usr/bin/python3 /root/{CLIENT_PROBE} {argv}", timeout=timeout)
     answer = probe_json(result.output)
