@@ -145,26 +145,30 @@ def rotation(lab, ctl, urls, args):
     longest = args.rotations * (args.pause + 900) + args.pause
     start_probe(lab, CLIENT, CLIENT_PROBE, "watch", ACCOUNT_FILE, longest, 1, args.lookback, nodes, nodes, WATCH_STOP)
     began = time.time()
-    starts = []
+    starts, rotations = [], []
     try:
         time.sleep(args.pause)
         for number in range(1, args.rotations + 1):
             started, figures = rotate_once(lab, nodes, args.tokens)
             starts.append(started)
+            rotations.append(figures)
             print(f"  rotation {number}: {json.dumps(figures)}", flush=True)
             print(f"Keystone rotation {number}: tokens issued before it valid on all three after it "
                   f"{figures['valid']}/{figures['total']}; digests equal after it: "
                   f"{'yes' if figures['digests_equal'] else 'no'}; rotate took {figures['rotate_seconds']} s", flush=True)
             time.sleep(args.pause)
     finally:
-        lab.exec(CLIENT, f"touch {WATCH_STOP}")
+        lab.exec(CLIENT, f"touch {WATCH_STOP}; rm -f {TOKENS_FILE}")
     watch = collect_probe(lab, CLIENT, CLIENT_PROBE, timeout=120)
-    lab.exec(CLIENT, f"rm -f {WATCH_STOP} {TOKENS_FILE}")
+    lab.exec(CLIENT, f"rm -f {WATCH_STOP}")
     failures = keystone_metrics.failures_by_rotation(watch["failures"], starts, began)
     print(f"Keystone rotations: {watch['validations']} validations of {watch['issued']} tokens during the run, "
           f"{len(failures)} failed, {len(watch['issue_failures'])} tokens not issued", flush=True)
     for failure in failures[:20]:
         print(f"  validation failed: {json.dumps(failure)}")
+    met = not failures and all(r["valid"] == r["total"] > 0 and r["digests_equal"] for r in rotations)
+    print(f"  targets (every token issued before a rotation valid on all three after it, equal digests, no "
+          f"validation failure): {'met' if met else 'NOT met'}")
 
 
 def main():
