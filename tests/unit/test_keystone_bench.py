@@ -4,9 +4,11 @@ The Keystone lab tests' and benchmark's parts that need no lab: the probes
 one identity store, each of which can refuse tokens as a node without the keys would), and on
 the host side the URLs, the benchmark account (the admin password piped inside the guest, the
 account's password never in a command's error), the digests' verdict and what counts as a change
-in a second orchestration. Its figures: tests/unit/test_keystone_metrics.py.
+in a second orchestration, the power-off holder powered on again whatever happens, the order of
+the "whole again" checks. Its figures: tests/unit/test_keystone_metrics.py.
 """
 
+import argparse
 import http.server
 import io
 import json
@@ -20,6 +22,7 @@ from contextlib import redirect_stdout
 
 import pytest
 
+import keystone_failover
 import keystone_lab
 from brine_testlib import REPO, load_module
 from lab.core import ExecResult, load_inventory
@@ -404,3 +407,74 @@ def test_a_relay_a_key_written_a_state_change_or_a_failure_is_a_change():
     steps["salt_|-keystone-configured_|-keystone-configured_|-state"]["result"] = False
     assert keystone_lab.orchestration_changes(out) == ["keystone-configured", "keystone-bootstrap"]
     assert keystone_lab.orchestration_changes({"data": {}})[0].startswith("no state results")
+
+
+class PowerLab(FakeLab):
+    """A lab whose guests power off and on; the probe's output file holds ``out``."""
+
+    def __init__(self, out='JSON:{"attempts": [], "began": 0, "duration": 1, "rate": 10, "errors": {}}\n'):
+        super().__init__({"cat /root/keystone_client.py.out": (0, out)})
+        self.running, self.events = {"ubuntu1", "ubuntu2", "ubuntu3"}, []
+
+    def exec(self, host, command, timeout=120):
+        if command.startswith("cat /root/keystone_client.py.out"):
+            self.events.append(("collect", host))
+        return super().exec(host, command, timeout)
+
+    def kill(self, name):
+        self.running.discard(name)
+        self.events.append(("kill", name))
+
+    def start(self, name):
+        self.running.add(name)
+        self.events.append(("start", name))
+
+    def is_running(self, name):
+        return name in self.running
+
+
+def power_args(**overrides):
+    return argparse.Namespace(**{"duration": 1.0, "rate": 10.0, "workers": 2, "kill_at": 0.0, "power_on_at": None,
+                                 **overrides})
+
+
+def test_the_holder_is_powered_on_after_the_load_or_at_the_set_time():
+    lab = PowerLab()
+    result, killed_at, powered_on = keystone_failover.load_across_power_off(lab, "ubuntu2", "http://10.10.0.100:5000", power_args())
+    assert lab.events == [("kill", "ubuntu2"), ("collect", "bootstrap"), ("start", "ubuntu2")] and result["rate"] == 10
+    assert killed_at > 0 and powered_on is not None
+    started = [c for _, c in lab.commands if "keystone_client.py load" in c]
+    assert len(started) == 1 and "load /root/brine-bench-keystone http://10.10.0.100:5000 1.0 10.0 2 " in started[0]
+    lab = PowerLab()
+    keystone_failover.load_across_power_off(lab, "ubuntu2", "http://v", power_args(power_on_at=0.1))
+    assert lab.events == [("kill", "ubuntu2"), ("start", "ubuntu2"), ("collect", "bootstrap")]
+
+
+def test_the_holder_is_powered_on_again_when_the_load_fails():
+    lab = PowerLab()
+
+    def broken(host, command, timeout=120):
+        if "cat /root/keystone_client.py.out" in command:
+            raise OSError("the command channel closed")
+        return FakeLab.exec(lab, host, command, timeout)
+
+    lab.exec = broken
+    with pytest.raises(OSError):
+        keystone_failover.load_across_power_off(lab, "ubuntu3", "http://v", power_args())
+    assert lab.events == [("kill", "ubuntu3"), ("start", "ubuntu3")] and lab.is_running("ubuntu3")
+
+
+def test_not_whole_names_the_first_part_still_missing_and_checks_no_further(monkeypatch):
+    asked = []
+    state = {"galera": True, "rabbitmq": False, "keystone": True, "keys": True}
+    monkeypatch.setattr(keystone_failover, "synced_in_cluster_of", lambda lab, n: asked.append("galera") or (3 if state["galera"] else 2))
+    monkeypatch.setattr(keystone_failover, "rabbitmq_whole", lambda lab, ctl: asked.append("rabbitmq") or state["rabbitmq"])
+    monkeypatch.setattr(keystone_failover, "keystone_whole", lambda lab, ctl, urls: asked.append("keystone") or state["keystone"])
+    monkeypatch.setattr(keystone_failover, "key_digests", lambda lab: asked.append("keys") or {"fernet": {"a": "d", "b": "d"}})
+    lab, ctl = PowerLab(), ["ubuntu1", "ubuntu2", "ubuntu3"]
+    assert keystone_failover.not_whole(lab, ctl, {}) == "rabbitmq" and "keystone" not in asked
+    state["rabbitmq"] = True
+    assert keystone_failover.not_whole(lab, ctl, {}) is None and asked[-2:] == ["keystone", "keys"]
+    lab.running.discard("ubuntu2")
+    asked.clear()
+    assert keystone_failover.not_whole(lab, ctl, {}) == "power" and asked == []
