@@ -15,8 +15,9 @@ verify ACCOUNT FILE VALIDATORS
     every token of FILE validated on every VALIDATOR: {"tokens", "results": [[issuer, {validator: status}], ...]}
 watch ACCOUNT DURATION INTERVAL LOOKBACK ISSUERS VALIDATORS [STOP]
     every INTERVAL s a token from the next ISSUER (in turn), validated at once on every
-    VALIDATOR, and again LOOKBACK s later, until DURATION s have passed or the file STOP exists: {"issued": n, "issue_failures": [[t, issuer, status]],
-    "validations": n, "failures": [[t, issued_at, issuer, validator, status], ...]}
+    VALIDATOR, and again LOOKBACK s later, until DURATION s have passed or the file STOP exists:
+    {"issued": n, "issue_failures": [[t, issuer, status], ...], "validations": n,
+     "failures": [[t, issued_at, issuer, validator, status], ...]}
 
 usage: python3 keystone_client.py VERB ARGS...
 """
