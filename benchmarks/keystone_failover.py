@@ -92,7 +92,8 @@ def load_across_power_off(lab, holder, vip_url, args):
             powered_on = time.monotonic()
             lab.start(holder)
             print(f"  {holder} powered on {powered_on - began:.0f} s into the load", flush=True)
-        result = collect_probe(lab, CLIENT, CLIENT_PROBE, timeout=args.duration + 120)
+        # A client that fell behind sends for longer than --duration: wait for its last answer.
+        result = collect_probe(lab, CLIENT, CLIENT_PROBE, timeout=2 * args.duration + 300)
     finally:
         if not lab.is_running(holder):
             powered_on = time.monotonic()
@@ -177,7 +178,7 @@ def main():
     option("--only", default="failover,rotation", help="failover, rotation or both")
     option("--duration", type=float, default=300.0, help="seconds of token load")
     option("--rate", type=float, default=10.0, help="token requests per second through the internal VIP")
-    option("--workers", type=int, default=8, help="token requests in flight at most")
+    option("--workers", type=int, default=32, help="token requests in flight at most")
     option("--kill-at", type=float, default=60.0, help="seconds into the load the VIP's holder is powered off")
     option("--power-on-at", type=float, help="seconds into the load it is powered on again (default: after the load)")
     option("--rotations", type=int, default=3, help="rotations in a row")
