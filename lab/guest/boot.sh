@@ -19,7 +19,11 @@ log() { echo "brine-lab-init: $*"; }
 
 hostname "$LAB_HOST"
 echo "$LAB_HOST" > /etc/hostname
-printf '127.0.0.1 localhost\n127.0.1.1 %s\n%s salt brine-lab-master\n' "$LAB_HOST" "$LAB_MASTER" > /etc/hosts
+# The first boot's /etc/hosts. Once the baseline manages it (salt/baseline/hosts.sls: every
+# inventory host and VIP) a reboot keeps it, as a real server's disk does: a guest powered off
+# and on must still resolve the VIP names its services connect to.
+grep -q '^# Managed by Salt (Brine' /etc/hosts 2>/dev/null ||
+  printf '127.0.0.1 localhost\n127.0.1.1 %s\n%s salt brine-lab-master\n' "$LAB_HOST" "$LAB_MASTER" > /etc/hosts
 
 modprobe -a bonding 8021q bridge veth openvswitch dummy || log "some kernel modules failed to load"
 

@@ -267,6 +267,8 @@ def test_the_topology_survives_a_power_cycle(converged_lab, host):
     assert ping(lab, host, address(PEER, "tunnel"))
     assert ping(lab, PEER, address(host, "external"))
     assert lab.salt_json(host, "dualbond.apply", "test=True")[host]["changes"] == []
+    # the baseline's /etc/hosts survives the boot: the services' VIP names still resolve
+    assert lab.exec(host, "getent hosts internal.lab.home.arpa").check().output.split()[0] == "10.10.0.100"
 
 
 def test_restarting_ovs_vswitchd_brings_the_loop_guard_back(converged_lab):
