@@ -19,10 +19,14 @@ from brinelib.errors import InventoryProblem
 
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
+PEBBLE_PORT = 14000
+PEBBLE_CA = "/etc/brine/pebble-ca.pem"
 
 DEFAULTS = {
-    # The ACME CA's directory URL; the lab's is pebble on the bootstrap host (docs/acme.md).
-    "directory": LETS_ENCRYPT,
+    # The lab's CA: pebble on the bootstrap host; the directory and CA bundle then default to it.
+    "pebble": False,
+    # The ACME CA's directory URL; empty: Let's Encrypt's, or with pebble the bootstrap host's.
+    "directory": "",
     # The ACME account's contact; empty: no contact (certbot --register-unsafely-without-email).
     "email": "",
     # The controller that runs certbot (minion id); empty: the first controller.
@@ -31,7 +35,7 @@ DEFAULTS = {
     "http_port": 8402,
     # HAProxy's combined PEM for the external VIP (placeholder first, then the ACME certificate).
     "crt": "/etc/haproxy/certs/external.pem",
-    # A CA bundle certbot trusts for the directory (pebble's own TLS); empty: the system's.
+    # A CA bundle certbot trusts for the directory; empty: the system's (with pebble: PEBBLE_CA).
     "ca_bundle": "",
     # certbot's directories and the deploy hook it runs after each issue and renewal.
     "config_dir": "/etc/letsencrypt",
@@ -68,7 +72,11 @@ def check(inventory):
         return []
     out = [(f"acme:{key}", f"unknown key; expected one of {', '.join(DEFAULTS)}") for key in spec if key not in DEFAULTS]
     s = {**DEFAULTS, **spec}
-    if not isinstance(s["directory"], str) or not _URL.match(s["directory"]):
+    if not isinstance(s["pebble"], bool):
+        out.append(("acme:pebble", f"{s['pebble']!r} must be true or false"))
+    elif s["pebble"] and not pebble_host(inventory):
+        out.append(("acme:pebble", "no host with the bootstrap role and a management address runs pebble"))
+    if s["directory"] and not (isinstance(s["directory"], str) and _URL.match(s["directory"])):
         out.append(("acme:directory", f"{s['directory']!r} is not an https:// URL"))
     if s["email"] and not (isinstance(s["email"], str) and _EMAIL.match(s["email"])):
         out.append(("acme:email", f"{s['email']!r} is not an e-mail address"))
@@ -105,7 +113,25 @@ def resolve(inventory):
     if not (ctrl and enabled(inventory)):
         raise InventoryProblem("the ACME certificate needs a controller and an external VIP with an fqdn")
     s = settings(inventory)
-    return {**s, "runner": s["runner"] or ctrl[0], "fqdn": inventory["vips"]["external"]["fqdn"]}
+    out = {**s, "runner": s["runner"] or ctrl[0], "fqdn": inventory["vips"]["external"]["fqdn"]}
+    if s["pebble"]:
+        address = pebble_host(inventory)[1]
+        out["directory"] = s["directory"] or f"https://{address}:{PEBBLE_PORT}/dir"
+        out["ca_bundle"] = s["ca_bundle"] or PEBBLE_CA
+        out["pebble_host"] = pebble_host(inventory)[0]
+    out["directory"] = out["directory"] or LETS_ENCRYPT
+    return out
+
+
+def pebble_host(inventory):
+    """``(minion id, management address)`` of the host that runs pebble: the first with the
+    bootstrap role and a management address; None without one."""
+    for mid, host in (inventory.get("hosts") or {}).items():
+        if isinstance(host, dict) and "bootstrap" in (host.get("roles") or []):
+            address = ((host.get("networks") or {}).get("management") or {}).get("address")
+            if address:
+                return mid, str(address)
+    return None
 
 
 def _certbot_common(acme, dirs):
@@ -153,16 +179,18 @@ def haproxy_acme_lines(address, servers, http_port=80):
     return lines
 
 
-def self_signed(names, days=3650, now=None):
-    """A self-signed certificate for DNS ``names`` and its new EC key: ``(certificate PEM, key
-    PEM)``. HAProxy's placeholder before the first ACME certificate; pebble's own TLS in the lab."""
+def self_signed(names, days=3650, now=None, addresses=()):
+    """A self-signed certificate for DNS ``names`` (and IP ``addresses``) and its new EC key:
+    ``(certificate PEM, key PEM)``. HAProxy's placeholder before the first ACME certificate;
+    pebble's own TLS in the lab (certbot trusts it as the CA bundle)."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names] + [
+                x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]), critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -181,3 +209,34 @@ def pebble_config(listen, management, http_port, certificate, private_key):
 
 # pebble for repeatable runs: no random sleep before validating, no nonce rejected at random.
 PEBBLE_ENV = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
+
+
+def pebble_unit(config, dnsserver, binary="/usr/bin/pebble"):
+    """The systemd unit that runs pebble with ``config``, validating through the DNS server
+    ``dnsserver`` (host:port: the bootstrap host's unbound), for repeatable runs
+    (:data:`PEBBLE_ENV`)."""
+    for value, what in ((config, "pebble config"), (binary, "pebble binary")):
+        if not _PATH.match(str(value)):
+            raise InventoryProblem(f"{what}: {value!r} must be an absolute path of [A-Za-z0-9_./-]")
+    host, _, port = str(dnsserver).rpartition(":")
+    dnsserver = f"{ipaddress.ip_address(host)}:{_port(int(port), 'pebble dnsserver port')}"
+    env = " ".join(f"{key}={value}" for key, value in sorted(PEBBLE_ENV.items()))
+    return (
+        "# Managed by Brine (salt/bootstrap): the lab's ACME CA (docs/acme.md). Edits are overwritten.\n"
+        "[Unit]\nDescription=pebble, the lab's ACME CA\nAfter=network-online.target unbound.service\n"
+        "Wants=network-online.target\n\n"
+        f"[Service]\nEnvironment={env}\n"
+        f"ExecStart={binary} -strict=false -config {config} -dnsserver {dnsserver}\n"
+        "Restart=on-failure\nNoNewPrivileges=yes\nProtectSystem=strict\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    )
+
+
+# Where the bootstrap host keeps pebble's files: its TLS certificate (the lab's CA bundle, public)
+# and key (0600), and its configuration.
+PEBBLE_DIR = "/etc/brine/pebble"
+
+
+def pebble_files(directory=PEBBLE_DIR):
+    """``{certificate, key, config}`` paths in ``directory``."""
+    return {"certificate": f"{directory}/cert.pem", "key": f"{directory}/key.pem", "config": f"{directory}/pebble.json"}

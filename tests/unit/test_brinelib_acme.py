@@ -4,8 +4,10 @@ and TLS binds on the external VIP, the placeholder certificate, pebble's configu
 
 import copy
 import datetime
-import subprocess
+import json
+import os
 import shutil
+import subprocess
 
 import pytest
 from cryptography import x509
@@ -81,7 +83,8 @@ def test_enabled_only_with_an_external_fqdn(inv):
 
 
 def test_certbot_certonly_standalone_on_the_routed_port_with_the_hook():
-    s = {**acme.DEFAULTS, "runner": "ubuntu1", "fqdn": "cloud.lab.home.arpa", "email": "ops@lab.home.arpa"}
+    s = {**acme.DEFAULTS, "runner": "ubuntu1", "fqdn": "cloud.lab.home.arpa", "email": "ops@lab.home.arpa",
+         "directory": acme.LETS_ENCRYPT}
     argv = acme.certbot_certonly(s)
     assert argv[:2] == ["certbot", "certonly"] and "--non-interactive" in argv and "--standalone" in argv
     pairs = dict(zip(argv, argv[1:]))
@@ -171,3 +174,76 @@ def test_pebble_config_and_repeatable_env():
     assert acme.PEBBLE_ENV == {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
     with pytest.raises(InventoryProblem):
         acme.pebble_config("a:1", "b:2", 70000, "/c", "/k")
+
+
+def test_the_placeholder_is_written_once_0600_and_never_replaces_a_certificate(tmp_path):
+    from brinelib import certdeploy
+
+    crt = tmp_path / "certs" / "external.pem"
+    assert certdeploy.placeholder(str(crt), "cloud.lab.home.arpa") is True
+    assert crt.stat().st_mode & 0o777 == 0o600 and crt.parent.stat().st_mode & 0o777 == 0o700
+    first = crt.read_text()
+    assert certs.leaf_info(first).subject == "CN=cloud.lab.home.arpa" and "PRIVATE KEY" in first
+    assert certdeploy.placeholder(str(crt), "cloud.lab.home.arpa") is False
+    assert crt.read_text() == first and sorted(p.name for p in crt.parent.iterdir()) == ["external.pem"]
+
+
+def test_the_adapter_resolves_the_inventory(inv):
+    mod = load_extension("modules", "brine_cert")
+    mod.__salt__ = {"brine_inventory.get": lambda: inv}
+    assert mod.settings()["runner"] == "ubuntu1"
+    assert mod.certbot_argv()[:2] == ["certbot", "certonly"]
+    assert "--force-renewal" in mod.certbot_argv("renew", force=True)
+    with pytest.raises(Exception, match="not certonly or renew"):
+        mod.certbot_argv("revoke")
+
+
+def test_pebble_on_the_bootstrap_host_sets_the_directory_and_ca_bundle(inventory):
+    inventory["acme"] = {"pebble": True}
+    resolved = acme.resolve(brine_inventory.normalise(inventory))
+    assert resolved["directory"] == "https://10.10.0.5:14000/dir" and resolved["ca_bundle"] == acme.PEBBLE_CA
+    assert acme.pebble_host(inventory) == ("bootstrap", "10.10.0.5")
+
+
+def test_pebble_needs_a_bootstrap_host(inventory):
+    inventory["acme"] = {"pebble": "yes"}
+    assert "brine:acme:pebble: 'yes' must be true or false" in brine_inventory.validate(inventory)["errors"]
+    inventory["acme"] = {"pebble": True}
+    del inventory["hosts"]["bootstrap"]
+    errors = brine_inventory.validate(inventory)["errors"]
+    assert any(e.startswith("brine:acme:pebble: no host with the bootstrap role") for e in errors), errors
+
+
+def test_pebble_unit_runs_repeatable_and_refuses_odd_paths():
+    unit = acme.pebble_unit("/etc/brine/pebble/pebble.json", "10.10.0.5:53")
+    assert "ExecStart=/usr/bin/pebble -strict=false -config /etc/brine/pebble/pebble.json -dnsserver 10.10.0.5:53\n" in unit
+    assert "Environment=PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0\n" in unit
+    with pytest.raises(InventoryProblem):
+        acme.pebble_unit("/etc/x y.json", "10.10.0.5:53")
+    with pytest.raises(ValueError):
+        acme.pebble_unit("/etc/x.json", "example.com:53")
+
+
+def test_pebble_tls_is_written_once_key_private_cert_public(tmp_path):
+    from brinelib import certdeploy
+
+    files = acme.pebble_files(str(tmp_path / "pebble"))
+    assert certdeploy.pebble_tls(files, ["bootstrap"], ["10.10.0.5"]) is True
+    assert os.stat(files["key"]).st_mode & 0o777 == 0o600 and os.stat(files["certificate"]).st_mode & 0o777 == 0o644
+    cert = x509.load_pem_x509_certificate(open(files["certificate"], "rb").read())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(a) for a in san.get_values_for_type(x509.IPAddress)] == ["10.10.0.5"]
+    before = open(files["key"]).read()
+    assert certdeploy.pebble_tls(files, ["bootstrap"], ["10.10.0.5"]) is False
+    assert open(files["key"]).read() == before
+
+
+def test_the_adapter_renders_pebbles_config_and_unit(inventory):
+    inventory["acme"] = {"pebble": True}
+    mod = load_extension("modules", "brine_cert")
+    normal = brine_inventory.normalise(inventory)
+    mod.__salt__ = {"brine_inventory.get": lambda: normal}
+    conf = json.loads(mod.pebble("config"))["pebble"]
+    assert conf["listenAddress"] == "10.10.0.5:14000" and conf["httpPort"] == 80
+    assert "-dnsserver 10.10.0.5:53" in mod.pebble("unit")
+    assert mod.settings()["pebble_host"] == "bootstrap"
