@@ -448,11 +448,12 @@ def haproxy_listens(inventory, settings=None):
     return out
 
 
-def haproxy_cfg(inventory, minion_id, secrets, settings=None, tls=False):
+def haproxy_cfg(inventory, minion_id, secrets, settings=None, tls=None):
     """
     ``haproxy.cfg`` for controller ``minion_id``; ``secrets`` holds ``haproxy_stats_password``.
     Every node renders the same listeners (the VIPs move; ``ip_nonlocal_bind`` lets a backup
-    bind them). With ``tls`` the external VIP is TLS (docs/acme.md): every bind on it serves
+    bind them). With ``tls`` (default: the inventory's ``acme:enabled``, brinelib.acme.enabled)
+    the external VIP is TLS (docs/acme.md): every bind on it serves
     ``ssl crt <acme:crt>``, and its port 80 routes the ACME challenge to certbot on the
     inventory's ``acme:runner`` and redirects everything else to https. Pure.
 
@@ -476,7 +477,7 @@ def haproxy_cfg(inventory, minion_id, secrets, settings=None, tls=False):
     if isinstance(maxconn, bool) or not isinstance(maxconn, int) or maxconn < 1:
         raise InventoryProblem(f"haproxy:maxconn: {maxconn!r} is not a positive number")
     internal = str(ipaddress.ip_address(inventory["vips"]["internal"]["address"]))
-    tls = acme_lib.resolve(inventory) if tls else None
+    tls = acme_lib.resolve(inventory) if (acme_lib.enabled(inventory) if tls is None else tls) else None
     external = str(ipaddress.ip_address(inventory["vips"]["external"]["address"])) if tls else None
     lines = [
         "# Managed by Brine (salt/haproxy): the controllers' load balancer. Edits are overwritten.",
@@ -606,7 +607,7 @@ def keepalived(settings=None, minion_id=None):
 def haproxy(settings=None, minion_id=None):
     """
     This controller's ``haproxy.cfg`` (it holds the stats password: for templates of 0640 files
-    only). With an external VIP that has an fqdn, its binds serve TLS and its port 80 routes the ACME challenge
+    only). With the inventory's ``acme:enabled`` the external VIP's binds serve TLS and its port 80 routes the ACME challenge
     (docs/acme.md).
 
     CLI Example:
@@ -617,8 +618,7 @@ def haproxy(settings=None, minion_id=None):
     """
     minion_id = minion_id or __grains__["id"]
     inventory = _inventory()
-    return _wrap(haproxy_cfg, inventory, minion_id, _secrets(["haproxy_stats_password"]), settings,
-                 acme_lib.enabled(inventory))
+    return _wrap(haproxy_cfg, inventory, minion_id, _secrets(["haproxy_stats_password"]), settings)
 
 
 def instances(settings=None, minion_id=None):

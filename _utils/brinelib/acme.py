@@ -23,6 +23,8 @@ PEBBLE_PORT = 14000
 PEBBLE_CA = "/etc/brine/pebble-ca.pem"
 
 DEFAULTS = {
+    # true: the external VIP serves TLS with a certificate from the ACME CA (its binds, port 80's route).
+    "enabled": False,
     # The lab's CA: pebble on the bootstrap host; the directory and CA bundle then default to it.
     "pebble": False,
     # The ACME CA's directory URL; empty: Let's Encrypt's, or with pebble the bootstrap host's.
@@ -72,9 +74,12 @@ def check(inventory):
         return []
     out = [(f"acme:{key}", f"unknown key; expected one of {', '.join(DEFAULTS)}") for key in spec if key not in DEFAULTS]
     s = {**DEFAULTS, **spec}
-    if not isinstance(s["pebble"], bool):
-        out.append(("acme:pebble", f"{s['pebble']!r} must be true or false"))
-    elif s["pebble"] and not pebble_host(inventory):
+    for key in ("enabled", "pebble"):
+        if not isinstance(s[key], bool):
+            out.append((f"acme:{key}", f"{s[key]!r} must be true or false"))
+    if s["enabled"] is True and not ((inventory.get("vips") or {}).get("external") or {}).get("fqdn"):
+        out.append(("acme:enabled", "the external VIP needs an fqdn: the certificate's name"))
+    if s["pebble"] is True and not pebble_host(inventory):
         out.append(("acme:pebble", "no host with the bootstrap role and a management address runs pebble"))
     if s["directory"] and not (isinstance(s["directory"], str) and _URL.match(s["directory"])):
         out.append(("acme:directory", f"{s['directory']!r} is not an https:// URL"))
@@ -99,8 +104,9 @@ def settings(inventory):
 
 
 def enabled(inventory):
-    """Whether the external VIP is served over TLS: it exists and has an ``fqdn`` to certify."""
-    return bool(((inventory.get("vips") or {}).get("external") or {}).get("fqdn"))
+    """Whether the external VIP is served over TLS: ``acme:enabled`` and an external VIP with an
+    ``fqdn`` to certify."""
+    return settings(inventory)["enabled"] is True and bool(((inventory.get("vips") or {}).get("external") or {}).get("fqdn"))
 
 
 def resolve(inventory):
@@ -111,7 +117,7 @@ def resolve(inventory):
         raise InventoryProblem([(f"brine:{path}", message) for path, message in problems])
     ctrl = controllers(inventory)
     if not (ctrl and enabled(inventory)):
-        raise InventoryProblem("the ACME certificate needs a controller and an external VIP with an fqdn")
+        raise InventoryProblem("the ACME certificate needs a controller, acme:enabled and an external VIP with an fqdn")
     s = settings(inventory)
     out = {**s, "runner": s["runner"] or ctrl[0], "fqdn": inventory["vips"]["external"]["fqdn"]}
     if s["pebble"]:

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 from cryptography import x509
-from brine_testlib import load_extension
+from brine_testlib import example_inventory, load_extension
 
 import brine_inventory
 from brinelib import acme, certs
@@ -23,6 +23,7 @@ SECRETS = {"keepalived_auth": "vrrp-secret", "haproxy_stats_password": "stats-se
 
 @pytest.fixture
 def inv(inventory):
+    inventory["acme"] = {"enabled": True}
     return brine_inventory.normalise(inventory)
 
 
@@ -34,7 +35,7 @@ def test_defaults_name_lets_encrypt_the_first_controller_and_the_external_fqdn(i
 
 
 def test_a_named_runner_is_kept(inventory):
-    inventory["acme"] = {"runner": "ubuntu2", "directory": "https://10.10.0.2:14000/dir", "email": "ops@lab.home.arpa"}
+    inventory["acme"] = {"enabled": True, "runner": "ubuntu2", "directory": "https://10.10.0.2:14000/dir", "email": "ops@lab.home.arpa"}
     resolved = acme.resolve(brine_inventory.normalise(inventory))
     assert resolved["runner"] == "ubuntu2" and resolved["directory"] == "https://10.10.0.2:14000/dir"
 
@@ -73,13 +74,18 @@ def test_no_controller_no_acme_problem():
     assert acme.check({"hosts": {}, "acme": {"directory": "nonsense"}}) == []
 
 
-def test_enabled_only_with_an_external_fqdn(inv):
+def test_enabled_only_when_asked_and_with_an_external_fqdn(inv):
+    inventory = example_inventory()
     assert acme.enabled(inv)
     without = copy.deepcopy(inv)
     del without["vips"]["external"]["fqdn"]
     assert not acme.enabled(without)
-    with pytest.raises(InventoryProblem, match="external VIP with an fqdn"):
+    with pytest.raises(InventoryProblem, match="external VIP needs an fqdn"):
         acme.resolve(without)
+    off = brine_inventory.normalise(inventory)
+    assert off["acme"]["enabled"] is False and not acme.enabled(off)
+    inventory["acme"] = {"enabled": "yes"}
+    assert "brine:acme:enabled: 'yes' must be true or false" in brine_inventory.validate(inventory)["errors"]
 
 
 def test_certbot_certonly_standalone_on_the_routed_port_with_the_hook():
@@ -133,12 +139,14 @@ def test_haproxy_tls_on_the_external_vip_and_the_acme_route(inv):
 
 
 def test_haproxy_without_tls_is_unchanged(inv):
-    text = lb.haproxy_cfg(inv, "ubuntu1", SECRETS)
+    inventory = example_inventory()
+    assert "ssl crt" in lb.haproxy_cfg(inv, "ubuntu1", SECRETS)  # the inventory's acme:enabled
+    text = lb.haproxy_cfg(brine_inventory.normalise(inventory), "ubuntu1", SECRETS)
     assert "ssl crt" not in text and "frontend acme" not in text
 
 
 def test_haproxy_route_follows_the_runner_and_port(inventory):
-    inventory["acme"] = {"runner": "ubuntu3", "http_port": 8888, "crt": "/etc/haproxy/x.pem"}
+    inventory["acme"] = {"enabled": True, "runner": "ubuntu3", "http_port": 8888, "crt": "/etc/haproxy/x.pem"}
     text = lb.haproxy_cfg(brine_inventory.normalise(inventory), "ubuntu1", SECRETS, tls=True)
     assert text.rstrip().splitlines()[-1] == "    server ubuntu3 10.100.0.13:8888"
     assert "bind 10.100.0.100:5000 ssl crt /etc/haproxy/x.pem" in text
@@ -199,7 +207,7 @@ def test_the_adapter_resolves_the_inventory(inv):
 
 
 def test_pebble_on_the_bootstrap_host_sets_the_directory_and_ca_bundle(inventory):
-    inventory["acme"] = {"pebble": True}
+    inventory["acme"] = {"enabled": True, "pebble": True}
     resolved = acme.resolve(brine_inventory.normalise(inventory))
     assert resolved["directory"] == "https://10.10.0.5:14000/dir" and resolved["ca_bundle"] == acme.PEBBLE_CA
     assert acme.pebble_host(inventory) == ("bootstrap", "10.10.0.5")
@@ -239,7 +247,7 @@ def test_pebble_tls_is_written_once_key_private_cert_public(tmp_path):
 
 
 def test_the_adapter_renders_pebbles_config_and_unit(inventory):
-    inventory["acme"] = {"pebble": True}
+    inventory["acme"] = {"enabled": True, "pebble": True}
     mod = load_extension("modules", "brine_cert")
     normal = brine_inventory.normalise(inventory)
     mod.__salt__ = {"brine_inventory.get": lambda: normal}
