@@ -38,6 +38,13 @@ acme-certificate:
       - pkg: acme-certbot-package
       - service: haproxy-service
       - file: haproxy-cert-deploy-hook
+
+acme-certbot-timer:
+  service.running:
+    - name: certbot.timer
+    - enable: True
+    - require:
+      - cmd: acme-certificate
 {%-   if acme.ca_bundle %}
 
 # certbot.timer's renewals trust the same CA bundle.
@@ -45,7 +52,7 @@ acme-certbot-ca-dropin:
   file.managed:
     - name: /etc/systemd/system/certbot.service.d/brine-ca-bundle.conf
     - contents: |
-        # Managed by Brine (salt/acme): certbot trusts the lab CA's bundle (docs/acme.md).
+        # Managed by Brine (salt/haproxy): certbot trusts the lab CA's bundle (docs/acme.md).
         [Service]
         Environment=REQUESTS_CA_BUNDLE={{ acme.ca_bundle }}
     - mode: '0644'

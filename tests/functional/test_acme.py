@@ -26,6 +26,7 @@ from cryptography import x509
 
 from brine_testlib import REPO, SaltCall, free_port, recv_until, render_file
 from brinelib import acme, certs
+from cert_factory import HAPROXY_TLS_CONFIG
 
 FQDN = "cloud.lab.home.arpa"
 HAPROXY = shutil.which("haproxy")
@@ -35,19 +36,6 @@ HOOK_TEMPLATE = REPO / "salt" / "haproxy" / "files" / "brine-cert-deploy.jinja"
 
 pytestmark = pytest.mark.skipif(not (HAPROXY and shutil.which("pebble") and shutil.which("certbot")),
                                 reason="haproxy, pebble and certbot are installed by scripts/setup-env.sh")
-
-CONFIG = """global
-    stats socket {dir}/admin.sock mode 600 level admin
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-{acme}
-frontend external
-    bind 127.0.0.1:{https} ssl crt {crt}
-    http-request return status 200 content-type text/plain string ok
-"""
 
 
 class Daemons:
@@ -132,7 +120,7 @@ def lab(tmp_path):
         crt.chmod(0o600)
         config = tmp_path / "haproxy.cfg"
         route = acme.haproxy_acme_lines("127.0.0.1", [("ctl1", "127.0.0.1", ports["certbot"])], ports["http"])
-        config.write_text(CONFIG.format(dir=tmp_path, acme="\n".join(route), https=ports["https"], crt=crt))
+        config.write_text(HAPROXY_TLS_CONFIG.format(dir=tmp_path, port=ports["https"], crt=crt) + "\n".join(route) + "\n")
         check = subprocess.run([HAPROXY, "-c", "-q", "-f", str(config)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
         haproxy = daemons.start("haproxy", [HAPROXY, "-db", "-f", str(config)])
