@@ -1,8 +1,8 @@
 {#- certbot on the ACME runner (the inventory's acme:runner, by default the first controller;
     docs/acme.md): it obtains the external VIP's certificate through HAProxy's ACME route once
     HAProxy runs, and Debian's certbot.timer renews it; each new certificate goes through the
-    deploy hook (haproxy.cert). The CA bundle is for a lab CA (pebble): the bootstrap
-    host's pebble certificate from the Salt mine. #}
+    deploy hook (haproxy.cert). With acme:pebble the CA bundle is the bootstrap host's pebble
+    certificate from the Salt mine; another ca_bundle is the operator's file. #}
 {%- from 'haproxy/map.jinja' import lb_here, acme with context %}
 include:
   - haproxy.service
@@ -11,19 +11,29 @@ include:
 acme-certbot-package:
   pkg.installed:
     - name: certbot
-{%-   if acme.ca_bundle %}
-{%-     set pebble = salt['mine.get'](acme.pebble_host, 'brine_pebble_certificate') if acme.get('pebble_host') else {} %}
+{%-   if acme.pebble %}
+{%-     set pebble = salt['mine.get'](acme.pebble_host, 'brine_pebble_certificate') %}
+
+{%-     if pebble.get(acme.pebble_host) %}
 
 acme-ca-bundle:
   file.managed:
     - name: {{ acme.ca_bundle }}
-    - contents: {{ pebble.get(acme.pebble_host, '') | json }}
+    - contents: {{ pebble[acme.pebble_host] | json }}
     - user: root
     - group: root
     - mode: '0644'
     - makedirs: True
     - require_in:
       - cmd: acme-certificate
+{%-     else %}
+
+acme-ca-bundle:
+  test.fail_without_changes:
+    - name: "pebble's certificate is not in the Salt mine yet (brine_pebble_certificate): apply the bootstrap host first"
+    - require_in:
+      - cmd: acme-certificate
+{%-     endif %}
 {%-   endif %}
 
 acme-certificate:
