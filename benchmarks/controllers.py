@@ -118,6 +118,14 @@ def collect_probe(lab, host, name, timeout=120):
     raise RuntimeError(f"{host}: probe {name} printed no result: {out[-500:]}")
 
 
+def run_holding_secret(lab, host, command, what):
+    """Run ``command``, which holds a password: a failure names ``what``, never the command
+    (ExecResult.check would quote it)."""
+    result = lab.exec(host, command)
+    if not result.ok:
+        raise RuntimeError(f"{host}: {what} failed (rc={result.returncode}): {result.output[-500:]}")
+
+
 def vip_holders(lab, names, address):
     out = []
     for name in names:

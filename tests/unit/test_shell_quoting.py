@@ -7,6 +7,8 @@ stub commands that log their arguments: hostile names arrive as single arguments
 import os
 import shlex
 import subprocess
+import threading
+import time
 
 import brine_inventory
 import dualbond
@@ -87,3 +89,66 @@ def test_restart_script_quotes_the_service_and_the_job_directory(stub_shell, tmp
     assert left == []
     assert calls[0] == ["systemctl", "show", "-P", "ExecMainStartTimestamp", service]
     assert calls[-1] == ["systemctl", "restart", service]
+
+
+def job_file(proc_dir, jid, pid):
+    """A minion job file as Salt writes it (a msgpack map holding the job's pid), written after
+    the minion started (its mtime ahead of the script's reference time)."""
+    import msgpack
+
+    path = proc_dir / jid
+    path.write_bytes(msgpack.packb({"fun": "state.apply", "pid": pid, "jid": jid, "tgt": "salt-call"}))
+    ahead = time.time() + 60
+    os.utime(path, (ahead, ahead))
+    return path
+
+
+@pytest.fixture
+def restart_script(tmp_path):
+    """run() -> (seconds the script took, its last systemctl call): the restart script with a
+    stub systemctl and the real sleep, over the job directory ``tmp_path/proc``."""
+    proc_dir, bin_dir = tmp_path / "proc", tmp_path / "bin"
+    proc_dir.mkdir()
+    bin_dir.mkdir()
+    log = tmp_path / "systemctl.log"
+    (bin_dir / "systemctl").write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    (bin_dir / "systemctl").chmod(0o755)
+    script = render_restart_script(service="salt-minion", proc_dir=str(proc_dir), max_wait=20)
+
+    def run():
+        started = time.monotonic()
+        proc = subprocess.run(["sh", "-c", script], env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return time.monotonic() - started, log.read_text().splitlines()[-1]
+
+    run.proc_dir = proc_dir
+    return run
+
+
+def test_restart_script_waits_for_a_running_job_and_not_for_one_whose_process_is_gone(restart_script):
+    # a salt-call killed by its timeout left its job file: the restart does not wait for it
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    job_file(restart_script.proc_dir, "20261206141910123848", gone.pid)
+    took, last = restart_script()
+    assert last == "restart salt-minion" and took < 8  # its own 1 s + 2 s pauses, no waiting
+    # a job that still runs holds the restart until its file goes: pid 1 (msgpack's one-byte
+    # form) and a live process's pid (its two- or four-byte form)
+    with subprocess.Popen(["sleep", "60"]) as running:
+        for pid in (1, running.pid):
+            job = job_file(restart_script.proc_dir, "20261206141910999999", pid)
+            threading.Timer(6, job.unlink).start()
+            took, last = restart_script()
+            assert last == "restart salt-minion" and took >= 6 + 2, pid
+        running.kill()
+
+
+def test_restart_script_waits_for_a_job_file_whose_pid_it_cannot_read(restart_script):
+    job = restart_script.proc_dir / "20261206141910123848"
+    job.write_bytes(b"not msgpack")
+    ahead = time.time() + 60
+    os.utime(job, (ahead, ahead))
+    threading.Timer(6, job.unlink).start()
+    took, last = restart_script()
+    assert last == "restart salt-minion" and took >= 6 + 2
