@@ -4,10 +4,12 @@ The external endpoint's TLS certificate in HAProxy (docs/loadbalancer.md): a thi
 runs through salt-call.
 """
 
+import json
+
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import certdeploy
+from brinelib import acme, certdeploy
 from brinelib.errors import CommandExecutionError
 
 __virtualname__ = "brine_cert"
@@ -44,3 +46,91 @@ def deploy(fqdn, crt, lineage=None, chain=None, key=None, config=None, stats_soc
         haproxy=haproxy or settings["binary"],
         reload=reload or certdeploy.RELOAD,
     )
+
+
+def placeholder(fqdn=None, crt=None):
+    """
+    Write HAProxy's self-signed placeholder for ``fqdn`` (default: the external VIP's) as
+    ``crt`` (default: the inventory's ``acme:crt``) unless that file exists; returns whether it
+    wrote one. The key never leaves the file (0600 root).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_cert.placeholder
+    """
+    settings = _acme()
+    return certdeploy.placeholder(crt or settings["crt"], fqdn or settings["fqdn"])
+
+
+def certbot_argv(action="certonly", force=False):
+    """
+    certbot's argument list for this lab (the inventory's ``acme:``): ``certonly`` obtains the
+    external VIP's certificate, ``renew`` renews it (``force``: now).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_cert.certbot_argv renew force=True
+    """
+    settings = _acme()
+    if action == "certonly":
+        return acme.certbot_certonly(settings)
+    if action == "renew":
+        return acme.certbot_renew(settings, force=force)
+    raise CommandExecutionError(f"brine_cert.certbot_argv: {action!r} is not certonly or renew")
+
+
+def settings():
+    """
+    The resolved ``acme`` settings: the inventory's ``acme:`` over the defaults, with the
+    ``runner`` controller and the external ``fqdn`` (docs/acme.md).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_cert.settings
+    """
+    return _acme()
+
+
+def pebble(action="files"):
+    """
+    The lab's ACME CA on this bootstrap host (docs/acme.md): ``files`` writes pebble's TLS
+    certificate and key once (self-signed for the host's name and management address; returns
+    whether it wrote them), ``config`` returns pebble's JSON configuration, ``unit`` its systemd
+    unit, ``certificate`` the certificate (the CA bundle certbot trusts; public).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_cert.pebble config
+    """
+    inventory = __salt__["brine_inventory.get"]()
+    found = acme.pebble_host(inventory)
+    if not found:
+        raise CommandExecutionError("no bootstrap host with a management address runs pebble")
+    mid, address = found
+    files = acme.pebble_files()
+    if action == "files":
+        return certdeploy.pebble_tls(files, [inventory["hosts"][mid].get("hostname", mid)], [address])
+    if action == "config":
+        return json.dumps(acme.pebble_config(f"{address}:{acme.PEBBLE_PORT}", "127.0.0.1:15000", 80,
+                                             files["certificate"], files["key"]), indent=2) + "\n"
+    if action == "unit":
+        return acme.pebble_unit(files["config"], f"{address}:53")
+    if action == "certificate":
+        with open(files["certificate"], encoding="utf-8") as fh:
+            return fh.read()
+    raise CommandExecutionError(f"brine_cert.pebble: {action!r} is not files, config, unit or certificate")
+
+
+def _acme():
+    try:
+        return acme.resolve(__salt__["brine_inventory.get"]())
+    except ValueError as exc:
+        raise CommandExecutionError(str(exc)) from None

@@ -25,7 +25,7 @@ import yaml
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import baseline, keystone, memcached, names, rabbitmq
+from brinelib import acme, baseline, keystone, memcached, names, rabbitmq
 from brinelib.dualbond import names as dualbond_names
 from brinelib.errors import CommandExecutionError
 
@@ -57,7 +57,7 @@ VIP_KEYS = ("address", "network", "fqdn", "vrid", "priorities")
 LB_SECRETS = ("keepalived_auth", "haproxy_stats_password")
 
 TOP_LEVEL_KEYS = ("domain", "networks", "vips", "hosts", "secrets", "openstack", "lab", "services", "baseline",
-                  "galera", "rabbitmq", "memcached")
+                  "galera", "rabbitmq", "memcached", "acme")
 
 
 # MariaDB Galera (``brine:galera``, optional): the cluster's name and SST method; the secrets
@@ -192,6 +192,9 @@ class _Checker:
             self.err(f"{root}:{path}", message)
         # Keystone on the controllers (docs/keystone.md): its secrets.
         for path, message in keystone.check(self.inv):
+            self.err(f"{root}:{path}", message)
+        # The external endpoint's ACME certificate (docs/acme.md).
+        for path, message in acme.check(self.inv):
             self.err(f"{root}:{path}", message)
         self.check_load_balancer(root)
         return self.errors
@@ -796,6 +799,7 @@ def _normalise_checked(inventory):
         "galera": {**GALERA_DEFAULTS, **(inventory.get("galera") or {})},
         "rabbitmq": rabbitmq.settings(inventory),
         "memcached": memcached.settings(inventory),
+        "acme": acme.settings(inventory),
     }
     for name, net in inventory["networks"].items():
         out["networks"][name] = {"mtu": 1500, "vlan": None, **net, "cidr": str(_net(net["cidr"]))}

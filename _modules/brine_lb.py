@@ -34,6 +34,7 @@ import sys
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
+from brinelib import acme as acme_lib
 from brinelib.dualbond import names as dualbond_names
 from brinelib.errors import CommandExecutionError, InventoryProblem
 
@@ -447,11 +448,14 @@ def haproxy_listens(inventory, settings=None):
     return out
 
 
-def haproxy_cfg(inventory, minion_id, secrets, settings=None):
+def haproxy_cfg(inventory, minion_id, secrets, settings=None, tls=None):
     """
     ``haproxy.cfg`` for controller ``minion_id``; ``secrets`` holds ``haproxy_stats_password``.
     Every node renders the same listeners (the VIPs move; ``ip_nonlocal_bind`` lets a backup
-    bind them). Pure.
+    bind them). With ``tls`` (default: the inventory's ``acme:enabled``, brinelib.acme.enabled)
+    the external VIP is TLS (docs/acme.md): every bind on it serves
+    ``ssl crt <acme:crt>``, and its port 80 routes the ACME challenge to certbot on the
+    inventory's ``acme:runner`` and redirects everything else to https. Pure.
 
     CLI Example:
 
@@ -473,6 +477,8 @@ def haproxy_cfg(inventory, minion_id, secrets, settings=None):
     if isinstance(maxconn, bool) or not isinstance(maxconn, int) or maxconn < 1:
         raise InventoryProblem(f"haproxy:maxconn: {maxconn!r} is not a positive number")
     internal = str(ipaddress.ip_address(inventory["vips"]["internal"]["address"]))
+    tls = acme_lib.resolve(inventory) if (acme_lib.enabled(inventory) if tls is None else tls) else None
+    external = str(ipaddress.ip_address(inventory["vips"]["external"]["address"])) if tls else None
     lines = [
         "# Managed by Brine (salt/haproxy): the controllers' load balancer. Edits are overwritten.",
         "global",
@@ -504,7 +510,8 @@ def haproxy_cfg(inventory, minion_id, secrets, settings=None):
     ]
     for listen in haproxy_listens(inventory, settings):
         lines += ["", f"listen {listen['name']}"]
-        lines += [f"    bind {address}:{port}" for address, port in listen["binds"]]
+        lines += [f"    bind {address}:{port}" + (f" ssl crt {tls['crt']}" if address == external else "")
+                  for address, port in listen["binds"]]
         lines.append(f"    mode {listen['mode']}")
         if listen["mode"] == "tcp":
             lines.append("    option tcpka")
@@ -523,6 +530,11 @@ def haproxy_cfg(inventory, minion_id, secrets, settings=None):
             line += f" {opts}" if opts else ""
             line += " backup" if server["backup"] else ""
             lines.append(line)
+    if tls:
+        runner = inventory["hosts"][tls["runner"]]
+        network = inventory["vips"]["external"]["network"]
+        lines += ["", *acme_lib.haproxy_acme_lines(
+            external, [(runner["hostname"], _address(runner, network), tls["http_port"])])]
     return "\n".join(lines) + "\n"
 
 
@@ -595,7 +607,8 @@ def keepalived(settings=None, minion_id=None):
 def haproxy(settings=None, minion_id=None):
     """
     This controller's ``haproxy.cfg`` (it holds the stats password: for templates of 0640 files
-    only).
+    only). With the inventory's ``acme:enabled`` the external VIP's binds serve TLS and its port 80 routes the ACME challenge
+    (docs/acme.md).
 
     CLI Example:
 
@@ -604,7 +617,8 @@ def haproxy(settings=None, minion_id=None):
         salt-call brine_lb.haproxy
     """
     minion_id = minion_id or __grains__["id"]
-    return _wrap(haproxy_cfg, _inventory(), minion_id, _secrets(["haproxy_stats_password"]), settings)
+    inventory = _inventory()
+    return _wrap(haproxy_cfg, inventory, minion_id, _secrets(["haproxy_stats_password"]), settings)
 
 
 def instances(settings=None, minion_id=None):

@@ -33,9 +33,9 @@ fi
 # keepalived and haproxy are here for their config checks and the namespace tests, rabbitmq-server
 # and memcached for the functional tests (their own instances on loopback); Debian enables every
 # one of these units (haproxy with its own empty config; erlang-base's epmd.socket on port 4369 of
-# every address). This host is a test runner, not a load balancer, broker or cache: not at boot,
-# and not now (no-ops where they are disabled or stopped already).
-for unit in haproxy keepalived rabbitmq-server memcached epmd.socket epmd; do
+# every address; certbot its renewal timer). This host is a test runner, not a load balancer, broker
+# or cache: not at boot, and not now (no-ops where they are disabled or stopped already).
+for unit in haproxy keepalived rabbitmq-server memcached epmd.socket epmd certbot.timer; do
   if systemctl is-enabled --quiet "$unit" 2>/dev/null; then
     systemctl disable --quiet "$unit" 2>/dev/null || true
   fi

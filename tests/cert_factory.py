@@ -10,6 +10,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+# A HAProxy serving TLS on 127.0.0.1:{port} from {crt}, its admin socket in {dir}; the
+# functional tests append more sections (the ACME route).
+HAPROXY_TLS_CONFIG = """global
+    stats socket {dir}/admin.sock mode 600 level admin
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend external
+    bind 127.0.0.1:{port} ssl crt {crt}
+    http-request return status 200 content-type text/plain string ok
+"""
+
 NOW = datetime.datetime.now(datetime.timezone.utc)
 _serials = iter(range(0x1000, 0x100000))
 

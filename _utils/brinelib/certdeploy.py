@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 
-from brinelib import certs
+from brinelib import acme, certs
 from brinelib.commands import run
 from brinelib.errors import CommandExecutionError
 from brinelib.stores import private_file
@@ -116,3 +116,40 @@ def deploy(chain_file, key_file, fqdn, crt_path, config, stats_socket, haproxy="
         result.update(method="reload", runtime_error=failed)
     log.info("brine cert deploy: %s serves serial %s (%s) via %s", crt_path, leaf.serial, fqdn, result["method"])
     return result
+
+
+def placeholder(crt_path, fqdn):
+    """HAProxy's certificate before the first ACME one: when ``crt_path`` does not exist, a
+    self-signed certificate for ``fqdn`` and its key, written 0600 root (the directory 0700),
+    so that ``haproxy -c`` passes and HAProxy starts. Never replaces a file. Returns whether it
+    wrote one."""
+    if os.path.exists(crt_path):
+        return False
+    directory = os.path.dirname(os.path.abspath(crt_path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    staged = private_file(directory, "." + os.path.basename(crt_path) + ".", "".join(acme.self_signed([fqdn])).encode())
+    try:
+        os.link(staged, crt_path)  # fails when a certificate arrived meanwhile: keep that one
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(staged)
+    log.info("brine cert: placeholder for %s in %s", fqdn, crt_path)
+    return True
+
+
+def pebble_tls(files, names, addresses):
+    """pebble's own TLS certificate (0644, the lab's CA bundle) and key (0600 root), self-signed
+    for DNS ``names`` and IP ``addresses``, written once (both files, or neither, exist after);
+    returns whether it wrote them."""
+    if os.path.exists(files["certificate"]) and os.path.exists(files["key"]):
+        return False
+    directory = os.path.dirname(files["key"])
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    cert_pem, key_pem = acme.self_signed(list(names), addresses=list(addresses))
+    key = private_file(directory, ".key.", key_pem.encode())
+    cert = private_file(directory, ".cert.", cert_pem.encode())
+    os.chmod(cert, 0o644)
+    os.replace(key, files["key"])
+    os.replace(cert, files["certificate"])
+    return True

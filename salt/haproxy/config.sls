@@ -3,9 +3,10 @@
     root:haproxy, no diff in the job's return. ip_nonlocal_bind lets a node without the VIP bind
     it. The drop-in for haproxy.service writes keepalived's track file when HAProxy stops (1)
     and once it is up (0). #}
-{%- from 'haproxy/map.jinja' import haproxy, keepalived, lb_here with context %}
+{%- from 'haproxy/map.jinja' import haproxy, keepalived, lb_here, acme with context %}
 include:
   - haproxy.install
+  - haproxy.cert
 {%- if lb_here %}
 
 haproxy-nonlocal-bind:
@@ -49,4 +50,7 @@ haproxy-config:
     - check_cmd: {{ haproxy.binary }} -c -q -f
     - require:
       - pkg: haproxy-package
+{%- if acme %}
+      - module: haproxy-cert-placeholder
+{%- endif %}
 {%- endif %}

@@ -24,25 +24,13 @@ import cert_factory
 from brine_testlib import REPO, SaltCall, free_port, recv_until, render_file
 from brinelib import certdeploy
 from brinelib.errors import CommandExecutionError
-from cert_factory import Authority
+from cert_factory import HAPROXY_TLS_CONFIG as CONFIG, Authority
 
 FQDN = "external.lab.home.arpa"
 HAPROXY = shutil.which("haproxy")
 HOOK_TEMPLATE = REPO / "salt" / "haproxy" / "files" / "brine-cert-deploy.jinja"
 
 pytestmark = pytest.mark.skipif(not HAPROXY, reason="haproxy is installed by scripts/setup-env.sh")
-
-CONFIG = """global
-    stats socket {dir}/admin.sock mode 600 level admin
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-frontend external
-    bind 127.0.0.1:{port} ssl crt {crt}
-    http-request return status 200 content-type text/plain string ok
-"""
 
 
 class Served:

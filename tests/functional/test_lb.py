@@ -91,7 +91,7 @@ def test_keepalived_t_refuses_what_keepalived_would_not_run(inv, netns, tmp_path
 # --------------------------------------------------------------------------- the states
 
 
-def _apply_as_ubuntu1(ns, workdir, pillar):
+def _apply_as_ubuntu1(ns, workdir, pillar, pillar_root=None):
     """state.apply keepalived.config,haproxy.config masterless as ubuntu1 inside namespace
     ``ns`` (which holds ubuntu1's eth2 MAC, so brine_inventory.this_machine is True there) and a
     private mount namespace with tmpfs over every directory the states write."""
@@ -105,13 +105,16 @@ def _apply_as_ubuntu1(ns, workdir, pillar):
         out = workdir / f"out-{run}.json"
         outs.append(out)
         argv = sc.command("state.apply", "keepalived.config,haproxy.config", f"pillar={json.dumps(extra)}",
-                          minion_id="ubuntu1", out_file=out)
+                          minion_id="ubuntu1", out_file=out, pillar_root=pillar_root)
         script.append(" ".join(shlex.quote(a) for a in argv) + " || true")
         for path in ("/etc/keepalived/keepalived.conf", "/etc/haproxy/haproxy.cfg"):
             script.append(f"sha256sum {path} >> {workdir}/sums-{run} 2>/dev/null || true")
             script.append(f"cp {path} {workdir}/{os.path.basename(path)}-{run} || true")
         script.append(f"stat -c '%n %a %U %G' /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg "
                       f"/usr/libexec/brine/brine-vip-notify /usr/libexec/brine/brine-track-file > {workdir}/stat-{run} 2>&1 || true")
+        script.append(f"stat -c '%n %a %U %G' /etc/haproxy/certs /etc/haproxy/certs/external.pem "
+                      f"/usr/libexec/brine/brine-cert-deploy > {workdir}/stat-acme-{run} 2>&1 || true")
+        script.append(f"sha256sum /etc/haproxy/certs/external.pem > {workdir}/sum-acme-{run} 2>&1 || true")
         script.append(f"cat /etc/systemd/system/haproxy.service.d/brine-keepalived.conf > {workdir}/dropin-{run} 2>&1 || true")
         script.append(f"sysctl -n net.ipv4.ip_nonlocal_bind > {workdir}/sysctl-{run}")
     proc = subprocess.run(["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private", "sh", "-ec",
@@ -154,6 +157,31 @@ def test_the_states_install_checked_configs_once_and_refuse_a_bad_one(inventory,
         assert by_id[sid]["result"] is False, by_id[sid]
         assert "check_cmd" in by_id[sid]["comment"] or "check" in by_id[sid]["comment"].lower(), by_id[sid]
     assert read("sums", 2) == read("sums", 0)  # the live files stayed
+
+
+def test_with_acme_enabled_haproxy_starts_on_a_private_placeholder_and_the_hook_is_installed(inventory, netns,
+                                                                                           tmp_path):
+    """The inventory's acme:enabled (docs/acme.md): the external VIP's binds serve TLS from a
+    self-signed placeholder written once (0600, directory 0700) before `haproxy -c` checks the
+    config; certbot's deploy hook is installed; the key is never in the job's return."""
+    ns = netns("br-eth2.10", "br-eth2.100", macs=[("eth2", "52:54:00:10:01:02")])
+    inventory["acme"] = {"enabled": True}
+    pillar_root = SaltCall(tmp_path / "salt").pillar_root_with(inventory)
+    secrets = {"brine_secrets": SECRETS}
+    (first, second), read = _apply_as_ubuntu1(ns, tmp_path, [secrets, secrets], pillar_root=pillar_root)
+    assert first and all(r["result"] is True for r in first.values()), first
+    changed = {r["__id__"] for r in first.values() if r["changes"]}
+    assert {"haproxy-cert-placeholder", "haproxy-cert-deploy-hook", "haproxy-config"} <= changed
+    inv = brine_inventory.normalise(inventory)
+    assert read("haproxy.cfg", 0) == lb.haproxy_cfg(inv, "ubuntu1", SECRETS)
+    assert "bind 10.100.0.100:5000 ssl crt /etc/haproxy/certs/external.pem" in read("haproxy.cfg", 0)
+    assert read("stat-acme", 0).splitlines() == ["/etc/haproxy/certs 700 root root",
+                                                  "/etc/haproxy/certs/external.pem 600 root root",
+                                                  "/usr/libexec/brine/brine-cert-deploy 755 root root"]
+    assert "PRIVATE KEY" not in json.dumps(first) + json.dumps(second)
+    assert all(r["result"] is True for r in second.values()), second
+    assert [r["__id__"] for r in second.values() if r["changes"]] == []
+    assert read("sum-acme", 1) == read("sum-acme", 0)
 
 
 def test_the_highstate_on_this_host_touches_neither_daemon(salt_call):

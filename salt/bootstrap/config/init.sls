@@ -5,3 +5,4 @@ include:
   - bootstrap.config.ntp
   - bootstrap.config.dns
   - bootstrap.config.proxy
+  - bootstrap.config.pebble
