@@ -31,6 +31,21 @@ Keystone caches validated tokens in the controllers' shared memcached (``[cache]
 on issue): a validation may be answered from that cache without decrypting the token, so the key
 digests are the direct evidence that every controller holds the same keys.
 
+Measured on the 2-core Xeon (AVX-512, AMX), UML 7.2um1, controllers at mem=1G (Apache with one
+mod_wsgi process of 4 threads each), password tokens (Keystone's bcrypt, 12 rounds):
+
+    failover, 8 requests in flight (10/s offered; the client fell behind to 5.5/s sent):
+      3000 requests, 99.23 % succeeded; longest time without a token 5.7 s, from the power-off;
+      13 failures within 5 s of it, 10 more when the holder came back during the load (its
+      /etc/hosts then lost the VIP names: fixed in lab/guest/boot.sh since)
+    failover, 32 in flight (9.9/s sent): 20.6 % succeeded, before the power-off too (about
+      2.6 tokens/s answered; the rest 503 from Apache's full queue or no answer within 5 s):
+      password tokens at 10/s are more than three UML controllers on two host cores can hash;
+      Galera, RabbitMQ and Keystone whole again 102 s after the power-on (boot included)
+    rotation, 3 in a row: tokens issued before each valid on all three after it 9/9, 9/9, 9/9;
+      digests equal after each; rotate 4.2, 3.7, 3.2 s; 588 validations of 103 tokens during
+      the run, 0 failed
+
 The benchmark makes its own Keystone account (benchmarks/keystone_lab.py: the admin password never
 leaves a controller guest) and deletes it at the end. All traffic stays inside the lab.
 """
@@ -178,7 +193,7 @@ def main():
     option("--only", default="failover,rotation", help="failover, rotation or both")
     option("--duration", type=float, default=300.0, help="seconds of token load")
     option("--rate", type=float, default=10.0, help="token requests per second through the internal VIP")
-    option("--workers", type=int, default=32, help="token requests in flight at most")
+    option("--workers", type=int, default=8, help="token requests in flight at most")
     option("--kill-at", type=float, default=60.0, help="seconds into the load the VIP's holder is powered off")
     option("--power-on-at", type=float, help="seconds into the load it is powered on again (default: after the load)")
     option("--rotations", type=int, default=3, help="rotations in a row")
