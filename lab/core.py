@@ -53,6 +53,8 @@ REPO = Path(__file__).resolve().parents[1]
 EXEC_PORT = 7100
 DEFAULT_CONTROL_CIDR = "172.31.255.0/24"
 DEFAULT_MEMORY = "768M"
+# Linux bridge port states (bridge link set ... state N)
+BRIDGE_PORT_DISABLED, BRIDGE_PORT_FORWARDING = 0, 3
 DEFAULT_DISK_SIZE = "64G"  # sparse: costs only what the guest writes
 MAX_UBD = 16  # the UML block driver's limit, root and config drive included
 CONFIG_UBD = MAX_UBD - 1  # the config drive: the last UML block device
@@ -733,19 +735,22 @@ class Lab:
 
     def partition(self, names):
         """Cut the named hosts off the lab switch: their NICs keep carrier (the switch is still
-        there), but no frame passes between them and anyone else. The control network stays."""
+        there), but no frame passes between them and anyone else. The control network stays.
+        The switch's ports of those hosts stop forwarding (bridge port state disabled); the
+        guests' own NICs are not touched (a UML vector NIC set down and up under load can stop
+        passing frames for good)."""
         for name in names:
             self.layout.host(name)
         for name in names:
-            ports = " ".join(f"up-{p['nic']}" for p in self.layout.host(name)["ports"])
-            self.exec(name, f"for p in {ports}; do ip -n tor link set $p down; done").check()
+            for port in self.layout.host(name)["ports"]:
+                self._ns("bridge", "link", "set", "dev", port["tap"], "state", BRIDGE_PORT_DISABLED)
 
     def heal(self):
-        """Undo every partition (on the running guests)."""
+        """Undo every partition (on the running guests: a stopped guest's port has no carrier)."""
         for name, host in self.layout.hosts.items():
             if self.is_running(name):
-                ports = " ".join(f"up-{p['nic']}" for p in host["ports"])
-                self.exec(name, f"for p in {ports}; do ip -n tor link set $p up; done").check()
+                for port in host["ports"]:
+                    self._ns("bridge", "link", "set", "dev", port["tap"], "state", BRIDGE_PORT_FORWARDING)
 
     def console(self, name):
         """The guest's console log so far (kernel messages, boot, brine-lab-init)."""

@@ -10,8 +10,8 @@
 # Wiring: the UML NIC with UPLINK_MAC (a vector NIC on a tap of the lab switch) is the cable. It moves into netns "tor"
 # (this host's top-of-rack port) as up-NAME and is bridged (br-NAME) with sw-NAME, the veth peer
 # of NAME, the NIC the inventory names, carrying the inventory MAC. Taking sw-NAME down is a
-# pulled cable: NAME loses carrier. Taking up-NAME down isolates the port from the switch while
-# NAME keeps carrier (a network partition).
+# pulled cable: NAME loses carrier. A network partition is made on the lab switch itself
+# (lab/core.py: the port stops forwarding), NAME keeping carrier.
 set -euo pipefail
 cfg=/run/brine-lab/cfg
 . "$cfg/host.env"
