@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from brinelib import galera
 from brinelib.errors import InventoryProblem
 
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
@@ -59,8 +60,7 @@ def _port(value, what):
 def controllers(inventory):
     """The controllers' minion ids, in inventory order (malformed hosts skipped: the inventory
     check names them)."""
-    return [mid for mid, host in inventory["hosts"].items()
-            if isinstance(host, dict) and "controller" in (host.get("roles") or [])]
+    return galera.controllers(inventory)
 
 
 def check(inventory):

@@ -17,6 +17,7 @@ import ipaddress
 import re
 import urllib.parse
 
+from brinelib import galera
 from brinelib.errors import InventoryProblem
 
 CONTROLLER_ROLE = "controller"
@@ -135,7 +136,7 @@ def checked(settings=None):
 
 def controllers(inventory):
     """The inventory's controllers, in inventory order (the first runs db_sync and bootstrap)."""
-    return [mid for mid, host in inventory["hosts"].items() if CONTROLLER_ROLE in host.get("roles", [])]
+    return galera.controllers(inventory)
 
 
 def first_controller(inventory):
