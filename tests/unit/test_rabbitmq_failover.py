@@ -87,7 +87,8 @@ def test_connect_gives_up_at_the_deadline(monkeypatch):
     assert client().connect("publisher", ADDRESSES[0], deadline=0) == (None, ADDRESSES[0])
 
 
-def test_a_session_republishes_the_unconfirmed_settles_multiple_and_republishes_a_nack():
+def test_a_session_republishes_the_unconfirmed_settles_multiple_and_republishes_a_nack(monkeypatch):
+    monkeypatch.setattr(probe, "NACK_BACKOFF", 0)
     publisher = probe.Publisher(client(), rate=200, end=0)  # the publishing time is over
     publisher.unconfirmed = {8, 3, 5}
     conn = FakeConn([[("ack", 1, False)], [("nack", 2, False)], [("ack", 4, True)]])
@@ -132,6 +133,46 @@ def test_a_publisher_that_stops_getting_confirms_gives_up_the_connection(monkeyp
     publisher.unconfirmed = {1}
     with pytest.raises(AmqpError, match="no confirm for -1 s with 1 outstanding"):
         publisher.session(FakeConn([[], []]), settle_end=float("inf"))
+
+
+class NackingConn(FakeConn):
+    """Nacks the newest publish once per wait_confirms until ``nacks`` were sent, then acks it."""
+
+    def __init__(self, nacks):
+        super().__init__()
+        self.nacks, self.answered = nacks, 0
+
+    def wait_confirms(self, timeout):
+        if self.answered == self.tag:  # nothing outstanding: time passes
+            time.sleep(min(timeout, 0.01))
+            return []
+        self.answered = self.tag
+        if self.nacks:
+            self.nacks -= 1
+            return [("nack", self.tag, False)]
+        return [("ack", self.tag, False)]
+
+
+def test_a_nacked_message_waits_for_the_backoff_before_it_is_published_again(monkeypatch):
+    monkeypatch.setattr(probe, "NACK_BACKOFF", 0.3)
+    publisher = probe.Publisher(client(), rate=200, end=0)
+    publisher.unconfirmed = {1}
+    conn = NackingConn(nacks=1)
+    started = time.time()
+    publisher.session(conn, settle_end=float("inf"))
+    assert conn.bodies == [1, 1] and time.time() - started >= 0.3
+    assert [seq for seq, _ in publisher.confirmed] == [1] and publisher.nacked == 1
+
+
+def test_a_publisher_that_gets_only_nacks_gives_up_the_connection(monkeypatch):
+    # RabbitMQ 3.10 after a leader kill: a channel that nacks every publish for as long as it lives
+    monkeypatch.setattr(probe, "NACK_BACKOFF", 0)
+    monkeypatch.setattr(probe, "NACK_TIMEOUT", 0.2)
+    publisher = probe.Publisher(client(), rate=200, end=0)
+    publisher.unconfirmed = {1}
+    with pytest.raises(AmqpError, match="only nacks for 0.2 s"):
+        publisher.session(NackingConn(nacks=10 ** 9), settle_end=float("inf"))
+    assert publisher.unconfirmed == {1} and publisher.confirmed == [] and publisher.nacked >= 2
 
 
 def test_the_leader_is_read_from_list_queues_and_mapped_to_its_controller():
