@@ -61,6 +61,8 @@ CONFIG_UBD = MAX_UBD - 1  # the config drive: the last UML block device
 CONFIG_DRIVE = "ubd" + chr(ord("a") + CONFIG_UBD)
 # The lab switch's ports carry jumbo frames (inventory MTUs up to 9216).
 SWITCH_MTU = 9216
+# The lab's formula settings (pillar brine_settings), under pillar/.
+LAB_SETTINGS_FILE = "brine/lab-settings.yaml"
 LAB_KEYS = ("control_cidr", "memory", "disk_size")
 LAB_HOST_KEYS = ("memory", "disk_sizes")
 
@@ -594,6 +596,7 @@ class Lab:
             "timeout": 120,
             "log_level_logfile": "info",
             "brine_inventory_file": layout.inventory_file,
+            "brine_settings_file": LAB_SETTINGS_FILE,
             # `./main.sh` and the tests converge the lab explicitly; a highstate started by the
             # minion-start reactor at boot would race them ("state.apply is already running").
             "brine_highstate_on_start": False,

@@ -17,7 +17,7 @@ import ipaddress
 import re
 import urllib.parse
 
-from brinelib import galera
+from brinelib import acme, galera
 from brinelib.errors import InventoryProblem
 
 CONTROLLER_ROLE = "controller"
@@ -39,8 +39,9 @@ DEFAULTS = {
     # A lab guest has <= 1 GiB: one daemon process; raise both on real servers.
     "wsgi": {"processes": 1, "threads": 4},
     "region": "RegionOne",
-    # The external endpoint's scheme; https once the ACME certificate is in front of it.
-    "public_scheme": "http",
+    # [identity] password_hash_rounds: None keeps Keystone's (bcrypt, 12). Each password token
+    # costs one hash; fewer rounds are cheaper and weaker (4 is bcrypt's least).
+    "password_hash_rounds": None,
     "database": {"name": "keystone", "user": "keystone", "port": 3306,
                  # below HAProxy's 3600 s idle timeout of the mariadb listen
                  "connection_recycle_time": 600, "max_retries": -1},
@@ -126,8 +127,8 @@ def checked(settings=None):
         _plain(s[key], _PATH, key)
     for kind in ("fernet", "credential"):
         _plain(s["repositories"][kind], _PATH, f"repositories:{kind}")
-    if s["public_scheme"] not in ("http", "https"):
-        raise InventoryProblem(f"keystone:public_scheme: {s['public_scheme']!r} must be http or https")
+    if s["password_hash_rounds"] is not None:
+        _whole(s["password_hash_rounds"], 4, 31, "password_hash_rounds")
     return s
 
 
@@ -230,6 +231,8 @@ def config_values(inventory, db_password, settings=None):
             "max_active_keys": str(s["max_active"]),
         },
         "credential": {"key_repository": s["repositories"]["credential"]},
+        **({"identity": {"password_hash_rounds": str(s["password_hash_rounds"])}}
+           if s["password_hash_rounds"] is not None else {}),
     }
 
 
@@ -312,10 +315,12 @@ def preseed():
 
 
 def endpoints(inventory, settings=None):
-    """``{interface: url}``: public on the external VIP's FQDN, internal and admin on the internal one."""
+    """``{interface: url}``: public on the external VIP's FQDN (https when HAProxy serves the
+    external VIP over TLS, ``acme:enabled``), internal and admin on the internal one (http)."""
     s = checked(settings)
     internal = f"http://{vip_fqdn(inventory, 'internal')}:{s['port']}{_URL_PATH}"
-    public = f"{s['public_scheme']}://{vip_fqdn(inventory, 'external')}:{s['port']}{_URL_PATH}"
+    scheme = "https" if acme.enabled(inventory) else "http"
+    public = f"{scheme}://{vip_fqdn(inventory, 'external')}:{s['port']}{_URL_PATH}"
     return {"public": public, "internal": internal, "admin": internal}
 
 

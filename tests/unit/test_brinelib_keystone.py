@@ -118,7 +118,9 @@ def test_a_multiline_value_is_refused():
     ({"admin": {"project": "a'b"}}, "keystone:admin:project"),
     ({"wsgi_script": "/usr/bin/x y"}, "keystone:wsgi_script"),
     ({"repositories": {"fernet": "relative"}}, "keystone:repositories:fernet"),
-    ({"public_scheme": "ftp"}, "keystone:public_scheme"),
+    ({"password_hash_rounds": 3}, "keystone:password_hash_rounds"),
+    ({"password_hash_rounds": 32}, "keystone:password_hash_rounds"),
+    ({"password_hash_rounds": "4"}, "keystone:password_hash_rounds"),
 ])
 def test_bad_settings_are_named(inv, change, words):
     with pytest.raises(InventoryProblem, match=words):
@@ -170,7 +172,14 @@ def test_endpoints_public_external_internal_and_admin_internal(inv):
         "internal": "http://internal.lab.home.arpa:5000/v3",
         "admin": "http://internal.lab.home.arpa:5000/v3",
     }
-    assert keystone.endpoints(inv, {"public_scheme": "https"})["public"] == "https://cloud.lab.home.arpa:5000/v3"
+    inv["acme"] = {"enabled": True}  # HAProxy serves the external VIP over TLS
+    assert keystone.endpoints(inv)["public"] == "https://cloud.lab.home.arpa:5000/v3"
+    assert keystone.endpoints(inv)["internal"] == "http://internal.lab.home.arpa:5000/v3"
+
+
+def test_password_hash_rounds_are_keystones_own_unless_set(inv):
+    assert "identity" not in keystone.config_values(inv, "db-pass")
+    assert keystone.config_values(inv, "db-pass", {"password_hash_rounds": 4})["identity"] == {"password_hash_rounds": "4"}
 
 
 def test_bootstrap_passes_everything_in_the_environment(inv):
@@ -293,3 +302,9 @@ def test_a_garbled_inventory_is_left_to_the_other_checks():
     assert keystone.check({"hosts": "x"}) == []
     assert [p for p, _ in keystone.check({"hosts": {"a": {"roles": ["controller"]}}, "secrets": 1})] == [
         "secrets:keystone_db_password", "secrets:keystone_admin_password"]
+
+
+def test_the_labs_settings_file_passes_the_settings_check():
+    with open(REPO / "pillar" / "brine" / "lab-settings.yaml", encoding="utf-8") as fh:
+        lab = yaml.safe_load(fh)
+    assert keystone.checked(lab["keystone"])["password_hash_rounds"] == 4
