@@ -545,10 +545,7 @@ class _Checker:
         secrets. One controller is allowed: it holds the VIPs alone, without failover.
         """
         hosts = self.inv.get("hosts") if isinstance(self.inv.get("hosts"), dict) else {}
-        controllers = [
-            str(mid) for mid, h in hosts.items()
-            if isinstance(h, dict) and isinstance(h.get("roles"), list) and "controller" in h["roles"]
-        ]
+        controllers = names.controllers(self.inv)
         if not controllers:
             return
         vips = self.inv.get("vips")
@@ -664,8 +661,7 @@ class _Checker:
         hosts = self.inv.get("hosts")
         if not isinstance(hosts, dict):
             return
-        controllers = [str(h) for h, spec_ in hosts.items() if isinstance(spec_, dict)
-                       and isinstance(spec_.get("roles"), list) and "controller" in spec_["roles"]]
+        controllers = names.controllers(self.inv)
         if not controllers:
             return
         if len(controllers) == 2:

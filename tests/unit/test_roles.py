@@ -1,4 +1,5 @@
-"""The roles and their features: one table (brinelib.names), read by the inventory check and top.sls."""
+"""The roles, their features and the hosts that have them: one place (brinelib.names), read by the
+inventory check, top.sls, the maps, the runners and the lab."""
 
 import brine_inventory
 from brine_testlib import REPO, example_inventory
@@ -41,3 +42,22 @@ def test_the_inventory_check_knows_exactly_the_roles_of_the_table():
 def test_the_execution_module_gives_top_sls_the_same_features():
     assert brine_inventory.features(["compute"]) == names.features(["compute"])
     assert brine_inventory.features() == list(names.COMMON_FEATURES)
+
+
+def test_controllers_are_the_hosts_with_the_controller_role_in_inventory_order(inventory):
+    assert names.controllers(inventory) == ["ubuntu1", "ubuntu2", "ubuntu3"]
+    reordered = {"hosts": {"c": {"roles": ["controller"]}, "a": {"roles": ["compute"]},
+                           "b": {"roles": ["storage", "controller"]}, "d": {"roles": []}, "e": {}}}
+    assert names.controllers(reordered) == ["c", "b"]
+    assert names.hosts_with_role(reordered, "compute") == ["a"]
+    assert names.controllers({"hosts": {7: {"roles": ("controller",)}}}) == ["7"]
+
+
+def test_a_malformed_inventory_has_the_controllers_it_can_show():
+    for inventory in ({}, None, [], "hosts", {"hosts": None}, {"hosts": ["ubuntu1"]}, {"hosts": "controller"}):
+        assert names.controllers(inventory) == [], inventory
+    hosts = {"roles-string": {"roles": "controller"}, "roles-mapping": {"roles": {"controller": True}},
+             "no-mapping": ["controller"], "none": None, "roles-none": {"roles": None},
+             "ok": {"roles": ["controller"]}}
+    assert names.controllers({"hosts": hosts}) == ["ok"]
+
