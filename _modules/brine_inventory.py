@@ -1016,6 +1016,24 @@ def roles(minion_id=None, inventory=None):
     return list(hosts.get(minion_id, {}).get("roles", []))
 
 
+def controllers(inventory=None):
+    """
+    Return the minion ids of the inventory's controllers in inventory order (the first is
+    HAProxy's active writer, Galera's bootstrap node, RabbitMQ's seed, Keystone's db_sync node);
+    raise an error listing every problem when the inventory is invalid.
+
+    inventory
+        An inventory dict to use instead of pillar ``brine``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.controllers
+    """
+    return names.controllers(get(inventory))
+
+
 def features(roles=None):
     """
     The feature state directories a host with ``roles`` runs, each once: the common ones, then

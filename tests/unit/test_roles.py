@@ -2,10 +2,12 @@
 inventory check, top.sls, the maps, the runners and the lab."""
 
 import brine_inventory
+import pytest
 from brine_testlib import REPO, example_inventory
 from inventory_mistakes import mutate
 
 from brinelib import names
+from brinelib.errors import CommandExecutionError
 
 
 def test_a_host_runs_the_common_features_then_its_roles_in_the_tables_order_each_once():
@@ -61,3 +63,12 @@ def test_a_malformed_inventory_has_the_controllers_it_can_show():
              "ok": {"roles": ["controller"]}}
     assert names.controllers({"hosts": hosts}) == ["ok"]
 
+
+def test_the_execution_module_gives_the_maps_the_same_controllers(inventory):
+    assert brine_inventory.controllers(inventory) == names.controllers(inventory) == ["ubuntu1", "ubuntu2", "ubuntu3"]
+    no_controller = mutate(inventory, lambda inv: [host.update(roles=["compute"]) for host in inv["hosts"].values()
+                                                   if "controller" in host.get("roles", [])])
+    assert brine_inventory.controllers(no_controller) == []
+    broken = mutate(inventory, lambda inv: inv["hosts"]["ubuntu1"].update(roles=["controler"]))
+    with pytest.raises(CommandExecutionError, match="unknown role 'controler'"):
+        brine_inventory.controllers(broken)
