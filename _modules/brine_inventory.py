@@ -545,10 +545,7 @@ class _Checker:
         secrets. One controller is allowed: it holds the VIPs alone, without failover.
         """
         hosts = self.inv.get("hosts") if isinstance(self.inv.get("hosts"), dict) else {}
-        controllers = [
-            str(mid) for mid, h in hosts.items()
-            if isinstance(h, dict) and isinstance(h.get("roles"), list) and "controller" in h["roles"]
-        ]
+        controllers = names.controllers(self.inv)
         if not controllers:
             return
         vips = self.inv.get("vips")
@@ -664,8 +661,7 @@ class _Checker:
         hosts = self.inv.get("hosts")
         if not isinstance(hosts, dict):
             return
-        controllers = [str(h) for h, spec_ in hosts.items() if isinstance(spec_, dict)
-                       and isinstance(spec_.get("roles"), list) and "controller" in spec_["roles"]]
+        controllers = names.controllers(self.inv)
         if not controllers:
             return
         if len(controllers) == 2:
@@ -1018,6 +1014,24 @@ def roles(minion_id=None, inventory=None):
     minion_id = minion_id or __grains__["id"]
     hosts = get(inventory)["hosts"]
     return list(hosts.get(minion_id, {}).get("roles", []))
+
+
+def controllers(inventory=None):
+    """
+    Return the minion ids of the inventory's controllers in inventory order (the first is
+    HAProxy's active writer, Galera's bootstrap node, RabbitMQ's seed, Keystone's db_sync node);
+    raise an error listing every problem when the inventory is invalid.
+
+    inventory
+        An inventory dict to use instead of pillar ``brine``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_inventory.controllers
+    """
+    return names.controllers(get(inventory))
 
 
 def features(roles=None):

@@ -35,6 +35,7 @@ import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
 from brinelib import acme as acme_lib
+from brinelib import names as brine_names
 from brinelib.dualbond import names as dualbond_names
 from brinelib.errors import CommandExecutionError, InventoryProblem
 
@@ -44,7 +45,6 @@ __virtualname__ = "brine_lb"
 __load__ = ["keepalived", "haproxy", "instances", "dropin", "defaults", "salt_call"]
 
 
-CONTROLLER_ROLE = "controller"
 VIP_STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
 
 KEEPALIVED_DEFAULTS = {
@@ -154,16 +154,6 @@ def _settings(settings, defaults):
     return merged
 
 
-def controllers(inventory):
-    """The controllers' minion ids, in inventory order."""
-    return [mid for mid, host in inventory["hosts"].items() if CONTROLLER_ROLE in host.get("roles", [])]
-
-
-def members(inventory, role):
-    """The minion ids of the hosts with ``role``, in inventory order."""
-    return [mid for mid, host in inventory["hosts"].items() if role in host.get("roles", [])]
-
-
 def network_interface(host, networks, net_name):
     """
     The device that carries ``host``'s address on ``net_name``: on a dual-bond host the VLAN
@@ -228,7 +218,7 @@ def vrrp_instances(inventory, minion_id, settings=None):
     ``{name, vrid, interface, address, prefix, source, peers, priority}``. Pure.
     """
     settings = _settings(settings, KEEPALIVED_DEFAULTS)
-    ctrl = controllers(inventory)
+    ctrl = brine_names.controllers(inventory)
     if minion_id not in ctrl:
         raise InventoryProblem(f"{minion_id!r} is not a controller (controllers: {', '.join(ctrl) or 'none'})")
     base, step = settings["priority_base"], settings["priority_step"]
@@ -416,7 +406,7 @@ def haproxy_listens(inventory, settings=None):
         net = row.get("network")
         if net not in inventory["networks"]:
             raise InventoryProblem(f"{what}:network: {net!r} is not a network of the inventory")
-        hosts = members(inventory, row.get("role", CONTROLLER_ROLE))
+        hosts = brine_names.hosts_with_role(inventory, row.get("role", brine_names.CONTROLLER_ROLE))
         servers = []
         for idx, mid in enumerate(hosts):
             host = inventory["hosts"][mid]
@@ -464,7 +454,7 @@ def haproxy_cfg(inventory, minion_id, secrets, settings=None, tls=None):
         salt-call brine_lb.haproxy
     """
     settings = _settings(settings, HAPROXY_DEFAULTS)
-    if minion_id not in controllers(inventory):
+    if minion_id not in brine_names.controllers(inventory):
         raise InventoryProblem(f"{minion_id!r} is not a controller")
     password = _haproxy_password(_need_secret(secrets, "haproxy_stats_password"))
     user = settings["stats_user"]

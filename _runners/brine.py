@@ -17,7 +17,7 @@ import time
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import decisions, galera, stores
+from brinelib import decisions, galera, names, stores
 from brinelib.events import MINION_ID, Rejected, bounded, canonical_mac, shown
 from brinelib.options import size_option
 
@@ -208,7 +208,7 @@ def galera_recover(force=None, trigger=None, timeout=300, **_reactor):
         if value is not None and (not isinstance(value, str) or not MINION_ID.match(value)):
             raise ValueError(f"{name}={shown(value)} is not a minion id")
     inventory = (__salt__["pillar.show_pillar"]() or {}).get("brine") or {}
-    nodes = galera.controllers(inventory)
+    nodes = names.controllers(inventory)
 
     def call(targets, fun, args):
         return _galera_call(targets, fun, args)
@@ -240,7 +240,7 @@ def galera_form(timeout=300, **_kwargs):
 
         salt-run brine.galera_form
     """
-    nodes = galera.controllers((__salt__["pillar.show_pillar"]() or {}).get("brine") or {})
+    nodes = names.controllers((__salt__["pillar.show_pillar"]() or {}).get("brine") or {})
 
     def call(targets, fun, args):
         return _galera_call(targets, fun, args)

@@ -16,7 +16,7 @@ import os
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import galera, keystone_keys, stores
+from brinelib import keystone_keys, names, stores
 from brinelib.events import bounded
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _kinds(kinds):
 
 def _controllers():
     """The inventory's controllers in inventory order; the first is the rotator."""
-    nodes = galera.controllers((__salt__["pillar.show_pillar"]() or {}).get("brine") or {})
+    nodes = names.controllers((__salt__["pillar.show_pillar"]() or {}).get("brine") or {})
     if not nodes:
         raise ValueError("the inventory (pillar brine) has no controllers")
     return nodes

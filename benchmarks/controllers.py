@@ -67,6 +67,7 @@ from import_path import REPO
 
 import ha_metrics
 from brine_testlib import wait_for
+from brinelib.names import controllers
 from lab import kernel
 from lab.core import Lab, load_inventory
 
@@ -74,10 +75,6 @@ PROBES = REPO / "benchmarks" / "probes"
 CLIENT = "bootstrap"
 STATS_PORT = 1984
 BENCH_CREDENTIALS = "/root/brine-bench.cnf"
-
-
-def controllers(inventory):
-    return [name for name, host in inventory["hosts"].items() if "controller" in host.get("roles", [])]
 
 
 def lab_and_controllers():

@@ -16,7 +16,8 @@ import secrets
 import shlex
 
 from brinelib import keystone
-from controllers import CLIENT, controllers, run_holding_secret, send_probe
+from brinelib.names import controllers
+from controllers import CLIENT, run_holding_secret, send_probe
 
 ACCOUNT_FILE = "/root/brine-bench-keystone"
 BENCH_NAME = "brine-bench"  # the user and the project

@@ -9,6 +9,8 @@ import time
 
 from lab.core import Lab, LabError, minion_restarts
 
+from brinelib.names import controllers  # importable through the lab package (lab/__init__.py)
+
 
 
 def bond_texts(lab):
@@ -62,10 +64,6 @@ def sync_extensions(lab):
     return lab.salt_json("*", "saltutil.sync_all")
 
 
-def controllers(lab):
-    return [name for name, host in lab.layout.hosts.items() if "controller" in host["roles"]]
-
-
 def orchestrate(lab, name):
     """``salt-run state.orchestrate NAME``: ``(failed state comments, seconds)``."""
     started = time.monotonic()
@@ -87,7 +85,7 @@ def form_clusters(lab, results):
     orchestration, then Keystone is set up on them (database, db_sync, keys, bootstrap). Returns ``{orchestration: (failed state comments, seconds)}``, empty when
     there is no controller.
     """
-    if not controllers(lab):
+    if not controllers(lab.layout.inventory):
         return {}
     lab.wait_minion_restarts(minion_restarts(results))
     return {name: orchestrate(lab, name) for name in ("orch.galera", "orch.rabbitmq", "orch.keystone")}
@@ -107,7 +105,7 @@ def main():
     print(f"\n{len(lab.layout.hosts)} hosts converged with salt '*' state.apply in {seconds:.0f} s; "
           f"{failed} with failures.")
     for name, (cluster_failed, cluster_seconds) in clusters.items():
-        print(f"{', '.join(controllers(lab))}: salt-run state.orchestrate {name} in {cluster_seconds:.0f} s; "
+        print(f"{', '.join(controllers(lab.layout.inventory))}: salt-run state.orchestrate {name} in {cluster_seconds:.0f} s; "
               + ("ok." if not cluster_failed else "FAILED:\n    " + "\n    ".join(cluster_failed)))
     return 1 if failed or any(cluster_failed for cluster_failed, _ in clusters.values()) else 0
 

@@ -25,6 +25,7 @@ import time
 import shlex
 
 from brine_testlib import REPO, load_extension, render_file
+from brinelib.names import controllers
 
 lb = load_extension("modules", "brine_lb")
 _counter = itertools.count()
@@ -225,7 +226,7 @@ class LbTestbed:
             prefix = self.inventory["networks"][net]["cidr"].split("/")[1]
             base = self.inventory["networks"][net]["cidr"].split("/")[0].rsplit(".", 1)[0]
             ip("-n", self.hub, "addr", "add", f"{base}.5/{prefix}", "dev", f"hub{idx}")
-        for index, minion_id in enumerate(lb.controllers(self.inventory)):
+        for index, minion_id in enumerate(controllers(self.inventory)):
             node = Node(self, minion_id, index)
             self.nodes.append(node)
             ip("netns", "add", node.ns)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from brinelib import galera
+from brinelib import names
 from brinelib.errors import InventoryProblem
 
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
@@ -57,19 +57,13 @@ def _port(value, what):
     return value
 
 
-def controllers(inventory):
-    """The controllers' minion ids, in inventory order (malformed hosts skipped: the inventory
-    check names them)."""
-    return galera.controllers(inventory)
-
-
 def check(inventory):
     """``[(path, message)]`` for the inventory's ``acme:`` (paths relative to ``brine:``) and the
     external VIP's ``fqdn`` the certificate names; none without a controller."""
     spec = inventory.get("acme", {})
     if not isinstance(spec, dict):
         return [("acme", f"{spec!r} is not a mapping")]
-    ctrl = controllers(inventory) if isinstance(inventory.get("hosts"), dict) else []
+    ctrl = names.controllers(inventory)
     if not ctrl:
         return []
     out = [(f"acme:{key}", f"unknown key; expected one of {', '.join(DEFAULTS)}") for key in spec if key not in DEFAULTS]
@@ -115,7 +109,7 @@ def resolve(inventory):
     problems = check(inventory)
     if problems:
         raise InventoryProblem([(f"brine:{path}", message) for path, message in problems])
-    ctrl = controllers(inventory)
+    ctrl = names.controllers(inventory)
     if not (ctrl and enabled(inventory)):
         raise InventoryProblem("the ACME certificate needs a controller, acme:enabled and an external VIP with an fqdn")
     s = settings(inventory)

@@ -297,13 +297,6 @@ def run_formation(nodes, call, sleep=None, timeout=300):
     return {"plan": plan, "steps": steps, "outcome": "done" if sequence else "nothing to do"}
 
 
-def controllers(inventory):
-    """The inventory's controllers, in inventory order (the first is HAProxy's active writer)."""
-    hosts = (inventory or {}).get("hosts") or {}
-    return [str(name) for name, host in hosts.items()
-            if isinstance(host, dict) and "controller" in (host.get("roles") or [])]
-
-
 def summary(result):
     """What brine/galera/recovery records: the decision, never a secret (positions are uuids and seqnos)."""
     plan = result.get("plan") or {}

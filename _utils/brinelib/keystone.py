@@ -17,10 +17,8 @@ import ipaddress
 import re
 import urllib.parse
 
-from brinelib import acme, galera
+from brinelib import acme, names
 from brinelib.errors import InventoryProblem
-
-CONTROLLER_ROLE = "controller"
 
 # The formula's settings (salt/keystone/defaults.yaml holds the same; a unit test keeps them equal).
 DEFAULTS = {
@@ -70,9 +68,7 @@ def check(inventory):
     with controllers: its two secrets. The VIPs' FQDNs are checked where they are used
     (:func:`vip_fqdn`): an inventory without them stays valid for everything else.
     """
-    hosts = inventory.get("hosts")
-    if not any(isinstance(host, dict) and isinstance(host.get("roles"), list) and CONTROLLER_ROLE in host["roles"]
-               for host in (hosts.values() if isinstance(hosts, dict) else ())):
+    if not names.controllers(inventory):
         return []
     secrets = inventory.get("secrets") if isinstance(inventory.get("secrets"), dict) else {}
     return [(f"secrets:{name}", f"missing: the controller role's Keystone needs it (e.g. sdb://brine_secrets/{name})")
@@ -135,14 +131,9 @@ def checked(settings=None):
 # --------------------------------------------------------------------------- inventory
 
 
-def controllers(inventory):
-    """The inventory's controllers, in inventory order (the first runs db_sync and bootstrap)."""
-    return galera.controllers(inventory)
-
-
 def first_controller(inventory):
     """The controller that creates the database, runs ``db_sync`` and ``bootstrap``."""
-    found = controllers(inventory)
+    found = names.controllers(inventory)
     if not found:
         raise InventoryProblem("brine:hosts: no host has the controller role")
     return found[0]
@@ -151,7 +142,7 @@ def first_controller(inventory):
 def management_address(inventory, minion_id):
     """Controller ``minion_id``'s management address (Apache listens there)."""
     host = inventory["hosts"].get(minion_id)
-    if host is None or CONTROLLER_ROLE not in host.get("roles", []):
+    if host is None or names.CONTROLLER_ROLE not in host.get("roles", []):
         raise InventoryProblem(f"{minion_id!r} is not a controller")
     address = host.get("networks", {}).get("management", {}).get("address")
     if not address:
@@ -162,7 +153,7 @@ def management_address(inventory, minion_id):
 def memcache_servers(inventory):
     """``[address:port]`` of every controller's memcached (the inventory's memcached port)."""
     port = (inventory.get("memcached") or {}).get("port", 11211)
-    return [f"{management_address(inventory, mid)}:{port}" for mid in controllers(inventory)]
+    return [f"{management_address(inventory, mid)}:{port}" for mid in names.controllers(inventory)]
 
 
 def vip_fqdn(inventory, name):

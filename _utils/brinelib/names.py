@@ -1,7 +1,7 @@
 """
 Names and words every part of Brine agrees on: interface names, host names, MACs, the dual
-bond's backends and link-detect modes, the roles. Loader modules, the runner, the lab and the
-tests import them from here; nothing else defines them.
+bond's backends and link-detect modes, the roles and the hosts that have them. Loader modules,
+the runner, the lab and the tests import them from here; nothing else defines them.
 """
 
 import re
@@ -28,6 +28,32 @@ ROLE_FEATURES = {
 KNOWN_ROLES = tuple(ROLE_FEATURES)
 # Every host gets the network role: its NICs, bonds, VLANs and MTUs come from the inventory.
 IMPLICIT_ROLES = ("network",)
+# The role whose hosts run the clustered services (Galera, RabbitMQ, Keystone) behind the VIPs.
+CONTROLLER_ROLE = "controller"
+
+
+def hosts_with_role(inventory, role):
+    """
+    The minion ids (as strings) of the inventory's hosts whose ``roles`` list holds ``role``, in
+    inventory order (the key order of ``brine:hosts``). A malformed inventory yields what it
+    can: no ``hosts`` mapping means no hosts; a host that is no mapping, or whose ``roles`` is no
+    list, is skipped (the inventory check names it).
+    """
+    hosts = inventory.get("hosts") if isinstance(inventory, dict) else None
+    if not isinstance(hosts, dict):
+        return []
+    return [str(name) for name, host in hosts.items()
+            if isinstance(host, dict) and isinstance(host.get("roles"), (list, tuple)) and role in host["roles"]]
+
+
+def controllers(inventory):
+    """
+    The minion ids of the inventory's hosts with the controller role, in inventory order: the
+    first is HAProxy's active writer, the node a new Galera cluster bootstraps on, RabbitMQ's
+    seed and the node that runs Keystone's db_sync and bootstrap. Malformed hosts are skipped
+    as :func:`hosts_with_role` says.
+    """
+    return hosts_with_role(inventory, CONTROLLER_ROLE)
 
 
 def features(roles):

@@ -14,6 +14,8 @@ a stand-alone node holding anything else, or a node in another cluster, is refus
 import json
 import re
 
+from brinelib import names
+
 # The inventory's brine:rabbitmq, every key optional.
 DEFAULTS = {"vhost": "openstack", "user": "openstack", "port": 5672, "dist_port": 25672}
 KEYS = tuple(DEFAULTS)
@@ -55,11 +57,8 @@ def check(inventory):
         ports[key] = value
     if ports["port"] == ports["dist_port"]:
         problems.append(("rabbitmq:dist_port", "must differ from port (AMQP and distribution listen side by side)"))
-    hosts = inventory.get("hosts")
-    controllers = [name for name, host in (hosts.items() if isinstance(hosts, dict) else ())
-                   if isinstance(host, dict) and isinstance(host.get("roles"), list) and "controller" in host["roles"]]
     secrets = inventory.get("secrets") if isinstance(inventory.get("secrets"), dict) else {}
-    if controllers:
+    if names.controllers(inventory):
         problems += [(f"secrets:{name}", f"missing: the controller role's RabbitMQ needs it (e.g. sdb://brine_secrets/{name})")
                      for name in SECRETS if name not in secrets]
     return problems

@@ -7,10 +7,7 @@
        holding state with no cluster running) is refused: that is brine.galera_recover's job;
     3. the accounts state once more everywhere (no change when replication carried them). #}
 {%- from 'brine/map.jinja' import check, inventory with context %}
-{%- set controllers = [] %}
-{%- for name, host in inventory.hosts.items() if 'controller' in host.get('roles', []) %}
-{%-   do controllers.append(name) %}
-{%- endfor %}
+{%- set controllers = salt['brine_inventory.controllers']() if check.valid else [] %}
 {%- if check.valid and controllers %}
 
 galera-configured:

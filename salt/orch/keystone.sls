@@ -12,10 +12,7 @@
        environment) unless a token from its Keystone already shows the endpoints.
     A second run changes nothing. #}
 {%- from 'brine/map.jinja' import check, inventory with context %}
-{%- set controllers = [] %}
-{%- for name, host in inventory.hosts.items() if 'controller' in host.get('roles', []) %}
-{%-   do controllers.append(name) %}
-{%- endfor %}
+{%- set controllers = salt['brine_inventory.controllers']() if check.valid else [] %}
 {%- if check.valid and controllers %}
 {%- set first = controllers[0] %}
 

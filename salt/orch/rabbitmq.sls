@@ -6,10 +6,7 @@
        controller), a member is left as it is (never reset), a node holding data of its own
        fails naming it and stops the orchestration there. A second run changes nothing. #}
 {%- from 'brine/map.jinja' import check, inventory with context %}
-{%- set controllers = [] %}
-{%- for name, host in inventory.hosts.items() if 'controller' in host.get('roles', []) %}
-{%-   do controllers.append(name) %}
-{%- endfor %}
+{%- set controllers = salt['brine_inventory.controllers']() if check.valid else [] %}
 {%- if check.valid and controllers %}
 
 rabbitmq-configured:

@@ -9,11 +9,12 @@ these tests check behaviour.
 import shlex
 import time
 
+from brinelib.names import controllers
 from lab.core import load_inventory
 from lab_testlib import wait_until
 
 _, INVENTORY = load_inventory()
-CONTROLLERS = [n for n, h in INVENTORY["hosts"].items() if "controller" in h.get("roles", [])]
+CONTROLLERS = controllers(INVENTORY)
 MANAGEMENT = {n: INVENTORY["hosts"][n]["networks"]["management"]["address"] for n in CONTROLLERS}
 VIPS = {name: vip["address"] for name, vip in INVENTORY["vips"].items()}
 CLIENT = "bootstrap"

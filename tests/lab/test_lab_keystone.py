@@ -14,7 +14,8 @@ evidence that the keys are the same everywhere.
 
 import pytest
 from brine_testlib import wait_for
-from controllers import CLIENT, controllers
+from brinelib.names import controllers
+from controllers import CLIENT
 from keystone_lab import (ACCOUNT_FILE, CLIENT_PROBE, base_urls, delete_account, key_digests, make_account,
                           orchestration_changes, run_client, send_probes)
 from lab.core import load_inventory

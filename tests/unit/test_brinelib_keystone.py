@@ -6,7 +6,7 @@ import urllib.parse
 import pytest
 import yaml
 from brine_testlib import REPO
-from brinelib import keystone
+from brinelib import keystone, names
 from brinelib.errors import InventoryProblem
 
 import brine_inventory
@@ -33,7 +33,7 @@ def test_settings_merge_one_level_deep_and_lists_are_replaced():
 
 
 def test_controllers_in_inventory_order(inv):
-    assert keystone.controllers(inv) == CONTROLLERS
+    assert names.controllers(inv) == CONTROLLERS
     assert keystone.first_controller(inv) == "ubuntu1"
 
 

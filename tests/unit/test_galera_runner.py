@@ -6,7 +6,7 @@ import os
 
 import pytest
 from brine_testlib import load_extension
-from brinelib import decisions, galera
+from brinelib import decisions
 from brinelib.events import Rejected
 from events_keys import signed
 
@@ -66,11 +66,6 @@ def test_reaction_refuses_unsigned(tmp_path):
     high = decisions.galera_reaction(TAG, event({"result": "signal"}), {"cachedir": str(tmp_path)}, received=T)
     assert list(high) == ["brine-record"]
     assert "rejected" in high["brine-record"]["runner.brine.record"][0]["args"][0]["entry"]
-
-
-def test_controllers_in_inventory_order(inventory):
-    assert galera.controllers(inventory) == ["ubuntu1", "ubuntu2", "ubuntu3"]
-    assert galera.controllers({}) == []
 
 
 def test_reactor_file_and_master_wiring():

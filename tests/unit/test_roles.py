@@ -1,10 +1,13 @@
-"""The roles and their features: one table (brinelib.names), read by the inventory check and top.sls."""
+"""The roles, their features and the hosts that have them: one place (brinelib.names), read by the
+inventory check, top.sls, the maps, the runners and the lab."""
 
 import brine_inventory
+import pytest
 from brine_testlib import REPO, example_inventory
 from inventory_mistakes import mutate
 
 from brinelib import names
+from brinelib.errors import CommandExecutionError
 
 
 def test_a_host_runs_the_common_features_then_its_roles_in_the_tables_order_each_once():
@@ -41,3 +44,31 @@ def test_the_inventory_check_knows_exactly_the_roles_of_the_table():
 def test_the_execution_module_gives_top_sls_the_same_features():
     assert brine_inventory.features(["compute"]) == names.features(["compute"])
     assert brine_inventory.features() == list(names.COMMON_FEATURES)
+
+
+def test_controllers_are_the_hosts_with_the_controller_role_in_inventory_order(inventory):
+    assert names.controllers(inventory) == ["ubuntu1", "ubuntu2", "ubuntu3"]
+    reordered = {"hosts": {"c": {"roles": ["controller"]}, "a": {"roles": ["compute"]},
+                           "b": {"roles": ["storage", "controller"]}, "d": {"roles": []}, "e": {}}}
+    assert names.controllers(reordered) == ["c", "b"]
+    assert names.hosts_with_role(reordered, "compute") == ["a"]
+    assert names.controllers({"hosts": {7: {"roles": ("controller",)}}}) == ["7"]
+
+
+def test_a_malformed_inventory_has_the_controllers_it_can_show():
+    for inventory in ({}, None, [], "hosts", {"hosts": None}, {"hosts": ["ubuntu1"]}, {"hosts": "controller"}):
+        assert names.controllers(inventory) == [], inventory
+    hosts = {"roles-string": {"roles": "controller"}, "roles-mapping": {"roles": {"controller": True}},
+             "no-mapping": ["controller"], "none": None, "roles-none": {"roles": None},
+             "ok": {"roles": ["controller"]}}
+    assert names.controllers({"hosts": hosts}) == ["ok"]
+
+
+def test_the_execution_module_gives_the_maps_the_same_controllers(inventory):
+    assert brine_inventory.controllers(inventory) == names.controllers(inventory) == ["ubuntu1", "ubuntu2", "ubuntu3"]
+    no_controller = mutate(inventory, lambda inv: [host.update(roles=["compute"]) for host in inv["hosts"].values()
+                                                   if "controller" in host.get("roles", [])])
+    assert brine_inventory.controllers(no_controller) == []
+    broken = mutate(inventory, lambda inv: inv["hosts"]["ubuntu1"].update(roles=["controler"]))
+    with pytest.raises(CommandExecutionError, match="unknown role 'controler'"):
+        brine_inventory.controllers(broken)
