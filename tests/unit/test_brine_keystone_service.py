@@ -206,7 +206,7 @@ def test_a_moved_endpoint_is_bootstrapped_again(fake, server, inv):
     httpd.catalog[0]["endpoints"][0]["url"] = "http://old:5000/v3"
     fake.on_bootstrap = lambda: setattr(httpd, "catalog", catalog_of(inv, settings))
     assert module.bootstrap(settings=settings)["problems"] == [
-        f"public endpoint in RegionOne: http://old:5000/v3, wanted http://cloud.lab.home.arpa:{settings['port']}/v3"]
+        f"public endpoint in RegionOne: http://old:5000/v3, wanted https://cloud.lab.home.arpa:{settings['port']}/v3"]
 
 
 def test_bootstrap_that_changes_nothing_fails(fake, server):

@@ -331,7 +331,10 @@ def test_the_dropin_refuses_paths_systemd_would_split(track, writer):
 def test_keystone_listens_on_both_vips_with_every_controller_checked_on_v3(inv):
     text = lb.haproxy_cfg(inv, "ubuntu1", SECRETS)
     keystone = text.split("\nlisten keystone\n")[1].split("\n\n")[0]
-    assert keystone.splitlines()[:3] == ["    bind 10.10.0.100:5000", "    bind 10.100.0.100:5000", "    mode http"]
+    # the external VIP's bind serves TLS (the example's acme:enabled), the internal one plain http
+    assert keystone.splitlines()[:3] == ["    bind 10.10.0.100:5000",
+                                         "    bind 10.100.0.100:5000 ssl crt /etc/haproxy/certs/external.pem",
+                                         "    mode http"]
     for line in ("option httpchk", "http-check send meth GET uri /v3", "http-check expect status 200"):
         assert f"    {line}" in keystone.splitlines()
     assert servers(text, "keystone") == [

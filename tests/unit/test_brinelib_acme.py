@@ -82,6 +82,7 @@ def test_enabled_only_when_asked_and_with_an_external_fqdn(inv):
     assert not acme.enabled(without)
     with pytest.raises(InventoryProblem, match="external VIP needs an fqdn"):
         acme.resolve(without)
+    del inventory["acme"]
     off = brine_inventory.normalise(inventory)
     assert off["acme"]["enabled"] is False and not acme.enabled(off)
     inventory["acme"] = {"enabled": "yes"}
@@ -141,6 +142,7 @@ def test_haproxy_tls_on_the_external_vip_and_the_acme_route(inv):
 def test_haproxy_without_tls_is_unchanged(inv):
     inventory = example_inventory()
     assert "ssl crt" in lb.haproxy_cfg(inv, "ubuntu1", SECRETS)  # the inventory's acme:enabled
+    inventory["acme"]["enabled"] = False
     text = lb.haproxy_cfg(brine_inventory.normalise(inventory), "ubuntu1", SECRETS)
     assert "ssl crt" not in text and "frontend acme" not in text
 

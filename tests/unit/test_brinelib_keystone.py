@@ -168,12 +168,12 @@ def test_the_preseed_keeps_the_package_off_the_database_and_keys():
 
 def test_endpoints_public_external_internal_and_admin_internal(inv):
     assert keystone.endpoints(inv) == {
-        "public": "http://cloud.lab.home.arpa:5000/v3",
+        "public": "https://cloud.lab.home.arpa:5000/v3",
         "internal": "http://internal.lab.home.arpa:5000/v3",
         "admin": "http://internal.lab.home.arpa:5000/v3",
     }
-    inv["acme"] = {"enabled": True}  # HAProxy serves the external VIP over TLS
-    assert keystone.endpoints(inv)["public"] == "https://cloud.lab.home.arpa:5000/v3"
+    inv["acme"] = {"enabled": False}  # HAProxy serves the external VIP without TLS
+    assert keystone.endpoints(inv)["public"] == "http://cloud.lab.home.arpa:5000/v3"
     assert keystone.endpoints(inv)["internal"] == "http://internal.lab.home.arpa:5000/v3"
 
 
@@ -192,7 +192,7 @@ def test_bootstrap_passes_everything_in_the_environment(inv):
         "OS_BOOTSTRAP_SERVICE_NAME": "keystone",
         "OS_BOOTSTRAP_ADMIN_URL": "http://internal.lab.home.arpa:5000/v3",
         "OS_BOOTSTRAP_INTERNAL_URL": "http://internal.lab.home.arpa:5000/v3",
-        "OS_BOOTSTRAP_PUBLIC_URL": "http://cloud.lab.home.arpa:5000/v3",
+        "OS_BOOTSTRAP_PUBLIC_URL": "https://cloud.lab.home.arpa:5000/v3",
         "OS_BOOTSTRAP_REGION_ID": "RegionOne",
     }
 
@@ -217,7 +217,7 @@ def token(endpoints, service_type="identity"):
     ]}}
 
 
-GOOD = [("public", "http://cloud.lab.home.arpa:5000/v3", "RegionOne"),
+GOOD = [("public", "https://cloud.lab.home.arpa:5000/v3", "RegionOne"),
         ("internal", "http://internal.lab.home.arpa:5000/v3", "RegionOne"),
         ("admin", "http://internal.lab.home.arpa:5000/v3", "RegionOne")]
 
@@ -229,7 +229,7 @@ def test_a_bootstrapped_catalog_has_no_problems(inv):
 
 
 @pytest.mark.parametrize("body, words", [
-    (token(GOOD[1:]), "public endpoint in RegionOne: none, wanted http://cloud"),
+    (token(GOOD[1:]), "public endpoint in RegionOne: none, wanted https://cloud"),
     (token([("public", "http://old:5000/v3", "RegionOne")] + GOOD[1:]), "public endpoint in RegionOne: http://old"),
     (token(GOOD + [("admin", "http://x:5000/v3", "RegionOne")]), "admin endpoint in RegionOne: http://internal"),
     (token([(i, u, "Other") for i, u, _ in GOOD]), "internal endpoint in RegionOne: none"),

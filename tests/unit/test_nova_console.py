@@ -134,6 +134,7 @@ def test_older_releases_use_vnc_auto_and_their_names():
 def test_base_url_falls_back_to_the_vip_address_without_fqdn():
     inv = example_inventory()
     del inv["vips"]["external"]["fqdn"]
+    del inv["acme"]  # a certificate needs the FQDN
     opts = nc.console_settings(normalise(inv), "ubuntu1")["options"]
     assert opts["novncproxy_base_url"] == "http://10.100.0.100:6080/vnc_lite.html"
 
@@ -469,10 +470,10 @@ def test_console_url_needs_a_vip():
     # VIPs has none; ubuntu1 stays a compute host.
     for host in inv["hosts"].values():
         host["roles"] = [r for r in host["roles"] if r != "controller"]
-    del inv["vips"]
+    del inv["vips"], inv["acme"]
     with pytest.raises(nc.InventoryProblem, match=r"^brine:vips:external: missing"):
         nc.console_settings(normalise(inv), "ubuntu1")
     inv = example_inventory()
-    del inv["vips"]["external"]
+    del inv["vips"]["external"], inv["acme"]
     url = nc.console_settings(normalise(inv), "ubuntu1")["options"]["novncproxy_base_url"]
     assert url == "http://internal.lab.home.arpa:6080/vnc_lite.html"
