@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: bring the example lab up in the virtual lab (one user-mode-linux guest per
-# inventory host, docs/lab.md) and converge it with `salt '*' state.apply` through the lab's
+# inventory host, docs/lab.md) and converge it with state.apply (the bootstrap host first) through the lab's
 # salt-master, then print a summary (hosts, roles, states, bonds and their active members).
 # The lab stays up afterwards so you can look around (./brine-lab status|exec|salt ...);
 # ./brine-lab down removes it.

@@ -23,6 +23,8 @@ ACCOUNT_FILE = "/root/brine-bench-keystone"
 BENCH_NAME = "brine-bench"  # the user and the project
 BENCH_ROLE = "member"  # made by keystone-manage bootstrap
 HTTP = "keystone_http.py"
+# pebble's root (new at every pebble start) on the bootstrap host, for clients of the external VIP.
+PEBBLE_ROOT = "/root/pebble-root.pem"
 CLIENT_PROBE = "keystone_client.py"
 ADMIN_PROBE = "keystone_admin.py"
 SALT_CALL_ERRORS = "/root/keystone_admin.salt-call.err"
@@ -35,6 +37,29 @@ def base_urls(inventory):
     for name in controllers(inventory):
         urls[name] = f"http://{inventory['hosts'][name]['networks']['management']['address']}:{port}"
     return urls
+
+
+def external_url(inventory):
+    """Keystone's public URL base: the external VIP's FQDN over https (the inventory's acme:enabled)."""
+    return f"https://{inventory['vips']['external']['fqdn']}:{keystone.checked()['port']}"
+
+
+def fetch_pebble_root(lab, host=CLIENT):
+    """Write pebble's current root certificate to :data:`PEBBLE_ROOT` on ``host``, the bootstrap
+    host, where pebble's management API listens on loopback (its TLS certificate names the host,
+    not 127.0.0.1: verified against the certificate, not the name). Returns the path."""
+    code = ("import http.client, ssl\n"
+            "ctx = ssl.create_default_context(cafile='/etc/brine/pebble/cert.pem')\n"
+            "ctx.check_hostname = False\n"
+            "conn = http.client.HTTPSConnection('127.0.0.1', 15000, context=ctx, timeout=10)\n"
+            "conn.request('GET', '/roots/0')\n"
+            "answer = conn.getresponse()\n"
+            "assert answer.status == 200, answer.status\n"
+            f"open({PEBBLE_ROOT!r}, 'wb').write(answer.read())\n")
+    result = lab.exec(host, f"/usr/bin/python3 -c {shlex.quote(code)}", timeout=60)
+    if not result.ok:
+        raise RuntimeError(f"{host}: pebble's root could not be fetched: {result.output[-500:]}")
+    return PEBBLE_ROOT
 
 
 def send_probes(lab, host, *names):
@@ -50,11 +75,13 @@ def probe_json(output):
     return None
 
 
-def run_client(lab, *args, timeout=600):
+def run_client(lab, *args, timeout=600, ca_file=None):
     """keystone_client.py run to its end on the bootstrap host: its JSON. (It prints only at
-    the end, after up to 30 s per request a controller leaves unanswered.)"""
+    the end, after up to 30 s per request a controller leaves unanswered.) ``ca_file``: the
+    only CA it trusts for https."""
     argv = " ".join(shlex.quote(str(a)) for a in args)
-    result = lab.exec(CLIENT, f"/usr/bin/python3 /root/{CLIENT_PROBE} {argv}", timeout=timeout)
+    env = f"SSL_CERT_FILE={shlex.quote(ca_file)} " if ca_file else ""
+    result = lab.exec(CLIENT, f"{env}/usr/bin/python3 /root/{CLIENT_PROBE} {argv}", timeout=timeout)
     answer = probe_json(result.output)
     if answer is None:
         raise RuntimeError(f"{CLIENT}: {CLIENT_PROBE} {args[0]} printed no result (rc={result.returncode}): "

@@ -40,6 +40,11 @@ acme-certificate:
   cmd.run:
     - name: {{ salt['brine_cert.certbot_argv']('certonly') | map('quote') | join(' ') }}
     - creates: {{ acme.config_dir }}/renewal/{{ acme.fqdn }}.conf
+    # The CA reaches certbot through the external VIP: on a first run keepalived may not have
+    # given it to any controller yet.
+    - retry:
+        attempts: 6
+        interval: 10
 {%-   if acme.ca_bundle %}
     - env:
       - REQUESTS_CA_BUNDLE: {{ acme.ca_bundle | json }}

@@ -73,11 +73,11 @@ def converged_lab(lab):
     a failed state, the minions it reconfigured restarted, and the controllers' Galera cluster
     formed, then its RabbitMQ cluster. Formed here, before any test power-cycles a controller: a controller that boots
     before the cluster exists tries to join it, and the formation then (rightly) refuses."""
-    from lab.converge import form_clusters, sync_extensions
+    from lab.converge import apply_highstate, form_clusters, sync_extensions
 
     synced = sync_extensions(lab)
     assert set(synced) == set(lab.layout.hosts), synced
-    results = lab.salt_json("*", "state.apply")
+    results = apply_highstate(lab)
     assert failed_states(results, lab.layout.hosts) == {}
     # The first apply configures the event watchers (salt/brine/events.sls), and the minions it
     # configured restart in the background once the run has returned: wait for them to answer

@@ -16,8 +16,8 @@ import pytest
 from brine_testlib import wait_for
 from brinelib.names import controllers
 from controllers import CLIENT
-from keystone_lab import (ACCOUNT_FILE, CLIENT_PROBE, base_urls, delete_account, key_digests, make_account,
-                          orchestration_changes, run_client, send_probes)
+from keystone_lab import (ACCOUNT_FILE, CLIENT_PROBE, base_urls, delete_account, external_url, fetch_pebble_root,
+                          key_digests, make_account, orchestration_changes, run_client, send_probes)
 from lab.core import load_inventory
 
 _, INVENTORY = load_inventory()
@@ -55,6 +55,15 @@ def every_node_valid(answer, issuers):
 def test_a_token_issued_through_the_internal_vip_validates_on_every_controller(keystone_lab):
     answer = run_client(keystone_lab, "check", ACCOUNT_FILE, URLS["vip"], ",".join(NODES))
     assert every_node_valid(answer, [URLS["vip"]]), answer
+
+
+def test_a_token_issued_through_the_external_fqdn_over_https_validates_on_every_controller(keystone_lab):
+    # HAProxy ends TLS on the external VIP with the ACME certificate; the client trusts only
+    # pebble's root, so the placeholder or a wrong name would fail the request.
+    external = external_url(INVENTORY)
+    answer = run_client(keystone_lab, "check", ACCOUNT_FILE, external, ",".join(NODES),
+                        ca_file=fetch_pebble_root(keystone_lab))
+    assert every_node_valid(answer, [external]), answer
 
 
 def test_a_token_issued_by_one_controller_validates_on_the_other_two(keystone_lab):
