@@ -9,7 +9,7 @@ import json
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import acme, certdeploy
+from brinelib import acme, certdeploy, certs, certsync
 from brinelib.errors import CommandExecutionError
 
 __virtualname__ = "brine_cert"
@@ -46,6 +46,54 @@ def deploy(fqdn, crt, lineage=None, chain=None, key=None, config=None, stats_soc
         haproxy=haproxy or settings["binary"],
         reload=reload or certdeploy.RELOAD,
     )
+
+
+def publish(fqdn, crt):
+    """
+    After the ACME runner installed a certificate (the deploy hook's second step): push the
+    installed combined PEM ``crt`` to the master (``cp.push``, Salt's encrypted channel; the
+    master needs ``file_recv: True``), then send the signed ``brine/cert/renewed`` event (FQDN,
+    serial, SHA-256 fingerprint; never the key), on which the master has every other controller
+    install it. Returns the event's payload; fails when the push or the event did not go out.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_cert.publish external.lab.home.arpa /etc/haproxy/certs/external.pem
+    """
+    try:
+        with open(crt, encoding="utf-8") as fh:
+            payload = certsync.renewed_payload(fh.read(), fqdn)
+    except (OSError, UnicodeDecodeError, certs.CertProblem) as exc:
+        raise CommandExecutionError(f"brine_cert.publish: {crt}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not __salt__["cp.push"](crt):
+        raise CommandExecutionError(f"brine_cert.publish: the master refused {crt} (is file_recv on?)")
+    if not __salt__["brine_sign.send"](certsync.RENEWED_TAG, payload):
+        raise CommandExecutionError(f"brine_cert.publish: {certsync.RENEWED_TAG} did not reach the master")
+    return payload
+
+
+def sync(test=False):
+    """
+    Install the ACME runner's certificate from this controller's pillar (``brine_cert:pem``,
+    pillar/brine_cert.sls) as the inventory's ``acme:crt`` when that file holds another serial,
+    with the deploy hook's checks and swap (a refused one fails and the served one stays).
+    Returns ``{"install", "serial", "previous"}`` (and ``method`` when it installed; with
+    ``test``, nothing done); ``{}`` without a certificate in the pillar. Never the key.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_cert.sync test=True
+    """
+    pem = (__pillar__.get(certsync.PILLAR_KEY) or {}).get("pem")
+    if not pem:
+        return {}
+    settings, haproxy = _acme(), __salt__["brine_lb.defaults"]()["haproxy"]
+    return certdeploy.sync(pem, settings["fqdn"], settings["crt"], haproxy["config"], haproxy["stats_socket"],
+                           haproxy=haproxy["binary"], test=test)
 
 
 def placeholder(fqdn=None, crt=None):
