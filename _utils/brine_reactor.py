@@ -39,11 +39,15 @@ def events_key(opts):
 
 def cert_reaction(tag, data, opts):
     """The reactor's high data for ``brine/cert/renewed`` (brinelib.decisions.cert_reaction),
-    decided by the inventory file."""
-    return decisions.cert_reaction(tag, data, inventory_file.load(opts), opts)
+    decided by the inventory file; the runner's pushed certificate made private first."""
+    inventory = inventory_file.load(opts)
+    certsync.protect_pushed(inventory, opts["cachedir"])
+    return decisions.cert_reaction(tag, data, inventory, opts)
 
 
 def cert_pillar(opts, saltenv="base"):
     """The ``brine_cert`` pillar of the minion whose pillar the master compiles (``opts["id"]``):
     the ACME runner's certificate for the other controllers (brinelib.certsync.pillar)."""
-    return certsync.pillar(inventory_file.load(opts, saltenv), opts["id"], opts["cachedir"])
+    inventory = inventory_file.load(opts, saltenv)
+    certsync.protect_pushed(inventory, opts["cachedir"])
+    return certsync.pillar(inventory, opts["id"], opts["cachedir"])

@@ -4,7 +4,9 @@ the runner's deploy hook pushes the combined PEM it installed to the master (``c
 sends a signed ``brine/cert/renewed``; the master hands that PEM through each other controller's
 own pillar, and ``haproxy.cert_sync`` there installs it through the hook's checks. Pure: who
 gets the certificate, where the master keeps the pushed file, what the event says, and whether
-a controller must install. Nothing here returns or raises key material but :func:`pillar`.
+a controller must install; on the master, :func:`pillar` reads the pushed file and
+:func:`protect_pushed` closes it to other users. Nothing here returns or raises key material
+but :func:`pillar`.
 """
 
 import os
@@ -73,6 +75,23 @@ def pillar(inventory, minion, cachedir, read=_read):
         return {}
     pem = read(path)
     return {PILLAR_KEY: {"pem": pem}} if pem else {}
+
+
+def protect_pushed(inventory, cachedir):
+    """Make the runner's pushed files on the master private: Salt's ``file_recv`` writes them
+    with the master's umask (world-readable under a 0755 cachedir), and the combined PEM holds
+    the key. The ``files`` directory becomes 0700 (later pushes land inside it) and the pushed
+    file 0600. Returns whether the file exists."""
+    settings = resolved(inventory)
+    try:
+        path = pushed_path(cachedir, settings["runner"], settings["crt"]) if settings else None
+    except ValueError:
+        path = None
+    if path is None or not os.path.exists(path):
+        return False
+    os.chmod(os.path.join(cachedir, "minions", settings["runner"], "files"), 0o700)
+    os.chmod(path, 0o600)
+    return True
 
 
 def fingerprint_hex(info):

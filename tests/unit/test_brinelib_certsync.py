@@ -186,3 +186,19 @@ def test_the_pillar_render_reads_the_inventory_file_and_the_master_cache(tmp_pat
     assert brine_reactor.cert_pillar(dict(opts, id="ubuntu3")) == {"brine_cert": {"pem": pem}}
     for minion in ("ubuntu1", "compute9", "bootstrap", "unknown"):
         assert brine_reactor.cert_pillar(dict(opts, id=minion)) == {}
+    files = tmp_path / "cache" / "minions" / "ubuntu1" / "files"
+    assert files.stat().st_mode & 0o777 == 0o700
+    assert (files / "etc" / "haproxy" / "certs" / "external.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_pushed_file_is_made_private(tmp_path, inv, ca):
+    pem, _ = combined(ca)
+    assert certsync.protect_pushed(inv, str(tmp_path)) is False  # nothing pushed yet
+    path = pushed(tmp_path, pem)
+    os.chmod(path, 0o644)
+    files = tmp_path / "minions" / "ubuntu1" / "files"
+    os.chmod(files, 0o755)
+    assert certsync.protect_pushed(inv, str(tmp_path)) is True
+    assert os.stat(path).st_mode & 0o777 == 0o600 and files.stat().st_mode & 0o777 == 0o700
+    inv["acme"]["enabled"] = False
+    assert certsync.protect_pushed(inv, str(tmp_path)) is False
