@@ -38,14 +38,8 @@ def deploy(fqdn, crt, lineage=None, chain=None, key=None, config=None, stats_soc
         chain, key = certdeploy.lineage_files(lineage)
     if not (chain and key):
         raise CommandExecutionError("brine_cert.deploy needs lineage, or chain and key")
-    settings = __salt__["brine_lb.defaults"]()["haproxy"]
-    return certdeploy.deploy(
-        chain, key, fqdn, crt,
-        config=config or settings["config"],
-        stats_socket=stats_socket or settings["stats_socket"],
-        haproxy=haproxy or settings["binary"],
-        reload=reload or certdeploy.RELOAD,
-    )
+    return certdeploy.deploy(chain, key, fqdn, crt, **_haproxy(config, stats_socket, haproxy),
+                             reload=reload or certdeploy.RELOAD)
 
 
 def publish(fqdn, crt):
@@ -74,13 +68,14 @@ def publish(fqdn, crt):
     return payload
 
 
-def sync(test=False):
+def sync(test=False, crt=None, config=None, stats_socket=None, haproxy=None):
     """
     Install the ACME runner's certificate from this controller's pillar (``brine_cert:pem``,
-    pillar/brine_cert.sls) as the inventory's ``acme:crt`` when that file holds another serial,
-    with the deploy hook's checks and swap (a refused one fails and the served one stays).
-    Returns ``{"install", "serial", "previous"}`` (and ``method`` when it installed; with
-    ``test``, nothing done); ``{}`` without a certificate in the pillar. Never the key.
+    pillar/brine_cert.sls) as ``crt`` (default: the inventory's ``acme:crt``) when that file
+    holds another serial, with the deploy hook's checks and swap (a refused one fails and the
+    served one stays). ``config``, ``stats_socket`` and ``haproxy`` default to the HAProxy
+    settings. Returns ``{"install", "serial", "previous"}`` (and ``method`` when it installed;
+    with ``test``, nothing done); ``{}`` without a certificate in the pillar. Never the key.
 
     CLI Example:
 
@@ -91,9 +86,9 @@ def sync(test=False):
     pem = (__pillar__.get(certsync.PILLAR_KEY) or {}).get("pem")
     if not pem:
         return {}
-    settings, haproxy = _acme(), __salt__["brine_lb.defaults"]()["haproxy"]
-    return certdeploy.sync(pem, settings["fqdn"], settings["crt"], haproxy["config"], haproxy["stats_socket"],
-                           haproxy=haproxy["binary"], test=test)
+    settings = _acme()
+    return certdeploy.sync(pem, settings["fqdn"], crt or settings["crt"], **_haproxy(config, stats_socket, haproxy),
+                           test=test)
 
 
 def placeholder(fqdn=None, crt=None):
@@ -175,6 +170,13 @@ def pebble(action="files"):
         with open(files["certificate"], encoding="utf-8") as fh:
             return fh.read()
     raise CommandExecutionError(f"brine_cert.pebble: {action!r} is not files, config, unit or certificate")
+
+
+def _haproxy(config, stats_socket, haproxy):
+    """certdeploy's HAProxy arguments: those given, else the HAProxy settings' defaults."""
+    settings = __salt__["brine_lb.defaults"]()["haproxy"]
+    return {"config": config or settings["config"], "stats_socket": stats_socket or settings["stats_socket"],
+            "haproxy": haproxy or settings["binary"]}
 
 
 def _acme():

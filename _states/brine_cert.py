@@ -19,21 +19,24 @@ def __virtual__():
     return __virtualname__
 
 
-def synced(name):
+def synced(name, config=None, stats_socket=None, haproxy=None):
     """
     ``name`` (the inventory's ``acme:crt``) holds and HAProxy serves the certificate of this
     minion's pillar ``brine_cert:pem``; nothing to do without one. A refused certificate fails
-    the state and the served one stays.
+    the state and the served one stays. ``config``, ``stats_socket``, ``haproxy``: HAProxy's
+    (default: its settings' defaults).
 
     .. code-block:: yaml
 
         haproxy-cert-sync:
           brine_cert.synced:
             - name: /etc/haproxy/certs/external.pem
+            - config: /etc/haproxy/haproxy.cfg
     """
     ret = new_return(name)
+    where = {"crt": name, "config": config, "stats_socket": stats_socket, "haproxy": haproxy}
     try:
-        plan = __salt__["brine_cert.sync"](test=True)
+        plan = __salt__["brine_cert.sync"](test=True, **where)
         if not plan:
             return unchanged(ret, "no certificate in this minion's pillar (brine_cert:pem)")
         if not plan["install"]:
@@ -41,7 +44,7 @@ def synced(name):
         changes = {"serial": {"old": plan["previous"], "new": plan["serial"]}}
         if __opts__["test"]:
             return would_change(ret, changes, f"would install serial {plan['serial']} as {name}")
-        done = __salt__["brine_cert.sync"]()
+        done = __salt__["brine_cert.sync"](**where)
     except CommandExecutionError as exc:
         return failed(ret, str(exc))
     changes = {"serial": {"old": done["previous"], "new": done["serial"]}}

@@ -3,7 +3,7 @@
     installed as the external VIP's crt, through the deploy hook's checks and swap, when that
     file holds another serial. The reactor of brine/cert/renewed applies this after each renewal;
     the highstate applies it too, so a rebuilt controller serves the current certificate. #}
-{%- from 'haproxy/map.jinja' import lb_here, acme with context %}
+{%- from 'haproxy/map.jinja' import haproxy, lb_here, acme with context %}
 include:
   - haproxy.cert
   - haproxy.service
@@ -12,6 +12,9 @@ include:
 haproxy-cert-sync:
   brine_cert.synced:
     - name: {{ acme.crt | json }}
+    - config: {{ haproxy.config | json }}
+    - stats_socket: {{ haproxy.stats_socket | json }}
+    - haproxy: {{ haproxy.binary | json }}
     - require:
       - service: haproxy-service
       - module: haproxy-cert-placeholder

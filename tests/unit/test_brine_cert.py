@@ -165,8 +165,12 @@ def test_sync_installs_the_pillars_pem_with_the_settings(monkeypatch, inventory)
     assert mod.sync() == {} and calls == []
     mod.__pillar__ = {"brine_cert": {"pem": "PEM"}}
     assert mod.sync(test=True) == {"install": False}
-    assert calls == [(("PEM", "cloud.lab.home.arpa", "/etc/haproxy/certs/external.pem", "/etc/haproxy/haproxy.cfg",
-                       "/run/haproxy/admin.sock"), {"haproxy": "/usr/sbin/haproxy", "test": True})]
+    assert calls == [(("PEM", "cloud.lab.home.arpa", "/etc/haproxy/certs/external.pem"),
+                      {"config": "/etc/haproxy/haproxy.cfg", "stats_socket": "/run/haproxy/admin.sock",
+                       "haproxy": "/usr/sbin/haproxy", "test": True})]
+    mod.sync(crt="/c.pem", config="/h.cfg", stats_socket="/s", haproxy="/hp")
+    assert calls[-1] == (("PEM", "cloud.lab.home.arpa", "/c.pem"),
+                         {"config": "/h.cfg", "stats_socket": "/s", "haproxy": "/hp", "test": False})
 
 
 @pytest.fixture
@@ -174,12 +178,14 @@ def synced_state():
     st = load_extension("states", "brine_cert")
     plans = []
 
-    def sync(test=False):
+    def sync(test=False, **where):
+        assert where == {"crt": st.name, "config": None, "stats_socket": None, "haproxy": None}
         plans.append(test)
         return dict(st.plan, **({} if test else {"method": "runtime-api"})) if st.plan else {}
 
     st.__salt__ = {"brine_cert.sync": sync}
     st.__opts__ = {"test": False}
+    st.name = "/etc/haproxy/certs/external.pem"
     return st, plans
 
 
@@ -205,14 +211,14 @@ def test_the_state_in_test_mode_says_the_same_changes_and_does_nothing(synced_st
 def test_the_state_has_nothing_to_do(synced_state, plan, words):
     st, plans = synced_state
     st.plan = plan
-    ret = st.synced("/c.pem")
+    ret = st.synced(st.name)
     assert ret["result"] is True and ret["changes"] == {} and words in ret["comment"] and plans == [True]
 
 
 def test_a_refused_certificate_fails_the_state(synced_state):
     st, _ = synced_state
 
-    def refuse(test=False):
+    def refuse(test=False, **where):
         raise CommandExecutionError("refused: private key: does not match the leaf certificate")
 
     st.__salt__["brine_cert.sync"] = refuse
