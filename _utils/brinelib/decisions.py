@@ -22,7 +22,8 @@ turn a signed, admitted event into the reactor's high data.
   every other controller (:func:`cert_reaction`; the one reaction that targets other minions,
   and only the inventory's controllers, for an event only the inventory's runner may send).
 
-The target of every action is the sender, never a payload field; every payload field is checked;
+The target of every action is the sender (for ``brine/cert/renewed`` the inventory's other
+controllers), never a payload field; every payload field is checked;
 a payload that names another minion, has unknown keys or an invalid value is rejected: nothing
 runs, and the rejection is logged and recorded (docs/events.md).
 """
