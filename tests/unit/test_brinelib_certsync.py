@@ -7,7 +7,6 @@ import os
 import pytest
 import yaml
 
-import brine_inventory
 from brinelib import certs, certsync, inventory_file
 from cert_factory import Authority
 
@@ -16,11 +15,8 @@ CRT = "/etc/haproxy/certs/external.pem"
 
 
 @pytest.fixture
-def inv(inventory):
-    inventory["acme"] = {"enabled": True}
-    inventory = brine_inventory.normalise(inventory)
-    inventory["hosts"]["compute9"] = {"roles": ["compute"]}
-    return inventory
+def inv(acme_inventory):
+    return acme_inventory
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ is refused and recorded (docs/acme.md)."""
 import pytest
 from events_keys import signed
 
-import brine_inventory
 from brinelib import decisions
 from brinelib.events import Rejected
 
@@ -16,11 +15,8 @@ FINGERPRINT = "ab" * 32
 
 
 @pytest.fixture
-def inv(inventory):
-    inventory["acme"] = {"enabled": True}
-    inventory = brine_inventory.normalise(inventory)
-    inventory["hosts"]["compute9"] = {"roles": ["compute"]}
-    return inventory
+def inv(acme_inventory):
+    return acme_inventory
 
 
 def renewed(minion="ubuntu1", **changes):
