@@ -9,7 +9,7 @@ import json
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import acme, certdeploy
+from brinelib import acme, certdeploy, certs, certsync
 from brinelib.errors import CommandExecutionError
 
 __virtualname__ = "brine_cert"
@@ -38,14 +38,57 @@ def deploy(fqdn, crt, lineage=None, chain=None, key=None, config=None, stats_soc
         chain, key = certdeploy.lineage_files(lineage)
     if not (chain and key):
         raise CommandExecutionError("brine_cert.deploy needs lineage, or chain and key")
-    settings = __salt__["brine_lb.defaults"]()["haproxy"]
-    return certdeploy.deploy(
-        chain, key, fqdn, crt,
-        config=config or settings["config"],
-        stats_socket=stats_socket or settings["stats_socket"],
-        haproxy=haproxy or settings["binary"],
-        reload=reload or certdeploy.RELOAD,
-    )
+    return certdeploy.deploy(chain, key, fqdn, crt, **_haproxy(config, stats_socket, haproxy),
+                             reload=reload or certdeploy.RELOAD)
+
+
+def publish(fqdn, crt):
+    """
+    After the ACME runner installed a certificate (the deploy hook's second step): push the
+    installed combined PEM ``crt`` to the master (``cp.push``, Salt's encrypted channel; the
+    master needs ``file_recv: True``), then send the signed ``brine/cert/renewed`` event (FQDN,
+    serial, SHA-256 fingerprint; never the key), on which the master has every other controller
+    install it. Returns the event's payload; fails when the push or the event did not go out.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_cert.publish external.lab.home.arpa /etc/haproxy/certs/external.pem
+    """
+    try:
+        with open(crt, encoding="utf-8") as fh:
+            payload = certsync.renewed_payload(fh.read(), fqdn)
+    except (OSError, UnicodeDecodeError, certs.CertProblem) as exc:
+        raise CommandExecutionError(f"brine_cert.publish: {crt}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not __salt__["cp.push"](crt):
+        raise CommandExecutionError(f"brine_cert.publish: the master refused {crt} (is file_recv on?)")
+    if not __salt__["brine_sign.send"](certsync.RENEWED_TAG, payload):
+        raise CommandExecutionError(f"brine_cert.publish: {certsync.RENEWED_TAG} did not reach the master")
+    return payload
+
+
+def sync(test=False, crt=None, config=None, stats_socket=None, haproxy=None):
+    """
+    Install the ACME runner's certificate from this controller's pillar (``brine_cert:pem``,
+    pillar/brine_cert.sls) as ``crt`` (default: the inventory's ``acme:crt``) when that file
+    holds another serial, with the deploy hook's checks and swap (a refused one fails and the
+    served one stays). ``config``, ``stats_socket`` and ``haproxy`` default to the HAProxy
+    settings. Returns ``{"install", "serial", "previous"}`` (and ``method`` when it installed;
+    with ``test``, nothing done); ``{}`` without a certificate in the pillar. Never the key.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_cert.sync test=True
+    """
+    pem = (__pillar__.get(certsync.PILLAR_KEY) or {}).get("pem")
+    if not pem:
+        return {}
+    settings = _acme()
+    return certdeploy.sync(pem, settings["fqdn"], crt or settings["crt"], **_haproxy(config, stats_socket, haproxy),
+                           test=test)
 
 
 def placeholder(fqdn=None, crt=None):
@@ -127,6 +170,13 @@ def pebble(action="files"):
         with open(files["certificate"], encoding="utf-8") as fh:
             return fh.read()
     raise CommandExecutionError(f"brine_cert.pebble: {action!r} is not files, config, unit or certificate")
+
+
+def _haproxy(config, stats_socket, haproxy):
+    """certdeploy's HAProxy arguments: those given, else the HAProxy settings' defaults."""
+    settings = __salt__["brine_lb.defaults"]()["haproxy"]
+    return {"config": config or settings["config"], "stats_socket": stats_socket or settings["stats_socket"],
+            "haproxy": haproxy or settings["binary"]}
 
 
 def _acme():

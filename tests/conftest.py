@@ -24,6 +24,18 @@ def inventory():
 
 
 @pytest.fixture
+def acme_inventory(inventory):
+    """The example inventory, normalised, with ACME enabled (runner: the first controller,
+    ubuntu1) and a compute-only host ``compute9``."""
+    import brine_inventory
+
+    inventory["acme"] = {"enabled": True}
+    inventory = brine_inventory.normalise(inventory)
+    inventory["hosts"]["compute9"] = {"roles": ["compute"]}
+    return inventory
+
+
+@pytest.fixture
 def controller_netns():
     """``make(minion_id)``: a network namespace where that controller's inventory MAC is (removed after the test)."""
     namespaces = ControllerNetns("brctl")

@@ -84,8 +84,8 @@ def check(inventory):
     if isinstance(s["http_port"], bool) or not isinstance(s["http_port"], int) or not 1 <= s["http_port"] <= 65535:
         out.append(("acme:http_port", f"{s['http_port']!r} is not a TCP port"))
     for key in ("crt", "config_dir", "hook") + (("ca_bundle",) if s["ca_bundle"] else ()):
-        if not isinstance(s[key], str) or not _PATH.match(s[key]):
-            out.append((f"acme:{key}", f"{s[key]!r} must be an absolute path of [A-Za-z0-9_./-]"))
+        if not isinstance(s[key], str) or not _PATH.match(s[key]) or {".", ".."} & set(s[key].split("/")):
+            out.append((f"acme:{key}", f"{s[key]!r} must be an absolute path of [A-Za-z0-9_./-] without . or .."))
     vip = (inventory.get("vips") or {}).get("external")
     if isinstance(vip, dict) and "fqdn" in vip and not (isinstance(vip["fqdn"], str) and _FQDN.match(vip["fqdn"])):
         out.append(("vips:external:fqdn", f"{vip.get('fqdn')!r} is not a lower-case FQDN (the certificate's name)"))

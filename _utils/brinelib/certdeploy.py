@@ -9,9 +9,11 @@ certificate changes nothing: the old one keeps serving. Nothing logged or raised
 
 import logging
 import os
+import shutil
 import socket
+import tempfile
 
-from brinelib import acme, certs
+from brinelib import acme, certs, certsync
 from brinelib.commands import run
 from brinelib.errors import CommandExecutionError
 from brinelib.stores import private_file
@@ -116,6 +118,52 @@ def deploy(chain_file, key_file, fqdn, crt_path, config, stats_socket, haproxy="
         result.update(method="reload", runtime_error=failed)
     log.info("brine cert deploy: %s serves serial %s (%s) via %s", crt_path, leaf.serial, fqdn, result["method"])
     return result
+
+
+def install_pem(combined, fqdn, crt_path, config, stats_socket, haproxy="haproxy", reload=RELOAD, now=None):
+    """:func:`deploy` for a combined PEM text (leaf, chain, key; what the runner's hook installed
+    and the master hands the other controllers): its chain and key are split into files of a
+    0700 temporary directory beside ``crt_path`` for the same checks and install, then removed."""
+    try:
+        chain_pem, key_pem = certs.split_combined(combined)
+    except certs.CertProblem as exc:
+        raise CommandExecutionError(f"refused the certificate to install: {exc}") from None
+    directory = tempfile.mkdtemp(prefix=".brine-cert-", dir=os.path.dirname(os.path.abspath(crt_path)))
+    try:
+        chain_file, key_file = os.path.join(directory, "fullchain.pem"), os.path.join(directory, "privkey.pem")
+        for path, text in ((chain_file, chain_pem), (key_file, key_pem)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        return deploy(chain_file, key_file, fqdn, crt_path, config, stats_socket, haproxy=haproxy, reload=reload,
+                      now=now)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def sync(combined, fqdn, crt_path, config, stats_socket, haproxy="haproxy", reload=RELOAD, test=False, now=None):
+    """
+    Make ``crt_path`` hold, and the running HAProxy serve, the combined PEM ``combined`` unless
+    it holds that serial already (:func:`brinelib.certsync.plan`). Returns the plan
+    (``install``, ``serial``, ``previous``), with ``test`` only what would be done, else with
+    the :func:`install_pem` result's ``method`` when it installed. A refused certificate raises
+    :class:`CommandExecutionError` and leaves the served one in place.
+    """
+    try:
+        wanted = certsync.plan(combined, _current(crt_path))
+    except certs.CertProblem as exc:
+        raise CommandExecutionError(f"refused the certificate to install: {exc}") from None
+    if not wanted["install"] or test:
+        return wanted
+    done = install_pem(combined, fqdn, crt_path, config, stats_socket, haproxy=haproxy, reload=reload, now=now)
+    return dict(wanted, serial=done["serial"], method=done["method"])
+
+
+def _current(crt_path):
+    try:
+        return _read(crt_path, "certificate")
+    except CommandExecutionError:
+        return None
 
 
 def placeholder(crt_path, fqdn):

@@ -155,6 +155,20 @@ def combined_pem(chain_pem, key_pem):
     return "".join(block.replace("\r\n", "\n").strip() + "\n" for block in blocks)
 
 
+def split_combined(combined):
+    """A combined PEM (what :func:`combined_pem` makes and HAProxy's ``crt`` loads) -> ``(chain
+    PEM, key PEM)``, the two texts :func:`check` takes. Raises :class:`CertProblem` without a
+    certificate or without exactly one private key."""
+    blocks = _blocks(combined, "combined PEM")
+    chain = [block for label, block in blocks if label == "CERTIFICATE"]
+    keys = [block for label, block in blocks if label in _KEY_LABELS]
+    if not chain:
+        raise CertProblem("combined PEM: no PEM CERTIFICATE block")
+    if len(keys) != 1:
+        raise CertProblem(f"combined PEM: {len(keys)} PEM private key blocks, expected 1")
+    return "".join(block.strip() + "\n" for block in chain), keys[0].strip() + "\n"
+
+
 def leaf_info(combined):
     """The :class:`CertInfo` of the first certificate of a PEM text (a combined PEM, a chain)."""
     blocks = [block for label, block in _blocks(combined, "certificate") if label == "CERTIFICATE"]

@@ -18,8 +18,12 @@ turn a signed, admitted event into the reactor's high data.
   gets the sign-in orchestration instead (:func:`decide_signin`).
 * ``brine/galera/stopped``: a stop that was not clean runs ``salt-run brine.galera_recover``.
 * ``brine/rabbitmq/partition`` (a controller's partition check): recorded.
+* ``brine/cert/renewed`` (the ACME runner's deploy hook): ``state.apply haproxy.cert_sync`` on
+  every other controller (:func:`cert_reaction`; the one reaction that targets other minions,
+  and only the inventory's controllers, for an event only the inventory's runner may send).
 
-The target of every action is the sender, never a payload field; every payload field is checked;
+The target of every action is the sender (for ``brine/cert/renewed`` the inventory's other
+controllers), never a payload field; every payload field is checked;
 a payload that names another minion, has unknown keys or an invalid value is rejected: nothing
 runs, and the rejection is logged and recorded (docs/events.md).
 """
@@ -29,7 +33,7 @@ import logging
 import re
 import time
 
-from brinelib import names, rabbitmq
+from brinelib import certsync, names, rabbitmq
 from brinelib.events import (
     CLAIM_KEYS,
     RESELECT_DONE_MAX,
@@ -321,6 +325,14 @@ def rejection(tag, data, received, exc):
     return {"brine-record": {"runner.brine.record": [{"args": [{"entry": entry}]}]}}
 
 
+def _local_call(targets, fun, kwargs):
+    """The reactor's ``local.<fun>`` call on exactly the minions ``targets``."""
+    spec = [{"tgt": list(targets)}, {"tgt_type": "list"}]
+    if kwargs:
+        spec.append({"args": [{key: value} for key, value in kwargs.items()]})
+    return {f"local.{fun}": spec}
+
+
 def reaction(kind, tag, data, opts=None, received=None):
     """
     The reactor's high data for one event: the validated actions as ``local.<fun>`` calls on
@@ -356,11 +368,8 @@ def reaction(kind, tag, data, opts=None, received=None):
             # A master-side step (the sign-in orchestration): its target is in its pillar.
             high[f"brine-{step}-{fun}"] = {fun: [{"args": [{key: value} for key, value in kwargs.items()]}]}
             continue
-        spec = [{"tgt": [minion]}, {"tgt_type": "list"}]
-        if kwargs:
-            spec.append({"args": [{key: value} for key, value in kwargs.items()]})
         # Named so that they sort (and run) before the record.
-        high[f"brine-{step}-{fun}"] = {f"local.{fun}": spec}
+        high[f"brine-{step}-{fun}"] = _local_call([minion], fun, kwargs)
     entry = {"received": received, "minion": minion, "tag": tag, "event": record_,
              "actions": [{"fun": fun, "kwargs": kwargs} for fun, kwargs in actions]}
     high["brine-record"] = {"runner.brine.record": [{"args": [{"entry": entry}]}]}
@@ -419,6 +428,66 @@ def galera_reaction(tag, data, opts=None, received=None):
     if recover:
         high["brine-0-galera-recover"] = {"runner.brine.galera_recover": [{"args": [{"trigger": minion}]}]}
         actions.append({"fun": "runner.brine.galera_recover", "kwargs": {"trigger": minion}})
+    entry = {"received": received, "minion": minion, "tag": tag, "event": record_, "actions": actions}
+    high["brine-record"] = {"runner.brine.record": [{"args": [{"entry": entry}]}]}
+    return high
+
+
+# --------------------------------------------------------------------------- ACME (docs/acme.md)
+#
+# The ACME runner's deploy hook pushes the installed certificate to the master and sends a signed
+# brine/cert/renewed; reactor/cert.sls hands it to cert_reaction() with the inventory.
+
+_CERT_SERIAL = re.compile(r"^[0-9A-F]{1,40}$")  # at most 20 octets (RFC 5280), as HAProxy shows it
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def decide_cert_renewed(tag, data, inventory):
+    """
+    Validate ``brine/cert/renewed``: ``(minion, record, targets)``, ``targets`` the controllers
+    that install the runner's certificate (every controller but the runner), or Rejected. Only
+    the inventory's ACME runner may send it, for the external VIP's FQDN; the serial is
+    upper-case hex, the fingerprint 64 lower-case hex digits.
+    """
+    if tag != certsync.RENEWED_TAG:
+        raise Rejected(f"unexpected tag {shown(tag)}")
+    minion, payload = envelope(data)
+    only_keys(payload, ("fqdn", "serial", "fingerprint") + CLAIM_KEYS)
+    settings = certsync.resolved(inventory)
+    if settings is None:
+        raise Rejected("the inventory has no ACME certificate (acme:enabled, a controller, the external VIP's fqdn)")
+    if minion != settings["runner"]:
+        raise Rejected(f"{shown(minion)} is not the ACME runner ({settings['runner']})")
+    if payload.get("fqdn") != settings["fqdn"]:
+        raise Rejected(f"fqdn: {shown(payload.get('fqdn'))} is not the external VIP's ({settings['fqdn']})")
+    serial, fingerprint = payload.get("serial"), payload.get("fingerprint")
+    if not isinstance(serial, str) or not _CERT_SERIAL.match(serial):
+        raise Rejected(f"serial: {shown(serial)} is not 1-40 upper-case hex digits")
+    if not isinstance(fingerprint, str) or not _SHA256_HEX.match(fingerprint):
+        raise Rejected(f"fingerprint: {shown(fingerprint)} is not a SHA-256 fingerprint (64 hex digits)")
+    record = {"fqdn": settings["fqdn"], "serial": serial, "fingerprint": fingerprint}
+    return minion, record, certsync.recipients(inventory)
+
+
+def cert_reaction(tag, data, inventory, opts=None, received=None):
+    """
+    The reactor's high data for ``brine/cert/renewed``: ``state.apply haproxy.cert_sync`` on the
+    other controllers (their pillar brings the certificate), then the record. Signed and
+    rate-limited like every reaction (:func:`reaction`); a refusal is recorded.
+    """
+    opts = opts or {}
+    received = time.time() if received is None else received
+    try:
+        checked, nonce = authenticate("cert_renewed", tag, data, opts, received)
+        minion, record_, targets = decide_cert_renewed(tag, checked, inventory)
+        guard(opts).admit(minion, nonce, received, bool(targets))
+    except (Rejected, ValueError) as exc:
+        return rejection(tag, data, received, exc)
+    high, actions = {}, []
+    if targets:
+        kwargs = {"mods": certsync.SYNC_STATE, "queue": True}
+        high["brine-0-state.apply"] = _local_call(targets, "state.apply", kwargs)
+        actions.append({"fun": "state.apply", "kwargs": kwargs, "targets": targets})
     entry = {"received": received, "minion": minion, "tag": tag, "event": record_, "actions": actions}
     high["brine-record"] = {"runner.brine.record": [{"args": [{"entry": entry}]}]}
     return high

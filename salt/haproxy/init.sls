@@ -5,3 +5,4 @@ include:
   - haproxy.config
   - haproxy.service
   - haproxy.acme
+  - haproxy.cert_sync

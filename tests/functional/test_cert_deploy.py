@@ -288,3 +288,82 @@ def test_the_hook_script_runs_the_deploy_through_salt_call(ca, served, tmp_path)
     assert "private key: does not match the leaf certificate" in proc.stdout + proc.stderr
     assert "PRIVATE KEY-----" not in proc.stdout + proc.stderr
     assert one.serial() == format(leaf_b.serial_number, "X")
+
+
+# ------------------------------------------------------------------ another controller (haproxy.cert_sync)
+
+
+def combined(ca, **leaf):
+    chain, key, cert = ca.leaf(**leaf)
+    return chain + key, format(cert.serial_number, "X")
+
+
+def test_cert_sync_installs_the_runners_pem_once_and_refuses_a_corrupt_one(ca, served):
+    """certdeploy.sync, what brine_cert.synced runs: a combined PEM (the runner's pushed file)
+    installed through the hook's checks and served; a second run has nothing to do; a corrupt
+    PEM is refused and the served certificate stays; no staged file is left behind."""
+    one, leaf_a, _ = served()
+    where = {"config": one.config, "stats_socket": one.socket, "haproxy": HAPROXY, "reload": ("false",)}
+    pem, serial = combined(ca)
+    old = format(leaf_a.serial_number, "X")
+    assert certdeploy.sync(pem, FQDN, one.crt, test=True, **where) == {"install": True, "serial": serial,
+                                                                       "previous": old}
+    assert one.serial() == old  # test mode changed nothing
+
+    done = certdeploy.sync(pem, FQDN, one.crt, **where)
+    assert done == {"install": True, "serial": serial, "previous": old, "method": "runtime-api"}
+    assert one.serial() == serial
+    assert certdeploy.sync(pem, FQDN, one.crt, **where) == {"install": False, "serial": serial, "previous": serial}
+    assert served_files(one) == ["external.pem"] and os.stat(one.crt).st_mode & 0o777 == 0o600
+
+    other_chain = combined(ca)[0].split("-----BEGIN PRIVATE KEY-----")[0]
+    for corrupt in (pem[:200] + "!!" + pem[202:],  # the leaf does not parse
+                    other_chain,  # no key
+                    other_chain + pem.split("-----END CERTIFICATE-----")[-1].lstrip()):  # another certificate's key
+        with pytest.raises(CommandExecutionError, match="refused") as exc:
+            certdeploy.sync(corrupt, FQDN, one.crt, **where)
+        assert "PRIVATE KEY" not in str(exc.value)
+        assert one.serial() == serial
+        assert served_files(one) == ["external.pem"]
+    with open(one.crt, encoding="utf-8") as fh:
+        assert certs_serial(fh.read()) == serial
+
+
+def certs_serial(text):
+    from brinelib import certs
+
+    return certs.leaf_info(text).serial
+
+
+def test_the_cert_sync_state_through_salt_call(ca, served, tmp_path):
+    """brine_cert.synced as haproxy.cert_sync applies it (salt-call, the checkout's modules, the
+    PEM in pillar): test=True says what it would install, the run installs it, the second run
+    changes nothing, a corrupt PEM fails the state and the old serial keeps serving."""
+    one, leaf_a, _ = served()
+    salt = SaltCall(tmp_path / "salt")
+    fqdn = "cloud.lab.home.arpa"  # the example inventory's external VIP
+    pem, serial = combined(ca, names=(fqdn,))
+    old = format(leaf_a.serial_number, "X")
+    high = {"haproxy-cert-sync": {"brine_cert": [{"name": one.crt}, {"config": one.config},
+                                                 {"stats_socket": one.socket}, {"haproxy": HAPROXY}, "synced"]}}
+    args = ["state.high", json.dumps(high)]
+
+    def apply(pem_text, *extra):
+        pillar = {"brine": {"acme": {"enabled": True}}, "brine_cert": {"pem": pem_text}}
+        out, proc = salt(*args, *extra, "pillar=" + json.dumps(pillar))
+        assert "PRIVATE KEY" not in proc.stdout + proc.stderr
+        (ret,) = out.values()
+        return ret
+
+    ret = apply(pem, "test=True")
+    assert ret["result"] is None and ret["changes"] == {"serial": {"old": old, "new": serial}}, ret
+    assert one.serial() == old
+    ret = apply(pem)
+    assert ret["result"] is True and ret["changes"] == {"serial": {"old": old, "new": serial}}, ret
+    assert one.serial() == serial
+    ret = apply(pem)
+    assert ret["result"] is True and ret["changes"] == {}, ret
+    corrupt, _ = combined(ca, names=(fqdn,))
+    ret = apply(corrupt[:300] + "!!" + corrupt[302:])
+    assert ret["result"] is False and ret["changes"] == {} and "refused" in ret["comment"], ret
+    assert one.serial() == serial

@@ -93,3 +93,161 @@ def test_anything_else_is_a_usage_error(hook, args):
     proc, argv = hook(*args)
     assert proc.returncode == 2 and "usage: brine-cert-deploy" in proc.stderr
     assert argv is None
+
+
+# --------------------------------------------------------------------------- distribution (docs/acme.md)
+
+FQDN = "ext.lab.home.arpa"
+
+
+@pytest.fixture(scope="module")
+def ca():
+    from cert_factory import Authority
+
+    return Authority()
+
+
+def combined_pem(ca):
+    from brinelib import certs
+
+    chain, key, leaf = ca.leaf(names=(FQDN,))
+    return certs.combined_pem(chain, key), format(leaf.serial_number, "X")
+
+
+@pytest.fixture
+def publisher(tmp_path, ca):
+    mod = load_extension("modules", "brine_cert")
+    pem, serial = combined_pem(ca)
+    crt = tmp_path / "external.pem"
+    crt.write_text(pem)
+    sent = []
+    mod.__salt__ = {"cp.push": lambda path: sent.append(("push", path)) or True,
+                    "brine_sign.send": lambda tag, data: sent.append((tag, data)) or True}
+    return mod, str(crt), serial, sent
+
+
+def test_publish_pushes_the_installed_pem_then_sends_the_signed_event_without_the_key(publisher):
+    mod, crt, serial, sent = publisher
+    payload = mod.publish(FQDN, crt)
+    assert payload["serial"] == serial and payload["fqdn"] == FQDN and len(payload["fingerprint"]) == 64
+    assert sent == [("push", crt), ("brine/cert/renewed", payload)]
+    assert "PRIVATE KEY" not in repr(sent[1]) + repr(payload)
+
+
+@pytest.mark.parametrize("refused, words", [("cp.push", "the master refused"), ("brine_sign.send", "did not reach")])
+def test_publish_fails_when_the_push_or_the_event_does_not_go_out(publisher, refused, words):
+    mod, crt, _, sent = publisher
+    mod.__salt__[refused] = lambda *args: False
+    with pytest.raises(CommandExecutionError, match=words):
+        mod.publish(FQDN, crt)
+    if refused == "cp.push":
+        assert sent == []  # no event for a certificate the master does not hold
+
+
+def test_publish_of_a_missing_or_bad_file_sends_nothing(publisher, tmp_path):
+    mod, _, _, sent = publisher
+    with pytest.raises(CommandExecutionError, match="No such file"):
+        mod.publish(FQDN, str(tmp_path / "none.pem"))
+    (tmp_path / "bad.pem").write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(CommandExecutionError, match="no PEM CERTIFICATE") as exc:
+        mod.publish(FQDN, str(tmp_path / "bad.pem"))
+    assert "AAAA" not in str(exc.value)
+    assert sent == []
+
+
+def test_sync_installs_the_pillars_pem_with_the_settings(monkeypatch, inventory):
+    mod = load_extension("modules", "brine_cert")
+    inventory["acme"] = {"enabled": True}
+    mod.__salt__ = {"brine_lb.defaults": lambda: LB_DEFAULTS, "brine_inventory.get": lambda: inventory}
+    mod.__pillar__ = {}
+    calls = []
+    monkeypatch.setattr(mod.certdeploy, "sync", lambda *args, **kw: calls.append((args, kw)) or {"install": False})
+    assert mod.sync() == {} and calls == []
+    mod.__pillar__ = {"brine_cert": {"pem": "PEM"}}
+    assert mod.sync(test=True) == {"install": False}
+    assert calls == [(("PEM", "cloud.lab.home.arpa", "/etc/haproxy/certs/external.pem"),
+                      {"config": "/etc/haproxy/haproxy.cfg", "stats_socket": "/run/haproxy/admin.sock",
+                       "haproxy": "/usr/sbin/haproxy", "test": True})]
+    mod.sync(crt="/c.pem", config="/h.cfg", stats_socket="/s", haproxy="/hp")
+    assert calls[-1] == (("PEM", "cloud.lab.home.arpa", "/c.pem"),
+                         {"config": "/h.cfg", "stats_socket": "/s", "haproxy": "/hp", "test": False})
+
+
+@pytest.fixture
+def synced_state():
+    st = load_extension("states", "brine_cert")
+    plans = []
+
+    def sync(test=False, **where):
+        assert where == {"crt": st.name, "config": None, "stats_socket": None, "haproxy": None}
+        plans.append(test)
+        return dict(st.plan, **({} if test else {"method": "runtime-api"})) if st.plan else {}
+
+    st.__salt__ = {"brine_cert.sync": sync}
+    st.__opts__ = {"test": False}
+    st.name = "/etc/haproxy/certs/external.pem"
+    return st, plans
+
+
+def test_the_state_installs_another_serial_and_says_only_serials(synced_state):
+    st, plans = synced_state
+    st.plan = {"install": True, "serial": "BEEF", "previous": "CAFE"}
+    ret = st.synced("/etc/haproxy/certs/external.pem")
+    assert ret["result"] is True and ret["changes"] == {"serial": {"old": "CAFE", "new": "BEEF"}}
+    assert "installed serial BEEF" in ret["comment"] and plans == [True, False]
+
+
+def test_the_state_in_test_mode_says_the_same_changes_and_does_nothing(synced_state):
+    st, plans = synced_state
+    st.plan = {"install": True, "serial": "BEEF", "previous": None}
+    st.__opts__["test"] = True
+    ret = st.synced("/etc/haproxy/certs/external.pem")
+    assert ret["result"] is None and ret["changes"] == {"serial": {"old": None, "new": "BEEF"}}
+    assert "would install serial BEEF" in ret["comment"] and plans == [True]
+
+
+@pytest.mark.parametrize("plan, words", [({}, "no certificate in this minion's pillar"),
+                                         ({"install": False, "serial": "BEEF", "previous": "BEEF"}, "holds serial BEEF")])
+def test_the_state_has_nothing_to_do(synced_state, plan, words):
+    st, plans = synced_state
+    st.plan = plan
+    ret = st.synced(st.name)
+    assert ret["result"] is True and ret["changes"] == {} and words in ret["comment"] and plans == [True]
+
+
+def test_a_refused_certificate_fails_the_state(synced_state):
+    st, _ = synced_state
+
+    def refuse(test=False, **where):
+        raise CommandExecutionError("refused: private key: does not match the leaf certificate")
+
+    st.__salt__["brine_cert.sync"] = refuse
+    ret = st.synced("/c.pem")
+    assert ret["result"] is False and ret["changes"] == {} and "does not match" in ret["comment"]
+
+
+def test_on_the_runner_the_hook_publishes_after_a_successful_deploy(tmp_path):
+    log = tmp_path / "calls"
+    salt_call = tmp_path / "salt-call"
+    salt_call.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {shlex.quote(str(log))}\n"
+                         "case \"$*\" in *brine_cert.deploy*lineage=/bad*) exit 1;; esac\n")
+    salt_call.chmod(0o755)
+    script = tmp_path / "hook"
+    script.write_text(render_file(HOOK_TEMPLATE, salt_call=str(salt_call), fqdn=FQDN, crt="/etc/haproxy/certs/ext.pem",
+                                  config="/etc/haproxy/haproxy.cfg", stats_socket="/run/haproxy/admin.sock",
+                                  publish=True))
+    script.chmod(0o755)
+
+    def run(lineage):
+        return subprocess.run([str(script)], env={"PATH": "/usr/bin:/bin", "RENEWED_LINEAGE": lineage},
+                              capture_output=True, text=True, timeout=30)
+
+    assert run("/etc/letsencrypt/live/ext").returncode == 0
+    calls = log.read_text().splitlines()
+    assert calls == [" ".join(SALT_ARGS[:4] + [f"fqdn={FQDN}", "crt=/etc/haproxy/certs/ext.pem",
+                                               "config=/etc/haproxy/haproxy.cfg", "stats_socket=/run/haproxy/admin.sock",
+                                               "lineage=/etc/letsencrypt/live/ext"]),
+                     f"--log-level=quiet --retcode-passthrough brine_cert.publish fqdn={FQDN} crt=/etc/haproxy/certs/ext.pem"]
+    log.unlink()
+    assert run("/bad").returncode == 1
+    assert len(log.read_text().splitlines()) == 1  # a refused certificate is not published

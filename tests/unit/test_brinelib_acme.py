@@ -49,6 +49,8 @@ def test_a_named_runner_is_kept(inventory):
     ({"http_port": True}, "brine:acme:http_port", "not a TCP port"),
     ({"crt": "relative.pem"}, "brine:acme:crt", "absolute path"),
     ({"crt": "/etc/haproxy/a b.pem"}, "brine:acme:crt", "absolute path"),
+    ({"crt": "/etc/haproxy/../../tmp/x.pem"}, "brine:acme:crt", "without . or .."),
+    ({"crt": "/etc/./haproxy/x.pem"}, "brine:acme:crt", "without . or .."),
     ({"hook": "/usr/bin/x;y"}, "brine:acme:hook", "absolute path"),
     ({"ca_bundle": "$HOME/ca.pem"}, "brine:acme:ca_bundle", "absolute path"),
     ({"colour": "blue"}, "brine:acme:colour", "unknown key"),

@@ -16,7 +16,8 @@ import json, sys
 import salt.utils.templates
 
 opts = json.loads(sys.argv[1])
-kw = dict(salt={}, __salt__={}, opts=opts, __opts__=opts, grains={}, __grains__={}, pillar={}, __pillar__={})
+kw = dict(salt={}, __salt__={}, opts=opts, __opts__=opts, grains={}, __grains__={}, pillar={}, __pillar__={},
+          saltenv="base")
 assert "brinelib" not in sys.modules
 out = {}
 for path in sys.argv[2:]:
@@ -35,12 +36,14 @@ def test_reactors_and_pillar_reach_brinelib(tmp_path, where):
         opts["utils_dirs"] = [str(REPO / "_utils")]
     else:
         shutil.copytree(REPO / "_utils", tmp_path / "extmods" / "utils")
-    files = sorted(str(p) for p in (REPO / "reactor").glob("*.sls")) + [str(REPO / "pillar" / "brine_events_key.sls")]
+    files = sorted(str(p) for p in (REPO / "reactor").glob("*.sls")) + [
+        str(REPO / "pillar" / "brine_events_key.sls"), str(REPO / "pillar" / "brine_cert.sls")]
     proc = subprocess.run([sys.executable, "-I", "-c", RENDER, json.dumps(opts), *files],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.splitlines()[-1])
-    assert len(out) == 9
+    assert len(out) == 11  # the 9 reactors and the two pillars
+    assert out.pop("brine_cert.sls")["data"] == {}  # no inventory under these opts: no certificate
     for name, rendered in out.items():
         assert rendered["result"], (name, rendered["data"])
         if name.endswith(".sls") and name != "brine_events_key.sls":
