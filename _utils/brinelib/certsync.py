@@ -11,7 +11,7 @@ but :func:`pillar`.
 
 import os
 
-from brinelib import acme, certs
+from brinelib import acme, certs, names
 from brinelib.errors import InventoryProblem
 from brinelib.events import MINION_ID
 
@@ -35,7 +35,7 @@ def recipients(inventory):
     settings = resolved(inventory)
     if settings is None:
         return []
-    return [mid for mid in acme.controllers(inventory) if mid != settings["runner"]]
+    return [mid for mid in names.controllers(inventory) if mid != settings["runner"]]
 
 
 def pushed_path(cachedir, runner, crt):
