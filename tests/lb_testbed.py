@@ -25,6 +25,7 @@ import time
 import shlex
 
 from brine_testlib import REPO, load_extension, render_file
+from brinelib import acme, certdeploy
 from brinelib.names import controllers
 
 lb = load_extension("modules", "brine_lb")
@@ -217,6 +218,12 @@ class LbTestbed:
     def _build(self):
         self.dir = tempfile.mkdtemp(prefix="brine-lbtest-", dir="/run")
         os.chmod(self.dir, 0o755)
+        if acme.enabled(self.inventory):
+            # The external VIP serves TLS: HAProxy loads its crt, here the placeholder that
+            # haproxy.cert writes on a controller before the first ACME certificate.
+            crt = os.path.join(self.dir, "certs", "external.pem")
+            self.inventory = {**self.inventory, "acme": {**self.inventory["acme"], "crt": crt}}
+            certdeploy.placeholder(crt, self.inventory["vips"]["external"]["fqdn"])
         ip("netns", "add", self.hub)
         ip("-n", self.hub, "link", "set", "lo", "up")
         nets = sorted({vip["network"] for vip in self.inventory["vips"].values()})
