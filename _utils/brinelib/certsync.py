@@ -80,16 +80,21 @@ def pillar(inventory, minion, cachedir, read=_read):
 def protect_pushed(inventory, cachedir):
     """Make the runner's pushed files on the master private: Salt's ``file_recv`` writes them
     with the master's umask (world-readable under a 0755 cachedir), and the combined PEM holds
-    the key. The ``files`` directory becomes 0700 (later pushes land inside it) and the pushed
-    file 0600. Returns whether the file exists."""
+    the key. The runner's ``files`` directory is made 0700 before its first push (every pillar
+    compile calls this, the runner's own before its first certbot run), so no push is ever
+    reachable by another user; the pushed file becomes 0600. Returns whether the file exists."""
     settings = resolved(inventory)
     try:
         path = pushed_path(cachedir, settings["runner"], settings["crt"]) if settings else None
     except ValueError:
         path = None
-    if path is None or not os.path.exists(path):
+    if path is None:
         return False
-    os.chmod(os.path.join(cachedir, "minions", settings["runner"], "files"), 0o700)
+    files = os.path.join(cachedir, "minions", settings["runner"], "files")
+    os.makedirs(files, mode=0o700, exist_ok=True)
+    os.chmod(files, 0o700)
+    if not os.path.exists(path):
+        return False
     os.chmod(path, 0o600)
     return True
 

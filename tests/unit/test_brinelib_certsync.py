@@ -190,6 +190,8 @@ def test_the_pillar_render_reads_the_inventory_file_and_the_master_cache(tmp_pat
 def test_the_pushed_file_is_made_private(tmp_path, inv, ca):
     pem, _ = combined(ca)
     assert certsync.protect_pushed(inv, str(tmp_path)) is False  # nothing pushed yet
+    # the directory a first push lands in is private before that push
+    assert (tmp_path / "minions" / "ubuntu1" / "files").stat().st_mode & 0o777 == 0o700
     path = pushed(tmp_path, pem)
     os.chmod(path, 0o644)
     files = tmp_path / "minions" / "ubuntu1" / "files"
