@@ -191,6 +191,17 @@ class Node:
                     proc.wait()
 
 
+def with_placeholder(inventory, directory):
+    """``inventory`` itself without ``acme:enabled``; with it (the external VIP serves TLS and
+    HAProxy loads its crt), a copy whose ``acme:crt`` is ``directory``/certs/external.pem,
+    holding the placeholder haproxy.cert writes on a controller before the first ACME certificate."""
+    if not acme.enabled(inventory):
+        return inventory
+    crt = os.path.join(str(directory), "certs", "external.pem")
+    certdeploy.placeholder(crt, inventory["vips"]["external"]["fqdn"])
+    return {**inventory, "acme": {**inventory["acme"], "crt": crt}}
+
+
 class LbTestbed:
     """Context manager: the hub, one namespace per controller, the daemons; all gone afterwards."""
 
@@ -218,12 +229,7 @@ class LbTestbed:
     def _build(self):
         self.dir = tempfile.mkdtemp(prefix="brine-lbtest-", dir="/run")
         os.chmod(self.dir, 0o755)
-        if acme.enabled(self.inventory):
-            # The external VIP serves TLS: HAProxy loads its crt, here the placeholder that
-            # haproxy.cert writes on a controller before the first ACME certificate.
-            crt = os.path.join(self.dir, "certs", "external.pem")
-            self.inventory = {**self.inventory, "acme": {**self.inventory["acme"], "crt": crt}}
-            certdeploy.placeholder(crt, self.inventory["vips"]["external"]["fqdn"])
+        self.inventory = with_placeholder(self.inventory, self.dir)
         ip("netns", "add", self.hub)
         ip("-n", self.hub, "link", "set", "lo", "up")
         nets = sorted({vip["network"] for vip in self.inventory["vips"].values()})

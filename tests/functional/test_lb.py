@@ -73,6 +73,7 @@ def test_every_controllers_keepalived_conf_passes_keepalived_t(inv, netns, tmp_p
 @pytest.mark.parametrize("minion", CONTROLLERS)
 def test_every_controllers_haproxy_cfg_passes_haproxy_c(inv, tmp_path, minion):
     cfg = tmp_path / "haproxy.cfg"
+    inv = lb_testbed.with_placeholder(inv, tmp_path)
     cfg.write_text(lb.haproxy_cfg(inv, minion, {"haproxy_stats_password": "p4ss #word with spaces"}))
     proc = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
