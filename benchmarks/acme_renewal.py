@@ -16,6 +16,14 @@ controller's HAProxy is asked for the serial it serves (runtime API) until all s
 one. Printed: certbot's time per renewal, the time from certbot's end until every controller
 serves the new serial (min/median/max; the issue's target is 60 s, printed, never asserted),
 the requests, their rate and every failed one. All traffic stays inside the lab.
+
+Measured on the 2-core Xeon (AVX-512, AMX), UML 7.2um1, controllers at mem=1G, pebble on the
+bootstrap guest, the functional tests running on the host for part of the run:
+
+    10 forced renewals on ubuntu1 while an https client ran (4 workers, a new TLS connection per
+    request): certbot (renewal, deploy hook, push, event) min 13.0 s, median 21.2 s, max 25.0 s;
+    certbot's end -> every controller serves the new serial: min 2.6 s, median 6.6 s, max 7.7 s;
+    9027 requests in 279 s (32.3/s), 0 failed, 11 serials seen
 """
 
 import argparse
