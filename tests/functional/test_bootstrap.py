@@ -37,13 +37,19 @@ READ = [
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory):
     """bootstrap.config applied twice, then the checkers and a read of every file, in one sandbox."""
-    from brine_testlib import SaltCall
+    from brine_testlib import SaltCall, example_inventory
 
     salt_call = SaltCall(tmp_path_factory.mktemp("bootstrap") / "salt")
+    # The example's acme:pebble adds pebble's systemd unit and service, which this sandbox (no
+    # systemd, tmpfs over the daemons' directories only) cannot hold: tests/functional/test_acme.py
+    # runs pebble on loopback and the lab runs these states.
+    inventory = example_inventory()
+    inventory["acme"]["pebble"] = False
+    pillar_root = salt_call.pillar_root_with(inventory)
     calls = [["state.apply", "bootstrap.config"], ["state.apply", "bootstrap.config"]]
     calls += [["cmd.run_all", cmd] for cmd in CHECKS.values()]
     calls += [["file.read", path] for path in READ]
-    outs = salt_call.in_sandbox(BOOTSTRAP_DIRS, calls, minion_id="bootstrap")
+    outs = salt_call.in_sandbox(BOOTSTRAP_DIRS, calls, minion_id="bootstrap", pillar_root=pillar_root)
     first, second = outs[:2]
     checks = dict(zip(CHECKS, outs[2:2 + len(CHECKS)]))
     files = dict(zip(READ, outs[2 + len(CHECKS):]))
