@@ -172,6 +172,26 @@ def pebble(action="files"):
     raise CommandExecutionError(f"brine_cert.pebble: {action!r} is not files, config, unit or certificate")
 
 
+# The Salt mine function name under which the bootstrap host publishes pebble's certificate.
+PEBBLE_MINE = "brine_pebble_certificate"
+
+
+def pebble_published():
+    """
+    Whether the Salt mine already holds this host's current pebble certificate (``mine.get``
+    of ``brine_pebble_certificate``): salt/bootstrap/config/pebble.sls sends it only when not,
+    so a second apply changes nothing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call brine_cert.pebble_published
+    """
+    mid = __grains__["id"]
+    return (__salt__["mine.get"](mid, PEBBLE_MINE) or {}).get(mid) == pebble("certificate")
+
+
 def _haproxy(config, stats_socket, haproxy):
     """certdeploy's HAProxy arguments: those given, else the HAProxy settings' defaults."""
     settings = __salt__["brine_lb.defaults"]()["haproxy"]

@@ -251,3 +251,16 @@ def test_on_the_runner_the_hook_publishes_after_a_successful_deploy(tmp_path):
     log.unlink()
     assert run("/bad").returncode == 1
     assert len(log.read_text().splitlines()) == 1  # a refused certificate is not published
+
+
+def test_pebble_published_compares_the_mine_with_the_certificate_on_disk(monkeypatch):
+    mod = load_extension("modules", "brine_cert")
+    mine = {}
+    mod.__grains__ = {"id": "bootstrap"}
+    mod.__salt__ = {"mine.get": lambda tgt, fun: {tgt: mine[fun]} if fun in mine else {}}
+    monkeypatch.setattr(mod, "pebble", lambda action: "CERT A" if action == "certificate" else None)
+    assert mod.pebble_published() is False  # nothing in the mine yet
+    mine["brine_pebble_certificate"] = "CERT OLD"
+    assert mod.pebble_published() is False  # a certificate of an earlier pebble
+    mine["brine_pebble_certificate"] = "CERT A"
+    assert mod.pebble_published() is True

@@ -52,6 +52,9 @@ bootstrap-pebble-mine:
       - name: brine_pebble_certificate
       - mine_function: brine_cert.pebble
       - action: certificate
+    # sent again only when the mine holds another certificate (or none): no change on a second run
+    - unless:
+      - fun: brine_cert.pebble_published
     - require:
       - module: bootstrap-pebble-tls
 {%- endif %}
