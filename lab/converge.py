@@ -9,7 +9,7 @@ import time
 
 from lab.core import Lab, LabError, minion_restarts
 
-from brinelib.names import controllers  # importable through the lab package (lab/__init__.py)
+from brinelib.names import controllers, hosts_with_role  # importable through the lab package (lab/__init__.py)
 
 
 
@@ -68,7 +68,7 @@ def apply_highstate(lab):
     """``salt '*' state.apply`` in two steps, the bootstrap hosts first: the others' first run
     needs what they serve (the ACME runner's certbot trusts pebble's certificate, which the
     bootstrap host publishes in the Salt mine). Every host's results."""
-    first = [name for name, host in lab.layout.hosts.items() if "bootstrap" in host["roles"]]
+    first = hosts_with_role(lab.layout.inventory, "bootstrap")
     rest = [name for name in lab.layout.hosts if name not in first]
     results = {}
     for group in (first, rest):

@@ -8,7 +8,8 @@ from lab.converge import apply_highstate
 
 class FakeLab:
     def __init__(self, roles):
-        self.layout = SimpleNamespace(hosts={name: {"roles": r} for name, r in roles.items()})
+        hosts = {name: {"roles": r} for name, r in roles.items()}
+        self.layout = SimpleNamespace(hosts=hosts, inventory={"hosts": hosts})
         self.jobs = []
 
     def salt_json(self, *args):
