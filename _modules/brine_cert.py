@@ -167,8 +167,12 @@ def pebble(action="files"):
     if action == "unit":
         return acme.pebble_unit(files["config"], f"{address}:53")
     if action == "certificate":
-        with open(files["certificate"], encoding="utf-8") as fh:
-            return fh.read()
+        try:
+            with open(files["certificate"], encoding="utf-8") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise CommandExecutionError(f"pebble's certificate {files['certificate']} is not written yet "
+                                        "(brine_cert.pebble files writes it)") from None
     raise CommandExecutionError(f"brine_cert.pebble: {action!r} is not files, config, unit or certificate")
 
 
@@ -179,8 +183,8 @@ PEBBLE_MINE = "brine_pebble_certificate"
 def pebble_published():
     """
     Whether the Salt mine already holds this host's current pebble certificate (``mine.get``
-    of ``brine_pebble_certificate``): salt/bootstrap/config/pebble.sls sends it only when not,
-    so a second apply changes nothing.
+    of ``brine_pebble_certificate``; False while no certificate is written):
+    salt/bootstrap/config/pebble.sls sends it only when not, so a second apply changes nothing.
 
     CLI Example:
 
@@ -189,7 +193,11 @@ def pebble_published():
         salt-call brine_cert.pebble_published
     """
     mid = __grains__["id"]
-    return (__salt__["mine.get"](mid, PEBBLE_MINE) or {}).get(mid) == pebble("certificate")
+    try:
+        certificate = pebble("certificate")
+    except CommandExecutionError:
+        return False  # not written yet (a test=True run before the TLS state): nothing published
+    return (__salt__["mine.get"](mid, PEBBLE_MINE) or {}).get(mid) == certificate
 
 
 def _haproxy(config, stats_socket, haproxy):

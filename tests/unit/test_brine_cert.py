@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from brine_testlib import REPO, load_extension, render_file
+from brine_testlib import REPO, example_inventory, load_extension, render_file
 
 from brinelib.errors import CommandExecutionError
 
@@ -263,4 +263,18 @@ def test_pebble_published_compares_the_mine_with_the_certificate_on_disk(monkeyp
     mine["brine_pebble_certificate"] = "CERT OLD"
     assert mod.pebble_published() is False  # a certificate of an earlier pebble
     mine["brine_pebble_certificate"] = "CERT A"
+    assert mod.pebble_published() is True
+
+
+def test_pebble_published_is_false_while_no_certificate_is_written(monkeypatch, tmp_path):
+    mod = load_extension("modules", "brine_cert")
+    mod.__grains__ = {"id": "bootstrap"}
+    mod.__salt__ = {"mine.get": lambda tgt, fun: {tgt: "CERT A"},
+                    "brine_inventory.get": lambda: example_inventory()}
+    missing = tmp_path / "cert.pem"
+    monkeypatch.setattr(mod.acme, "pebble_files", lambda: {"certificate": str(missing)})
+    with pytest.raises(CommandExecutionError, match="cert.pem is not written yet"):
+        mod.pebble("certificate")
+    assert mod.pebble_published() is False
+    missing.write_text("CERT A")
     assert mod.pebble_published() is True
