@@ -4,6 +4,7 @@ import configparser
 import importlib.util
 import json
 import os
+import random
 import shlex
 import shutil
 import socket
@@ -44,11 +45,28 @@ def load_extension(kind, name):
     return load_module(REPO / f"_{kind}" / f"{name}.py", f"brine_test_{kind}_{name}")
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port(address="127.0.0.1"):
-    """A TCP port free on ``address`` now (the kernel's pick)."""
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
+    """
+    A TCP port free on ``address`` now, for a server a test starts: below the kernel's ephemeral
+    range, so no outgoing connection (a node's distribution client, rabbitmqctl, ...) takes it
+    before the server binds it, and never one this process handed out before.
+    """
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+        ephemeral_low = int(fh.read().split()[0])
+    candidates = [port for port in range(10000, ephemeral_low) if port not in _PORTS_GIVEN]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind((address, port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free TCP port on {address} between 10000 and {ephemeral_low}")
 
 
 def recv_until(sock, suffix):
