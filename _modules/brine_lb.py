@@ -125,7 +125,12 @@ HAPROXY_DEFAULTS = {
             "role": "controller",
             "network": "management",
             "check": {"type": "http", "port": 5000, "path": "/v3"},
-            "server_options": "inter 2s fall 2 rise 2",
+            # A controller that stopped answering costs a request at most one connect timeout
+            # (1 s: a live backend answers a SYN in well under that); the request then goes to
+            # another server (redispatch on every retry) and the first refused or timed-out
+            # connect marks the server down, before its health check would.
+            "server_options": "inter 2s fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down",
+            "timeouts": {"connect": "1s"},
         },
     },
 }
@@ -484,7 +489,8 @@ def haproxy_cfg(inventory, minion_id, secrets, settings=None, tls=None):
         "    log global",
         "    mode tcp",
         "    option dontlognull",
-        "    option redispatch",
+        # a failed connect is retried on another server each time, not on the same one
+        "    option redispatch 1",
         "    retries 3",
         *_timeouts(settings["timeouts"], "haproxy:timeouts"),
         "",
