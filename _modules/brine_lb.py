@@ -126,11 +126,13 @@ HAPROXY_DEFAULTS = {
             "network": "management",
             "check": {"type": "http", "port": 5000, "path": "/v3"},
             # A controller that stopped answering costs a request at most one connect timeout
-            # (1 s: a live backend answers a SYN in well under that); the request then goes to
-            # another server (redispatch on every retry) and the first refused or timed-out
-            # connect marks the server down, before its health check would.
-            "server_options": "inter 2s fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down",
-            "timeouts": {"connect": "1s"},
+            # (1 s: a live backend's kernel answers a SYN in well under that, however busy its
+            # Keystone); the request then goes to another server (redispatch on every retry) and
+            # the first refused or timed-out connect marks the server down. The health check is
+            # the lenient half: a busy Keystone answers GET /v3 late (behind token requests in
+            # mod_wsgi's queue), and marking it down would push its load onto the others.
+            "server_options": "inter 2s fall 3 rise 2 observe layer4 error-limit 1 on-error mark-down",
+            "timeouts": {"connect": "1s", "check": "5s"},
         },
     },
 }

@@ -338,9 +338,9 @@ def test_keystone_listens_on_both_vips_with_every_controller_checked_on_v3(inv):
     for line in ("option httpchk", "http-check send meth GET uri /v3", "http-check expect status 200"):
         assert f"    {line}" in keystone.splitlines()
     # a dead controller costs one 1 s connect, then another server (redispatch on every retry)
-    assert "    timeout connect 1s" in keystone.splitlines()
+    assert {"    timeout connect 1s", "    timeout check 5s"} <= set(keystone.splitlines())
     assert servers(text, "keystone") == [
-        [name, f"10.10.0.1{n}:5000", "check", "port", "5000", "inter", "2s", "fall", "2", "rise", "2",
+        [name, f"10.10.0.1{n}:5000", "check", "port", "5000", "inter", "2s", "fall", "3", "rise", "2",
          "observe", "layer4", "error-limit", "1", "on-error", "mark-down"]
         for n, name in enumerate(CONTROLLERS, 1)]
     defaults = text.split("\ndefaults\n")[1].split("\n\n")[0].splitlines()
