@@ -250,7 +250,7 @@ MISTAKES.update({
         "unknown network 'storage'",
     ),
     "unknown OpenStack release": (
-        lambda i: i["openstack"].update(release="2019.3"),
+        lambda i: i["openstack"].update(release="2019.3", console={**i["openstack"]["console"], "deployment": "kolla"}),
         "brine:openstack:release",
         "'2019.3' is not a release Brine knows (known: train, ussuri,",
     ),

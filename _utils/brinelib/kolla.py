@@ -184,16 +184,29 @@ def pip_requirement(inventory):
     return f"kolla-ansible=={release(inventory)['pin']}"
 
 
+def deployed_by_kolla(inventory):
+    """
+    Whether the inventory says Kolla deploys OpenStack (``openstack:console:deployment: kolla``).
+    Otherwise OpenStack comes from packages, and ``openstack:release`` may be any release the
+    package-side code knows (nova_console reads icehouse on).
+    """
+    spec = (inventory or {}).get("openstack")
+    console = spec.get("console") if isinstance(spec, dict) else None
+    return isinstance(console, dict) and console.get("deployment") == "kolla"
+
+
 def check(inventory):
     """
     The problems of ``openstack:release`` and ``openstack:kolla`` as ``[(path, message)]``
-    (paths below ``brine:``), for the inventory check. Empty when both are usable.
+    (paths below ``brine:``), for the inventory check. Empty when both are usable. A release
+    without a kolla-ansible pin is a problem only where Kolla deploys OpenStack
+    (:func:`deployed_by_kolla`); :func:`release` refuses it whenever a renderer asks.
     """
     spec = (inventory or {}).get("openstack")
     if not isinstance(spec, dict):
         return []  # the inventory check names a non-mapping openstack
     out = []
-    if "release" in spec and release_problem(spec["release"]):
+    if "release" in spec and deployed_by_kolla(inventory) and release_problem(spec["release"]):
         out.append(("openstack:release", release_problem(spec["release"])))
     kolla = spec.get("kolla", {})
     if not isinstance(kolla, dict):

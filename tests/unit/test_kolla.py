@@ -131,13 +131,27 @@ def test_unknown_releases_are_refused_naming_the_key_and_the_known_ones(value):
 
 def test_check_accepts_the_example_and_every_known_spelling():
     assert kolla.check(example_inventory()) == []
-    assert kolla.check(inventory_with("Caracal")) == []
+    assert kolla.check(kolla_deployed(inventory_with("Caracal"))) == []
     assert kolla.check({"openstack": "not a mapping"}) == []  # the inventory check names that one
 
 
+def kolla_deployed(raw):
+    raw["openstack"]["console"]["deployment"] = "kolla"
+    return raw
+
+
+def test_check_refuses_a_release_without_a_pin_only_where_kolla_deploys():
+    assert kolla.deployed_by_kolla(example_inventory()) is False
+    assert kolla.deployed_by_kolla(kolla_deployed(example_inventory())) is True
+    assert kolla.deployed_by_kolla({"openstack": {"console": "kolla"}}) is False
+    assert kolla.check(inventory_with("icehouse")) == []  # packages: nova_console's business
+    assert kolla.check(kolla_deployed(inventory_with("icehouse"))) == [
+        ("openstack:release", f"'icehouse' is not a release Brine knows (known: {', '.join(EXPECTED_RELEASES)})")]
+
+
 def test_check_refuses_unknown_releases_and_kolla_keys():
-    raw = inventory_with("2019.3", kolla={"tunnel_network": "tunnel", "bridge": "br-ex",
-                                          "neutron_external_network": "provider"})
+    raw = kolla_deployed(inventory_with("2019.3", kolla={"tunnel_network": "tunnel", "bridge": "br-ex",
+                                                         "neutron_external_network": "provider"}))
     assert kolla.check(raw) == [
         ("openstack:release", f"'2019.3' is not a release Brine knows (known: {', '.join(EXPECTED_RELEASES)})"),
         ("openstack:kolla:bridge", "unknown key; expected one of tunnel_network, neutron_external_network"),
