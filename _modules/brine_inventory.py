@@ -25,7 +25,7 @@ import yaml
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import acme, baseline, keystone, memcached, names, rabbitmq
+from brinelib import acme, baseline, keystone, kolla, memcached, names, rabbitmq
 from brinelib.dualbond import names as dualbond_names
 from brinelib.errors import CommandExecutionError
 
@@ -615,6 +615,9 @@ class _Checker:
         mtu = spec.get("instance_mtu", 1500)
         if isinstance(mtu, bool) or not isinstance(mtu, int) or not 576 <= mtu <= 9000:
             self.err(f"{path}:instance_mtu", f"MTU {mtu!r} is out of range 576-9000")
+        # The release (kolla-ansible's pin) and openstack:kolla (docs/kolla.md): brinelib.kolla's rules.
+        for key, message in kolla.check(self.inv):
+            self.err(f"{PILLAR_KEY}:{key}", message)
 
     # ---- host baseline (docs/baseline.md)
 
@@ -785,7 +788,7 @@ def _normalise_checked(inventory):
         "vips": dict(inventory.get("vips", {})),
         "hosts": {},
         "secrets": dict(inventory.get("secrets", {})),
-        "openstack": {"release": "2024.1", "instance_mtu": 1500, **inventory.get("openstack", {})},
+        "openstack": {"release": kolla.DEFAULT_RELEASE, "instance_mtu": 1500, **inventory.get("openstack", {})},
         "lab": dict(inventory.get("lab", {})),
         # Settings of the bootstrap services (DHCP, PXE, NTP, DNS, proxy); brinelib.dhcp and .bootstrap check them.
         "services": dict(inventory.get("services", {})),

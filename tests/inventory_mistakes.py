@@ -249,4 +249,14 @@ MISTAKES.update({
         "brine:baseline:hosts_network",
         "unknown network 'storage'",
     ),
+    "unknown OpenStack release": (
+        lambda i: i["openstack"].update(release="2019.3", console={**i["openstack"]["console"], "deployment": "kolla"}),
+        "brine:openstack:release",
+        "'2019.3' is not a release Brine knows (known: train, ussuri,",
+    ),
+    "kolla tunnel on an unknown network": (
+        lambda i: i["openstack"].update(kolla={"tunnel_network": "overlay"}),
+        "brine:openstack:kolla:tunnel_network",
+        "'overlay' is not one of the inventory's networks",
+    ),
 })
