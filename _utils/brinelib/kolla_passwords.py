@@ -195,11 +195,14 @@ def problems(existing):
 def template_keys(text):
     """
     The keys of kolla's ``passwords.yml`` template (``etc/kolla/passwords.yml`` of the installed
-    kolla-ansible), in the template's order. Refused: a template that is not a mapping.
+    kolla-ansible), in the template's order. Refused: a template that is not a mapping of names.
     """
     loaded = yaml.safe_load(text)
     if not isinstance(loaded, dict):
         raise PasswordsRefused([f"kolla's {FILE} template: is not a mapping of keys to values"])
+    odd = [f"kolla's {FILE} template: key {key!r} is not a string" for key in loaded if not isinstance(key, str)]
+    if odd:
+        raise PasswordsRefused(odd)
     return list(loaded)
 
 

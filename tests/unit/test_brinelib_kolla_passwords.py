@@ -83,6 +83,11 @@ def test_template_keys_refuses_a_template_that_is_not_a_mapping(text):
         kp.template_keys(text)
 
 
+def test_template_keys_refuses_keys_that_are_not_names():
+    with pytest.raises(kp.PasswordsRefused, match="template: key 123 is not a string"):
+        kp.template_keys("database_password:\n123:\n")
+
+
 @pytest.mark.parametrize(
     "key, cls",
     [
@@ -333,3 +338,18 @@ def test_fill_leaves_its_argument_alone():
     existing = {"database_password": None, "nova_ssh_key": {"private_key": None, "public_key": None}}
     kp.fill(KEYS, existing, fake_generators())
     assert existing == {"database_password": None, "nova_ssh_key": {"private_key": None, "public_key": None}}
+
+
+def genpwd_would_fill(key, value):
+    """genpwd.py's (2024.1) test of a value it replaces (its loop over the file's items)."""
+    if key in kp.SSH_KEYS and (value is None or value.get("public_key") is None and value.get("private_key") is None):
+        return True
+    return value is None and key not in kp.BLANK_KEYS
+
+
+@pytest.mark.parametrize("start", [None, {"database_password": "", "kolla_ssh_key": {"private_key": None}}])
+def test_genpwd_finds_nothing_to_fill_in_a_filled_file(start):
+    filled, _ = kp.fill(KEYS + list(kp.SSH_KEYS) + list(kp.UUID_KEYS), start, fake_generators())
+    reloaded = yaml.safe_load(kp.render(filled))
+    assert [key for key, value in reloaded.items() if genpwd_would_fill(key, value)] == []
+    assert genpwd_would_fill("database_password", None) and genpwd_would_fill("nova_ssh_key", {"private_key": None})
