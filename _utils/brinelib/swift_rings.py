@@ -55,9 +55,10 @@ def part_power(drive_count):
 
 
 def _address(value):
-    """``ip`` as swift stores it (IPv6 compressed, lower case), or None when it is no address."""
+    """``ip`` as swift stores it (IPv6 compressed, lower case), or None when it is no address
+    (a scoped IPv6 address, ``fe80::1%eth0``, is none to swift)."""
     try:
-        return ipaddress.ip_address(value).compressed if isinstance(value, str) else None
+        return ipaddress.ip_address(value).compressed if isinstance(value, str) and "%" not in value else None
     except ValueError:
         return None
 

@@ -179,6 +179,7 @@ def test_plan_is_the_same_for_the_same_devices():
         ([device("s1", "10.0.0.1", True)], 1, "swift:devices:0:zone: True is not a whole number from 1 up"),
         ([device("s1", "storage1", 1)], 1, "swift:devices:0:ip: 'storage1' is not an IP address"),
         ([device("s1", None, 1)], 1, "swift:devices:0:ip: None is not an IP address"),
+        ([device("s1", "fe80::1%eth0", 1)], 1, "swift:devices:0:ip: 'fe80::1%eth0' is not an IP address"),
         ([device("", "10.0.0.1", 1)], 1, "swift:devices:0:host: '' is not a host name"),
         ([device("s1", "10.0.0.1", 1, "d_0")], 1, "swift:devices:0:device: 'd_0' is not a device name swift keeps"),
         ([device("s1", "10.0.0.1", 1, "a/b")], 1, "swift:devices:0:device: 'a/b' is not a device name"),
