@@ -1,38 +1,15 @@
 """
-brinelib.swift_rings: the ring plan as swift-ring-builder argument lists.
-
-Neither ``swift-ring-builder`` nor the ``swift`` package is installed where the unit tests run
-(``which swift-ring-builder`` finds nothing; Debian's ``swift`` package is not installed), so the
-argv lists are checked against swift's own add-value grammar as read in its source
-(``swift/common/ring/utils.py`` ``parse_add_value``); the test that runs them and reads the
-rings with swift's ``RingBuilder.load`` and ``RingData.load`` (what ``Ring`` reads with) is skipped.
+brinelib.swift_rings: the ring plan as swift-ring-builder argument lists (swift itself reads and
+builds them in tests/functional/test_swift_rings.py).
 """
 
-import json
 import math
-import shutil
-import subprocess
 
 import pytest
 
 from brinelib import swift_rings as sr
 from brinelib.errors import InventoryProblem
-
-SWIFT_RING_BUILDER = shutil.which("swift-ring-builder")
-
-
-def device(host, ip, zone, name="d0", weight=100, **extra):
-    return {"host": host, "ip": ip, "zone": zone, "device": name, "weight": weight, **extra}
-
-
-THREE_ZONES = [
-    device("storage1", "10.0.10.21", 1, "d0"),
-    device("storage1", "10.0.10.21", 1, "d1"),
-    device("storage2", "10.0.10.22", 2, "d0"),
-    device("storage2", "10.0.10.22", 2, "d1"),
-    device("storage3", "10.0.10.23", 3, "d0", weight=50.5),
-    device("storage3", "10.0.10.23", 3, "d1", region=2),
-]
+from swift_ring_examples import THREE_ZONES, device
 
 
 def refusal(*args, **kwargs):
@@ -117,50 +94,6 @@ def test_expected_devices_are_what_the_builder_numbers_in_order():
     assert [dev["id"] for dev in expected["account"]] == list(range(6))
     assert {dev["port"] for dev in expected["account"]} == {6001}
     assert {dev["port"] for dev in expected["container"]} == {6002}
-
-
-def parse_add_value(add_value):
-    """swift/common/ring/utils.py parse_add_value, as it reads an add value (no replication part)."""
-    region, rest = None, add_value
-    if rest.startswith("r"):
-        i = 1
-        while i < len(rest) and rest[i].isdigit():
-            i += 1
-        region, rest = int(rest[1:i]), rest[i:]
-    assert rest.startswith("z")
-    i = 1
-    while i < len(rest) and rest[i].isdigit():
-        i += 1
-    zone, rest = int(rest[1:i]), rest[i:]
-    assert rest.startswith("-")
-    rest = rest[1:]
-    if rest.startswith("["):
-        rest = rest.replace("[", "", 1).replace("]", "", 1)
-    pos = 0
-    while pos < len(rest) and rest[pos] not in "R/":
-        pos += 1
-    address, rest = rest[:pos], rest[pos:]
-    ip, port = address[: address.rfind(":")], int(address[address.rfind(":") + 1 :])
-    assert rest.startswith("/")
-    i = 1
-    while i < len(rest) and rest[i] != "_":
-        i += 1
-    return {"region": region, "zone": zone, "ip": ip, "port": port, "device": rest[1:i], "meta": rest[i + 1 :]}
-
-
-def test_swift_reads_every_add_value_as_the_expected_device():
-    ports = {"account": 1, "container": 2, "object": 3}
-    devices = THREE_ZONES + [device("s4", "fd00::4", 4, "nvme0n1.p1", ports=ports)]
-    plan = sr.plan(devices, 3, 1)
-    expected = sr.expected_devices(plan)
-    for ring, argvs in plan.items():
-        adds = [argv for argv in argvs if argv[2] == "add"]
-        for argv, dev in zip(adds, expected[ring], strict=True):
-            parsed = parse_add_value(argv[3])
-            assert parsed["meta"] == ""
-            assert {k: parsed[k] for k in ("region", "zone", "ip", "port", "device")} == {
-                k: dev[k] for k in ("region", "zone", "ip", "port", "device")
-            }
 
 
 def test_plan_is_the_same_for_the_same_devices():
@@ -273,37 +206,3 @@ def test_fewer_zones_than_replicas_is_allowed():
 
 # RingData.load is what swift's Ring reads the .ring.gz with; Ring itself also wants
 # /etc/swift/swift.conf's hash path settings (validate_configuration), which a test host lacks.
-READ_RINGS = """
-import json, sys
-from swift.common.ring import RingBuilder, RingData
-out = {}
-for ring in ("account", "container", "object"):
-    builder = RingBuilder.load(f"{ring}.builder")
-    loaded = RingData.load(f"{ring}.ring.gz")
-    out[ring] = {
-        "part_power": builder.part_power,
-        "replicas": builder.replicas,
-        "builder": [dict(d) for d in builder.devs if d is not None],
-        "ring": [dict(d) for d in loaded.devs if d is not None],
-    }
-json.dump(out, sys.stdout)
-"""
-
-
-@pytest.mark.skipif(SWIFT_RING_BUILDER is None, reason="swift-ring-builder is not installed (Debian package swift)")
-def test_swift_builds_and_reads_the_planned_rings(tmp_path):  # pragma: no cover - needs swift
-    plan = sr.plan(THREE_ZONES, 3, 1, seed=1)
-    for argvs in plan.values():
-        for argv in argvs:
-            done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=False)
-            assert done.returncode == 0, (argv, done.stdout, done.stderr)
-    with open(SWIFT_RING_BUILDER) as fh:
-        python = fh.readline()[2:].strip().split()
-    read = subprocess.run(python + ["-c", READ_RINGS], cwd=tmp_path, capture_output=True, text=True, check=True)
-    rings = json.loads(read.stdout)
-    fields = ("id", "region", "zone", "ip", "port", "device", "weight")
-    for ring, devices in sr.expected_devices(plan).items():
-        assert rings[ring]["part_power"] == sr.part_power(len(THREE_ZONES))
-        assert rings[ring]["replicas"] == 3
-        for source in ("builder", "ring"):
-            assert [{f: dev[f] for f in fields} for dev in rings[ring][source]] == devices
