@@ -160,8 +160,10 @@ def schema(test=False, settings=None):
     return {"changed": needed, "test": bool(test)}
 
 
-def _catalog_problems(inventory, address, password, s, timeout=15):
-    """What the bootstrap still has to do, asked of this node's Keystone with the admin's password."""
+def _catalog_problems(inventory, address, password, s, timeout=300):
+    """What the bootstrap still has to do, asked of this node's Keystone with the admin's password.
+    The timeout is long because this is often the first request of a Keystone just started:
+    mod_wsgi loads the application then (119 s measured on a busy 2-core host's UML guest)."""
     body = json.dumps(keystone.token_request(password, s)).encode()
     url = f"http://{address}:{s['port']}/v3/auth/tokens"
     request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
