@@ -126,11 +126,10 @@ def resolve(inventory):
 def pebble_host(inventory):
     """``(minion id, management address)`` of the host that runs pebble: the first with the
     bootstrap role and a management address; None without one."""
-    for mid, host in (inventory.get("hosts") or {}).items():
-        if isinstance(host, dict) and "bootstrap" in (host.get("roles") or []):
-            address = ((host.get("networks") or {}).get("management") or {}).get("address")
-            if address:
-                return mid, str(address)
+    for mid in names.hosts_with_role(inventory, "bootstrap"):
+        address = names.network_address(inventory, mid, "management")
+        if address:
+            return mid, str(address)
     return None
 
 

@@ -144,7 +144,7 @@ def management_address(inventory, minion_id):
     host = inventory["hosts"].get(minion_id)
     if host is None or names.CONTROLLER_ROLE not in host.get("roles", []):
         raise InventoryProblem(f"{minion_id!r} is not a controller")
-    address = host.get("networks", {}).get("management", {}).get("address")
+    address = names.network_address(inventory, minion_id, "management")
     if not address:
         raise InventoryProblem(f"brine:hosts:{minion_id}:networks:management:address: missing, Keystone listens there")
     return str(ipaddress.ip_address(address))

@@ -338,12 +338,12 @@ def _address(value, path):
 def host_address(inventory, host):
     """``host``'s address on the internal VIP's network: how kolla-ansible and the registry reach it."""
     network = _internal_vip(inventory)["network"]
-    attachment = ((inventory["hosts"][host].get("networks") or {}).get(network)) or {}
-    if "address" not in attachment:
+    address = names.network_address(inventory, host, network)
+    if address is None:
         raise InventoryProblem(
             f"brine:hosts:{host}:networks:{network}:address: missing: kolla reaches its hosts on "
             f"network {network!r}, the internal VIP's")
-    return _address(attachment["address"], f"brine:hosts:{host}:networks:{network}:address")
+    return _address(address, f"brine:hosts:{host}:networks:{network}:address")
 
 
 def registry(inventory):

@@ -46,6 +46,17 @@ def hosts_with_role(inventory, role):
             if isinstance(host, dict) and isinstance(host.get("roles"), (list, tuple)) and role in host["roles"]]
 
 
+def network_address(inventory, host, network):
+    """
+    Host ``host``'s address on inventory network ``network`` as the inventory writes it, or
+    None when the host, its attachment to that network or the address is missing (the callers
+    say what they needed it for).
+    """
+    entry = (inventory.get("hosts") or {}).get(host)
+    attachment = ((entry.get("networks") or {}).get(network) or {}) if isinstance(entry, dict) else {}
+    return attachment.get("address") if isinstance(attachment, dict) else None
+
+
 def controllers(inventory):
     """
     The minion ids of the inventory's hosts with the controller role, in inventory order: the

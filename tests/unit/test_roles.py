@@ -72,3 +72,13 @@ def test_the_execution_module_gives_the_maps_the_same_controllers(inventory):
     broken = mutate(inventory, lambda inv: inv["hosts"]["ubuntu1"].update(roles=["controler"]))
     with pytest.raises(CommandExecutionError, match="unknown role 'controler'"):
         brine_inventory.controllers(broken)
+
+
+def test_network_address_is_the_inventorys_or_none():
+    inventory = {"hosts": {"a": {"networks": {"management": {"address": "10.0.0.1"}, "storage": {}}},
+                           "b": "not a mapping"}}
+    assert names.network_address(inventory, "a", "management") == "10.0.0.1"
+    assert names.network_address(inventory, "a", "storage") is None
+    assert names.network_address(inventory, "a", "external") is None
+    assert names.network_address(inventory, "b", "management") is None
+    assert names.network_address(inventory, "c", "management") is None
