@@ -73,7 +73,7 @@ def apply_highstate(lab):
     results = {}
     for group in (first, rest):
         if group:
-            results.update(lab.salt_json(",".join(group), "state.apply", "-L"))
+            results.update(lab.salt_job(group, "state.apply"))
     return results
 
 

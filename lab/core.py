@@ -787,6 +787,26 @@ class Lab:
         except ValueError:
             raise LabError(f"salt {' '.join(args)} gave no JSON (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from None
 
+    def salt_job(self, targets, fun, *args, timeout=1800, poll=5):
+        """``salt -L TARGETS FUN ARGS`` started with ``--async``, its returns then read from the
+        master's job cache until every target has answered: ``{minion: return}``; a target that
+        has not answered within ``timeout`` seconds is missing. For long jobs (a first highstate):
+        the CLI's own wait gives up on a minion that is too busy to answer its find_job query in
+        time, while the job runs on."""
+        targets = list(targets)
+        proc = self.salt("-L", ",".join(targets), fun, *args, "--async")
+        match = re.search(r"job ID: (\d+)", proc.stdout)
+        if not match:
+            raise LabError(f"salt {fun} --async printed no job ID:\n{proc.stdout}\n{proc.stderr}")
+        jid = match.group(1)
+        deadline = time.monotonic() + timeout
+        while True:
+            returns = self.salt_run("jobs.lookup_jid", jid, timeout=300)
+            returns = returns if isinstance(returns, dict) else {}
+            if set(targets) <= set(returns) or time.monotonic() > deadline:
+                return {name: returns[name] for name in targets if name in returns}
+            time.sleep(poll)
+
     def salt_run_command(self, *args):
         return ["ip", "netns", "exec", self.layout.netns, str(REPO / ".venv" / "bin" / "salt-run"),
                 "-c", str(self.layout.master_config_dir), *map(str, args)]

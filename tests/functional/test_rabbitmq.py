@@ -9,6 +9,7 @@ Timings are printed.
 """
 
 import ipaddress
+import json
 import subprocess
 import sys
 
@@ -98,13 +99,27 @@ def test_cluster_formation_quorum_default_and_refusals(tmp_path):
         assert n3.queues("openstack")["brine-confirms"] == "quorum"
         clock.lap("500 confirmed messages through a quorum queue")
 
-        # The partition check reads the real cluster_status and, with nothing changed, sends nothing.
+        # The partition check reads the real cluster_status (rabbitmqctl when there is no erl_call)
+        # and, with nothing changed, sends nothing.
         check = subprocess.run([sys.executable, str(PARTITIONS), "--node", n1.name, "--state",
                                 str(tmp_path / "partitions.json"), "--salt-call", "/bin/false",
-                                "--rabbitmqctl", r.COMMAND["ctl"]], env=bed.env, capture_output=True, text=True,
-                               timeout=120)
+                                "--rabbitmqctl", r.COMMAND["ctl"], "--erl-call", str(tmp_path / "no-erl-call")],
+                               env=bed.env, capture_output=True, text=True, timeout=120)
         assert check.returncode == 0, check.stderr
         assert r.partitions(n1.name) == {"partitions": [], "running": status["members"]}
+        # Through erl_call (and no rabbitmqctl at all), with the cookie of the node's user's home:
+        # a heal after a remembered partition is sent, naming every running node.
+        (tmp_path / "partitions.json").write_text('{"partitions": ["rabbit@gone"]}')
+        recorder = tmp_path / "salt-call"
+        recorder.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/sent\n')
+        recorder.chmod(0o755)
+        check = subprocess.run([sys.executable, str(PARTITIONS), "--node", n1.name, "--state",
+                                str(tmp_path / "partitions.json"), "--salt-call", str(recorder),
+                                "--rabbitmqctl", "/bin/false", "--cookie-home", bed.env["HOME"]],
+                               env=bed.env, capture_output=True, text=True, timeout=120)
+        assert check.returncode == 0, check.stderr
+        sent = (tmp_path / "sent").read_text().splitlines()
+        assert json.loads(sent[3].removeprefix("data=")) == {"partitions": [], "running": status["members"]}
 
         # rmq3 leaves (reset, as after a rebuild) and gets a queue of its own: refused by name,
         # its queue kept.

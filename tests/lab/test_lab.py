@@ -15,7 +15,7 @@ def test_state_apply_through_the_lab_master_converges_every_host_and_is_idempote
     lab = converged_lab
     # The first apply (the fixture's) changed every host; the second changes nothing.
     assert all(any(s["changes"] for s in states.values()) for states in lab.first_apply.values())
-    results = lab.salt_json("*", "state.apply")
+    results = lab.salt_job(lab.layout.hosts, "state.apply")
     assert failed_states(results, lab.layout.hosts) == {}
     changed = {name: [sid for sid, s in states.items() if s["changes"]] for name, states in results.items()}
     assert changed == {name: [] for name in lab.layout.hosts}

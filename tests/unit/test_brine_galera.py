@@ -3,10 +3,16 @@ planner in every failure mode the anchors' trackers report."""
 
 import itertools
 import os
+import socket
+import struct
+import subprocess
+import sys
+import time
 
 import pytest
 
 import brine_galera as g
+from brine_testlib import REPO, free_port
 from brinelib import galera
 
 U1 = "9acf4d34-acdb-11e6-bcc3-d3e36276629f"
@@ -611,3 +617,38 @@ def test_has_state(tmp_path):
     assert g.has_state(str(tmp_path)) is True
     (tmp_path / "grastate.dat").write_text("garbage")
     assert g.has_state(str(tmp_path)) is True  # fail closed: unknown state is state
+
+
+def test_health_daemon_stays_quiet_and_answering_when_checks_reset_their_connections(tmp_path):
+    # HAProxy closes each check with a reset once it has the status line; the daemon must not
+    # print a traceback per check (the journal) and must go on answering.
+    client = tmp_path / "mariadb"
+    client.write_text("#!/bin/sh\nprintf 'wsrep_local_state\\t4\\nwsrep_cluster_status\\tPrimary\\nwsrep_ready\\tON\\n'\n")
+    client.chmod(0o755)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(REPO / "salt/galera/files/brine-galera-health.py"), "--listen",
+                             "127.0.0.1", "--port", str(port), "--defaults-file", "/dev/null", "--client", str(client)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def get(reset):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                if reset:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return None
+                return sock.makefile("rb").readline()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                get(False)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the health daemon never listened"
+                time.sleep(0.1)
+        for _ in range(20):
+            get(True)
+        assert get(False).startswith(b"HTTP/1.0 200")
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=10)
+    assert "Traceback" not in stderr and "Exception" not in stderr, stderr

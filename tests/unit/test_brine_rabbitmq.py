@@ -222,17 +222,70 @@ def test_no_password_in_a_state_return(salt):
 # --------------------------------------------------------------------------- the partition check script
 
 
-def run_script(tmp_path, status, salt_rc=0):
+def run_script(tmp_path, status, salt_rc=0, erl_call_answer=None, erl_call_rc=0):
+    """The script with rabbitmqctl answering ``status`` (cluster_status JSON) and, when
+    ``erl_call_answer`` is given, erl_call printing it (else no erl_call at all). ``(exit code,
+    the salt-call arguments sent)``; each erl_call run's argv and HOME in ``erl_call.log``."""
     ctl = tmp_path / "rabbitmqctl"
-    ctl.write_text(f"#!/bin/sh\ncat <<'EOF'\n{json.dumps(status)}\nEOF\n")
+    ctl.write_text(f"#!/bin/sh\necho ctl >> {tmp_path}/ctl.log\ncat <<'EOF'\n{json.dumps(status)}\nEOF\n")
     ctl.chmod(0o755)
+    erl_call = tmp_path / "erl_call"
+    if erl_call_answer is not None:
+        erl_call.write_text(f"#!/bin/sh\necho \"$HOME $*\" >> {tmp_path}/erl_call.log\n"
+                            f"cat <<'EOF'\n{erl_call_answer}\nEOF\nexit {erl_call_rc}\n")
+        erl_call.chmod(0o755)
     salt_call = tmp_path / "salt-call"
     salt_call.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {tmp_path}/sent\nexit {salt_rc}\n')
     salt_call.chmod(0o755)
     proc = subprocess.run([sys.executable, str(SCRIPT), "--node", N1, "--state", str(tmp_path / "state.json"),
-                           "--salt-call", str(salt_call), "--rabbitmqctl", str(ctl)], capture_output=True, text=True)
+                           "--salt-call", str(salt_call), "--rabbitmqctl", str(ctl), "--erl-call", str(erl_call),
+                           "--cookie-home", "/var/lib/rabbitmq"], capture_output=True, text=True)
     sent = (tmp_path / "sent").read_text().splitlines() if (tmp_path / "sent").exists() else []
     return proc.returncode, sent
+
+
+HEALTHY_TERM = ("[{nodes, [{disc, [rabbit@ubuntu1, rabbit@ubuntu2]}]}, {running_nodes, [rabbit@ubuntu1, rabbit@ubuntu2]}, "
+                "{cluster_name, #Bin<114,97,98>}, {partitions, []}]")
+SPLIT_TERM = ("[{nodes, [{disc, [rabbit@ubuntu1, rabbit@ubuntu2]}]}, {running_nodes, [rabbit@ubuntu1]}, "
+              "{cluster_name, #Bin<114,97,98>}, {partitions, [{rabbit@ubuntu1, [rabbit@ubuntu2]}]}]")
+
+
+def test_the_script_asks_erl_call_with_the_rabbitmq_users_cookie_and_not_rabbitmqctl(tmp_path):
+    healthy = {"running_nodes": [N1, N2], "partitions": {}}
+    assert run_script(tmp_path, healthy, erl_call_answer=HEALTHY_TERM) == (0, [])
+    code, sent = run_script(tmp_path, healthy, erl_call_answer=SPLIT_TERM)
+    assert code == 0 and json.loads(sent[3].removeprefix("data=")) == {"partitions": [N2], "running": [N1]}
+    assert (tmp_path / "erl_call.log").read_text().splitlines() == [
+        f"/var/lib/rabbitmq -timeout 20 -n {N1} -a rabbit_mnesia status []"] * 2
+    assert not (tmp_path / "ctl.log").exists()
+
+
+def test_a_node_that_erl_call_cannot_reach_or_that_is_paused_reports_nothing(tmp_path):
+    split = {"running_nodes": [N1], "partitions": {N1: [N2]}}
+    assert run_script(tmp_path, split, erl_call_answer="erl_call: failed to connect", erl_call_rc=1) == (0, [])
+    assert run_script(tmp_path, split, erl_call_answer="[{nodes, [{disc, [rabbit@ubuntu1]}]}]") == (0, [])
+    assert not (tmp_path / "ctl.log").exists()
+
+
+@pytest.mark.parametrize("answer", ["{badrpc, {'EXIT', {undef, [{rabbit_mnesia, status, [], []}]}}}",
+                                    "#{running_nodes => []}", "[{running_nodes, [a]}, {partitions, [x]}]", "[{a, b}"])
+def test_an_answer_erl_call_gives_in_another_shape_falls_back_to_rabbitmqctl(tmp_path, answer):
+    split = {"running_nodes": [N1], "partitions": {N1: [N2]}}
+    code, sent = run_script(tmp_path, split, erl_call_answer=answer)
+    assert code == 0 and json.loads(sent[3].removeprefix("data=")) == {"partitions": [N2], "running": [N1]}
+    assert (tmp_path / "ctl.log").read_text() == "ctl\n"
+
+
+def test_the_term_reader_reads_what_erl_call_prints():
+    spec = importlib.util.spec_from_file_location("brine_rabbitmq_partitions", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.parse_term("[{a, 'rabbit@ub-1', \"s\\\"x\", #Bin<104,105>, -3}, []]") == [
+        ("a", "rabbit@ub-1", 's"x', b"hi", -3), []]
+    assert script.status_from_term(script.parse_term(SPLIT_TERM)) == {"running_nodes": [N1], "partitions": {N1: [N2]}}
+    for bad in ("<0.1.0>", "[a", "a]", "{a, b]", "a b"):
+        with pytest.raises(script.Unreadable):
+            script.parse_term(bad)
 
 
 def test_the_script_sends_each_change_once(tmp_path):

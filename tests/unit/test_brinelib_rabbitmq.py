@@ -114,7 +114,7 @@ def test_rabbitmq_env_names_the_node_and_binds_the_distribution():
         "NODE_IP_ADDRESS=10.10.0.11",
         "NODE_PORT=5672",
         "DIST_PORT=25672",
-        'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,10,0,11}"',
+        'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,10,0,11} +sbwt none +sbwtdcpu none +sbwtdio none"',
         'CTL_ERL_ARGS="-kernel inet_dist_use_interface {10,10,0,11}"',
     ]
     assert "{64768,0,0,0,0,0,0,17}" in rabbitmq.render_env(N1, "fd00::11")

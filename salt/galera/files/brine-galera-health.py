@@ -93,6 +93,14 @@ def serve(address, port, checker):
             if body:
                 self.wfile.write(data)
 
+        def handle(self):
+            try:
+                super().handle()
+            except ConnectionError:
+                # HAProxy resets a check's connection once it has read the status line: the rest
+                # of the answer has nowhere to go, and a traceback per check would flood the journal.
+                pass
+
         def do_GET(self):  # noqa: N802 - http.server's naming
             self._answer()
 
