@@ -1,7 +1,9 @@
 """salt-call --local against the checkout: every host renders, applies, and re-applies cleanly."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
-from brine_testlib import example_inventory
+from brine_testlib import SaltCall, example_inventory
 from inventory_mistakes import MISTAKES, mutate
 
 HOSTS = sorted(example_inventory()["hosts"])
@@ -42,18 +44,38 @@ def test_second_apply_reports_zero_changes(salt_call):
     assert "/etc/brine/host.json" in salt_call.files_left_in("/etc/brine")
 
 
-@pytest.mark.parametrize("kind", sorted(MISTAKES))
-def test_invalid_inventory_stops_the_run_before_any_change(salt_call, inventory, kind):
-    break_it, path, words = MISTAKES[kind]
-    pillar_root = salt_call.pillar_root_with(mutate(inventory, break_it))
+def apply_with_mistake(workdir, kind):
+    """``state.apply`` as ubuntu1 in a sandbox with the example inventory broken as ``kind``
+    says: (its results, the files it left in /etc/brine)."""
+    salt_call = SaltCall(workdir)
+    pillar_root = salt_call.pillar_root_with(mutate(example_inventory(), MISTAKES[kind][0]))
     (out,) = salt_call.in_sandbox(["/etc/brine"], [["state.apply"]], minion_id="ubuntu1", pillar_root=pillar_root)
+    return out, salt_call.files_left_in("/etc/brine")
+
+
+@pytest.fixture(scope="module")
+def mistake_runs(request, tmp_path_factory):
+    """The runs of every mistake this session selected, three at a time (each is its own
+    salt-call process, sandbox and cache; one at a time they were minutes of the tier)."""
+    kinds = sorted({item.callspec.params["kind"] for item in request.session.items
+                    if getattr(item, "originalname", "") == "test_invalid_inventory_stops_the_run_before_any_change"})
+    base = tmp_path_factory.mktemp("mistakes")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        runs = {kind: pool.submit(apply_with_mistake, base / f"run{index}", kind) for index, kind in enumerate(kinds)}
+        return {kind: run.result() for kind, run in runs.items()}
+
+
+@pytest.mark.parametrize("kind", sorted(MISTAKES))
+def test_invalid_inventory_stops_the_run_before_any_change(mistake_runs, kind):
+    _, path, words = MISTAKES[kind]
+    out, files_left = mistake_runs[kind]
     assert list(out) == ["brine_inventory_|-brine-inventory-valid_|-brine-inventory-valid_|-valid"], out
     (check,) = out.values()
     assert check["result"] is False
     problems = [line.strip()[2:] for line in check["comment"].splitlines()[1:]]
     assert len(problems) == 1, check["comment"]
     assert problems[0].startswith(path + ": ") and words in problems[0]
-    assert salt_call.files_left_in("/etc/brine") == []
+    assert files_left == []
 
 
 def test_validate_function_lists_errors_from_pillar(salt_call, inventory):
