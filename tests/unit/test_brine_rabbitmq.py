@@ -260,11 +260,15 @@ def test_the_script_asks_erl_call_with_the_rabbitmq_users_cookie_and_not_rabbitm
     assert not (tmp_path / "ctl.log").exists()
 
 
-def test_a_node_that_erl_call_cannot_reach_or_that_is_paused_reports_nothing(tmp_path):
+def test_a_paused_node_reports_nothing_and_a_failing_erl_call_is_checked_by_rabbitmqctl(tmp_path):
     split = {"running_nodes": [N1], "partitions": {N1: [N2]}}
-    assert run_script(tmp_path, split, erl_call_answer="erl_call: failed to connect", erl_call_rc=1) == (0, [])
+    # Paused as the minority: the node answers, RabbitMQ is not running there.
     assert run_script(tmp_path, split, erl_call_answer="[{nodes, [{disc, [rabbit@ubuntu1]}]}]") == (0, [])
     assert not (tmp_path / "ctl.log").exists()
+    # erl_call cannot reach the node (its cookie, or the node is down): rabbitmqctl decides.
+    code, sent = run_script(tmp_path, split, erl_call_answer="erl_call: failed to connect", erl_call_rc=1)
+    assert code == 0 and json.loads(sent[3].removeprefix("data=")) == {"partitions": [N2], "running": [N1]}
+    assert (tmp_path / "ctl.log").read_text() == "ctl\n"
 
 
 @pytest.mark.parametrize("answer", ["{badrpc, {'EXIT', {undef, [{rabbit_mnesia, status, [], []}]}}}",

@@ -4,7 +4,7 @@ brine-rabbitmq-partitions: tells the master when this node's RabbitMQ partitions
 
 Run by a systemd timer. Asks the node for ``rabbit_mnesia:status()`` with ``erl_call`` (a small C
 program: a tenth of a second, where ``rabbitmqctl`` starts a whole Erlang VM: seconds of CPU,
-every time); when erl_call is missing or its answer is not what 3.10 gives, reads
+every time); when erl_call is missing, fails, or answers in a shape 3.10 does not give, reads
 ``rabbitmqctl cluster_status --formatter json`` instead. When the nodes this node's cluster cannot
 see (``partitions``) differ from what was last reported (the state file, in /run: a reboot
 reports afresh), sends a signed ``brine/rabbitmq/partition`` event with ``partitions`` and
@@ -93,11 +93,13 @@ def read_status(args):
             proc = subprocess.run([args.erl_call, "-timeout", "20", "-n", args.node, "-a", "rabbit_mnesia status []"],
                                   capture_output=True, text=True, timeout=30, check=False,
                                   env=dict(os.environ, HOME=args.cookie_home))
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if proc.returncode:
-            return None
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            proc = subprocess.CompletedProcess([], 1, "", str(exc))
         try:
+            if proc.returncode:
+                # The node may be down, or erl_call unable to reach a running one (its cookie,
+                # the name's address): rabbitmqctl tells the two apart, at its price.
+                raise Unreadable(f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:200]}")
             return status_from_term(parse_term(proc.stdout))
         except Unreadable as exc:
             print(f"brine-rabbitmq-partitions: erl_call: {exc}; asking rabbitmqctl", file=sys.stderr)
