@@ -136,7 +136,8 @@ def _bond_nodes(plan, bonds, nodes, edges):
     for device, spec in plan["devices"].items():
         if spec["kind"] == "bond":
             continue  # its members point at it below
-        if spec.get("master") and f"dev:{spec['master']}" in nodes:
+        master = plan["devices"].get(spec.get("master") or "", {})
+        if master and master["kind"] != "bond":  # a bond's members are drawn with their role below
             edges.append((f"dev:{device}", f"dev:{spec['master']}", {}))
         if spec["kind"] == "veth" and spec.get("peer") and device < spec["peer"]:
             edges.append((f"dev:{device}", f"dev:{spec['peer']}", {"style": "dashed", "label": "crossing"}))

@@ -64,6 +64,13 @@ def test_only_the_switch_links_leave_a_host():
     assert sorted(a for a, _ in leaving) == sorted(f"{h}/nic:{n}" for h, spec in inventory["hosts"].items() for n in spec["nics"])
 
 
+def test_each_link_is_drawn_once():
+    inventory = example_inventory()
+    pairs = [frozenset((a, b)) for a, b, _ in edges_of(topology.dot(topology.model(inventory, healthy_live(inventory))))]
+    assert len(pairs) == len(set(pairs))
+    assert frozenset(("ubuntu2/dev:vbk-eth2", "ubuntu2/dev:bond-eth2")) in pairs
+
+
 def test_the_active_member_is_bold_and_a_bond_on_its_backup_is_degraded():
     inventory = example_inventory()
     live = healthy_live(inventory)
