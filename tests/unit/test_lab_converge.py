@@ -12,19 +12,19 @@ class FakeLab:
         self.layout = SimpleNamespace(hosts=hosts, inventory={"hosts": hosts})
         self.jobs = []
 
-    def salt_json(self, *args):
-        self.jobs.append(args)
-        return {name: {"state": name} for name in args[0].split(",")}
+    def salt_job(self, targets, fun, *args):
+        self.jobs.append((tuple(targets), fun, *args))
+        return {name: {"state": name} for name in targets}
 
 
 def test_the_bootstrap_hosts_converge_first_then_the_others_together():
     lab = FakeLab({"ubuntu1": ["controller"], "bootstrap": ["bootstrap", "registry"], "ubuntu2": ["compute"]})
     results = apply_highstate(lab)
-    assert lab.jobs == [("bootstrap", "state.apply", "-L"), ("ubuntu1,ubuntu2", "state.apply", "-L")]
+    assert lab.jobs == [(("bootstrap",), "state.apply"), (("ubuntu1", "ubuntu2"), "state.apply")]
     assert results == {name: {"state": name} for name in ("bootstrap", "ubuntu1", "ubuntu2")}
 
 
 def test_without_a_bootstrap_host_one_job_does_everything():
     lab = FakeLab({"a": ["compute"], "b": ["controller"]})
     apply_highstate(lab)
-    assert lab.jobs == [("a,b", "state.apply", "-L")]
+    assert lab.jobs == [(("a", "b"), "state.apply")]
