@@ -73,10 +73,13 @@ KEEPALIVED_DEFAULTS = {
     # HAProxy's health, the fast path: a file systemd writes when haproxy.service stops (1) and
     # once it is up (0); keepalived watches it with inotify (weight 0: non-zero means FAULT).
     "track_file": "/run/brine-lb/haproxy-down",
-    # The slow safety net: a check keepalived runs every check_interval s (0 exit: alive).
+    # The slow safety net: a check keepalived runs every check_interval s (0 exit: alive). Its
+    # timeout is the whole interval: on a busy controller starting pgrep can take over a second,
+    # and a timed-out check counts as a failed one (a healthy HAProxy's VIP moved away, back and
+    # forth). A dead HAProxy still fails at once: pgrep answers quickly when there is none.
     "check_script": "/usr/bin/pgrep -x haproxy",
     "check_interval": 2,
-    "check_timeout": 1,
+    "check_timeout": 2,
     "check_fall": 2,
     "check_rise": 2,
     # Every state change of an instance becomes a brine/vip/state event (docs/loadbalancer.md).
