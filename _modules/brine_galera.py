@@ -30,7 +30,7 @@ import tempfile
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib.galera import SEQNO_MAX, UUID, ZERO_UUID, reason_text, unreadable
+from brinelib.galera import LOCAL_STATES, SEQNO_MAX, UUID, ZERO_UUID, reason_text, unreadable
 from brinelib.errors import CommandExecutionError
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ __load__ = ["position", "status", "bootstrap", "new_cluster", "start", "has_stat
 
 _RECOVERED = re.compile(r"WSREP: Recovered position:\s*([0-9a-fA-F-]{36}):(-?\d+)")
 # wsrep_local_state values (Galera's numbering).
-LOCAL_STATES = {1: "Joining", 2: "Donor/Desynced", 3: "Joined", 4: "Synced"}
 SYNCED = 4
 STATUS_VARIABLES = ("wsrep_local_state", "wsrep_cluster_status", "wsrep_ready", "wsrep_cluster_size",
                     "wsrep_last_committed", "wsrep_cluster_state_uuid")

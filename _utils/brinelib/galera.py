@@ -16,6 +16,8 @@ ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # The largest seqno Galera writes (int64); anything beyond is garbage.
 SEQNO_MAX = 2**63 - 1
+# wsrep_local_state -> its name (what Galera's own status calls each state).
+LOCAL_STATES = {1: "Joining", 2: "Donor/Desynced", 3: "Joined", 4: "Synced"}
 REASON_MAX = 300
 
 

@@ -18,6 +18,7 @@ Any part may be missing: what nobody reported is drawn as unknown, never as heal
 """
 
 from brinelib.dualbond.plan import build_plan
+from brinelib.galera import LOCAL_STATES
 from brinelib.names import controllers
 
 # What each state means, and how it is drawn: (fill colour, words for the legend).
@@ -46,7 +47,6 @@ def galera_view(inventory, statuses):
     (None or missing: it did not answer). The writer is where HAProxy's Galera listener sends
     writes: the first controller in inventory order that is Synced and Primary (the others are
     its ``backup`` servers, used in that order)."""
-    names = {"1": "Joining", "2": "Donor/Desynced", "3": "Joined", "4": "Synced"}
     view, writer = {}, None
     for host in controllers(inventory):
         status = statuses.get(host)
@@ -55,7 +55,9 @@ def galera_view(inventory, statuses):
         if not status.get("running"):
             view[host] = {"state": "down", "primary": False, "writer": False}
             continue
-        state = names.get(str(status.get("wsrep_local_state")), f"state {status.get('wsrep_local_state')}")
+        local = str(status.get("wsrep_local_state"))
+        state = LOCAL_STATES.get(int(local)) if local.isdigit() else None
+        state = state or f"state {local}"
         primary = status.get("wsrep_cluster_status") == "Primary"
         view[host] = {"state": state, "primary": primary, "writer": False}
         if writer is None and status.get("synced"):
@@ -175,8 +177,7 @@ def _bond_rows(host, bonds):
     one row saying so."""
     if host.get("dualbond") and bonds is None:
         return [("bonds", "unknown", "not reported")]
-    return [(bond, _bond_state(seen, True), seen.get("active") or "none") for bond, seen in sorted(bonds.items())] \
-        if bonds else []
+    return [(bond, _bond_state(seen, True), seen.get("active") or "none") for bond, seen in sorted((bonds or {}).items())]
 
 
 def _services(out, inventory, live):
