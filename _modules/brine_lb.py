@@ -84,7 +84,6 @@ KEEPALIVED_DEFAULTS = {
     "check_rise": 2,
     # Every state change of an instance becomes a brine/vip/state event (docs/loadbalancer.md).
     "notify": "/usr/libexec/brine/brine-vip-notify",
-    "notify_timeout": 60,
 }
 
 HAPROXY_DEFAULTS = {
@@ -652,7 +651,7 @@ def dropin(track_file=None, writer=None):
 def salt_call():
     """
     The ``salt-call`` of this minion's own Salt (next to its Python: /opt/salt/bin in the lab),
-    else the one on PATH; the notify script runs it to send the VIP events.
+    else the one on PATH; the certificate deploy hook runs it.
 
     CLI Example:
 

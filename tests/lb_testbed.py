@@ -26,26 +26,25 @@ import shlex
 
 from brine_testlib import REPO, load_extension, render_file
 from brinelib import acme, certdeploy
+from brinelib import outbox as outbox_lib
 from brinelib.names import controllers
 
 lb = load_extension("modules", "brine_lb")
 _counter = itertools.count()
 TRACK_WRITER = REPO / "salt" / "haproxy" / "files" / "brine-track-file"
 NOTIFY_TEMPLATE = REPO / "salt" / "keepalived" / "files" / "brine-vip-notify.jinja"
-
-# A stand-in for salt-call: records its arguments, one JSON line per call.
-FAKE_SALT_CALL = """#!/bin/sh
-exec {python} -c 'import json, sys; open(sys.argv[1], "a").write(json.dumps(sys.argv[2:]) + "\\n")' {log} "$@"
-"""
-
+OUTBOX_PUT_TEMPLATE = REPO / "salt" / "brine" / "files" / "brine-outbox-put.jinja"
 
 def ip(*args, check=True):
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, timeout=30)
 
 
-def render_notify(salt_call, timeout=60):
-    """The notify script as salt/keepalived/config.sls renders it (Salt's `quote` is shlex.quote)."""
-    return render_file(NOTIFY_TEMPLATE, salt_call=salt_call, timeout=timeout)
+def write_notify(path, outbox):
+    """The notify script at ``path`` as salt/keepalived/config.sls renders it (Salt's `quote`
+    is shlex.quote), and beside it the brine-outbox-put it calls, writing to ``outbox``."""
+    put = f"{path}-outbox-put"
+    write_executable(put, render_file(OUTBOX_PUT_TEMPLATE, outbox=outbox))
+    write_executable(path, render_file(NOTIFY_TEMPLATE, outbox_put=put))
 
 
 def write_executable(path, text):
@@ -54,19 +53,18 @@ def write_executable(path, text):
     os.chmod(path, 0o755)
 
 
-def fake_salt_call(directory):
-    """A salt-call stand-in in ``directory``; returns (its path, the log it appends to)."""
-    path, log = os.path.join(directory, "salt-call"), os.path.join(directory, "salt-call.log")
-    write_executable(path, FAKE_SALT_CALL.format(python=shlex.quote(sys.executable), log=shlex.quote(log)))
-    return path, log
-
-
-def read_calls(log):
+def read_outbox(outbox):
+    """The messages the notify script left in ``outbox``, oldest first (as brine_outbox sends
+    them), each checked the way the engine checks it."""
     try:
-        with open(log, encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+        names = outbox_lib.messages(os.listdir(outbox))
     except FileNotFoundError:
         return []
+    found = []
+    for name in names:
+        with open(os.path.join(outbox, name), "rb") as fh:
+            found.append(outbox_lib.parse(fh.read(), {"brine/vip/state"}))
+    return found
 
 
 class Node:
@@ -81,7 +79,7 @@ class Node:
         self.keepalived = None
         self.hub_ifs = []  # this node's ports on the hub's bridges (its cables)
         self.dead = False  # powered off: whatever its interfaces still say, it holds nothing
-        self.salt_call, self.calls_log = fake_salt_call(self.dir)
+        self.outbox = os.path.join(self.dir, "outbox")
         self.keepalived_settings = {
             "track_file": self.track_file,
             "notify": os.path.join(self.dir, "brine-vip-notify"),
@@ -93,7 +91,7 @@ class Node:
 
     def write_configs(self):
         inv, secrets = self.bed.inventory, self.bed.secrets
-        write_executable(self.keepalived_settings["notify"], render_notify(self.salt_call))
+        write_notify(self.keepalived_settings["notify"], self.outbox)
         write_executable(self.keepalived_settings["check_script"],
                          f"#!/bin/sh\nkill -0 \"$(cat {shlex.quote(self.dir)}/haproxy.pid)\" 2>/dev/null\n")
         self.keepalived_conf = os.path.join(self.dir, "keepalived.conf")

@@ -7,6 +7,10 @@
                        on compute hosts (salt/nova_console/events.jinja), dhcp_log on the
                        bootstrap host (salt/bootstrap/events.jinja: the DHCP server's log file,
                        or journal:dhcpd);
+      brine_outbox     the tags the host's features leave in the outbox (their events.jinja's
+                       outbox_tags: brine/vip/state from keepalived's notify script,
+                       brine/galera/stopped from mariadb's stop hook), sent as signed events;
+                       the helper those scripts call (brine_settings:events:outbox_put);
     and a restart of the minion (engines and beacons start with it) only when the file changed
     (which includes the watchers' code changing on the master), in the background once this
     state run has returned. The engine and beacon modules come
@@ -39,6 +43,7 @@ include:
 {%-   set watches = {} %}
 {%-   set restores = {} %}
 {%-   set filewatch = {} %}
+{%-   set outbox_tags = [] %}
 {%-   for feature in features %}
 {%-     set asked = feature ~ '/events.jinja' %}
 {%-     if salt['cp.hash_file']('salt://' ~ asked) %}
@@ -46,6 +51,7 @@ include:
 {%-       do watches.update(feature_events.watches) %}
 {%-       do restores.update(feature_events.restores) %}
 {%-       do filewatch.update(feature_events.filewatch or {}) %}
+{%-       do outbox_tags.extend(feature_events.outbox_tags) %}
 {%-     endif %}
 {%-   endfor %}
 {%-   if restores %}
@@ -53,6 +59,9 @@ include:
 {%-   endif %}
 {%-   if watches %}
 {%-     do engines.append({'brine_filewatch': dict({'watches': watches}, **filewatch)}) %}
+{%-   endif %}
+{%-   if outbox_tags %}
+{%-     do engines.append({'brine_outbox': {'directory': events.outbox, 'tags': outbox_tags | unique | sort}}) %}
 {%-   endif %}
 {%-   if engines %}
 {%-     do conf.update({'engines': engines}) %}
@@ -64,7 +73,7 @@ include:
       salt://_engines to look at: left out. #}
 {%-   set code = {} %}
 {%-   if conf %}
-{%-     for path in ['_engines/brine_linkwatch.py', '_engines/brine_filewatch.py', '_beacons/brine_linkwatch.py',
+{%-     for path in ['_engines/brine_linkwatch.py', '_engines/brine_filewatch.py', '_engines/brine_outbox.py', '_beacons/brine_linkwatch.py',
                      '_modules/dualbond.py', '_modules/nova_console.py', '_modules/dhcp_reservations.py',
                      '_modules/brine_sign.py', '_grains/brine_start.py']
                     + salt['cp.list_master'](prefix='_utils/brinelib/') | select('match', '.*[.]py$') | list %}
@@ -84,6 +93,16 @@ include:
 {%-     do conf.update({'brine_events_key': events_key, 'start_event_grains': ['brine_start_sig']}) %}
 {%-   endif %}
 {%-   set conf_dir = salt['file.dirname'](opts['conf_file']) %}
+
+brine-events-outbox-put:
+  file.managed:
+    - name: {{ events.outbox_put }}
+    - source: salt://brine/files/brine-outbox-put.jinja
+    - template: jinja
+    - context:
+        outbox: {{ events.outbox | json }}
+    - mode: '0755'
+    - makedirs: True
 
 brine-events-restart-script:
   file.managed:

@@ -3,7 +3,7 @@
     reported to the master). A changed configuration is not applied by restarting mariadb here:
     a rolling restart is the operator's (one node at a time, each waited for until Synced). #}
 {%- from 'galera/map.jinja' import galera, here, address, peers, cluster with context %}
-{%- from 'brine/map.jinja' import me with context %}
+{%- from 'brine/map.jinja' import me, settings with context %}
 include:
   - galera.install
 {%- if here %}
@@ -42,8 +42,6 @@ galera-sst-auth:
     - require:
       - pkg: galera-packages
 
-{%- set salt_call = salt['file.join'](salt['file.dirname'](grains.pythonexecutable), 'salt-call') %}
-
 galera-stopped-hook:
   file.managed:
     - name: {{ galera.stopped_hook }}
@@ -52,13 +50,12 @@ galera-stopped-hook:
         #!/bin/sh
         # Managed by Salt (Brine: salt/galera). mariadb.service's ExecStopPost: tells the master
         # that mariadb stopped and how (systemd's $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS) as a
-        # signed brine/galera/stopped event; the master decides (reactor/galera.sls). Sent from a
-        # transient unit, outside mariadb's cgroup, so the stop never waits for the master.
+        # signed brine/galera/stopped event; the master decides (reactor/galera.sls). The event
+        # goes to the minion's outbox (its brine_outbox engine sends it), so the stop never waits.
         result=$(printf %s "${SERVICE_RESULT:-}" | tr -cd 'a-z-' | cut -c1-32)
         code=$(printf %s "${EXIT_CODE:-}" | tr -cd 'a-z' | cut -c1-16)
         status=$(printf %s "${EXIT_STATUS:-}" | tr -cd 'A-Za-z0-9' | cut -c1-16)
-        exec systemd-run --no-block --quiet --collect \
-          {{ salt_call | quote }} --out=quiet brine_sign.send brine/galera/stopped \
+        exec {{ settings.events.outbox_put | quote }} brine/galera/stopped \
           "{\"result\": \"$result\", \"exit_code\": \"$code\", \"exit_status\": \"$status\"}"
 
 {#- Restart=no: Debian's Restart=on-abnormal would start a killed node again 5 s later, racing a

@@ -1,8 +1,9 @@
 {#- keepalived.conf from the inventory (brine_lb.keepalived), checked by `keepalived -t` before
     it replaces the live file: a config keepalived refuses never lands. It holds the VRRP
-    password: root only, no diff in the job's return. The notify script turns state changes
-    into brine/vip/state events; the track file's directory exists now and at every boot. #}
+    password: root only, no diff in the job's return. The notify script leaves each state change
+    in the minion's outbox, which its brine_outbox engine sends as a brine/vip/state event; the track file's directory exists now and at every boot. #}
 {%- from 'keepalived/map.jinja' import keepalived, lb_here with context %}
+{%- from 'brine/map.jinja' import settings with context %}
 include:
   - keepalived.install
 {%- if lb_here %}
@@ -14,8 +15,7 @@ keepalived-notify-script:
     - source: salt://keepalived/files/brine-vip-notify.jinja
     - template: jinja
     - context:
-        salt_call: {{ salt['brine_lb.salt_call']() | json }}
-        timeout: {{ keepalived.notify_timeout | int }}
+        outbox_put: {{ settings.events.outbox_put | json }}
     - user: root
     - group: root
     - mode: '0755'

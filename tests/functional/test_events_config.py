@@ -27,7 +27,7 @@ def watcher_config(salt_call, host, pillar=FORCED):
 
 
 @pytest.mark.parametrize("host, backend", [("ubuntu1", "linux"), ("ubuntu3", "ovs")])
-def test_a_compute_host_with_a_dual_bond_gets_both_watchers(salt_call, host, backend):
+def test_a_controller_with_a_dual_bond_gets_every_watcher(salt_call, host, backend):
     conf = watcher_config(salt_call, host)
     assert conf == {
         "engines": [
@@ -41,6 +41,10 @@ def test_a_compute_host_with_a_dual_bond_gets_both_watchers(salt_call, host, bac
                                      "role": "compute", "service": "nova-compute",
                                      "marker_dir": "/etc/brine/restart-pending",
                                      "wanted": salt_call("nova_console.settings", minion_id=host)[0]}}}},
+            # a controller: what keepalived's notify script and mariadb's stop hook leave in
+            # the outbox, the only tags the engine sends from there.
+            {"brine_outbox": {"directory": "/run/brine/outbox",
+                              "tags": ["brine/galera/stopped", "brine/vip/state"]}},
         ]
     }
     own = conf["engines"][1]["brine_filewatch"]["restore"]["nova_conf"]["wanted"]["options"]["server_listen"]
@@ -118,7 +122,7 @@ def test_beacon_mode_replaces_the_link_engine(salt_call):
     assert conf["beacons"] == {"brine_linkwatch": [
         {"interval": 1}, {"bonds": {"dualbond": {"members": ["eth2", "eth3"], "backend": "ovs"}}},
         {"interfaces": ["eth2", "eth3"]}]}
-    assert [list(engine) for engine in conf["engines"]] == [["brine_filewatch"]]
+    assert [list(engine) for engine in conf["engines"]] == [["brine_filewatch"], ["brine_outbox"]]
     assert conf["engines"][0]["brine_filewatch"]["watches"] == {"nova_conf": "/etc/nova/nova.conf"}
 
 

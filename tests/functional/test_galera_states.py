@@ -85,25 +85,26 @@ def test_the_check_script_refuses_an_unknown_option(tmp_path):
     ({"SERVICE_RESULT": 'a"; rm -rf / #', "EXIT_CODE": "$(reboot)", "EXIT_STATUS": "x" * 40 + "\n{"},
      {"result": "arm-rf", "exit_code": "reboot", "exit_status": "x" * 16}),
 ])
-def test_stop_hook_sends_a_clean_event_in_the_background(salt_call, ubuntu1_netns, tmp_path, env, expected):
-    """mariadb.service's ExecStopPost: one systemd-run of salt-call brine_sign.send with a payload
-    the runner's checks accept, whatever systemd's variables hold."""
-    import yaml
-    from brinelib import decisions
+def test_stop_hook_leaves_a_clean_event_in_the_outbox(salt_call, ubuntu1_netns, tmp_path, env, expected):
+    """mariadb.service's ExecStopPost: one message in the outbox (through the real
+    brine-outbox-put, rendered into a temporary directory) with a payload the runner's checks
+    accept, whatever systemd's variables hold."""
+    from brinelib import decisions, outbox
     out = show_sls(salt_call, ubuntu1_netns)
+    put = tmp_path / "brine-outbox-put"
+    put.write_text(brine_testlib.render_file(brine_testlib.REPO / "salt" / "brine" / "files" / "brine-outbox-put.jinja",
+                                             outbox=str(tmp_path / "outbox")))
+    put.chmod(0o755)
+    contents = state_args(out["galera-stopped-hook"])["contents"]
+    assert "exec /usr/local/sbin/brine-outbox-put brine/galera/stopped" in contents
     hook = tmp_path / "brine-galera-stopped"
-    hook.write_text(state_args(out["galera-stopped-hook"])["contents"])
+    hook.write_text(contents.replace("/usr/local/sbin/brine-outbox-put", str(put)))
     hook.chmod(0o755)
-    stub = tmp_path / "bin"
-    stub.mkdir()
-    (stub / "systemd-run").write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done > {tmp_path}/argv\n')
-    (stub / "systemd-run").chmod(0o755)
-    proc = subprocess.run([str(hook)], env={"PATH": f"{stub}:/usr/bin:/bin", **env}, capture_output=True, text=True)
+    proc = subprocess.run([str(hook)], env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    argv = (tmp_path / "argv").read_text().splitlines()
-    assert argv[:3] == ["--no-block", "--quiet", "--collect"]
-    assert argv[3].endswith("salt-call") and argv[4:7] == ["--out=quiet", "brine_sign.send", "brine/galera/stopped"]
-    payload = yaml.safe_load(argv[7])
+    names = outbox.messages(os.listdir(tmp_path / "outbox"))
+    assert len(names) == 1
+    tag, payload = outbox.parse((tmp_path / "outbox" / names[0]).read_bytes(), {"brine/galera/stopped"})
     assert payload == expected
     event = {"id": "ubuntu1", "data": payload}
     if expected["result"] in decisions.SERVICE_RESULTS:

@@ -109,7 +109,11 @@ def test_the_converge_configured_the_watchers_and_the_minions_run_them(converged
     # minion restarts onto it (an engine keeps the code it started with).
     code = yaml.safe_load(conf)["brine_events_code"]
     assert code["_engines/brine_linkwatch.py"] == hashlib.sha256((REPO / "_engines" / "brine_linkwatch.py").read_bytes()).hexdigest()
-    assert set(code) >= {"_engines/brine_filewatch.py", "_modules/dualbond.py", "_modules/nova_console.py"}
+    assert set(code) >= {"_engines/brine_filewatch.py", "_engines/brine_outbox.py", "_modules/dualbond.py",
+                         "_modules/nova_console.py", "_utils/brinelib/outbox.py"}
+    engines = {name: args for engine in yaml.safe_load(conf)["engines"] for name, args in engine.items()}
+    assert engines["brine_outbox"] == {"directory": "/run/brine/outbox",
+                                       "tags": ["brine/galera/stopped", "brine/vip/state"]}
     conf = yaml.safe_load(lab.exec("bootstrap", "cat /etc/salt/minion.d/brine-events.conf").check().output)
     engines = {name: args for engine in conf["engines"] for name, args in engine.items()}
     assert list(engines) == ["brine_filewatch"] and "dhcp_log" in engines["brine_filewatch"]["watches"]

@@ -5,6 +5,7 @@ import os
 import struct
 
 from brine_testlib import load_extension
+from brinelib import inotify as inotify_calls
 
 filewatch = load_extension("engines", "brine_filewatch")
 
@@ -16,14 +17,14 @@ def raw_event(wd, mask, name):
 
 
 def test_parse_inotify_events_splits_a_buffer():
-    buffer = raw_event(1, filewatch.IN_MOVED_TO, "nova.conf") + raw_event(2, filewatch.IN_CREATE, "x") + struct.pack(
-        "iIII", 1, filewatch.IN_Q_OVERFLOW, 0, 0)
-    assert filewatch.parse_inotify_events(buffer) == [
-        (1, filewatch.IN_MOVED_TO, "nova.conf"), (2, filewatch.IN_CREATE, "x"), (1, filewatch.IN_Q_OVERFLOW, "")]
+    buffer = raw_event(1, inotify_calls.IN_MOVED_TO, "nova.conf") + raw_event(2, inotify_calls.IN_CREATE, "x") + struct.pack(
+        "iIII", 1, inotify_calls.IN_Q_OVERFLOW, 0, 0)
+    assert inotify_calls.parse_inotify_events(buffer) == [
+        (1, inotify_calls.IN_MOVED_TO, "nova.conf"), (2, inotify_calls.IN_CREATE, "x"), (1, inotify_calls.IN_Q_OVERFLOW, "")]
 
 
 def test_parse_ignores_a_truncated_tail():
-    assert filewatch.parse_inotify_events(raw_event(1, 2, "a")[:10]) == []
+    assert inotify_calls.parse_inotify_events(raw_event(1, 2, "a")[:10]) == []
 
 
 def test_content_watch_reports_only_new_content(tmp_path):
@@ -112,7 +113,7 @@ def test_real_inotify_sees_a_file_replaced_by_rename(tmp_path):
     # the directory sees the new name arrive.
     conf = tmp_path / "nova.conf"
     conf.write_text("old")
-    inotify = filewatch.Inotify()
+    inotify = inotify_calls.Inotify()
     try:
         wd = inotify.add_watch(str(tmp_path))
         assert inotify.read(timeout=0.05) == []
@@ -122,15 +123,15 @@ def test_real_inotify_sees_a_file_replaced_by_rename(tmp_path):
         seen = []
         for _ in range(10):
             seen += inotify.read(timeout=0.5)
-            if any(name == "nova.conf" and mask & filewatch.IN_MOVED_TO for _w, mask, name in seen):
+            if any(name == "nova.conf" and mask & inotify_calls.IN_MOVED_TO for _w, mask, name in seen):
                 break
-        assert (wd, filewatch.IN_MOVED_TO, "nova.conf") in seen
+        assert (wd, inotify_calls.IN_MOVED_TO, "nova.conf") in seen
     finally:
         inotify.close()
 
 
 def test_inotify_on_a_missing_directory_raises(tmp_path):
-    inotify = filewatch.Inotify()
+    inotify = inotify_calls.Inotify()
     try:
         try:
             inotify.add_watch(str(tmp_path / "missing"))
