@@ -5,7 +5,9 @@
        bootstraps and makes the accounts, then the others join one at a time, each waited for
        until Synced; when a cluster runs, the missing nodes join it; anything else (a node
        holding state with no cluster running) is refused: that is brine.galera_recover's job;
-    3. the accounts state once more everywhere (no change when replication carried them). #}
+    3. the accounts state once more everywhere (no change when replication carried them).
+    Each state step waits for a state run already going on its minions (queue: a reactor's
+    highstate after a controller rebooted) instead of failing on it. #}
 {%- from 'brine/map.jinja' import check, inventory with context %}
 {%- set controllers = salt['brine_inventory.controllers']() if check.valid else [] %}
 {%- if check.valid and controllers %}
@@ -16,6 +18,7 @@ galera-configured:
     - tgt_type: list
     - sls:
       - galera
+    - queue: True
 
 galera-formed:
   salt.runner:
@@ -29,6 +32,7 @@ galera-accounts:
     - tgt_type: list
     - sls:
       - galera.users
+    - queue: True
     - require:
       - salt: galera-formed
 {%- else %}

@@ -10,7 +10,9 @@
     4. keystone.service on every controller: Apache now finds keys and serves;
     5. on the first controller: `keystone-manage bootstrap` (the admin password in its
        environment) unless a token from its Keystone already shows the endpoints.
-    A second run changes nothing. #}
+    A second run changes nothing.
+    Each state step waits for a state run already going on its minions (queue: a reactor's
+    highstate after a controller rebooted) instead of failing on it. #}
 {%- from 'brine/map.jinja' import check, inventory with context %}
 {%- set controllers = salt['brine_inventory.controllers']() if check.valid else [] %}
 {%- if check.valid and controllers %}
@@ -22,12 +24,14 @@ keystone-configured:
     - tgt_type: list
     - sls:
       - keystone
+    - queue: True
 
 keystone-database:
   salt.state:
     - tgt: {{ first | json }}
     - sls:
       - keystone.database
+    - queue: True
     - require:
       - salt: keystone-configured
 
@@ -43,6 +47,7 @@ keystone-serving:
     - tgt_type: list
     - sls:
       - keystone.service
+    - queue: True
     - require:
       - salt: keystone-keys
 
@@ -51,6 +56,7 @@ keystone-bootstrap:
     - tgt: {{ first | json }}
     - sls:
       - keystone.bootstrap
+    - queue: True
     - require:
       - salt: keystone-serving
 {%- else %}

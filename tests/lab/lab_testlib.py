@@ -46,3 +46,17 @@ def wait_until(what, predicate, timeout, interval=2.0, detail=None):
         pytest.fail(f"timed out after {timeout} s waiting for {what}; last: {detail() if detail else value!r}")
     return value
 
+
+def wsrep(lab, host):
+    """This controller's Galera status variables (empty when mariadb does not answer)."""
+    out = lab.exec(host, "mariadb -N -B -e \"SHOW GLOBAL STATUS WHERE Variable_name IN "
+                         "('wsrep_cluster_size','wsrep_local_state','wsrep_cluster_status','wsrep_ready')\" 2>/dev/null").output
+    return dict(line.split("\t", 1) for line in out.strip().splitlines() if "\t" in line)
+
+
+def galera_whole(lab, hosts):
+    """Every one of ``hosts`` Synced in a cluster of them all: their wsrep variables, else None."""
+    states = {h: wsrep(lab, h) for h in hosts}
+    ok = all(s.get("wsrep_cluster_size") == str(len(hosts)) and s.get("wsrep_local_state") == "4"
+             for s in states.values())
+    return states if ok else None

@@ -11,7 +11,7 @@ import time
 
 from brinelib.names import controllers
 from lab.core import load_inventory
-from lab_testlib import wait_until
+from lab_testlib import galera_whole, wait_until, wsrep
 
 _, INVENTORY = load_inventory()
 CONTROLLERS = controllers(INVENTORY)
@@ -29,17 +29,8 @@ def one_holder(lab, address, timeout=60):
                       timeout, detail=lambda: holders(lab, address))
 
 
-def wsrep(lab, host):
-    out = lab.exec(host, "mariadb -N -B -e \"SHOW GLOBAL STATUS WHERE Variable_name IN "
-                         "('wsrep_cluster_size','wsrep_local_state','wsrep_cluster_status','wsrep_ready')\" 2>/dev/null").output
-    return dict(line.split("\t", 1) for line in out.strip().splitlines() if "\t" in line)
-
-
 def whole(lab):
-    states = {h: wsrep(lab, h) for h in CONTROLLERS}
-    ok = all(s.get("wsrep_cluster_size") == str(len(CONTROLLERS)) and s.get("wsrep_local_state") == "4"
-             for s in states.values())
-    return states if ok else None
+    return galera_whole(lab, CONTROLLERS)
 
 
 def http_status(lab, url, host=CLIENT):
