@@ -12,12 +12,14 @@ contract), ``brinelib.signing`` (keys, signatures, the replay and rate guard),
 import fcntl
 import logging
 import os
+import shutil
+import subprocess
 import time
 
 import brinelib
 
 brinelib.forget_if_changed()  # a library synced since it was imported replaces the old one
-from brinelib import decisions, galera, names, stores
+from brinelib import decisions, galera, names, stores, topology as topology_core
 from brinelib.events import MINION_ID, Rejected, bounded, canonical_mac, shown
 from brinelib.options import size_option
 
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 __virtualname__ = "brine"
 
 # What salt-run offers.
-__load__ = ["record", "events", "discovered", "forget", "galera_recover", "galera_form"]
+__load__ = ["record", "events", "discovered", "forget", "galera_recover", "galera_form", "topology", "status"]
 
 GALERA_LOCK_WAIT = 900
 # How long the runner waits for a controller's answer: a start waits for its SST (Type=notify),
@@ -145,6 +147,97 @@ def forget(mac):
         return _discovered().forget(canonical_mac(mac))
     except Rejected as exc:
         raise ValueError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- the picture (docs/topology.md)
+
+# What each host is asked, in one job: its bonds, the addresses it holds (the VIPs), its Galera
+# and RabbitMQ view. A host without a dual bond, Galera or RabbitMQ answers those with an error,
+# which the picture ignores (brinelib.topology reads bonds only of dual-bond hosts and the
+# clustered services only of controllers).
+TOPOLOGY_CALLS = ("dualbond.status", "network.ip_addrs", "brine_galera.status", "brine_rabbitmq.partitions")
+
+
+def _live(inventory, timeout):
+    """What brinelib.topology.model lays over the inventory, from one job on every host and
+    the master's event log."""
+    hosts = [h for h in (inventory.get("hosts") or {}) if isinstance(h, str)]
+    answers = {}
+    if hosts:
+        answers = __salt__["salt.execute"](hosts, list(TOPOLOGY_CALLS), arg=[[] for _ in TOPOLOGY_CALLS],
+                                           tgt_type="list", timeout=int(timeout)) or {}
+    answers = {h: a for h, a in answers.items() if isinstance(a, dict)}
+
+    def each(fun, shape=dict):
+        return {h: a[fun] for h, a in answers.items() if isinstance(a.get(fun), shape)}
+
+    bonds = {h: st["bonds"] for h, st in each("dualbond.status").items() if isinstance(st.get("bonds"), dict)}
+    controllers = names.controllers(inventory)
+    rabbit = {h: answers[h]["brine_rabbitmq.partitions"] if isinstance(answers[h].get("brine_rabbitmq.partitions"), dict)
+              else {"running": [], "partitions": []} for h in controllers if h in answers}
+    recent = {}
+    for host in hosts:
+        recent[host] = [f"{time.strftime('%H:%M:%S', time.gmtime(e.get('received') or 0))} {e.get('tag')}"
+                        for e in events(minion=host, limit=topology_core.EVENTS_SHOWN)]
+    return {"bonds": bonds, "vips": topology_core.vip_holders(inventory, each("network.ip_addrs", list)),
+            "galera": topology_core.galera_view(inventory, each("brine_galera.status")),
+            "rabbitmq": rabbit, "events": recent}
+
+
+def _picture(timeout):
+    inventory = (__salt__["pillar.show_pillar"]() or {}).get("brine") or {}
+    return topology_core.model(inventory, _live(inventory, timeout))
+
+
+def topology(path=None, timeout=30):
+    """
+    The lab's picture from the inventory and what every host reports now (docs/topology.md):
+    Graphviz DOT text, or, with ``path``, a file on the master: SVG (``.svg``, drawn by
+    Graphviz's ``dot``) or the DOT text (``.dot``).
+
+    path
+        Where to write it; its suffix says what.
+    timeout
+        Seconds to wait for the hosts' answers; a host that does not answer is drawn as unknown.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run brine.topology path=/srv/brine/topology.svg
+    """
+    if path is not None and not str(path).endswith((".svg", ".dot")):
+        raise ValueError(f"path={shown(path)}: name a .svg or a .dot file")
+    text = topology_core.dot(_picture(timeout))
+    if path is None:
+        return text
+    if str(path).endswith(".svg"):
+        dot = shutil.which("dot")
+        if not dot:
+            raise ValueError("Graphviz's dot is not installed on the master (Debian: apt install graphviz)")
+        proc = subprocess.run([dot, "-Tsvg"], input=text, capture_output=True, text=True, timeout=120, check=False)
+        if proc.returncode:
+            raise ValueError(f"dot -Tsvg failed: {bounded(proc.stderr, 500)}")
+        text = proc.stdout
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return {"written": str(path)}
+
+
+def status(timeout=30):
+    """
+    The same as :func:`topology` as aligned text for a terminal: a line per host (roles, bonds
+    and their active members), then one per VIP and per clustered service on each controller.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run brine.status
+    """
+    return "\n".join(topology_core.status_lines(_picture(timeout)))
 
 
 # --------------------------------------------------------------------------- Galera (docs/galera.md)
