@@ -82,9 +82,7 @@ def _remove(path):
 
 def publish(tag, data):
     """Send one event to the master through the minion, signed with this minion's key."""
-    if "brine_sign.sign" in __salt__:
-        data = __salt__["brine_sign.sign"](tag, data)
-    __salt__["event.send"](tag, data)
+    __salt__["brine_sign.send"](tag, data)
 
 
 def drain(directory, tags, send=None):

@@ -155,12 +155,19 @@ def _runner_changed(changes):
     return False
 
 
+def orchestration_steps(out):
+    """``{state key: step}`` of ``salt-run state.orchestrate ... --out=json``, None when it
+    returned no state results."""
+    data = out.get("data", out) if isinstance(out, dict) else out
+    steps = next(iter(data.values()), None) if isinstance(data, dict) and data else None
+    return steps if isinstance(steps, dict) else None
+
+
 def orchestration_changes(out):
     """The ids of the steps of ``salt-run state.orchestrate ... --out=json`` that changed
     something (or failed), in order; [] when nothing changed."""
-    data = out.get("data", out) if isinstance(out, dict) else out
-    steps = next(iter(data.values()), None) if isinstance(data, dict) and data else None
-    if not isinstance(steps, dict):
+    steps = orchestration_steps(out)
+    if steps is None:
         return [f"no state results: {str(out)[:300]}"]
     changed = []
     ordered = sorted((s.get("__run_num__", 0), key, s) for key, s in steps.items() if isinstance(s, dict))

@@ -282,3 +282,9 @@ class Clock:
         for what, seconds in self.laps:
             print(f"  {what:<55} {seconds:6.1f} s")
         print(f"  {'total':<55} {time.monotonic() - self.start:6.1f} s")
+
+
+def write_outbox_put(path, outbox):
+    """salt/brine/files/brine-outbox-put.jinja rendered at ``path`` (executable), writing to ``outbox``."""
+    Path(path).write_text(render_file(REPO / "salt" / "brine" / "files" / "brine-outbox-put.jinja", outbox=str(outbox)))
+    os.chmod(path, 0o755)

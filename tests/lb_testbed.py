@@ -24,7 +24,7 @@ import time
 
 import shlex
 
-from brine_testlib import REPO, load_extension, render_file
+from brine_testlib import REPO, load_extension, render_file, write_outbox_put
 from brinelib import acme, certdeploy
 from brinelib import outbox as outbox_lib
 from brinelib.names import controllers
@@ -33,7 +33,6 @@ lb = load_extension("modules", "brine_lb")
 _counter = itertools.count()
 TRACK_WRITER = REPO / "salt" / "haproxy" / "files" / "brine-track-file"
 NOTIFY_TEMPLATE = REPO / "salt" / "keepalived" / "files" / "brine-vip-notify.jinja"
-OUTBOX_PUT_TEMPLATE = REPO / "salt" / "brine" / "files" / "brine-outbox-put.jinja"
 
 def ip(*args, check=True):
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, timeout=30)
@@ -43,7 +42,7 @@ def write_notify(path, outbox):
     """The notify script at ``path`` as salt/keepalived/config.sls renders it (Salt's `quote`
     is shlex.quote), and beside it the brine-outbox-put it calls, writing to ``outbox``."""
     put = f"{path}-outbox-put"
-    write_executable(put, render_file(OUTBOX_PUT_TEMPLATE, outbox=outbox))
+    write_outbox_put(put, outbox)
     write_executable(path, render_file(NOTIFY_TEMPLATE, outbox_put=put))
 
 

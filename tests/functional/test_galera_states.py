@@ -92,9 +92,7 @@ def test_stop_hook_leaves_a_clean_event_in_the_outbox(salt_call, ubuntu1_netns, 
     from brinelib import decisions, outbox
     out = show_sls(salt_call, ubuntu1_netns)
     put = tmp_path / "brine-outbox-put"
-    put.write_text(brine_testlib.render_file(brine_testlib.REPO / "salt" / "brine" / "files" / "brine-outbox-put.jinja",
-                                             outbox=str(tmp_path / "outbox")))
-    put.chmod(0o755)
+    brine_testlib.write_outbox_put(put, tmp_path / "outbox")
     contents = state_args(out["galera-stopped-hook"])["contents"]
     assert "exec /usr/local/sbin/brine-outbox-put brine/galera/stopped" in contents
     hook = tmp_path / "brine-galera-stopped"

@@ -17,7 +17,8 @@ from brine_testlib import wait_for
 from brinelib.names import controllers
 from controllers import CLIENT
 from keystone_lab import (ACCOUNT_FILE, CLIENT_PROBE, base_urls, delete_account, external_url, fetch_pebble_root,
-                          key_digests, make_account, orchestration_changes, run_client, send_probes)
+                          key_digests, make_account, orchestration_changes, orchestration_steps, run_client,
+                          send_probes)
 from lab.core import load_inventory
 from lab_testlib import galera_whole
 
@@ -85,7 +86,7 @@ def test_every_controller_holds_the_same_keys(keystone_lab):
 
 def test_a_second_orchestration_changes_nothing(keystone_lab):
     out = keystone_lab.salt_run("state.orchestrate", "orch.keystone", timeout=1800)
-    steps = next(iter(out.get("data", {}).values()), {}) if isinstance(out, dict) else {}
-    detail = {s.get("__id__"): {"result": s.get("result"), "comment": str(s.get("comment"))[:3000]}
-              for s in steps.values() if isinstance(s, dict)} if isinstance(steps, dict) else out
+    steps = orchestration_steps(out)
+    detail = out if steps is None else {s.get("__id__"): {"result": s.get("result"), "comment": str(s.get("comment"))[:3000]}
+                                        for s in steps.values() if isinstance(s, dict)}
     assert orchestration_changes(out) == [], detail

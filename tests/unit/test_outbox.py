@@ -9,12 +9,11 @@ import threading
 
 import pytest
 
-from brine_testlib import REPO, load_extension, render_file
+from brine_testlib import REPO, load_extension, render_file, write_outbox_put
 from brinelib import outbox
 
 engine = load_extension("engines", "brine_outbox")
 NOTIFY = REPO / "salt" / "keepalived" / "files" / "brine-vip-notify.jinja"
-OUTBOX_PUT = REPO / "salt" / "brine" / "files" / "brine-outbox-put.jinja"
 TAGS = {"brine/vip/state"}
 
 
@@ -113,8 +112,7 @@ def test_what_the_notify_script_writes_the_engine_sends(tmp_path):
     then drain; a bad tag leaves nothing."""
     box = tmp_path / "outbox"
     put = tmp_path / "brine-outbox-put"
-    put.write_text(render_file(OUTBOX_PUT, outbox=str(box)))
-    put.chmod(0o755)
+    write_outbox_put(put, box)
     notify = tmp_path / "notify"
     notify.write_text(render_file(NOTIFY, outbox_put=str(put)))
     notify.chmod(0o755)
